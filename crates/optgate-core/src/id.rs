@@ -1,0 +1,134 @@
+//! Canonical ids and their 64-bit keys.
+//!
+//! An id may arrive as utf8 or as int64; both mean the same id when the utf8
+//! text is the decimal form of the integer (`"42"` and `42`). Every id is
+//! reduced to its canonical bytes (the utf8 text, or the decimal text of the
+//! integer) and keyed with xxh3-64 of those bytes.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, ArrayRef, GenericStringArray, Int64Array, StringViewArray};
+use arrow_schema::DataType;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// The xxh3-64 key of a canonical id.
+pub type IdKey = u64;
+
+/// Key of an id given as text.
+#[inline]
+pub fn key_of_str(id: &str) -> IdKey {
+    xxh3_64(id.as_bytes())
+}
+
+/// Key of an id given as an integer: the key of its decimal text.
+#[inline]
+pub fn key_of_i64(id: i64) -> IdKey {
+    let mut buf = itoa::Buffer::new();
+    xxh3_64(buf.format(id).as_bytes())
+}
+
+/// Whether a column of this type can hold ids.
+pub fn is_id_type(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Int64
+    )
+}
+
+/// A borrowed view of an id column of any accepted type.
+#[derive(Debug, Clone, Copy)]
+pub enum IdColumn<'a> {
+    Utf8(&'a GenericStringArray<i32>),
+    LargeUtf8(&'a GenericStringArray<i64>),
+    Utf8View(&'a StringViewArray),
+    Int64(&'a Int64Array),
+}
+
+impl<'a> IdColumn<'a> {
+    /// Views `array` as ids, or `None` when its type cannot hold ids.
+    pub fn new(array: &'a ArrayRef) -> Option<Self> {
+        Some(match array.data_type() {
+            DataType::Utf8 => IdColumn::Utf8(array.as_string::<i32>()),
+            DataType::LargeUtf8 => IdColumn::LargeUtf8(array.as_string::<i64>()),
+            DataType::Utf8View => IdColumn::Utf8View(array.as_string_view()),
+            DataType::Int64 => IdColumn::Int64(array.as_primitive::<Int64Type>()),
+            _ => return None,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            IdColumn::Utf8(a) => a.len(),
+            IdColumn::LargeUtf8(a) => a.len(),
+            IdColumn::Utf8View(a) => a.len(),
+            IdColumn::Int64(a) => a.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The key of row `i`, or `None` when the id is null.
+    #[inline]
+    pub fn key(&self, i: usize) -> Option<IdKey> {
+        match self {
+            IdColumn::Utf8(a) => a.is_valid(i).then(|| key_of_str(a.value(i))),
+            IdColumn::LargeUtf8(a) => a.is_valid(i).then(|| key_of_str(a.value(i))),
+            IdColumn::Utf8View(a) => a.is_valid(i).then(|| key_of_str(a.value(i))),
+            IdColumn::Int64(a) => a.is_valid(i).then(|| key_of_i64(a.value(i))),
+        }
+    }
+
+    /// The canonical text of row `i` (for messages and ledgers), or `None` when null.
+    pub fn text(&self, i: usize) -> Option<String> {
+        match self {
+            IdColumn::Utf8(a) => a.is_valid(i).then(|| a.value(i).to_owned()),
+            IdColumn::LargeUtf8(a) => a.is_valid(i).then(|| a.value(i).to_owned()),
+            IdColumn::Utf8View(a) => a.is_valid(i).then(|| a.value(i).to_owned()),
+            IdColumn::Int64(a) => a.is_valid(i).then(|| a.value(i).to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn utf8_and_int64_with_same_decimal_text_share_a_key() {
+        assert_eq!(key_of_str("42"), key_of_i64(42));
+        assert_eq!(key_of_str("-7"), key_of_i64(-7));
+        assert_eq!(key_of_str("9223372036854775807"), key_of_i64(i64::MAX));
+    }
+
+    #[test]
+    fn different_text_is_a_different_id() {
+        // "042" is not the decimal text of 42: a different id, fail closed.
+        assert_ne!(key_of_str("042"), key_of_i64(42));
+        assert_ne!(key_of_str("42 "), key_of_i64(42));
+    }
+
+    #[test]
+    fn id_column_views_every_accepted_type() {
+        let utf8: ArrayRef = Arc::new(arrow_array::StringArray::from(vec![Some("42"), None]));
+        let large: ArrayRef = Arc::new(arrow_array::LargeStringArray::from(vec![Some("42")]));
+        let view: ArrayRef = Arc::new(StringViewArray::from(vec![Some("42")]));
+        let int: ArrayRef = Arc::new(Int64Array::from(vec![Some(42), None]));
+        for a in [&utf8, &large, &view, &int] {
+            let col = IdColumn::new(a).expect("accepted id type");
+            assert_eq!(col.key(0), Some(key_of_i64(42)));
+            assert_eq!(col.text(0).as_deref(), Some("42"));
+        }
+        assert_eq!(IdColumn::new(&utf8).and_then(|c| c.key(1)), None);
+        assert_eq!(IdColumn::new(&int).and_then(|c| c.key(1)), None);
+    }
+
+    #[test]
+    fn other_types_are_not_ids() {
+        let int32: ArrayRef = Arc::new(arrow_array::Int32Array::from(vec![42]));
+        assert!(IdColumn::new(&int32).is_none());
+        assert!(!is_id_type(&DataType::Float64));
+    }
+}

@@ -1,0 +1,167 @@
+//! Why a post is dropped.
+
+use serde::{Deserialize, Serialize};
+
+/// A rule a post can fail. The declaration order is the evaluation order:
+/// a dropped post is attributed to the first reason it fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum DropReason {
+    /// A null post_id, author_id, created_at, kind, platform or visibility.
+    InvalidRow = 0,
+    /// The author has no row in accounts.
+    NoAccount = 1,
+    /// The author's birth date is null or its accounts rows disagree.
+    AgeUnknown = 2,
+    /// The author was under the minimum age on the UTC date of created_at.
+    Underage = 3,
+    /// A private message, whatever its visibility label.
+    PrivateMessage = 4,
+    /// A surface declared out of scope (WhatsApp AI interactions by default).
+    ExcludedSurface = 5,
+    /// Not public, for a kind that must be public.
+    NotPublic = 6,
+    /// The author objected (opt-out mode) or has no valid consent (consent mode).
+    OptedOut = 7,
+}
+
+impl DropReason {
+    /// Every reason, in evaluation order.
+    pub const ALL: [DropReason; 8] = [
+        DropReason::InvalidRow,
+        DropReason::NoAccount,
+        DropReason::AgeUnknown,
+        DropReason::Underage,
+        DropReason::PrivateMessage,
+        DropReason::ExcludedSurface,
+        DropReason::NotPublic,
+        DropReason::OptedOut,
+    ];
+
+    /// The name used in manifests and ledgers.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DropReason::InvalidRow => "invalid_row",
+            DropReason::NoAccount => "no_account",
+            DropReason::AgeUnknown => "age_unknown",
+            DropReason::Underage => "underage",
+            DropReason::PrivateMessage => "private_message",
+            DropReason::ExcludedSurface => "excluded_surface",
+            DropReason::NotPublic => "not_public",
+            DropReason::OptedOut => "opted_out",
+        }
+    }
+
+    /// This reason's bit in a [`ReasonSet`].
+    pub const fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl std::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The set of rules one post failed, as a bit set (empty means kept).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReasonSet(pub u8);
+
+impl ReasonSet {
+    pub const EMPTY: ReasonSet = ReasonSet(0);
+
+    pub fn insert(&mut self, reason: DropReason) {
+        self.0 |= reason.bit();
+    }
+
+    pub fn contains(self, reason: DropReason) -> bool {
+        self.0 & reason.bit() != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The first reason in evaluation order, the one a drop is attributed to.
+    pub fn first(self) -> Option<DropReason> {
+        (self.0 != 0).then(|| DropReason::ALL[self.0.trailing_zeros() as usize])
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = DropReason> {
+        DropReason::ALL
+            .into_iter()
+            .filter(move |r| self.contains(*r))
+    }
+}
+
+/// Counts of posts seen, kept and dropped, mergeable across work units.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DropCounts {
+    pub rows_in: u64,
+    pub kept: u64,
+    /// Dropped posts by the first rule they failed, indexed by `DropReason as usize`.
+    pub first_failing: [u64; 8],
+    /// Posts failing each rule, whether or not it was the first.
+    pub failing: [u64; 8],
+}
+
+impl DropCounts {
+    pub fn record(&mut self, reasons: ReasonSet) {
+        self.rows_in += 1;
+        match reasons.first() {
+            None => self.kept += 1,
+            Some(first) => {
+                self.first_failing[first as usize] += 1;
+                for r in reasons.iter() {
+                    self.failing[r as usize] += 1;
+                }
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &DropCounts) {
+        self.rows_in += other.rows_in;
+        self.kept += other.kept;
+        for i in 0..8 {
+            self.first_failing[i] += other.first_failing[i];
+            self.failing[i] += other.failing[i];
+        }
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.first_failing.iter().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_reason_follows_evaluation_order() {
+        let mut set = ReasonSet::EMPTY;
+        set.insert(DropReason::OptedOut);
+        set.insert(DropReason::PrivateMessage);
+        assert_eq!(set.first(), Some(DropReason::PrivateMessage));
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            vec![DropReason::PrivateMessage, DropReason::OptedOut]
+        );
+    }
+
+    #[test]
+    fn counts_attribute_first_and_every_failing_rule() {
+        let mut c = DropCounts::default();
+        let mut set = ReasonSet::EMPTY;
+        set.insert(DropReason::Underage);
+        set.insert(DropReason::OptedOut);
+        c.record(set);
+        c.record(ReasonSet::EMPTY);
+        assert_eq!((c.rows_in, c.kept, c.dropped()), (2, 1, 1));
+        assert_eq!(c.first_failing[DropReason::Underage as usize], 1);
+        assert_eq!(c.first_failing[DropReason::OptedOut as usize], 0);
+        assert_eq!(c.failing[DropReason::OptedOut as usize], 1);
+    }
+}

@@ -1,0 +1,646 @@
+//! The filter stages: rules 1–7 over an Arrow batch of posts.
+//!
+//! [`evaluate_posts`] returns, for each row, the set of rules it fails; the
+//! first one in [`DropReason`] order is the reason the post is dropped for.
+//! It is a plain function of the batch, the policy and the side tables, so
+//! work units can run it in any order on any thread.
+
+use arrow_array::cast::AsArray;
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, GenericStringArray, RecordBatch, StringViewArray,
+};
+use arrow_schema::{DataType, TimeUnit};
+
+use crate::dates::utc_day;
+use crate::id::IdColumn;
+use crate::policy::{ConsentMode, Policy};
+use crate::reason::{DropReason, ReasonSet};
+use crate::tables::{AccountIndex, AgeStatus, KeySet};
+
+/// The side tables, loaded once per run.
+#[derive(Debug, Default)]
+pub struct SideTables {
+    pub accounts: AccountIndex,
+    /// The objection registry; required in opt-out mode, optional in consent mode.
+    pub optouts: Option<KeySet>,
+    /// Authors with a valid consent; required in consent mode.
+    pub consents: Option<KeySet>,
+}
+
+/// Positions of the columns the rules read, in the batch given to [`evaluate_posts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleColumns {
+    pub post_id: usize,
+    pub author_id: usize,
+    pub created_at: usize,
+    pub platform: usize,
+    pub kind: usize,
+    pub visibility: usize,
+}
+
+/// A batch that does not have the shape the rules need. The planner checks
+/// schemas before reading, so this is a defect or a file changed mid-run.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StageError {
+    #[error("column {column}: type {data_type} is not accepted ({expected})")]
+    ColumnType {
+        column: &'static str,
+        data_type: String,
+        expected: &'static str,
+    },
+    #[error("column index {index} out of range for a batch of {columns} columns")]
+    MissingColumn { index: usize, columns: usize },
+    #[error("policy mode {mode:?} needs the {table} registry, which was not loaded")]
+    MissingRegistry {
+        mode: ConsentMode,
+        table: &'static str,
+    },
+}
+
+/// A borrowed utf8 column of any string layout.
+#[derive(Debug, Clone, Copy)]
+pub enum StrColumn<'a> {
+    Utf8(&'a GenericStringArray<i32>),
+    LargeUtf8(&'a GenericStringArray<i64>),
+    Utf8View(&'a StringViewArray),
+}
+
+impl<'a> StrColumn<'a> {
+    pub fn new(array: &'a ArrayRef) -> Option<Self> {
+        Some(match array.data_type() {
+            DataType::Utf8 => StrColumn::Utf8(array.as_string::<i32>()),
+            DataType::LargeUtf8 => StrColumn::LargeUtf8(array.as_string::<i64>()),
+            DataType::Utf8View => StrColumn::Utf8View(array.as_string_view()),
+            _ => return None,
+        })
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            StrColumn::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
+            StrColumn::LargeUtf8(a) => a.is_valid(i).then(|| a.value(i)),
+            StrColumn::Utf8View(a) => a.is_valid(i).then(|| a.value(i)),
+        }
+    }
+}
+
+/// Whether a column of this type can hold labels or text.
+pub fn is_str_type(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
+}
+
+/// Units of a timestamp column per day, or `None` if the type is not a timestamp.
+pub fn timestamp_units_per_day(data_type: &DataType) -> Option<i64> {
+    match data_type {
+        // Arrow timestamps hold UTC instants whatever the zone label, so the
+        // zone never changes the UTC date.
+        DataType::Timestamp(unit, _) => Some(match unit {
+            TimeUnit::Second => 86_400,
+            TimeUnit::Millisecond => 86_400_000,
+            TimeUnit::Microsecond => 86_400_000_000,
+            TimeUnit::Nanosecond => 86_400_000_000_000,
+        }),
+        _ => None,
+    }
+}
+
+/// Timestamp values as raw i64 in their unit, whatever the unit.
+fn timestamp_values(array: &ArrayRef) -> Option<(&arrow_buffer::ScalarBuffer<i64>, i64)> {
+    use arrow_array::types::*;
+    let per_day = timestamp_units_per_day(array.data_type())?;
+    let values = match array.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            array.as_primitive::<TimestampSecondType>().values()
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            array.as_primitive::<TimestampMillisecondType>().values()
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            array.as_primitive::<TimestampMicrosecondType>().values()
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            array.as_primitive::<TimestampNanosecondType>().values()
+        }
+        _ => return None,
+    };
+    Some((values, per_day))
+}
+
+fn column<'a>(batch: &'a RecordBatch, index: usize) -> Result<&'a ArrayRef, StageError> {
+    batch.columns().get(index).ok_or(StageError::MissingColumn {
+        index,
+        columns: batch.num_columns(),
+    })
+}
+
+fn str_column<'a>(
+    batch: &'a RecordBatch,
+    index: usize,
+    name: &'static str,
+) -> Result<StrColumn<'a>, StageError> {
+    let a = column(batch, index)?;
+    StrColumn::new(a).ok_or_else(|| StageError::ColumnType {
+        column: name,
+        data_type: a.data_type().to_string(),
+        expected: "utf8",
+    })
+}
+
+fn id_column<'a>(
+    batch: &'a RecordBatch,
+    index: usize,
+    name: &'static str,
+) -> Result<IdColumn<'a>, StageError> {
+    let a = column(batch, index)?;
+    IdColumn::new(a).ok_or_else(|| StageError::ColumnType {
+        column: name,
+        data_type: a.data_type().to_string(),
+        expected: "utf8 or int64",
+    })
+}
+
+/// Applies rules 1–7 to every row of `batch`; returns the rules each row fails.
+pub fn evaluate_posts(
+    batch: &RecordBatch,
+    cols: &RuleColumns,
+    policy: &Policy,
+    tables: &SideTables,
+) -> Result<Vec<ReasonSet>, StageError> {
+    let post_id = id_column(batch, cols.post_id, "post_id")?;
+    let author = id_column(batch, cols.author_id, "author_id")?;
+    let created = column(batch, cols.created_at)?;
+    let (created_values, units_per_day) =
+        timestamp_values(created).ok_or_else(|| StageError::ColumnType {
+            column: "created_at",
+            data_type: created.data_type().to_string(),
+            expected: "timestamp",
+        })?;
+    let platform = str_column(batch, cols.platform, "platform")?;
+    let kind = str_column(batch, cols.kind, "kind")?;
+    let visibility = str_column(batch, cols.visibility, "visibility")?;
+
+    let (optouts, consents) = match policy.mode {
+        ConsentMode::OptOut => (
+            Some(tables.optouts.as_ref().ok_or(StageError::MissingRegistry {
+                mode: policy.mode,
+                table: "objection",
+            })?),
+            None,
+        ),
+        ConsentMode::Consent => (
+            tables.optouts.as_ref(),
+            Some(
+                tables
+                    .consents
+                    .as_ref()
+                    .ok_or(StageError::MissingRegistry {
+                        mode: policy.mode,
+                        table: "consent",
+                    })?,
+            ),
+        ),
+    };
+
+    let mut out = Vec::with_capacity(batch.num_rows());
+    for i in 0..batch.num_rows() {
+        let (Some(author_key), true, Some(kind), Some(platform), Some(visibility), true) = (
+            author.key(i),
+            created.is_valid(i),
+            kind.get(i),
+            platform.get(i),
+            visibility.get(i),
+            post_id.key(i).is_some(),
+        ) else {
+            // Rules that read a null field cannot be evaluated: drop the row for that.
+            let mut r = ReasonSet::EMPTY;
+            r.insert(DropReason::InvalidRow);
+            out.push(r);
+            continue;
+        };
+        let mut r = ReasonSet::EMPTY;
+        match tables.accounts.lookup(author_key) {
+            AgeStatus::NoAccount => r.insert(DropReason::NoAccount),
+            AgeStatus::Unknown => r.insert(DropReason::AgeUnknown),
+            AgeStatus::AdultFrom(day) => {
+                if utc_day(created_values[i], units_per_day) < day {
+                    r.insert(DropReason::Underage);
+                }
+            }
+        }
+        let private = policy.private_kinds.contains(kind);
+        if private {
+            r.insert(DropReason::PrivateMessage);
+        }
+        if policy.is_excluded_surface(platform, kind) {
+            r.insert(DropReason::ExcludedSurface);
+        }
+        if !policy.public_visibilities.contains(visibility)
+            && (private || !policy.public_exempt_kinds.contains(kind))
+        {
+            r.insert(DropReason::NotPublic);
+        }
+        let objected = optouts.is_some_and(|s| s.contains(author_key));
+        let consented = consents.is_none_or(|s| s.contains(author_key));
+        if objected || !consented {
+            r.insert(DropReason::OptedOut);
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// The keep mask of evaluated rows: true where no rule failed.
+pub fn keep_mask(reasons: &[ReasonSet]) -> BooleanArray {
+    reasons.iter().map(|r| Some(r.is_empty())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dates::days_from_date;
+    use crate::id::{key_of_i64, key_of_str};
+    use crate::policy::PolicyConfig;
+    use crate::tables::{AccountIndexBuilder, ConsentRow, valid_consents};
+    use arrow_array::{Int64Array, StringArray, TimestampMicrosecondArray, TimestampSecondArray};
+    use chrono::{NaiveDate, NaiveDateTime};
+    use std::sync::Arc;
+
+    const COLS: RuleColumns = RuleColumns {
+        post_id: 0,
+        author_id: 1,
+        created_at: 2,
+        platform: 3,
+        kind: 4,
+        visibility: 5,
+    };
+
+    struct Post {
+        author: Option<&'static str>,
+        at: Option<&'static str>,
+        platform: &'static str,
+        kind: &'static str,
+        visibility: &'static str,
+    }
+
+    fn post(author: &'static str, at: &'static str) -> Post {
+        Post {
+            author: Some(author),
+            at: Some(at),
+            platform: "facebook",
+            kind: "post",
+            visibility: "public",
+        }
+    }
+
+    fn secs(at: &str) -> i64 {
+        NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S")
+            .expect("test timestamp")
+            .and_utc()
+            .timestamp()
+    }
+
+    fn batch(posts: &[Post], tz: Option<&str>) -> RecordBatch {
+        let ids: Vec<String> = (0..posts.len()).map(|i| format!("p{i}")).collect();
+        let created =
+            TimestampSecondArray::from(posts.iter().map(|p| p.at.map(secs)).collect::<Vec<_>>())
+                .with_timezone_opt(tz.map(str::to_owned));
+        RecordBatch::try_from_iter([
+            ("post_id", Arc::new(StringArray::from(ids)) as ArrayRef),
+            (
+                "author_id",
+                Arc::new(StringArray::from(
+                    posts.iter().map(|p| p.author).collect::<Vec<_>>(),
+                )) as ArrayRef,
+            ),
+            ("created_at", Arc::new(created) as ArrayRef),
+            (
+                "platform",
+                Arc::new(StringArray::from(
+                    posts.iter().map(|p| p.platform).collect::<Vec<_>>(),
+                )) as ArrayRef,
+            ),
+            (
+                "kind",
+                Arc::new(StringArray::from(
+                    posts.iter().map(|p| p.kind).collect::<Vec<_>>(),
+                )) as ArrayRef,
+            ),
+            (
+                "visibility",
+                Arc::new(StringArray::from(
+                    posts.iter().map(|p| p.visibility).collect::<Vec<_>>(),
+                )) as ArrayRef,
+            ),
+        ])
+        .expect("test batch")
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> Option<i32> {
+        Some(days_from_date(
+            NaiveDate::from_ymd_opt(y, m, d).expect("valid date"),
+        ))
+    }
+
+    /// Accounts: "adult" born 1990, "teen" born 2006-06-15, "leap" born 2004-02-29,
+    /// "nodob" with a null birth date. Registry: "objector".
+    fn tables() -> SideTables {
+        let mut b = AccountIndexBuilder::new(18);
+        b.push(key_of_str("adult"), day(1990, 1, 1));
+        b.push(key_of_str("teen"), day(2006, 6, 15));
+        b.push(key_of_str("leap"), day(2004, 2, 29));
+        b.push(key_of_str("nodob"), None);
+        b.push(key_of_str("objector"), day(1980, 1, 1));
+        b.push(key_of_i64(42), day(1980, 1, 1));
+        SideTables {
+            accounts: b.finish(),
+            optouts: Some(KeySet::from_keys(vec![key_of_str("objector")])),
+            consents: None,
+        }
+    }
+
+    fn eval(posts: &[Post]) -> Vec<Option<DropReason>> {
+        let policy = Policy::resolve(&PolicyConfig::default()).expect("default policy");
+        evaluate_posts(&batch(posts, Some("UTC")), &COLS, &policy, &tables())
+            .expect("evaluates")
+            .into_iter()
+            .map(ReasonSet::first)
+            .collect()
+    }
+
+    #[test]
+    fn birthday_at_midnight_utc_is_kept_and_a_second_before_is_underage() {
+        assert_eq!(
+            eval(&[
+                post("teen", "2024-06-14 23:59:59"),
+                post("teen", "2024-06-15 00:00:00"),
+                post("teen", "2024-06-15 12:00:00"),
+                post("teen", "2023-12-31 10:00:00"),
+            ]),
+            vec![
+                Some(DropReason::Underage),
+                None,
+                None,
+                Some(DropReason::Underage)
+            ]
+        );
+    }
+
+    #[test]
+    fn leap_day_birthday_is_of_age_on_first_of_march() {
+        assert_eq!(
+            eval(&[
+                post("leap", "2022-02-28 23:59:59"),
+                post("leap", "2022-03-01 00:00:00"),
+            ]),
+            vec![Some(DropReason::Underage), None]
+        );
+    }
+
+    #[test]
+    fn the_utc_date_decides_whatever_the_zone_label() {
+        // 2024-06-14 23:30 UTC is already the 15th in Paris, but the rule reads the UTC date.
+        let policy = Policy::resolve(&PolicyConfig::default()).expect("default policy");
+        for tz in [None, Some("UTC"), Some("Europe/Paris"), Some("+05:00")] {
+            let b = batch(
+                &[
+                    post("teen", "2024-06-14 23:30:00"),
+                    post("teen", "2024-06-15 00:00:00"),
+                ],
+                tz,
+            );
+            let r = evaluate_posts(&b, &COLS, &policy, &tables()).expect("evaluates");
+            assert_eq!(r[0].first(), Some(DropReason::Underage), "tz {tz:?}");
+            assert_eq!(r[1].first(), None, "tz {tz:?}");
+        }
+    }
+
+    #[test]
+    fn timestamp_units_agree() {
+        let policy = Policy::resolve(&PolicyConfig::default()).expect("default policy");
+        let at = secs("2024-06-15 00:00:00");
+        let before = at - 1;
+        let micros = TimestampMicrosecondArray::from(vec![before * 1_000_000, at * 1_000_000]);
+        let b = RecordBatch::try_from_iter([
+            (
+                "post_id",
+                Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
+            ),
+            (
+                "author_id",
+                Arc::new(StringArray::from(vec!["teen", "teen"])) as ArrayRef,
+            ),
+            ("created_at", Arc::new(micros) as ArrayRef),
+            (
+                "platform",
+                Arc::new(StringArray::from(vec!["facebook"; 2])) as ArrayRef,
+            ),
+            (
+                "kind",
+                Arc::new(StringArray::from(vec!["post"; 2])) as ArrayRef,
+            ),
+            (
+                "visibility",
+                Arc::new(StringArray::from(vec!["public"; 2])) as ArrayRef,
+            ),
+        ])
+        .expect("batch");
+        let r = evaluate_posts(&b, &COLS, &policy, &tables()).expect("evaluates");
+        assert_eq!(r[0].first(), Some(DropReason::Underage));
+        assert_eq!(r[1].first(), None);
+    }
+
+    #[test]
+    fn int64_author_ids_match_utf8_accounts_and_back() {
+        let policy = Policy::resolve(&PolicyConfig::default()).expect("default policy");
+        let t = "2024-01-01 00:00:00";
+        let b = RecordBatch::try_from_iter([
+            (
+                "post_id",
+                Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
+            ),
+            (
+                "author_id",
+                Arc::new(Int64Array::from(vec![42, 43])) as ArrayRef,
+            ),
+            (
+                "created_at",
+                Arc::new(TimestampSecondArray::from(vec![secs(t), secs(t)])) as ArrayRef,
+            ),
+            (
+                "platform",
+                Arc::new(StringArray::from(vec!["facebook"; 2])) as ArrayRef,
+            ),
+            (
+                "kind",
+                Arc::new(StringArray::from(vec!["post"; 2])) as ArrayRef,
+            ),
+            (
+                "visibility",
+                Arc::new(StringArray::from(vec!["public"; 2])) as ArrayRef,
+            ),
+        ])
+        .expect("batch");
+        let mut tables = tables();
+        let r = evaluate_posts(&b, &COLS, &policy, &tables).expect("evaluates");
+        assert_eq!(
+            r[0].first(),
+            None,
+            "int64 42 has the account pushed as int64"
+        );
+        assert_eq!(r[1].first(), Some(DropReason::NoAccount));
+        // The same author given as utf8 text in the registry.
+        tables.optouts = Some(KeySet::from_keys(vec![key_of_str("42")]));
+        let r = evaluate_posts(&b, &COLS, &policy, &tables).expect("evaluates");
+        assert_eq!(r[0].first(), Some(DropReason::OptedOut));
+    }
+
+    #[test]
+    fn each_rule_in_order() {
+        let with = |author, platform, kind, visibility| Post {
+            author: Some(author),
+            at: Some("2024-01-01 00:00:00"),
+            platform,
+            kind,
+            visibility,
+        };
+        assert_eq!(
+            eval(&[
+                with("adult", "facebook", "post", "public"),
+                with("stranger", "facebook", "post", "public"),
+                with("nodob", "facebook", "post", "public"),
+                with("teen", "facebook", "post", "public"),
+                with("adult", "messenger", "private_message", "public"),
+                with("adult", "whatsapp", "ai_interaction", "public"),
+                with("adult", "facebook", "post", "friends"),
+                with("adult", "instagram", "business_message", "private"),
+                with("adult", "facebook", "ai_interaction", "private"),
+                with("objector", "facebook", "post", "public"),
+            ]),
+            vec![
+                None,
+                Some(DropReason::NoAccount),
+                Some(DropReason::AgeUnknown),
+                Some(DropReason::Underage),
+                Some(DropReason::PrivateMessage),
+                Some(DropReason::ExcludedSurface),
+                Some(DropReason::NotPublic),
+                None,
+                None,
+                Some(DropReason::OptedOut),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_failing_rule_is_recorded() {
+        let policy = Policy::resolve(&PolicyConfig::default()).expect("default policy");
+        let p = Post {
+            author: Some("objector"),
+            at: Some("2024-01-01 00:00:00"),
+            platform: "messenger",
+            kind: "private_message",
+            visibility: "private",
+        };
+        let r = evaluate_posts(&batch(&[p], None), &COLS, &policy, &tables()).expect("evaluates");
+        assert_eq!(
+            r[0].iter().collect::<Vec<_>>(),
+            vec![
+                DropReason::PrivateMessage,
+                DropReason::NotPublic,
+                DropReason::OptedOut
+            ]
+        );
+    }
+
+    #[test]
+    fn null_fields_make_an_invalid_row() {
+        let mut a = post("adult", "2024-01-01 00:00:00");
+        a.author = None;
+        let mut b = post("adult", "2024-01-01 00:00:00");
+        b.at = None;
+        assert_eq!(eval(&[a, b]), vec![Some(DropReason::InvalidRow); 2]);
+    }
+
+    #[test]
+    fn consent_mode_keeps_only_valid_consents_and_still_honours_objections() {
+        let policy = Policy::resolve(&PolicyConfig {
+            mode: ConsentMode::Consent,
+            ..PolicyConfig::default()
+        })
+        .expect("consent policy");
+        let mut t = tables();
+        t.consents = Some(valid_consents(vec![
+            ConsentRow {
+                key: key_of_str("adult"),
+                consented_at: Some(1),
+                withdrawn_at: None,
+            },
+            ConsentRow {
+                key: key_of_str("objector"),
+                consented_at: Some(1),
+                withdrawn_at: None,
+            },
+        ]));
+        t.accounts = {
+            let mut b = AccountIndexBuilder::new(18);
+            for a in ["adult", "objector", "other"] {
+                b.push(key_of_str(a), day(1980, 1, 1));
+            }
+            b.finish()
+        };
+        let posts = [
+            post("adult", "2024-01-01 00:00:00"),
+            post("objector", "2024-01-01 00:00:00"),
+            post("other", "2024-01-01 00:00:00"),
+        ];
+        let r: Vec<_> = evaluate_posts(&batch(&posts, None), &COLS, &policy, &t)
+            .expect("evaluates")
+            .into_iter()
+            .map(ReasonSet::first)
+            .collect();
+        assert_eq!(
+            r,
+            vec![None, Some(DropReason::OptedOut), Some(DropReason::OptedOut)]
+        );
+        t.consents = None;
+        assert!(matches!(
+            evaluate_posts(&batch(&posts, None), &COLS, &policy, &t),
+            Err(StageError::MissingRegistry { .. })
+        ));
+    }
+
+    #[test]
+    fn wrong_column_type_is_an_error_not_a_pass() {
+        let policy = Policy::resolve(&PolicyConfig::default()).expect("default policy");
+        let b = RecordBatch::try_from_iter([
+            ("post_id", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+            (
+                "author_id",
+                Arc::new(arrow_array::Float64Array::from(vec![1.0])) as ArrayRef,
+            ),
+            (
+                "created_at",
+                Arc::new(TimestampSecondArray::from(vec![0])) as ArrayRef,
+            ),
+            (
+                "platform",
+                Arc::new(StringArray::from(vec!["facebook"])) as ArrayRef,
+            ),
+            (
+                "kind",
+                Arc::new(StringArray::from(vec!["post"])) as ArrayRef,
+            ),
+            (
+                "visibility",
+                Arc::new(StringArray::from(vec!["public"])) as ArrayRef,
+            ),
+        ])
+        .expect("batch");
+        let err = evaluate_posts(&b, &COLS, &policy, &tables()).expect_err("float ids rejected");
+        assert!(err.to_string().contains("author_id"), "{err}");
+    }
+}
