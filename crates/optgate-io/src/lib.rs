@@ -1,1 +1,27 @@
-//! placeholder
+//! Parquet I/O for optgate: planning the posts into work units (file × row
+//! group), processing a unit (decode the rule columns, evaluate, decode the
+//! rest of the kept rows only, write a zstd part file), loading side tables,
+//! hashing, and generating sample data.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use optgate_core::policy::PostColumnNames;
+//! let plan = optgate_io::plan_posts(Path::new("sample-data/posts"), &PostColumnNames::default())?;
+//! println!("{} files, {} work units, {} rows", plan.files.len(), plan.units.len(), plan.rows());
+//! # Ok::<(), optgate_io::IoError>(())
+//! ```
+
+pub mod error;
+pub mod hash;
+pub mod posts;
+pub mod read;
+pub mod sample;
+pub mod side_tables;
+
+pub use error::{IoError, Result};
+pub use hash::{HashingWriter, sha256_file, sha256_hex};
+pub use posts::{
+    PartWriter, PostsFile, PostsPlan, UnitOutcome, WorkUnit, WriteOptions, list_parquet_files,
+    part_name, plan_posts, process_unit,
+};
+pub use read::ParquetSource;

@@ -1,1 +1,223 @@
-//! placeholder
+//! The optgate manifest: what a run read, which policy it applied, what it
+//! dropped and why, and what it wrote, as canonical JSON (sorted keys).
+//!
+//! ```
+//! use optgate_manifest::canonical_json;
+//! let v = serde_json::json!({"b": 1, "a": {"d": 2, "c": 3}});
+//! assert_eq!(canonical_json(&v).unwrap(), r#"{"a":{"c":3,"d":2},"b":1}"#);
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Version of the manifest layout; bumped on any incompatible change.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// The whole manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub tool: Tool,
+    /// Facts of this invocation; the only part that differs between two runs
+    /// on the same inputs (with `timings`).
+    pub run: RunInfo,
+    pub policy: PolicyRecord,
+    pub inputs: Inputs,
+    pub counts: Counts,
+    pub pii: PiiRecord,
+    pub outputs: Vec<OutputFile>,
+    pub timings: Timings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunInfo {
+    pub run_id: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub finished_at: String,
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRecord {
+    /// SHA-256 of the canonical JSON of `resolved`.
+    pub sha256: String,
+    /// The policy and column mapping as applied, defaults filled in.
+    pub resolved: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    pub posts_dir: String,
+    pub posts: Vec<InputFile>,
+    pub accounts: TableSnapshot,
+    pub optouts: Option<TableSnapshot>,
+    pub consents: Option<TableSnapshot>,
+    /// Set when the run was allowed to use an empty objection registry.
+    pub allow_empty_registry: bool,
+}
+
+/// One posts file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputFile {
+    /// Relative to `posts_dir`, with `/` separators.
+    pub path: String,
+    pub bytes: u64,
+    pub rows: u64,
+    pub row_groups: usize,
+    pub sha256: String,
+}
+
+/// Facts about a side table (accounts or a registry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSnapshot {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub rows: u64,
+    pub distinct_ids: u64,
+    /// Registries: the latest objected_at / consented_at, RFC 3339 UTC.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub latest_at: Option<String>,
+    /// Registries: rows whose timestamp is null.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub null_timestamps: Option<u64>,
+    /// Accounts: distinct ids whose age is unknown (null or disagreeing birth dates).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub unknown_age: Option<u64>,
+    /// Consent registry: distinct ids with a consent that is not withdrawn.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub valid_consents: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Counts {
+    pub rows_in: u64,
+    pub kept: u64,
+    pub dropped: u64,
+    /// Dropped posts by the first rule they failed; every reason is listed, zeros included.
+    pub dropped_by_reason: BTreeMap<String, u64>,
+    /// Posts failing each rule, first or not.
+    pub failing_by_rule: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PiiRecord {
+    pub applied: bool,
+    pub note: String,
+}
+
+/// One output data file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputFile {
+    /// Relative to the output directory, with `/` separators.
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timings {
+    pub plan_ms: u64,
+    pub side_tables_ms: u64,
+    pub process_ms: u64,
+    pub total_ms: u64,
+}
+
+/// Serializes `value` as canonical JSON: object keys sorted, no whitespace.
+pub fn canonical_json<T: Serialize>(value: &T) -> serde_json::Result<String> {
+    // serde_json's Map is a BTreeMap (the preserve_order feature is off), so
+    // going through Value sorts the keys of every object, nested ones included.
+    serde_json::to_string(&serde_json::to_value(value)?)
+}
+
+/// Canonical JSON, pretty-printed for people, with a final newline. Still sorted.
+pub fn canonical_json_pretty<T: Serialize>(value: &T) -> serde_json::Result<String> {
+    let mut s = serde_json::to_string_pretty(&serde_json::to_value(value)?)?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// Hex SHA-256 of the canonical JSON of `value`.
+pub fn canonical_sha256<T: Serialize>(value: &T) -> serde_json::Result<String> {
+    Ok(hex::encode(Sha256::digest(canonical_json(value)?.as_bytes())))
+}
+
+impl Manifest {
+    /// The manifest with what legitimately differs between two identical runs
+    /// (run id, times, thread count, timings) blanked, for comparisons.
+    pub fn without_run_facts(&self) -> Manifest {
+        let mut m = self.clone();
+        m.run = RunInfo {
+            run_id: String::new(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            threads: 0,
+        };
+        m.timings = Timings {
+            plan_ms: 0,
+            side_tables_ms: 0,
+            process_ms: 0,
+            total_ms: 0,
+        };
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_nested_keys() {
+        let mut counts = BTreeMap::new();
+        counts.insert("z".to_owned(), 1u64);
+        counts.insert("a".to_owned(), 2u64);
+        let c = Counts {
+            rows_in: 3,
+            kept: 0,
+            dropped: 3,
+            dropped_by_reason: counts.clone(),
+            failing_by_rule: counts,
+        };
+        let json = canonical_json(&c).expect("serializes");
+        assert_eq!(
+            json,
+            r#"{"dropped":3,"dropped_by_reason":{"a":2,"z":1},"failing_by_rule":{"a":2,"z":1},"kept":0,"rows_in":3}"#
+        );
+    }
+
+    #[test]
+    fn digest_ignores_field_declaration_order() {
+        let a = serde_json::json!({"x": 1, "y": [1, 2]});
+        let b = serde_json::json!({"y": [1, 2], "x": 1});
+        assert_eq!(
+            canonical_sha256(&a).expect("a"),
+            canonical_sha256(&b).expect("b")
+        );
+        assert_ne!(
+            canonical_sha256(&a).expect("a"),
+            canonical_sha256(&serde_json::json!({"x": 2, "y": [1, 2]})).expect("c")
+        );
+    }
+}

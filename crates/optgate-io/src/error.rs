@@ -1,0 +1,80 @@
+use std::path::PathBuf;
+
+/// An error reading inputs or writing outputs, with the file (and column) it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a readable Parquet file: {source}", path.display())]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("{}: row group {row_group}: cannot decode: {source}", path.display())]
+    Decode {
+        path: PathBuf,
+        row_group: usize,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("{}: {table} column `{column}` is missing (set columns.{table}.{key} in the config if it has another name)", path.display())]
+    MissingColumn {
+        path: PathBuf,
+        table: &'static str,
+        key: &'static str,
+        column: String,
+    },
+    #[error("{}: column `{column}` has type {found}, expected {expected}", path.display())]
+    ColumnType {
+        path: PathBuf,
+        column: String,
+        found: String,
+        expected: &'static str,
+    },
+    #[error("{}: column `{column}` is null at row {row}; every {table} row needs it", path.display())]
+    NullValue {
+        path: PathBuf,
+        table: &'static str,
+        column: String,
+        row: u64,
+    },
+    #[error("{}: no Parquet files (*.parquet) in the posts directory", path.display())]
+    NoPostFiles { path: PathBuf },
+    #[error("{}: the posts path is not a directory", path.display())]
+    NotADirectory { path: PathBuf },
+    #[error("{}: the objection registry is empty; refusing to run as if nobody objected (pass --allow-empty-registry if that is really so)", path.display())]
+    EmptyRegistry { path: PathBuf },
+    #[error("{}: rules cannot read row group {row_group}: {source}", path.display())]
+    Stage {
+        path: PathBuf,
+        row_group: usize,
+        #[source]
+        source: optgate_core::StageError,
+    },
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: cannot write Parquet: {source}", path.display())]
+    WriteParquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+}
+
+impl IoError {
+    /// Whether the error is the input's fault (exit 1) rather than the run's (exit 2).
+    pub fn is_input_error(&self) -> bool {
+        !matches!(self, IoError::Write { .. } | IoError::WriteParquet { .. })
+    }
+}
+
+pub type Result<T, E = IoError> = std::result::Result<T, E>;

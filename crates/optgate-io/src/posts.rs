@@ -1,0 +1,436 @@
+//! The posts directory: planning work units (file × row group) and processing one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch};
+use arrow_schema::SchemaRef;
+use arrow_select::concat::concat_batches;
+use arrow_select::filter::filter_record_batch;
+use optgate_core::policy::PostColumnNames;
+use optgate_core::{
+    DropCounts, Policy, ReasonSet, RuleColumns, SideTables, evaluate_posts, is_id_type,
+    is_str_type, keep_mask,
+};
+use optgate_manifest::OutputFile;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::RowSelection;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::error::{IoError, Result};
+use crate::hash::HashingWriter;
+use crate::read::{ParquetSource, is_timestamp, projected_position};
+
+/// Rows decoded per batch.
+const BATCH_ROWS: usize = 16 * 1024;
+
+/// One posts file, its footer read and its schema checked.
+#[derive(Debug, Clone)]
+pub struct PostsFile {
+    pub source: ParquetSource,
+    /// Relative to the posts directory, `/`-separated.
+    pub rel_path: String,
+    /// Columns the rules read, in file order.
+    rule_indices: Vec<usize>,
+    /// Where each rule column sits in a batch projected to `rule_indices`.
+    rule_columns: RuleColumns,
+    /// Every other column (text, lang, extra columns), in file order.
+    rest_indices: Vec<usize>,
+}
+
+/// A unit of work: one row group of one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkUnit {
+    pub file: usize,
+    pub row_group: usize,
+    pub rows: u64,
+}
+
+/// Every posts file and the work units they split into, in a fixed order.
+#[derive(Debug, Clone)]
+pub struct PostsPlan {
+    pub dir: PathBuf,
+    pub files: Vec<PostsFile>,
+    pub units: Vec<WorkUnit>,
+}
+
+impl PostsPlan {
+    pub fn rows(&self) -> u64 {
+        self.units.iter().map(|u| u.rows).sum()
+    }
+}
+
+/// Lists `*.parquet` under `dir` (recursively, skipping names that start with
+/// `.` or `_`, as Spark and Hive writers use them for metadata), sorted by path.
+pub fn list_parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let meta = fs::metadata(dir).map_err(|source| IoError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(IoError::NotADirectory {
+            path: dir.to_path_buf(),
+        });
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = fs::read_dir(&d).map_err(|source| IoError::Read {
+            path: d.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| IoError::Read {
+                path: d.clone(),
+                source,
+            })?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name.starts_with('_') {
+                continue;
+            }
+            let path = entry.path();
+            let ty = entry.file_type().map_err(|source| IoError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            if ty.is_dir() {
+                stack.push(path);
+            } else if name.ends_with(".parquet") {
+                out.push(path);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(IoError::NoPostFiles {
+            path: dir.to_path_buf(),
+        });
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads every footer and checks every schema before any data is read.
+pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
+    let mut files = Vec::new();
+    let mut units = Vec::new();
+    for (file_idx, path) in list_parquet_files(dir)?.into_iter().enumerate() {
+        let source = ParquetSource::open(&path)?;
+        let id = |key, name: &str| -> Result<usize> {
+            let i = source.column("posts", key, name)?;
+            source.expect_type(i, "utf8 or int64", is_id_type)?;
+            Ok(i)
+        };
+        let text = |key, name: &str| -> Result<usize> {
+            let i = source.column("posts", key, name)?;
+            source.expect_type(i, "utf8", is_str_type)?;
+            Ok(i)
+        };
+        let post_id = id("post_id", &cols.post_id)?;
+        let author_id = id("author_id", &cols.author_id)?;
+        let created_at = source.column("posts", "created_at", &cols.created_at)?;
+        source.expect_type(created_at, "timestamp", is_timestamp)?;
+        let platform = text("platform", &cols.platform)?;
+        let kind = text("kind", &cols.kind)?;
+        let visibility = text("visibility", &cols.visibility)?;
+        text("text", &cols.text)?;
+        // lang is an optional hint: absent is fine, but if present it must be text.
+        if let Ok(lang) = source.metadata.schema().index_of(&cols.lang) {
+            source.expect_type(lang, "utf8", is_str_type)?;
+        }
+        let mut rule_indices = vec![post_id, author_id, created_at, platform, kind, visibility];
+        rule_indices.sort_unstable();
+        rule_indices.dedup();
+        let pos = |i| projected_position(&rule_indices, i);
+        let rule_columns = RuleColumns {
+            post_id: pos(post_id),
+            author_id: pos(author_id),
+            created_at: pos(created_at),
+            platform: pos(platform),
+            kind: pos(kind),
+            visibility: pos(visibility),
+        };
+        let n_cols = source.metadata.schema().fields().len();
+        let rest_indices = (0..n_cols).filter(|i| !rule_indices.contains(i)).collect();
+        for rg in 0..source.row_groups() {
+            let rows = source.metadata.metadata().row_group(rg).num_rows().max(0) as u64;
+            units.push(WorkUnit {
+                file: file_idx,
+                row_group: rg,
+                rows,
+            });
+        }
+        let rel_path = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        files.push(PostsFile {
+            source,
+            rel_path,
+            rule_indices,
+            rule_columns,
+            rest_indices,
+        });
+    }
+    Ok(PostsPlan {
+        dir: dir.to_path_buf(),
+        files,
+        units,
+    })
+}
+
+/// How output part files are written.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    pub zstd_level: i32,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions { zstd_level: 3 }
+    }
+}
+
+/// The result of one work unit.
+#[derive(Debug, Clone, Default)]
+pub struct UnitOutcome {
+    pub counts: DropCounts,
+    /// The part file written, if any post was kept.
+    pub output: Option<OutputFile>,
+}
+
+/// The part file name of a unit: stable, so reruns produce the same names.
+pub fn part_name(unit: &WorkUnit) -> String {
+    format!("part-{:05}-{:05}.parquet", unit.file, unit.row_group)
+}
+
+/// Processes one work unit: decodes the rule columns, evaluates the rules,
+/// then decodes the remaining columns of kept rows only and writes them to
+/// `data_dir/part-….parquet`.
+pub fn process_unit(
+    plan: &PostsPlan,
+    unit: &WorkUnit,
+    policy: &Policy,
+    tables: &SideTables,
+    data_dir: &Path,
+    options: &WriteOptions,
+) -> Result<UnitOutcome> {
+    let f = &plan.files[unit.file];
+    let decode = |source: arrow_schema::ArrowError| IoError::Decode {
+        path: f.source.path.clone(),
+        row_group: unit.row_group,
+        source: source.into(),
+    };
+    let build_err = |source| IoError::Decode {
+        path: f.source.path.clone(),
+        row_group: unit.row_group,
+        source,
+    };
+
+    let reader = f
+        .source
+        .builder()?
+        .with_projection(f.source.projection(f.rule_indices.iter().copied()))
+        .with_row_groups(vec![unit.row_group])
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(build_err)?;
+    let mut counts = DropCounts::default();
+    let mut reasons: Vec<ReasonSet> = Vec::with_capacity(unit.rows as usize);
+    let mut kept_rules = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(decode)?;
+        let r = evaluate_posts(&batch, &f.rule_columns, policy, tables).map_err(|source| {
+            IoError::Stage {
+                path: f.source.path.clone(),
+                row_group: unit.row_group,
+                source,
+            }
+        })?;
+        for x in &r {
+            counts.record(*x);
+        }
+        let mask = keep_mask(&r);
+        kept_rules.push(filter_record_batch(&batch, &mask).map_err(decode)?);
+        reasons.extend(r);
+    }
+    if reasons.len() as u64 != unit.rows {
+        // The footer promised a row count the decoder did not deliver: never
+        // guess which rows went missing.
+        return Err(build_err(parquet::errors::ParquetError::General(format!(
+            "footer says {} rows, decoded {}",
+            unit.rows,
+            reasons.len()
+        ))));
+    }
+    if counts.kept == 0 {
+        return Ok(UnitOutcome {
+            counts,
+            output: None,
+        });
+    }
+    let rule_schema = kept_rules
+        .first()
+        .map(|b| b.schema())
+        .expect("a unit with kept rows decoded at least one batch");
+    let kept_rules = concat_batches(&rule_schema, &kept_rules).map_err(decode)?;
+
+    let schema: SchemaRef = f.source.metadata.schema().clone();
+    let name = part_name(unit);
+    let path = data_dir.join(&name);
+    let mut writer = PartWriter::create(&path, schema.clone(), options)?;
+
+    let assemble = |rules: &RecordBatch, rest: Option<&RecordBatch>| -> Result<RecordBatch> {
+        let columns: Vec<ArrayRef> = (0..schema.fields().len())
+            .map(|i| match f.rule_indices.binary_search(&i) {
+                Ok(p) => rules.column(p).clone(),
+                Err(_) => {
+                    let rest = rest.expect("a non-rule column comes from the rest batch");
+                    rest.column(projected_position(&f.rest_indices, i)).clone()
+                }
+            })
+            .collect();
+        RecordBatch::try_new(schema.clone(), columns).map_err(decode)
+    };
+
+    if f.rest_indices.is_empty() {
+        let mut offset = 0;
+        while offset < kept_rules.num_rows() {
+            let n = BATCH_ROWS.min(kept_rules.num_rows() - offset);
+            writer.write(&assemble(&kept_rules.slice(offset, n), None)?)?;
+            offset += n;
+        }
+    } else {
+        let mask: BooleanArray = reasons.iter().map(|r| Some(r.is_empty())).collect();
+        let rest_reader = f
+            .source
+            .builder()?
+            .with_projection(f.source.projection(f.rest_indices.iter().copied()))
+            .with_row_groups(vec![unit.row_group])
+            .with_row_selection(RowSelection::from_filters(&[mask]))
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(build_err)?;
+        let mut offset = 0;
+        for rest in rest_reader {
+            let rest = rest.map_err(decode)?;
+            let n = rest.num_rows();
+            if offset + n > kept_rules.num_rows() {
+                return Err(build_err(parquet::errors::ParquetError::General(
+                    "more rows selected than were kept".into(),
+                )));
+            }
+            writer.write(&assemble(&kept_rules.slice(offset, n), Some(&rest))?)?;
+            offset += n;
+        }
+        if offset != kept_rules.num_rows() {
+            return Err(build_err(parquet::errors::ParquetError::General(format!(
+                "kept {} rows but decoded {} of their other columns",
+                kept_rules.num_rows(),
+                offset
+            ))));
+        }
+    }
+    let (rows, bytes, sha256) = writer.finish()?;
+    debug_assert_eq!(rows, counts.kept);
+    Ok(UnitOutcome {
+        counts,
+        output: Some(OutputFile {
+            path: format!("data/{name}"),
+            rows,
+            bytes,
+            sha256,
+        }),
+    })
+}
+
+/// A zstd Parquet part file that hashes itself as it is written.
+pub struct PartWriter {
+    path: PathBuf,
+    writer: ArrowWriter<HashingWriter<BufWriter<File>>>,
+    rows: u64,
+}
+
+impl std::fmt::Debug for PartWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartWriter").field("path", &self.path).finish()
+    }
+}
+
+impl PartWriter {
+    /// Creates `path`, which must not exist yet.
+    pub fn create(path: &Path, schema: SchemaRef, options: &WriteOptions) -> Result<Self> {
+        let write_err = |source| IoError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(write_err)?;
+        let level = ZstdLevel::try_new(options.zstd_level).map_err(|source| {
+            IoError::WriteParquet {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(level))
+            .build();
+        let writer = ArrowWriter::try_new(
+            HashingWriter::new(BufWriter::with_capacity(1 << 20, file)),
+            schema,
+            Some(props),
+        )
+        .map_err(|source| IoError::WriteParquet {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(PartWriter {
+            path: path.to_path_buf(),
+            writer,
+            rows: 0,
+        })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.rows += batch.num_rows() as u64;
+        self.writer
+            .write(batch)
+            .map_err(|source| IoError::WriteParquet {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// Closes the file, flushes it to disk; returns rows, bytes and hex SHA-256.
+    pub fn finish(self) -> Result<(u64, u64, String)> {
+        let write_err = |source| IoError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let hashing = self
+            .writer
+            .into_inner()
+            .map_err(|source| IoError::WriteParquet {
+                path: self.path.clone(),
+                source,
+            })?;
+        let (buffered, sha256, bytes) = hashing.finish();
+        let file = buffered
+            .into_inner()
+            .map_err(|e| write_err(e.into_error()))?;
+        file.sync_all().map_err(write_err)?;
+        Ok((self.rows, bytes, sha256))
+    }
+}
+
+/// A shared handle, so callers can keep the plan alive across threads.
+pub type SharedPlan = Arc<PostsPlan>;

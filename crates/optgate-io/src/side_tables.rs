@@ -1,0 +1,207 @@
+//! Loading accounts and registries into the compact indexes of optgate-core.
+
+use std::path::Path;
+
+use arrow_array::Array;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Date32Type;
+use arrow_schema::DataType;
+use optgate_core::policy::{AccountColumnNames, ConsentColumnNames, OptOutColumnNames};
+use optgate_core::{
+    AccountIndex, AccountIndexBuilder, ConsentRow, IdColumn, IdKey, KeySet, is_id_type,
+    valid_consents,
+};
+use optgate_manifest::TableSnapshot;
+
+use crate::error::{IoError, Result};
+use crate::hash::sha256_file;
+use crate::read::{ParquetSource, is_timestamp, projected_position, rfc3339_micros, timestamp_micros};
+
+fn snapshot(path: &Path, rows: u64, distinct_ids: u64) -> Result<TableSnapshot> {
+    let (sha256, bytes) = sha256_file(path)?;
+    Ok(TableSnapshot {
+        path: path.display().to_string(),
+        bytes,
+        sha256,
+        rows,
+        distinct_ids,
+        latest_at: None,
+        null_timestamps: None,
+        unknown_age: None,
+        valid_consents: None,
+    })
+}
+
+fn null_id(src: &ParquetSource, table: &'static str, column: &str, row: u64) -> IoError {
+    IoError::NullValue {
+        path: src.path.clone(),
+        table,
+        column: column.to_owned(),
+        row,
+    }
+}
+
+fn id_column_index(
+    src: &ParquetSource,
+    table: &'static str,
+    name: &str,
+) -> Result<usize> {
+    let i = src.column(table, "user_id", name)?;
+    src.expect_type(i, "utf8 or int64", is_id_type)?;
+    Ok(i)
+}
+
+/// Checks an accounts file's columns without reading its rows.
+pub fn check_accounts(path: &Path, cols: &AccountColumnNames) -> Result<ParquetSource> {
+    let src = ParquetSource::open(path)?;
+    id_column_index(&src, "accounts", &cols.user_id)?;
+    let b = src.column("accounts", "birth_date", &cols.birth_date)?;
+    src.expect_type(b, "date32", |t| *t == DataType::Date32)?;
+    Ok(src)
+}
+
+/// Loads accounts: each user's coming-of-age day for `min_age_years`.
+pub fn load_accounts(
+    src: &ParquetSource,
+    cols: &AccountColumnNames,
+    min_age_years: u16,
+) -> Result<(AccountIndex, TableSnapshot)> {
+    let id = id_column_index(src, "accounts", &cols.user_id)?;
+    let birth = src.column("accounts", "birth_date", &cols.birth_date)?;
+    let indices = [id, birth];
+    let (id_pos, birth_pos) = (projected_position(&indices, id), projected_position(&indices, birth));
+    let mut builder = AccountIndexBuilder::new(min_age_years);
+    let mut row = 0u64;
+    for batch in src.read_columns(&indices)? {
+        let batch = batch?;
+        let ids = IdColumn::new(batch.column(id_pos)).ok_or_else(|| wrong_type(src, &cols.user_id))?;
+        let births = batch.column(birth_pos).as_primitive_opt::<Date32Type>()
+            .ok_or_else(|| wrong_type(src, &cols.birth_date))?;
+        for i in 0..batch.num_rows() {
+            let key = ids.key(i).ok_or_else(|| null_id(src, "accounts", &cols.user_id, row + i as u64))?;
+            builder.push(key, births.is_valid(i).then(|| births.value(i)));
+        }
+        row += batch.num_rows() as u64;
+    }
+    let index = builder.finish();
+    let mut snap = snapshot(&src.path, index.rows(), index.distinct_ids() as u64)?;
+    snap.unknown_age = Some(index.unknown_age() as u64);
+    Ok((index, snap))
+}
+
+fn wrong_type(src: &ParquetSource, column: &str) -> IoError {
+    IoError::ColumnType {
+        path: src.path.clone(),
+        column: column.to_owned(),
+        found: "a type that changed while reading".to_owned(),
+        expected: "the type of the footer's schema",
+    }
+}
+
+/// Checks an objection registry's columns without reading its rows.
+pub fn check_optouts(path: &Path, cols: &OptOutColumnNames) -> Result<ParquetSource> {
+    let src = ParquetSource::open(path)?;
+    id_column_index(&src, "optouts", &cols.user_id)?;
+    let t = src.column("optouts", "objected_at", &cols.objected_at)?;
+    src.expect_type(t, "timestamp", is_timestamp)?;
+    Ok(src)
+}
+
+/// Loads the objection registry. Every row is an objection, whatever its date
+/// (objections are retroactive); a null `objected_at` is counted, not ignored.
+/// A null user_id stops the load: an objection nobody can apply must not vanish.
+pub fn load_optouts(
+    src: &ParquetSource,
+    cols: &OptOutColumnNames,
+    allow_empty: bool,
+) -> Result<(KeySet, TableSnapshot)> {
+    let id = id_column_index(src, "optouts", &cols.user_id)?;
+    let at = src.column("optouts", "objected_at", &cols.objected_at)?;
+    let indices = [id, at];
+    let (id_pos, at_pos) = (projected_position(&indices, id), projected_position(&indices, at));
+    let mut keys: Vec<IdKey> = Vec::with_capacity(src.rows() as usize);
+    let (mut latest, mut null_at) = (None::<i64>, 0u64);
+    for batch in src.read_columns(&indices)? {
+        let batch = batch?;
+        let ids = IdColumn::new(batch.column(id_pos)).ok_or_else(|| wrong_type(src, &cols.user_id))?;
+        let times = batch.column(at_pos);
+        for i in 0..batch.num_rows() {
+            let row = keys.len() as u64;
+            keys.push(ids.key(i).ok_or_else(|| null_id(src, "optouts", &cols.user_id, row))?);
+            match timestamp_micros(times, i) {
+                Some(t) => latest = Some(latest.map_or(t, |l| l.max(t))),
+                None => null_at += 1,
+            }
+        }
+    }
+    let rows = keys.len() as u64;
+    if rows == 0 && !allow_empty {
+        return Err(IoError::EmptyRegistry {
+            path: src.path.clone(),
+        });
+    }
+    let set = KeySet::from_keys(keys);
+    let mut snap = snapshot(&src.path, rows, set.len() as u64)?;
+    snap.latest_at = latest.map(rfc3339_micros);
+    snap.null_timestamps = Some(null_at);
+    Ok((set, snap))
+}
+
+/// Checks a consent registry's columns without reading its rows.
+pub fn check_consents(path: &Path, cols: &ConsentColumnNames) -> Result<ParquetSource> {
+    let src = ParquetSource::open(path)?;
+    id_column_index(&src, "consents", &cols.user_id)?;
+    let c = src.column("consents", "consented_at", &cols.consented_at)?;
+    src.expect_type(c, "timestamp", is_timestamp)?;
+    if let Ok(w) = src.metadata.schema().index_of(&cols.withdrawn_at) {
+        src.expect_type(w, "timestamp", is_timestamp)?;
+    }
+    Ok(src)
+}
+
+/// Loads the consent registry into the set of authors whose latest consent is
+/// not withdrawn. `withdrawn_at` is optional: without it, no consent is withdrawn.
+pub fn load_consents(src: &ParquetSource, cols: &ConsentColumnNames) -> Result<(KeySet, TableSnapshot)> {
+    let id = id_column_index(src, "consents", &cols.user_id)?;
+    let c = src.column("consents", "consented_at", &cols.consented_at)?;
+    let w = src.metadata.schema().index_of(&cols.withdrawn_at).ok();
+    let mut indices = vec![id, c];
+    indices.extend(w);
+    let id_pos = projected_position(&indices, id);
+    let c_pos = projected_position(&indices, c);
+    let w_pos = w.map(|w| projected_position(&indices, w));
+    let mut rows: Vec<ConsentRow> = Vec::with_capacity(src.rows() as usize);
+    let (mut latest, mut null_at) = (None::<i64>, 0u64);
+    for batch in src.read_columns(&indices)? {
+        let batch = batch?;
+        let ids = IdColumn::new(batch.column(id_pos)).ok_or_else(|| wrong_type(src, &cols.user_id))?;
+        for i in 0..batch.num_rows() {
+            let row = rows.len() as u64;
+            let key = ids.key(i).ok_or_else(|| null_id(src, "consents", &cols.user_id, row))?;
+            let consented_at = timestamp_micros(batch.column(c_pos), i);
+            match consented_at {
+                Some(t) => latest = Some(latest.map_or(t, |l| l.max(t))),
+                None => null_at += 1,
+            }
+            let withdrawn_at = w_pos.and_then(|p| timestamp_micros(batch.column(p), i));
+            rows.push(ConsentRow {
+                key,
+                consented_at,
+                withdrawn_at,
+            });
+        }
+    }
+    let n = rows.len() as u64;
+    let distinct = {
+        let mut k: Vec<IdKey> = rows.iter().map(|r| r.key).collect();
+        k.sort_unstable();
+        k.dedup();
+        k.len() as u64
+    };
+    let set = valid_consents(rows);
+    let mut snap = snapshot(&src.path, n, distinct)?;
+    snap.latest_at = latest.map(rfc3339_micros);
+    snap.null_timestamps = Some(null_at);
+    snap.valid_consents = Some(set.len() as u64);
+    Ok((set, snap))
+}
