@@ -1,1 +1,151 @@
-fn main() {}
+//! `optgate`: turn raw social-media post dumps into a training corpus that is
+//! safe to train on, with a manifest that proves what was done.
+
+mod config;
+mod exit;
+mod gen_sample;
+mod progress;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::{ExitStatus, Failure};
+use crate::progress::ProgressMode;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success: the output was verified and published
+  1  bad input or config (missing or unreadable file, corrupt Parquet, missing column,
+     wrong column type, empty objection registry, existing output, bad flags): nothing published
+  2  runtime failure (write error, internal consistency check): nothing published";
+
+#[derive(Debug, Parser)]
+#[command(name = "optgate", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply the policy to a posts directory and write a cleaned dataset with its manifest.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Write a deterministic sample dataset (posts, accounts, registries) for trying and benchmarking.
+    #[command(after_help = EXIT_CODES)]
+    GenSample(GenSampleArgs),
+}
+
+/// Arguments of `optgate run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Config file (TOML): inputs, policy, column names, output settings.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Posts directory (overrides inputs.posts).
+    #[arg(long)]
+    pub posts: Option<PathBuf>,
+    /// Accounts Parquet file (overrides inputs.accounts).
+    #[arg(long)]
+    pub accounts: Option<PathBuf>,
+    /// Objection registry Parquet file (overrides inputs.optouts).
+    #[arg(long)]
+    pub optouts: Option<PathBuf>,
+    /// Consent registry Parquet file (overrides inputs.consents).
+    #[arg(long)]
+    pub consents: Option<PathBuf>,
+    /// Output directory; must not exist unless --overwrite.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Worker threads [default: the number of CPUs].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Progress bar on stderr.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// Replace an existing output directory (only once the new one is complete).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Accept an objection registry with no rows (recorded in the manifest).
+    #[arg(long)]
+    pub allow_empty_registry: bool,
+}
+
+/// Arguments of `optgate gen-sample`.
+#[derive(Debug, clap::Args)]
+pub struct GenSampleArgs {
+    /// Number of posts.
+    #[arg(long)]
+    pub posts: u64,
+    /// Output directory (created; existing sample files in it are replaced).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Random seed: the same seed gives the same files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Write ids (post_id, author_id, user_id) as int64 instead of utf8.
+    #[arg(long)]
+    pub int_ids: bool,
+    /// Number of posts files [default: one per 250,000 posts, at least 4].
+    #[arg(long)]
+    pub files: Option<usize>,
+    /// Rows per row group [default: four row groups per file].
+    #[arg(long)]
+    pub row_group_rows: Option<usize>,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPTGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are successes; a bad command line is bad input (1),
+            // not clap's default 2, which means a runtime failure here.
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitStatus::Success.into()
+                }
+                _ => ExitStatus::BadInput.into(),
+            };
+        }
+    };
+    init_logging(cli.log_format);
+    let result = match cli.command {
+        Command::Run(args) => run::run(&args),
+        Command::GenSample(args) => gen_sample::gen_sample(&args),
+    };
+    match result {
+        Ok(()) => ExitStatus::Success.into(),
+        Err(Failure { status, error }) => {
+            tracing::error!(exit_code = status as u8, "{error:#}");
+            eprintln!("optgate: error: {error:#}");
+            status.into()
+        }
+    }
+}

@@ -359,7 +359,9 @@ pub struct PartWriter {
 
 impl std::fmt::Debug for PartWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PartWriter").field("path", &self.path).finish()
+        f.debug_struct("PartWriter")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -375,12 +377,11 @@ impl PartWriter {
             .create_new(true)
             .open(path)
             .map_err(write_err)?;
-        let level = ZstdLevel::try_new(options.zstd_level).map_err(|source| {
-            IoError::WriteParquet {
+        let level =
+            ZstdLevel::try_new(options.zstd_level).map_err(|source| IoError::WriteParquet {
                 path: path.to_path_buf(),
                 source,
-            }
-        })?;
+            })?;
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .build();

@@ -12,7 +12,9 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 
 use crate::error::{IoError, Result};
 
@@ -29,12 +31,13 @@ impl ParquetSource {
             path: path.to_path_buf(),
             source,
         })?;
-        let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(
-            |source| IoError::Parquet {
-                path: path.to_path_buf(),
-                source,
-            },
-        )?;
+        let metadata =
+            ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|source| {
+                IoError::Parquet {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         Ok(ParquetSource {
             path: path.to_path_buf(),
             metadata,

@@ -15,7 +15,9 @@ use optgate_manifest::TableSnapshot;
 
 use crate::error::{IoError, Result};
 use crate::hash::sha256_file;
-use crate::read::{ParquetSource, is_timestamp, projected_position, rfc3339_micros, timestamp_micros};
+use crate::read::{
+    ParquetSource, is_timestamp, projected_position, rfc3339_micros, timestamp_micros,
+};
 
 fn snapshot(path: &Path, rows: u64, distinct_ids: u64) -> Result<TableSnapshot> {
     let (sha256, bytes) = sha256_file(path)?;
@@ -41,11 +43,7 @@ fn null_id(src: &ParquetSource, table: &'static str, column: &str, row: u64) -> 
     }
 }
 
-fn id_column_index(
-    src: &ParquetSource,
-    table: &'static str,
-    name: &str,
-) -> Result<usize> {
+fn id_column_index(src: &ParquetSource, table: &'static str, name: &str) -> Result<usize> {
     let i = src.column(table, "user_id", name)?;
     src.expect_type(i, "utf8 or int64", is_id_type)?;
     Ok(i)
@@ -69,16 +67,24 @@ pub fn load_accounts(
     let id = id_column_index(src, "accounts", &cols.user_id)?;
     let birth = src.column("accounts", "birth_date", &cols.birth_date)?;
     let indices = [id, birth];
-    let (id_pos, birth_pos) = (projected_position(&indices, id), projected_position(&indices, birth));
+    let (id_pos, birth_pos) = (
+        projected_position(&indices, id),
+        projected_position(&indices, birth),
+    );
     let mut builder = AccountIndexBuilder::new(min_age_years);
     let mut row = 0u64;
     for batch in src.read_columns(&indices)? {
         let batch = batch?;
-        let ids = IdColumn::new(batch.column(id_pos)).ok_or_else(|| wrong_type(src, &cols.user_id))?;
-        let births = batch.column(birth_pos).as_primitive_opt::<Date32Type>()
+        let ids =
+            IdColumn::new(batch.column(id_pos)).ok_or_else(|| wrong_type(src, &cols.user_id))?;
+        let births = batch
+            .column(birth_pos)
+            .as_primitive_opt::<Date32Type>()
             .ok_or_else(|| wrong_type(src, &cols.birth_date))?;
         for i in 0..batch.num_rows() {
-            let key = ids.key(i).ok_or_else(|| null_id(src, "accounts", &cols.user_id, row + i as u64))?;
+            let key = ids
+                .key(i)
+                .ok_or_else(|| null_id(src, "accounts", &cols.user_id, row + i as u64))?;
             builder.push(key, births.is_valid(i).then(|| births.value(i)));
         }
         row += batch.num_rows() as u64;
@@ -118,16 +124,23 @@ pub fn load_optouts(
     let id = id_column_index(src, "optouts", &cols.user_id)?;
     let at = src.column("optouts", "objected_at", &cols.objected_at)?;
     let indices = [id, at];
-    let (id_pos, at_pos) = (projected_position(&indices, id), projected_position(&indices, at));
+    let (id_pos, at_pos) = (
+        projected_position(&indices, id),
+        projected_position(&indices, at),
+    );
     let mut keys: Vec<IdKey> = Vec::with_capacity(src.rows() as usize);
     let (mut latest, mut null_at) = (None::<i64>, 0u64);
     for batch in src.read_columns(&indices)? {
         let batch = batch?;
-        let ids = IdColumn::new(batch.column(id_pos)).ok_or_else(|| wrong_type(src, &cols.user_id))?;
+        let ids =
+            IdColumn::new(batch.column(id_pos)).ok_or_else(|| wrong_type(src, &cols.user_id))?;
         let times = batch.column(at_pos);
         for i in 0..batch.num_rows() {
             let row = keys.len() as u64;
-            keys.push(ids.key(i).ok_or_else(|| null_id(src, "optouts", &cols.user_id, row))?);
+            keys.push(
+                ids.key(i)
+                    .ok_or_else(|| null_id(src, "optouts", &cols.user_id, row))?,
+            );
             match timestamp_micros(times, i) {
                 Some(t) => latest = Some(latest.map_or(t, |l| l.max(t))),
                 None => null_at += 1,
@@ -161,7 +174,10 @@ pub fn check_consents(path: &Path, cols: &ConsentColumnNames) -> Result<ParquetS
 
 /// Loads the consent registry into the set of authors whose latest consent is
 /// not withdrawn. `withdrawn_at` is optional: without it, no consent is withdrawn.
-pub fn load_consents(src: &ParquetSource, cols: &ConsentColumnNames) -> Result<(KeySet, TableSnapshot)> {
+pub fn load_consents(
+    src: &ParquetSource,
+    cols: &ConsentColumnNames,
+) -> Result<(KeySet, TableSnapshot)> {
     let id = id_column_index(src, "consents", &cols.user_id)?;
     let c = src.column("consents", "consented_at", &cols.consented_at)?;
     let w = src.metadata.schema().index_of(&cols.withdrawn_at).ok();
@@ -174,10 +190,13 @@ pub fn load_consents(src: &ParquetSource, cols: &ConsentColumnNames) -> Result<(
     let (mut latest, mut null_at) = (None::<i64>, 0u64);
     for batch in src.read_columns(&indices)? {
         let batch = batch?;
-        let ids = IdColumn::new(batch.column(id_pos)).ok_or_else(|| wrong_type(src, &cols.user_id))?;
+        let ids =
+            IdColumn::new(batch.column(id_pos)).ok_or_else(|| wrong_type(src, &cols.user_id))?;
         for i in 0..batch.num_rows() {
             let row = rows.len() as u64;
-            let key = ids.key(i).ok_or_else(|| null_id(src, "consents", &cols.user_id, row))?;
+            let key = ids
+                .key(i)
+                .ok_or_else(|| null_id(src, "consents", &cols.user_id, row))?;
             let consented_at = timestamp_micros(batch.column(c_pos), i);
             match consented_at {
                 Some(t) => latest = Some(latest.map_or(t, |l| l.max(t))),

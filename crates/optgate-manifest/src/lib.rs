@@ -160,7 +160,9 @@ pub fn canonical_json_pretty<T: Serialize>(value: &T) -> serde_json::Result<Stri
 
 /// Hex SHA-256 of the canonical JSON of `value`.
 pub fn canonical_sha256<T: Serialize>(value: &T) -> serde_json::Result<String> {
-    Ok(hex::encode(Sha256::digest(canonical_json(value)?.as_bytes())))
+    Ok(hex::encode(Sha256::digest(
+        canonical_json(value)?.as_bytes(),
+    )))
 }
 
 impl Manifest {

@@ -1,0 +1,78 @@
+//! The progress bar on stderr.
+
+use std::io::{self, Write};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
+
+/// When to draw the progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// Only when stderr is a terminal.
+    Auto,
+    Always,
+    Never,
+}
+
+/// stderr driven with ANSI sequences whether or not it is a terminal, for `--progress always`.
+#[derive(Debug)]
+struct ForcedStderr;
+
+impl TermLike for ForcedStderr {
+    fn width(&self) -> u16 {
+        100
+    }
+    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
+        if n > 0 {
+            write!(io::stderr(), "\x1b[{n}A")?;
+        }
+        Ok(())
+    }
+    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
+        if n > 0 {
+            write!(io::stderr(), "\x1b[{n}B")?;
+        }
+        Ok(())
+    }
+    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
+        if n > 0 {
+            write!(io::stderr(), "\x1b[{n}C")?;
+        }
+        Ok(())
+    }
+    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
+        if n > 0 {
+            write!(io::stderr(), "\x1b[{n}D")?;
+        }
+        Ok(())
+    }
+    fn write_line(&self, s: &str) -> io::Result<()> {
+        writeln!(io::stderr(), "{s}")
+    }
+    fn write_str(&self, s: &str) -> io::Result<()> {
+        write!(io::stderr(), "{s}")
+    }
+    fn clear_line(&self) -> io::Result<()> {
+        write!(io::stderr(), "\r\x1b[2K")
+    }
+    fn flush(&self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+/// A bar counting posts, drawn on stderr according to `mode`.
+pub fn posts_bar(mode: ProgressMode, total: u64) -> ProgressBar {
+    let target = match mode {
+        // indicatif hides a stderr target by itself when stderr is not a terminal.
+        ProgressMode::Auto => ProgressDrawTarget::stderr(),
+        ProgressMode::Always => ProgressDrawTarget::term_like(Box::new(ForcedStderr)),
+        ProgressMode::Never => ProgressDrawTarget::hidden(),
+    };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {human_pos}/{human_len} posts ({per_sec}, eta {eta})",
+        )
+        .expect("the progress template is valid"),
+    );
+    bar
+}

@@ -1,0 +1,427 @@
+//! `optgate run`: plan → load side tables → process work units in parallel →
+//! merge counts in unit order → manifest → atomic publish.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, anyhow};
+use optgate_core::{ConsentMode, DropCounts, DropReason, SideTables};
+use optgate_io::read::rfc3339_micros;
+use optgate_io::side_tables::{
+    check_accounts, check_consents, check_optouts, load_accounts, load_consents, load_optouts,
+};
+use optgate_io::{IoError, UnitOutcome, WriteOptions, plan_posts, process_unit, sha256_file};
+use optgate_manifest::{
+    Counts, InputFile, Inputs, MANIFEST_VERSION, Manifest, PiiRecord, PolicyRecord, RunInfo,
+    Timings, Tool, canonical_json_pretty, canonical_sha256,
+};
+use rayon::prelude::*;
+use tracing::info;
+
+use crate::RunArgs;
+use crate::config::LoadedConfig;
+use crate::exit::Failure;
+use crate::progress::posts_bar;
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+fn millis(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
+
+/// A staging directory beside OUT, removed unless the run publishes it.
+struct Staging {
+    dir: PathBuf,
+    published: bool,
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn required<'a>(
+    path: &'a Option<PathBuf>,
+    what: &str,
+    flag: &str,
+    key: &str,
+) -> Result<&'a PathBuf, Failure> {
+    path.as_ref().ok_or_else(|| {
+        Failure::input(anyhow!(
+            "no {what} given: pass {flag} or set inputs.{key} in the config"
+        ))
+    })
+}
+
+pub fn run(args: &RunArgs) -> Result<(), Failure> {
+    let started = Instant::now();
+    let started_at = now_micros();
+    let run_id = format!(
+        "{:016x}",
+        xxhash_rust::xxh3::xxh3_64(format!("{started_at}-{}", std::process::id()).as_bytes())
+    );
+
+    // Everything that can be wrong with the inputs is checked before any
+    // output directory exists.
+    let loaded = LoadedConfig::load(&args.config)?;
+    let (config, policy) = (&loaded.config, &loaded.policy);
+    let mut inputs = config.inputs.clone();
+    for (flag, slot) in [
+        (&args.posts, &mut inputs.posts),
+        (&args.accounts, &mut inputs.accounts),
+        (&args.optouts, &mut inputs.optouts),
+        (&args.consents, &mut inputs.consents),
+    ] {
+        if flag.is_some() {
+            slot.clone_from(flag);
+        }
+    }
+    let posts_dir = required(&inputs.posts, "posts directory", "--posts", "posts")?;
+    let accounts_path = required(&inputs.accounts, "accounts file", "--accounts", "accounts")?;
+    let optouts_path = match policy.mode {
+        ConsentMode::OptOut => Some(required(
+            &inputs.optouts,
+            "objection registry",
+            "--optouts",
+            "optouts",
+        )?),
+        ConsentMode::Consent => inputs.optouts.as_ref(),
+    };
+    let consents_path = match policy.mode {
+        ConsentMode::Consent => Some(required(
+            &inputs.consents,
+            "consent registry",
+            "--consents",
+            "consents",
+        )?),
+        // Opt-out mode does not read consents, even if the config names them.
+        ConsentMode::OptOut => None,
+    };
+    if let Some(t) = args.threads
+        && t == 0
+    {
+        return Err(Failure::input(anyhow!("--threads must be at least 1")));
+    }
+    if fs::symlink_metadata(&args.out).is_ok() && !args.overwrite {
+        return Err(Failure::input(anyhow!(
+            "{}: output already exists; pass --overwrite to replace it",
+            args.out.display()
+        )));
+    }
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("optgate-worker-{i}"))
+        .build()
+        .map_err(Failure::runtime)?;
+
+    let t_plan = Instant::now();
+    let plan = plan_posts(posts_dir, &config.columns.posts)?;
+    let accounts_src = check_accounts(accounts_path, &config.columns.accounts)?;
+    let optouts_src = optouts_path
+        .map(|p| check_optouts(p, &config.columns.optouts))
+        .transpose()?;
+    let consents_src = consents_path
+        .map(|p| check_consents(p, &config.columns.consents))
+        .transpose()?;
+    let plan_ms = millis(t_plan);
+    info!(
+        files = plan.files.len(),
+        work_units = plan.units.len(),
+        rows = plan.rows(),
+        "Planned the posts."
+    );
+
+    let t_tables = Instant::now();
+    let (accounts, (optouts, consents)) = pool.install(|| {
+        rayon::join(
+            || {
+                load_accounts(
+                    &accounts_src,
+                    &config.columns.accounts,
+                    policy.min_age_years,
+                )
+            },
+            || {
+                rayon::join(
+                    || {
+                        optouts_src
+                            .as_ref()
+                            .map(|s| {
+                                load_optouts(s, &config.columns.optouts, args.allow_empty_registry)
+                            })
+                            .transpose()
+                    },
+                    || {
+                        consents_src
+                            .as_ref()
+                            .map(|s| load_consents(s, &config.columns.consents))
+                            .transpose()
+                    },
+                )
+            },
+        )
+    });
+    let (accounts, accounts_snap) = accounts?;
+    let (optouts, consents) = (optouts?, consents?);
+    let tables = SideTables {
+        accounts,
+        optouts: optouts.as_ref().map(|(s, _)| s.clone()),
+        consents: consents.as_ref().map(|(s, _)| s.clone()),
+    };
+    let side_tables_ms = millis(t_tables);
+    info!(
+        accounts = tables.accounts.distinct_ids(),
+        objections = tables.optouts.as_ref().map_or(0, |s| s.len()),
+        valid_consents = tables.consents.as_ref().map_or(0, |s| s.len()),
+        "Loaded the side tables."
+    );
+
+    let hashes: Vec<(String, u64)> = pool.install(|| {
+        plan.files
+            .par_iter()
+            .map(|f| sha256_file(&f.source.path))
+            .collect::<Result<_, IoError>>()
+    })?;
+
+    // From here on, a failure removes the staging directory.
+    let out_parent = match args.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let out_name = args
+        .out
+        .file_name()
+        .ok_or_else(|| Failure::input(anyhow!("{}: not a directory name", args.out.display())))?
+        .to_string_lossy()
+        .into_owned();
+    fs::create_dir_all(&out_parent)
+        .with_context(|| {
+            format!(
+                "{}: cannot create the output's parent",
+                out_parent.display()
+            )
+        })
+        .map_err(Failure::runtime)?;
+    let mut staging = Staging {
+        dir: out_parent.join(format!(".{out_name}.staging-{run_id}")),
+        published: false,
+    };
+    let data_dir = staging.dir.join("data");
+    fs::create_dir_all(&data_dir)
+        .with_context(|| {
+            format!(
+                "{}: cannot create the staging directory",
+                data_dir.display()
+            )
+        })
+        .map_err(Failure::runtime)?;
+
+    let t_process = Instant::now();
+    let bar = posts_bar(args.progress, plan.rows());
+    let write_options = WriteOptions {
+        zstd_level: config.output.zstd_level,
+    };
+    let outcomes: Vec<UnitOutcome> = pool.install(|| {
+        plan.units
+            .par_iter()
+            .map(|unit| {
+                let r = process_unit(&plan, unit, policy, &tables, &data_dir, &write_options);
+                bar.inc(unit.rows);
+                r
+            })
+            .collect::<Result<_, IoError>>()
+    })?;
+    bar.finish_and_clear();
+    let process_ms = millis(t_process);
+
+    // Merged in unit order, so the thread schedule never changes the result.
+    let mut counts = DropCounts::default();
+    let mut outputs = Vec::new();
+    for o in &outcomes {
+        counts.merge(&o.counts);
+        outputs.extend(o.output.clone());
+    }
+    if counts.rows_in != plan.rows() || counts.kept + counts.dropped() != counts.rows_in {
+        return Err(Failure::runtime(anyhow!(
+            "internal check failed: footers promise {} rows, processed {}, kept {} + dropped {}",
+            plan.rows(),
+            counts.rows_in,
+            counts.kept,
+            counts.dropped()
+        )));
+    }
+
+    let resolved_policy = serde_json::json!({
+        "policy": policy.to_config(),
+        "columns": config.columns,
+        "output": config.output,
+    });
+    let reason_map = |values: &[u64; 8]| -> BTreeMap<String, u64> {
+        DropReason::ALL
+            .iter()
+            .map(|r| (r.name().to_owned(), values[*r as usize]))
+            .collect()
+    };
+    let manifest = Manifest {
+        manifest_version: MANIFEST_VERSION,
+        tool: Tool {
+            name: "optgate".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        run: RunInfo {
+            run_id: run_id.clone(),
+            started_at: rfc3339_micros(started_at),
+            finished_at: rfc3339_micros(now_micros()),
+            threads,
+        },
+        policy: PolicyRecord {
+            sha256: canonical_sha256(&resolved_policy).map_err(Failure::runtime)?,
+            resolved: resolved_policy,
+        },
+        inputs: Inputs {
+            posts_dir: posts_dir.display().to_string(),
+            posts: plan
+                .files
+                .iter()
+                .zip(&hashes)
+                .map(|(f, (sha256, bytes))| InputFile {
+                    path: f.rel_path.clone(),
+                    bytes: *bytes,
+                    rows: f.source.rows(),
+                    row_groups: f.source.row_groups(),
+                    sha256: sha256.clone(),
+                })
+                .collect(),
+            accounts: accounts_snap,
+            optouts: optouts.map(|(_, s)| s),
+            consents: consents.map(|(_, s)| s),
+            allow_empty_registry: args.allow_empty_registry,
+        },
+        counts: Counts {
+            rows_in: counts.rows_in,
+            kept: counts.kept,
+            dropped: counts.dropped(),
+            dropped_by_reason: reason_map(&counts.first_failing),
+            failing_by_rule: reason_map(&counts.failing),
+        },
+        pii: PiiRecord {
+            applied: false,
+            note:
+                "PII scrubbing is NOT applied in this version: the text column is copied unchanged."
+                    .into(),
+        },
+        outputs,
+        timings: Timings {
+            plan_ms,
+            side_tables_ms,
+            process_ms,
+            total_ms: millis(started),
+        },
+    };
+    let manifest_path = staging.dir.join("manifest.json");
+    write_synced(
+        &manifest_path,
+        canonical_json_pretty(&manifest)
+            .map_err(Failure::runtime)?
+            .as_bytes(),
+    )?;
+
+    publish(&mut staging, &args.out, &out_parent, &run_id)?;
+    let secs = started.elapsed().as_secs_f64();
+    info!(
+        rows_in = counts.rows_in,
+        kept = counts.kept,
+        dropped = counts.dropped(),
+        out = %args.out.display(),
+        "Published the output."
+    );
+    println!("{}", summary_line(&manifest, &args.out, secs));
+    Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    let err = |source| {
+        Failure::runtime(IoError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let mut f = fs::File::create(path).map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    f.sync_all().map_err(err)
+}
+
+/// Renames the staging directory to OUT. With --overwrite, the previous OUT
+/// is moved aside first and removed only once the new one is in place.
+fn publish(staging: &mut Staging, out: &Path, parent: &Path, run_id: &str) -> Result<(), Failure> {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let aside = parent.join(format!(".{name}.replaced-{run_id}"));
+    let had_previous = fs::symlink_metadata(out).is_ok();
+    if had_previous {
+        fs::rename(out, &aside)
+            .with_context(|| format!("{}: cannot move the previous output aside", out.display()))
+            .map_err(Failure::runtime)?;
+    }
+    if let Err(e) = fs::rename(&staging.dir, out) {
+        if had_previous {
+            let _ = fs::rename(&aside, out);
+        }
+        return Err(Failure::runtime(
+            anyhow::Error::new(e).context(format!("{}: cannot publish the output", out.display())),
+        ));
+    }
+    staging.published = true;
+    if let Ok(d) = fs::File::open(parent) {
+        let _ = d.sync_all();
+    }
+    if had_previous {
+        fs::remove_dir_all(&aside)
+            .with_context(|| format!("{}: cannot remove the replaced output", aside.display()))
+            .map_err(Failure::runtime)?;
+    }
+    Ok(())
+}
+
+fn summary_line(m: &Manifest, out: &Path, secs: f64) -> String {
+    let reasons: Vec<String> = m
+        .counts
+        .dropped_by_reason
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
+    format!(
+        "optgate: {} posts in, {} kept, {} dropped ({}); {} files in {} in {:.2} s ({:.0} posts/s)",
+        m.counts.rows_in,
+        m.counts.kept,
+        m.counts.dropped,
+        if reasons.is_empty() {
+            "none".to_owned()
+        } else {
+            reasons.join(", ")
+        },
+        m.outputs.len(),
+        out.display(),
+        secs,
+        m.counts.rows_in as f64 / secs.max(1e-9)
+    )
+}
