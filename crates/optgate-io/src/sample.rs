@@ -436,7 +436,8 @@ fn write_optouts(
         rows += 1;
     };
     for i in 0..roster.len() {
-        // Author 7 (an adult) always objects, so even the smallest sample has an objector.
+        // Author 7 (an adult) always objects, twice, so even the smallest sample has
+        // an objector and a repeated objection.
         if i != 7 && rng.random_range(0..100u32) >= 6 {
             continue;
         }
@@ -448,7 +449,7 @@ fn write_optouts(
             _ => rng.random_range(PERIOD_END..PERIOD_END + 86_400 * 300),
         };
         push(id, t, &mut ids, &mut at);
-        if rng.random_range(0..100u32) < 20 {
+        if i == 7 || rng.random_range(0..100u32) < 20 {
             // The same person objecting again.
             push(id, t + rng.random_range(1..86_400 * 90), &mut ids, &mut at);
         }

@@ -1,0 +1,94 @@
+//! Helpers: running the binary, generating samples, reading Parquet.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow_array::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+pub fn optgate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_optgate"))
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("optgate starts");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed with {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Generates a sample of `posts` posts into `dir` with `extra` flags.
+pub fn gen_sample(dir: &Path, posts: u64, extra: &[&str]) {
+    run_ok(
+        optgate()
+            .args([
+                "gen-sample",
+                "--posts",
+                &posts.to_string(),
+                "--seed",
+                "7",
+                "--out",
+            ])
+            .arg(dir)
+            .args(extra),
+    );
+}
+
+/// A config beside the sample in `dir`, pointing at its files, with `policy` appended.
+pub fn write_config(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("config.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[inputs]\nposts = \"posts\"\naccounts = \"accounts.parquet\"\noptouts = \"optouts.parquet\"\nconsents = \"consents.parquet\"\n{body}"
+        ),
+    )
+    .expect("write config");
+    path
+}
+
+pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
+    let file = File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet footer")
+        .build()
+        .expect("reader")
+        .map(|b| b.expect("batch"))
+        .collect()
+}
+
+pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| e.expect("entry").path())
+                .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+pub fn manifest(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest exists"))
+        .expect("manifest is JSON")
+}
+
+/// Entries in `dir` whose name contains `needle` (staging or replaced leftovers).
+pub fn leftovers(dir: &Path, needle: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(needle))
+        .collect()
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the `optgate` binary on real Parquet files.
+//! One test binary, modules by subject.
+
+mod bad_input;
+mod common;
+mod oracle;
+mod run_pipeline;
