@@ -1,1 +1,26 @@
-fn main() {}
+//! Criterion: rules 1–7 over one batch of posts, small / medium / large.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use optgate_benches::{RULE_COLUMNS, posts_batch, side_tables};
+use optgate_core::{Policy, PolicyConfig, evaluate_posts};
+
+fn bench_rules(c: &mut Criterion) {
+    let policy = Policy::resolve(&PolicyConfig::default()).expect("default policy");
+    let mut group = c.benchmark_group("evaluate_posts");
+    for (name, rows, authors) in [
+        ("small", 1_024, 100),
+        ("medium", 16_384, 10_000),
+        ("large", 131_072, 1_000_000),
+    ] {
+        let batch = posts_batch(rows, authors);
+        let tables = side_tables(authors);
+        group.throughput(Throughput::Elements(rows as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &batch, |b, batch| {
+            b.iter(|| evaluate_posts(batch, &RULE_COLUMNS, &policy, &tables).expect("evaluates"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_rules);
+criterion_main!(benches);

@@ -114,8 +114,8 @@ pub fn expected(inputs: &Inputs, mode: Mode) -> Vec<Expected> {
         }
     }
     // consents: the latest consent must be after the latest withdrawal.
-    let mut consent_times: HashMap<String, (Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
-        HashMap::new();
+    type LatestConsentAndWithdrawal = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let mut consent_times: HashMap<String, LatestConsentAndWithdrawal> = HashMap::new();
     if let Some(p) = inputs.consents {
         for b in read_parquet(p) {
             for i in 0..b.num_rows() {

@@ -130,7 +130,7 @@ fn timestamp_values(array: &ArrayRef) -> Option<(&arrow_buffer::ScalarBuffer<i64
     Some((values, per_day))
 }
 
-fn column<'a>(batch: &'a RecordBatch, index: usize) -> Result<&'a ArrayRef, StageError> {
+fn column(batch: &RecordBatch, index: usize) -> Result<&ArrayRef, StageError> {
     batch.columns().get(index).ok_or(StageError::MissingColumn {
         index,
         columns: batch.num_columns(),
