@@ -143,9 +143,26 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitStatus::Success.into(),
         Err(Failure { status, error }) => {
-            tracing::error!(exit_code = status as u8, "{error:#}");
-            eprintln!("optgate: error: {error:#}");
+            let message = error_message(&error);
+            tracing::error!(exit_code = status as u8, "{message}");
+            eprintln!("optgate: error: {message}");
             status.into()
         }
     }
+}
+
+/// The error and its causes on one line, leaving out a cause whose text the
+/// message already holds (library errors often repeat their source).
+fn error_message(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+    }
+    message
 }

@@ -294,3 +294,22 @@ fn bad_command_line_is_exit_1() {
         .expect("runs");
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn data_corrupted_behind_a_valid_footer_stops_the_run() {
+    let tmp = sample(4000);
+    let p = tmp.path().join("posts/part-00001.parquet");
+    let mut bytes = fs::read(&p).expect("read");
+    let start = bytes.len() / 3;
+    for b in &mut bytes[start..start + 200] {
+        *b ^= 0x5a;
+    }
+    fs::write(&p, bytes).expect("write");
+    // The footer is intact, so the damage is found mid-run, after other units
+    // may have written their part files: still nothing is published.
+    expect_refusal(
+        tmp.path(),
+        &[],
+        &["part-00001.parquet", "row group", "cannot decode"],
+    );
+}
