@@ -1,0 +1,229 @@
+//! The personal-data scanner of optgate: `&str` in, scrubbed text and
+//! per-entity counts out. No Arrow, no I/O.
+//!
+//! Cheap candidate detection (an `@`, digit runs, identifier-shaped tokens,
+//! one keyword automaton for domains, cues and street words) is followed by
+//! exact validation that assigns a type. Overlaps are resolved
+//! deterministically: most specific type, then longest, then earliest. Text
+//! without personal data comes back borrowed, byte for byte.
+//!
+//! ```
+//! use optgate_pii::{Entity, Scanner, ScannerConfig};
+//! let scanner = Scanner::new(&ScannerConfig::default());
+//! let out = scanner.scrub("Écrivez à marie.dupont@example.fr ou au 06 12 34 56 78.", Some("FR"));
+//! assert_eq!(out.text, "Écrivez à <EMAIL> ou au <PHONE>.");
+//! assert_eq!(out.counts.get(Entity::Email), 1);
+//! assert_eq!(out.counts.get(Entity::Phone), 1);
+//! let clean = scanner.scrub("Superbe journée au marché, 2000 pièces.", None);
+//! assert!(matches!(clean.text, std::borrow::Cow::Borrowed(_)));
+//! ```
+
+pub mod checks;
+mod scan;
+pub mod words;
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+pub use scan::Span;
+
+/// A type of personal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Entity {
+    Email = 0,
+    Phone = 1,
+    Iban = 2,
+    Card = 3,
+    Ip = 4,
+    NationalId = 5,
+    Url = 6,
+    Handle = 7,
+    Person = 8,
+    Address = 9,
+}
+
+impl Entity {
+    pub const ALL: [Entity; 10] = [
+        Entity::Email,
+        Entity::Phone,
+        Entity::Iban,
+        Entity::Card,
+        Entity::Ip,
+        Entity::NationalId,
+        Entity::Url,
+        Entity::Handle,
+        Entity::Person,
+        Entity::Address,
+    ];
+
+    /// The name in configs and manifests.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Entity::Email => "email",
+            Entity::Phone => "phone",
+            Entity::Iban => "iban",
+            Entity::Card => "card",
+            Entity::Ip => "ip",
+            Entity::NationalId => "national_id",
+            Entity::Url => "url",
+            Entity::Handle => "handle",
+            Entity::Person => "person",
+            Entity::Address => "address",
+        }
+    }
+
+    /// The upper-case tag used in placeholders: `<EMAIL>`.
+    pub const fn tag(self) -> &'static str {
+        match self {
+            Entity::Email => "EMAIL",
+            Entity::Phone => "PHONE",
+            Entity::Iban => "IBAN",
+            Entity::Card => "CARD",
+            Entity::Ip => "IP",
+            Entity::NationalId => "NATIONAL_ID",
+            Entity::Url => "URL",
+            Entity::Handle => "HANDLE",
+            Entity::Person => "PERSON",
+            Entity::Address => "ADDRESS",
+        }
+    }
+
+    /// Overlap priority: the more specific type wins.
+    pub(crate) const fn priority(self) -> u8 {
+        match self {
+            Entity::Email => 10,
+            Entity::Url => 9,
+            Entity::Iban => 8,
+            Entity::NationalId => 7,
+            Entity::Card => 6,
+            Entity::Ip => 5,
+            Entity::Phone => 4,
+            Entity::Handle => 3,
+            Entity::Address => 2,
+            Entity::Person => 1,
+        }
+    }
+}
+
+/// Replacements per entity type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EntityCounts(pub [u64; 10]);
+
+impl EntityCounts {
+    pub fn get(&self, e: Entity) -> u64 {
+        self.0[e as usize]
+    }
+
+    pub fn add(&mut self, e: Entity) {
+        self.0[e as usize] += 1;
+    }
+
+    pub fn merge(&mut self, other: &EntityCounts) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a += b;
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+}
+
+/// Which types to scrub and how placeholders look.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScannerConfig {
+    /// Entity types to scrub (default: all).
+    #[serde(default = "all_entities")]
+    pub entities: Vec<Entity>,
+    /// Placeholder format; `{}` is replaced by the type's tag (`EMAIL`, …).
+    #[serde(default = "default_placeholder")]
+    pub placeholder: String,
+}
+
+fn all_entities() -> Vec<Entity> {
+    Entity::ALL.to_vec()
+}
+
+fn default_placeholder() -> String {
+    "<{}>".to_owned()
+}
+
+impl Default for ScannerConfig {
+    fn default() -> Self {
+        ScannerConfig {
+            entities: all_entities(),
+            placeholder: default_placeholder(),
+        }
+    }
+}
+
+/// The result of scrubbing one text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scrubbed<'a> {
+    /// Borrowed when nothing was replaced.
+    pub text: Cow<'a, str>,
+    pub counts: EntityCounts,
+}
+
+/// A scanner built once per run and shared by every worker.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    enabled: [bool; 10],
+    placeholders: [String; 10],
+    keywords: scan::Keywords,
+}
+
+impl Scanner {
+    pub fn new(config: &ScannerConfig) -> Scanner {
+        let mut enabled = [false; 10];
+        for e in &config.entities {
+            enabled[*e as usize] = true;
+        }
+        let placeholders = Entity::ALL.map(|e| config.placeholder.replace("{}", e.tag()));
+        Scanner {
+            enabled,
+            placeholders,
+            keywords: scan::Keywords::new(),
+        }
+    }
+
+    pub fn is_enabled(&self, e: Entity) -> bool {
+        self.enabled[e as usize]
+    }
+
+    /// The personal data found in `text`, non-overlapping, in text order.
+    /// `region` is an ISO 3166 alpha-2 hint for national phone numbers.
+    pub fn find(&self, text: &str, region: Option<&str>) -> Vec<Span> {
+        let mut spans = scan::candidates(text, region, &self.keywords);
+        spans.retain(|s| self.enabled[s.entity as usize]);
+        scan::resolve(spans)
+    }
+
+    /// Replaces every personal datum in `text` by its typed placeholder.
+    pub fn scrub<'a>(&self, text: &'a str, region: Option<&str>) -> Scrubbed<'a> {
+        let spans = self.find(text, region);
+        let mut counts = EntityCounts::default();
+        if spans.is_empty() {
+            return Scrubbed {
+                text: Cow::Borrowed(text),
+                counts,
+            };
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for s in &spans {
+            out.push_str(&text[at..s.start]);
+            out.push_str(&self.placeholders[s.entity as usize]);
+            counts.add(s.entity);
+            at = s.end;
+        }
+        out.push_str(&text[at..]);
+        Scrubbed {
+            text: Cow::Owned(out),
+            counts,
+        }
+    }
+}

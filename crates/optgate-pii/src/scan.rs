@@ -1,0 +1,928 @@
+//! Candidate detection and validation. Word boundaries are checked in code on
+//! `char`s (never with a Unicode `\b`, which is slow on non-ASCII text).
+
+use std::collections::{HashMap, HashSet};
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::Entity;
+use crate::checks;
+use crate::words::{self, Cue};
+
+/// A detected personal datum: byte range in the text and its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub entity: Entity,
+}
+
+/// The keyword automaton, built once.
+#[derive(Debug, Clone)]
+pub(crate) struct Keywords {
+    automaton: AhoCorasick,
+    patterns: Vec<&'static str>,
+    cues: Vec<Vec<Cue>>,
+    first_names: HashSet<&'static str>,
+}
+
+impl Keywords {
+    pub(crate) fn new() -> Keywords {
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut patterns: Vec<&'static str> = Vec::new();
+        let mut cues: Vec<Vec<Cue>> = Vec::new();
+        let lists: [(&[&'static str], Cue); 7] = [
+            (words::SOCIAL_DOMAINS, Cue::Social),
+            (words::NAME_INTROS, Cue::NameIntro),
+            (words::TITLES, Cue::Title),
+            (words::STREETS_BEFORE, Cue::StreetBefore),
+            (words::STREETS_AFTER, Cue::StreetAfter),
+            (words::ID_KEYWORDS, Cue::IdKeyword),
+            (words::NOT_PERSONAL, Cue::NotPersonal),
+        ];
+        for (list, cue) in lists {
+            for p in list {
+                let key = p.to_lowercase();
+                let i = *index.entry(key).or_insert_with(|| {
+                    patterns.push(p);
+                    cues.push(Vec::new());
+                    patterns.len() - 1
+                });
+                if !cues[i].contains(&cue) {
+                    cues[i].push(cue);
+                }
+            }
+        }
+        let automaton = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .expect("the keyword lists build an automaton");
+        Keywords {
+            automaton,
+            patterns,
+            cues,
+            first_names: words::FIRST_NAMES.iter().copied().collect(),
+        }
+    }
+}
+
+/// A keyword occurrence at word boundaries.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    start: usize,
+    end: usize,
+    pattern: usize,
+}
+
+#[inline]
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+#[inline]
+fn prev_char(text: &str, i: usize) -> Option<char> {
+    text[..i].chars().next_back()
+}
+
+#[inline]
+fn next_char(text: &str, i: usize) -> Option<char> {
+    text[i..].chars().next()
+}
+
+#[inline]
+fn word_start(text: &str, i: usize) -> bool {
+    !prev_char(text, i).is_some_and(is_word)
+}
+
+#[inline]
+fn word_end(text: &str, i: usize) -> bool {
+    !next_char(text, i).is_some_and(is_word)
+}
+
+/// Separators inside numbers and identifiers: space, NBSP, narrow NBSP, dot, dash, slash.
+#[inline]
+fn is_sep(c: char) -> bool {
+    matches!(c, ' ' | '\u{00A0}' | '\u{202F}' | '.' | '-' | '/')
+}
+
+pub(crate) fn candidates(text: &str, region: Option<&str>, kw: &Keywords) -> Vec<Span> {
+    let mut spans = Vec::new();
+    let mut hits: Vec<Hit> = Vec::new();
+    for m in kw.automaton.find_iter(text) {
+        let (s, e) = (m.start(), m.end());
+        let pat = kw.patterns[m.pattern().as_usize()];
+        let last = pat.chars().next_back().unwrap_or(' ');
+        // Whole words only, except where the pattern itself ends in punctuation.
+        let starts_ok =
+            word_start(text, s) || kw.cues[m.pattern().as_usize()].contains(&Cue::Social);
+        let ends_ok = !is_word(last) || word_end(text, e);
+        if starts_ok && ends_ok {
+            hits.push(Hit {
+                start: s,
+                end: e,
+                pattern: m.pattern().as_usize(),
+            });
+        }
+    }
+    let has = |h: &Hit, cue: Cue| kw.cues[h.pattern].contains(&cue);
+    let near_before = |pos: usize, cue: Cue, window: usize| {
+        hits.iter()
+            .any(|h| has(h, cue) && h.end <= pos && pos - h.end <= window)
+    };
+
+    emails_and_handles(text, &mut spans);
+    for h in &hits {
+        if has(h, Cue::Social) {
+            profile_url(text, h, &mut spans);
+        }
+        if has(h, Cue::NameIntro) {
+            if let Some(end) = capitalised_words(text, skip_spaces(text, h.end), 3) {
+                spans.push(Span {
+                    start: skip_spaces(text, h.end),
+                    end,
+                    entity: Entity::Person,
+                });
+            }
+        }
+        if has(h, Cue::Title) && &text[h.start..h.end] == kw.patterns[h.pattern] {
+            let after = h.end;
+            if text[after..].starts_with(' ')
+                && let Some(end) = capitalised_words(text, after + 1, 2)
+            {
+                spans.push(Span {
+                    start: after + 1,
+                    end,
+                    entity: Entity::Person,
+                });
+            }
+        }
+        if has(h, Cue::StreetBefore) || has(h, Cue::StreetAfter) {
+            street(text, h, has(h, Cue::StreetAfter), &mut spans);
+        }
+    }
+    numbers(text, region, &near_before, &mut spans);
+    tokens(text, &mut spans);
+    ipv6(text, &mut spans);
+    capitalised(text, kw, &mut spans);
+    spans
+}
+
+/// Greedy choice among overlapping candidates: most specific type, then
+/// longest, then earliest. Returned in text order.
+pub(crate) fn resolve(mut spans: Vec<Span>) -> Vec<Span> {
+    spans.sort_by(|a, b| {
+        b.entity
+            .priority()
+            .cmp(&a.entity.priority())
+            .then((b.end - b.start).cmp(&(a.end - a.start)))
+            .then(a.start.cmp(&b.start))
+    });
+    let mut chosen: Vec<Span> = Vec::with_capacity(spans.len());
+    for s in spans {
+        if chosen.iter().all(|c| s.end <= c.start || s.start >= c.end) {
+            chosen.push(s);
+        }
+    }
+    chosen.sort_by_key(|s| s.start);
+    chosen
+}
+
+fn skip_spaces(text: &str, mut i: usize) -> usize {
+    while let Some(c) = next_char(text, i) {
+        if c == ' ' || c == '\u{00A0}' || c == ',' || c == ':' {
+            i += c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+/// End of up to `max` capitalised words starting at `i`, separated by single spaces.
+fn capitalised_words(text: &str, i: usize, max: usize) -> Option<usize> {
+    let mut end = None;
+    let mut at = i;
+    for _ in 0..max {
+        let w = capitalised_word(text, at)?;
+        end = Some(w);
+        if text[w..].starts_with(' ') && capitalised_word(text, w + 1).is_some() {
+            at = w + 1;
+        } else {
+            break;
+        }
+    }
+    end
+}
+
+/// End of a capitalised word at `i` (upper-case letter, then letters, `-` or `'`).
+fn capitalised_word(text: &str, i: usize) -> Option<usize> {
+    let mut chars = text[i..].char_indices();
+    let (_, first) = chars.next()?;
+    if !first.is_uppercase() || !word_start(text, i) {
+        return None;
+    }
+    let mut end = i + first.len_utf8();
+    for (off, c) in chars {
+        if c.is_alphabetic() || c == '-' || c == '\'' {
+            end = i + off + c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    // A lone capital with a dot is an initial, not a name.
+    (end - i > first.len_utf8()).then_some(end)
+}
+
+const LOCAL_PUNCT: &str = "._%+-!#$&*=?^`{|}~";
+
+fn emails_and_handles(text: &str, spans: &mut Vec<Span>) {
+    for at in memchr::memchr_iter(b'@', text.as_bytes()) {
+        // Local part, leftwards.
+        let mut start = at;
+        while let Some(c) = prev_char(text, start) {
+            if c.is_alphanumeric() || LOCAL_PUNCT.contains(c) {
+                start -= c.len_utf8();
+            } else {
+                break;
+            }
+        }
+        while text[start..at].starts_with('.') {
+            start += 1;
+        }
+        // Domain, rightwards.
+        let mut end = at + 1;
+        while let Some(c) = next_char(text, end) {
+            if c.is_alphanumeric() || c == '-' || c == '.' {
+                end += c.len_utf8();
+            } else {
+                break;
+            }
+        }
+        while end > at + 1 && (text[..end].ends_with('.') || text[..end].ends_with('-')) {
+            end -= 1;
+        }
+        if start < at && valid_domain(&text[at + 1..end]) {
+            spans.push(Span {
+                start,
+                end,
+                entity: Entity::Email,
+            });
+            continue;
+        }
+        if start == at {
+            // A bare @handle: letters, digits, `_` and inner dots.
+            let mut e = at + 1;
+            while let Some(c) = next_char(text, e) {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                    e += 1;
+                } else {
+                    break;
+                }
+            }
+            while e > at + 1 && text[..e].ends_with('.') {
+                e -= 1;
+            }
+            let handle = &text[at + 1..e];
+            if (1..=30).contains(&handle.len())
+                && handle.bytes().any(|b| b.is_ascii_alphabetic())
+                && word_start(text, at)
+                && word_end(text, e)
+            {
+                spans.push(Span {
+                    start: at,
+                    end: e,
+                    entity: Entity::Handle,
+                });
+            }
+        }
+    }
+}
+
+fn valid_domain(d: &str) -> bool {
+    let labels: Vec<&str> = d.split('.').collect();
+    if labels.len() < 2
+        || labels
+            .iter()
+            .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
+    {
+        return false;
+    }
+    let tld = labels[labels.len() - 1];
+    (tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic)) || tld.starts_with("xn--")
+}
+
+fn profile_url(text: &str, h: &Hit, spans: &mut Vec<Span>) {
+    let mut start = h.start;
+    match prev_char(text, start) {
+        // A subdomain or scheme: walk back over the host and scheme.
+        Some('.') | Some('/') => {
+            while let Some(c) = prev_char(text, start) {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '/') {
+                    start -= 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        Some(c) if is_word(c) => return,
+        _ => {}
+    }
+    let mut end = h.end;
+    while let Some(c) = next_char(text, end) {
+        if c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '«' | '»') {
+            break;
+        }
+        end += c.len_utf8();
+    }
+    while let Some(c) = text[..end].chars().next_back() {
+        if end > h.end && matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | ')' | ']' | '}') {
+            end -= 1;
+        } else {
+            break;
+        }
+    }
+    let path = &text[h.end..end];
+    let first = path.chars().next();
+    let ok = if text[h.start..h.end].eq_ignore_ascii_case("wa.me/") {
+        first.is_some_and(|c| c.is_ascii_digit() || c == '+')
+    } else {
+        first.is_some_and(|c| c.is_alphanumeric() || c == '@' || c == '_')
+    };
+    if ok {
+        spans.push(Span {
+            start,
+            end,
+            entity: Entity::Url,
+        });
+    }
+}
+
+/// One maximal run of digits and separators.
+struct Run {
+    start: usize,
+    end: usize,
+    plus: bool,
+    /// The digits, and for each the byte offset just after it.
+    digits: Vec<u8>,
+    ends: Vec<usize>,
+    /// Indices into `digits` after which a separator (group boundary) follows.
+    group_ends: Vec<usize>,
+    seps: Vec<char>,
+}
+
+fn read_run(text: &str, start: usize) -> Run {
+    let b = text.as_bytes();
+    let mut i = start;
+    let plus = b[i] == b'+';
+    if plus || b[i] == b'(' {
+        i += 1;
+    }
+    let mut run = Run {
+        start,
+        end: i,
+        plus,
+        digits: Vec::new(),
+        ends: Vec::new(),
+        group_ends: Vec::new(),
+        seps: Vec::new(),
+    };
+    loop {
+        while i < b.len() && b[i].is_ascii_digit() {
+            run.digits.push(b[i]);
+            i += 1;
+            run.ends.push(i);
+        }
+        run.end = i;
+        // Up to two separator characters, e.g. ") " or " (", then a digit.
+        let mut j = i;
+        let mut seps = Vec::new();
+        for _ in 0..2 {
+            match next_char(text, j) {
+                Some(c) if is_sep(c) || c == '(' || c == ')' => {
+                    seps.push(c);
+                    j += c.len_utf8();
+                }
+                _ => break,
+            }
+        }
+        if seps.is_empty() || !b.get(j).is_some_and(u8::is_ascii_digit) || run.digits.len() > 40 {
+            break;
+        }
+        run.group_ends.push(run.digits.len());
+        run.seps.extend(seps);
+        i = j;
+    }
+    run
+}
+
+fn is_date(run: &Run) -> bool {
+    let groups: Vec<usize> = {
+        let mut v = Vec::new();
+        let mut prev = 0;
+        for &g in run
+            .group_ends
+            .iter()
+            .chain(std::iter::once(&run.digits.len()))
+        {
+            v.push(g - prev);
+            prev = g;
+        }
+        v
+    };
+    let same_sep = run.seps.iter().all(|c| *c == run.seps[0])
+        && matches!(run.seps.first(), Some('.' | '/' | '-'));
+    same_sep
+        && ((groups.len() == 3 && groups[0] <= 2 && groups[1] <= 2 && matches!(groups[2], 2 | 4))
+            || (groups.len() == 3 && groups[0] == 4 && groups[1] <= 2 && groups[2] <= 2)
+            || (groups.len() == 2 && groups[0] <= 2 && groups[1] == 4))
+}
+
+fn is_isbn(digits: &[u8], x_check: bool) -> bool {
+    let d: Vec<u32> = digits.iter().map(|c| u32::from(c - b'0')).collect();
+    match d.len() {
+        13 => {
+            (d[0..3] == [9, 7, 8] || d[0..3] == [9, 7, 9])
+                && d.iter()
+                    .enumerate()
+                    .map(|(i, v)| if i % 2 == 0 { *v } else { v * 3 })
+                    .sum::<u32>()
+                    % 10
+                    == 0
+        }
+        10 => {
+            d.iter()
+                .enumerate()
+                .map(|(i, v)| (10 - i as u32) * v)
+                .sum::<u32>()
+                % 11
+                == 0
+        }
+        9 if x_check => {
+            (d.iter()
+                .enumerate()
+                .map(|(i, v)| (10 - i as u32) * v)
+                .sum::<u32>()
+                + 10)
+                % 11
+                == 0
+        }
+        _ => false,
+    }
+}
+
+/// Regions whose national numbers start with a trunk prefix 0.
+const TRUNK_ZERO: &[&str] = &[
+    "FR", "DE", "NL", "BE", "AT", "GB", "IE", "CH", "SE", "FI", "HR", "SI", "SK", "CZ", "BG", "RO",
+    "LU", "HU",
+];
+/// Regions tried for a national number when the author's country is unknown.
+const DEFAULT_REGIONS: &[&str] = &["FR", "DE", "IT", "NL", "BE", "AT", "GB"];
+
+fn phone_valid(digits: &str, plus: bool, region: Option<&str>) -> bool {
+    let parse = |s: &str, r: Option<&str>| -> bool {
+        let id = r.and_then(|r| r.parse::<phonenumber::country::Id>().ok());
+        std::panic::catch_unwind(|| {
+            phonenumber::parse(id, s)
+                .map(|n| phonenumber::is_valid(&n))
+                .unwrap_or(false)
+        })
+        .unwrap_or(false)
+    };
+    if plus {
+        return parse(&format!("+{digits}"), None);
+    }
+    if let Some(rest) = digits.strip_prefix("00") {
+        return rest.len() >= 8 && parse(&format!("+{rest}"), None);
+    }
+    match region {
+        Some(r) => {
+            let r = r.trim().to_ascii_uppercase();
+            if TRUNK_ZERO.contains(&r.as_str()) && !digits.starts_with('0') {
+                return false;
+            }
+            parse(digits, Some(&r))
+        }
+        None => digits.starts_with('0') && DEFAULT_REGIONS.iter().any(|r| parse(digits, Some(r))),
+    }
+}
+
+fn numbers(
+    text: &str,
+    region: Option<&str>,
+    near_before: &dyn Fn(usize, Cue, usize) -> bool,
+    spans: &mut Vec<Span>,
+) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let starts = c.is_ascii_digit()
+            || ((c == b'+' || c == b'(') && b.get(i + 1).is_some_and(u8::is_ascii_digit));
+        if !starts
+            || !word_start(text, i)
+            || prev_char(text, i).is_some_and(|p| matches!(p, '.' | ',' | '#' | '€' | '$' | '£'))
+        {
+            i += 1;
+            continue;
+        }
+        let run = read_run(text, i);
+        i = run.end.max(i + 1);
+        let n = run.digits.len();
+        if n < 7 {
+            continue;
+        }
+        if near_before(run.start, Cue::NotPersonal, 30) || (!run.plus && is_date(&run)) {
+            continue;
+        }
+        let digits = std::str::from_utf8(&run.digits).expect("ASCII digits");
+        // Spanish DNI: 8 digits and a letter, possibly after a dash or space.
+        if n == 8 {
+            let mut j = run.end;
+            if matches!(b.get(j), Some(b'-' | b' ')) {
+                j += 1;
+            }
+            if let Some(l) = b.get(j).filter(|l| l.is_ascii_alphabetic())
+                && word_end(text, j + 1)
+            {
+                let mut id = run.digits.clone();
+                id.push(l.to_ascii_uppercase());
+                if checks::es_dni_nie(&id) {
+                    spans.push(Span {
+                        start: run.start,
+                        end: j + 1,
+                        entity: Entity::NationalId,
+                    });
+                    continue;
+                }
+            }
+        }
+        if !word_end(text, run.end) {
+            continue;
+        }
+        let hyphens = run.seps.iter().filter(|c| **c == '-').count();
+        if (3..=4).contains(&hyphens) && is_isbn(&run.digits, false) {
+            continue;
+        }
+        let only = |allowed: &[char]| run.seps.iter().all(|c| allowed.contains(c));
+        // IPv4: four dotted groups.
+        if only(&['.']) && run.group_ends.len() == 3 && checks::ipv4(&text[run.start..run.end]) {
+            spans.push(Span {
+                start: run.start,
+                end: run.end,
+                entity: Entity::Ip,
+            });
+            continue;
+        }
+        let whole = |entity| Span {
+            start: run.start,
+            end: run.end,
+            entity,
+        };
+        let keyword = near_before(run.start, Cue::IdKeyword, 40);
+        if !run.plus {
+            if only(&[' ', '-', '\u{00A0}', '\u{202F}']) && checks::card(&run.digits) {
+                spans.push(whole(Entity::Card));
+                continue;
+            }
+            let id = match n {
+                15 => checks::fr_nir(&run.digits),
+                11 => {
+                    checks::be_national_number(&run.digits)
+                        || (keyword
+                            && (checks::pl_pesel(&run.digits) || checks::de_steuer_id(&run.digits)))
+                }
+                9 => {
+                    let ssn_shape = run.seps == ['-', '-'] && run.group_ends == [3, 5];
+                    (checks::us_ssn(&run.digits) && (ssn_shape || keyword))
+                        || (keyword && (checks::nl_bsn(&run.digits) || checks::pt_nif(&run.digits)))
+                }
+                _ => false,
+            };
+            if id {
+                spans.push(whole(Entity::NationalId));
+                continue;
+            }
+        }
+        // Phone: the longest prefix ending at a group boundary that validates.
+        let mut cuts: Vec<usize> = run
+            .group_ends
+            .iter()
+            .copied()
+            .chain(std::iter::once(n))
+            .filter(|k| (7..=15).contains(k))
+            .collect();
+        cuts.reverse();
+        for k in cuts.into_iter().take(4) {
+            if phone_valid(&digits[..k], run.plus, region) {
+                spans.push(Span {
+                    start: run.start,
+                    end: run.ends[k - 1],
+                    entity: Entity::Phone,
+                });
+                break;
+            }
+        }
+    }
+}
+
+/// Identifier-shaped tokens that start with letters: IBAN, UK NINO, Spanish
+/// NIE, Italian codice fiscale.
+fn tokens(text: &str, spans: &mut Vec<Span>) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i + 4 <= b.len() {
+        let c = b[i];
+        if !c.is_ascii_alphabetic() || !word_start(text, i) {
+            i += 1;
+            continue;
+        }
+        let (b1, b2) = (b[i + 1], b[i + 2]);
+        let iban_like = b1.is_ascii_alphabetic() && b2.is_ascii_digit();
+        let nino_like = b1.is_ascii_alphabetic() && (b2 == b' ' || b2.is_ascii_digit());
+        let nie_like = matches!(c, b'X' | b'Y' | b'Z' | b'x' | b'y' | b'z') && b1.is_ascii_digit();
+        let cf_like = b.len() >= i + 16
+            && b[i..i + 6].iter().all(u8::is_ascii_alphabetic)
+            && b[i + 6].is_ascii_digit();
+        if !(iban_like || nino_like || nie_like || cf_like) {
+            i += 1;
+            continue;
+        }
+        // Glue alphanumerics across single separators, remembering where each ends.
+        let mut glued: Vec<u8> = Vec::with_capacity(34);
+        let mut ends: Vec<usize> = Vec::with_capacity(34);
+        let mut j = i;
+        while glued.len() < 34 {
+            match b.get(j) {
+                Some(x) if x.is_ascii_alphanumeric() => {
+                    glued.push(x.to_ascii_uppercase());
+                    j += 1;
+                    ends.push(j);
+                }
+                _ => {
+                    let Some(sep) = next_char(text, j)
+                        .filter(|c| matches!(c, ' ' | '\u{00A0}' | '\u{202F}' | '-'))
+                    else {
+                        break;
+                    };
+                    if b.get(j + sep.len_utf8())
+                        .is_some_and(u8::is_ascii_alphanumeric)
+                    {
+                        j += sep.len_utf8();
+                    } else {
+                        break;
+                    }
+                }
+            }
+        }
+        let boundary = |k: usize| word_end(text, ends[k - 1]);
+        let mut found = None;
+        if glued.len() >= 4
+            && let Some(len) = checks::iban_length([glued[0], glued[1]])
+            && glued.len() >= len
+            && boundary(len)
+            && checks::iban(&glued[..len])
+        {
+            found = Some((len, Entity::Iban));
+        }
+        if found.is_none()
+            && glued.len() >= 16
+            && boundary(16)
+            && checks::it_codice_fiscale(&glued[..16])
+        {
+            found = Some((16, Entity::NationalId));
+        }
+        if found.is_none()
+            && glued.len() >= 9
+            && boundary(9)
+            && (checks::uk_nino(&glued[..9]) || checks::es_dni_nie(&glued[..9]))
+        {
+            found = Some((9, Entity::NationalId));
+        }
+        match found {
+            Some((len, entity)) => {
+                spans.push(Span {
+                    start: i,
+                    end: ends[len - 1],
+                    entity,
+                });
+                i = ends[len - 1];
+            }
+            None => i += 1,
+        }
+    }
+}
+
+fn ipv6(text: &str, spans: &mut Vec<Span>) {
+    let b = text.as_bytes();
+    let mut done = 0;
+    for colon in memchr::memchr_iter(b':', b) {
+        if colon < done {
+            continue;
+        }
+        let ok = |c: u8| c.is_ascii_hexdigit() || c == b':' || c == b'.';
+        let mut s = colon;
+        while s > 0 && ok(b[s - 1]) {
+            s -= 1;
+        }
+        let mut e = colon;
+        while e < b.len() && ok(b[e]) {
+            e += 1;
+        }
+        done = e;
+        let mut cand = &text[s..e];
+        while cand.ends_with('.') {
+            cand = &cand[..cand.len() - 1];
+        }
+        if cand.matches(':').count() >= 2
+            && word_start(text, s)
+            && word_end(text, s + cand.len())
+            && checks::ipv6(cand)
+        {
+            spans.push(Span {
+                start: s,
+                end: s + cand.len(),
+                entity: Entity::Ip,
+            });
+        }
+    }
+}
+
+/// A house number at `i`: 1-4 digits, optionally a letter or "bis"/"ter".
+fn house_number(text: &str, i: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut j = i;
+    while j < b.len() && b[j].is_ascii_digit() && j - i < 4 {
+        j += 1;
+    }
+    if j == i || !word_start(text, i) {
+        return None;
+    }
+    if let Some(x) = b.get(j)
+        && x.is_ascii_alphabetic()
+        && word_end(text, j + 1)
+    {
+        j += 1;
+    } else {
+        for suffix in [" bis", " ter", "bis", "ter"] {
+            if text[j..].starts_with(suffix) && word_end(text, j + suffix.len()) {
+                j += suffix.len();
+                break;
+            }
+        }
+    }
+    word_end(text, j).then_some(j)
+}
+
+const PARTICLES: &[&str] = &[
+    "de", "du", "des", "la", "le", "l'", "d'", "del", "della", "di", "do", "da", "dos", "das",
+    "van", "von", "der", "of", "the",
+];
+
+/// End of a street name starting at `i`: up to 5 capitalised words or particles.
+fn street_name(text: &str, mut i: usize) -> Option<usize> {
+    let mut end = None;
+    for _ in 0..5 {
+        if let Some(e) = capitalised_word(text, i) {
+            end = Some(e);
+        } else if let Some(p) = PARTICLES.iter().find(|p| {
+            text[i..].starts_with(**p) && (p.ends_with('\'') || word_end(text, i + p.len()))
+        }) {
+            // A particle must be followed by more of the name.
+            let e = i + p.len();
+            let next = if p.ends_with('\'') { e } else { e + 1 };
+            if next < text.len()
+                && (capitalised_word(text, next).is_some()
+                    || PARTICLES.iter().any(|q| text[next..].starts_with(q)))
+            {
+                i = next;
+                continue;
+            }
+            break;
+        } else {
+            break;
+        }
+        let e = end.expect("set above");
+        if text[e..].starts_with(' ') {
+            i = e + 1;
+        } else {
+            break;
+        }
+    }
+    end
+}
+
+fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
+    // Number first: "12 rue de la Paix", "221B Baker Street".
+    let mut k = h.start;
+    let mut words_back = 0;
+    while k > 0 && words_back < 4 {
+        let before = text[..k].trim_end_matches([' ', ',']);
+        if before.len() == k {
+            break;
+        }
+        let ws = before.rfind([' ', '\n', '\t', '(']).map_or(0, |p| p + 1);
+        if let Some(e) = house_number(text, ws)
+            && e == before.len()
+        {
+            let end = if english {
+                h.end
+            } else {
+                street_name(text, skip_spaces(text, h.end)).unwrap_or(h.end)
+            };
+            if english || end > h.end {
+                spans.push(Span {
+                    start: ws,
+                    end,
+                    entity: Entity::Address,
+                });
+            }
+            return;
+        }
+        if !english || capitalised_word(text, ws).is_none() {
+            break;
+        }
+        k = ws;
+        words_back += 1;
+    }
+    if english {
+        return;
+    }
+    // Name then number: "Calle Mayor 12", "via Roma, 10", "ul. Długa 5".
+    let name_start = skip_spaces(text, h.end);
+    let Some(name_end) = street_name(text, name_start) else {
+        // "Berliner Straße 12": the name came before the street word.
+        if let Some(n) = house_number(text, skip_spaces(text, h.end))
+            && let Some(prev_ws) = text[..h.start]
+                .trim_end()
+                .rfind(' ')
+                .map(|p| p + 1)
+                .or(Some(0))
+            && capitalised_word(text, prev_ws).is_some()
+        {
+            spans.push(Span {
+                start: prev_ws,
+                end: n,
+                entity: Entity::Address,
+            });
+        }
+        return;
+    };
+    let num_at = skip_spaces(text, name_end);
+    if let Some(n) = house_number(text, num_at) {
+        spans.push(Span {
+            start: h.start,
+            end: n,
+            entity: Entity::Address,
+        });
+    }
+}
+
+/// Capitalised words: first names followed by a surname, and compound street
+/// names followed by a house number.
+fn capitalised(text: &str, kw: &Keywords, spans: &mut Vec<Span>) {
+    let mut i = 0;
+    let b = text.as_bytes();
+    while i < b.len() {
+        // Word starts only; ASCII lower-case and non-letters are skipped fast.
+        let c = b[i];
+        if c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || c.is_ascii_punctuation()
+            || c.is_ascii_whitespace()
+            || (c & 0xC0) == 0x80
+        {
+            i += 1;
+            continue;
+        }
+        let Some(end) = capitalised_word(text, i) else {
+            i += next_char(text, i).map_or(1, char::len_utf8);
+            continue;
+        };
+        let word = &text[i..end];
+        if kw.first_names.contains(word)
+            && text[end..].starts_with(' ')
+            && let Some(e2) = capitalised_word(text, end + 1)
+        {
+            spans.push(Span {
+                start: i,
+                end: e2,
+                entity: Entity::Person,
+            });
+        }
+        let lower = word.to_lowercase();
+        if words::STREET_SUFFIXES
+            .iter()
+            .any(|s| lower.len() > s.len() + 2 && lower.ends_with(s))
+            && text[end..].starts_with(' ')
+            && let Some(n) = house_number(text, end + 1)
+        {
+            spans.push(Span {
+                start: i,
+                end: n,
+                entity: Entity::Address,
+            });
+        }
+        i = end;
+    }
+}

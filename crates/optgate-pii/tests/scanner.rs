@@ -1,0 +1,185 @@
+//! The scanner on examples of every type, in every language, and on decoys.
+
+use optgate_pii::{Scanner, ScannerConfig};
+
+fn scrub(text: &str, region: Option<&str>) -> String {
+    Scanner::new(&ScannerConfig::default())
+        .scrub(text, region)
+        .text
+        .into_owned()
+}
+
+#[test]
+fn structured_types_are_replaced_by_their_placeholder() {
+    let cases: &[(&str, Option<&str>, &str)] = &[
+        (
+            "Écris-moi : Jean.Dupont@Example.FR merci",
+            None,
+            "Écris-moi : <EMAIL> merci",
+        ),
+        ("contact: josé.núñez@correo.es", None, "contact: <EMAIL>"),
+        (
+            "mail an müller@bücher.de bitte",
+            None,
+            "mail an <EMAIL> bitte",
+        ),
+        (
+            "Appelle au 06 12 34 56 78 ce soir",
+            Some("FR"),
+            "Appelle au <PHONE> ce soir",
+        ),
+        ("Ruf an: +49 30 12345678.", None, "Ruf an: <PHONE>."),
+        ("Llámame al 0034 612 345 678", None, "Llámame al <PHONE>"),
+        ("chiamami 333 123 4567", Some("IT"), "chiamami <PHONE>"),
+        ("bel 020-123 4567", Some("NL"), "bel <PHONE>"),
+        ("zadzwoń 512 345 678", Some("PL"), "zadzwoń <PHONE>"),
+        ("liga 912 345 678", Some("PT"), "liga <PHONE>"),
+        ("call (202) 555-0143 now", Some("US"), "call <PHONE> now"),
+        ("call 020 7946 0958", Some("GB"), "call <PHONE>"),
+        ("IBAN: NL91 ABNA 0417 1643 00.", None, "IBAN: <IBAN>."),
+        (
+            "iban fr14 2004 1010 0505 0001 3m02 606 ok",
+            None,
+            "iban <IBAN> ok",
+        ),
+        (
+            "Karte 4111 1111 1111 1111 bitte",
+            None,
+            "Karte <CARD> bitte",
+        ),
+        ("card 3782-822463-10005", None, "card <CARD>"),
+        ("server 192.168.1.20 down", None, "server <IP> down"),
+        ("ipv6 2001:db8::8a2e:370:7334, ok", None, "ipv6 <IP>, ok"),
+        (
+            "mon NIR 2 55 08 14 168 025 38",
+            None,
+            "mon NIR <NATIONAL_ID>",
+        ),
+        (
+            "DNI 12345678-Z y NIE X1234567L",
+            None,
+            "DNI <NATIONAL_ID> y NIE <NATIONAL_ID>",
+        ),
+        ("CF RSSMRA85T10A562S", None, "CF <NATIONAL_ID>"),
+        ("mijn BSN is 111222333", None, "mijn BSN is <NATIONAL_ID>"),
+        ("PESEL: 44051401359", None, "PESEL: <NATIONAL_ID>"),
+        (
+            "rijksregisternummer 85.07.30-033.28",
+            None,
+            "rijksregisternummer <NATIONAL_ID>",
+        ),
+        ("NIF 123456789", None, "NIF <NATIONAL_ID>"),
+        ("Steuer-ID 86095742719", None, "Steuer-ID <NATIONAL_ID>"),
+        ("NINO AB 12 34 56 C", None, "NINO <NATIONAL_ID>"),
+        ("SSN 123-45-6789", None, "SSN <NATIONAL_ID>"),
+        (
+            "see https://www.facebook.com/jean.dupont.75 !",
+            None,
+            "see <URL> !",
+        ),
+        (
+            "insta instagram.com/lucia_g y threads.net/@lucia",
+            None,
+            "insta <URL> y <URL>",
+        ),
+        (
+            "t.me/johnny and wa.me/33612345678.",
+            None,
+            "<URL> and <URL>.",
+        ),
+        ("follow @marie_dupont on x", None, "follow <HANDLE> on x"),
+    ];
+    for (text, region, want) in cases {
+        assert_eq!(scrub(text, *region), *want, "{text}");
+    }
+}
+
+#[test]
+fn names_and_addresses() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "Bonjour, je m'appelle Claire Martin et j'habite ici",
+            "Bonjour, je m'appelle <PERSON> et j'habite ici",
+        ),
+        ("Ich heiße Jonas Becker.", "Ich heiße <PERSON>."),
+        ("Hola, me llamo Lucía Fernández", "Hola, me llamo <PERSON>"),
+        (
+            "Merci à Mme Lefèvre pour tout",
+            "Merci à Mme <PERSON> pour tout",
+        ),
+        ("Danke, Herr Schmidt!", "Danke, Herr <PERSON>!"),
+        ("Giulia Rossi ha vinto", "<PERSON> ha vinto"),
+        (
+            "J'habite au 12 rue de la Paix depuis",
+            "J'habite au <ADDRESS> depuis",
+        ),
+        (
+            "Wir wohnen in der Hauptstraße 5 seit",
+            "Wir wohnen in der <ADDRESS> seit",
+        ),
+        (
+            "Vivo en Calle Mayor 12, Madrid",
+            "Vivo en <ADDRESS>, Madrid",
+        ),
+        ("Abito in via Roma 10", "Abito in <ADDRESS>"),
+        ("Woon op Kerkstraat 12a", "Woon op <ADDRESS>"),
+        ("Mieszkam na ul. Długa 5", "Mieszkam na <ADDRESS>"),
+        ("Moro na Rua Augusta, 45", "Moro na <ADDRESS>"),
+        ("I live at 221B Baker Street", "I live at <ADDRESS>"),
+    ];
+    for (text, want) in cases {
+        assert_eq!(scrub(text, None), *want, "{text}");
+    }
+}
+
+#[test]
+fn decoys_are_left_alone() {
+    for (text, region) in [
+        ("Rendez-vous le 15/06/2024 à 14:30", Some("FR")),
+        ("Termin am 15.06.2024 um 14:30 Uhr", Some("DE")),
+        ("ISO 2024-06-15T14:30:00Z and epoch 1718461800", Some("DE")),
+        ("Prix : 1 299,00 € au lieu de 1.499,00 €", Some("FR")),
+        ("Bestellnummer 4023 1178 9936 bitte angeben", Some("DE")),
+        ("Order #123456789 shipped", Some("US")),
+        ("numéro de commande 0612345678", Some("FR")),
+        ("Facture FA-2024-000123 payée", Some("FR")),
+        ("ISBN 978-3-16-148410-0 is a book", None),
+        ("version 1.2.3.4 released", None),
+        ("16 digits failing Luhn: 4111 1111 1111 1112", None),
+        ("Code postal 75011 Paris", Some("FR")),
+        ("PLZ 10115 Berlin", Some("DE")),
+        ("a nine digit number 123456782 without keyword", None),
+        ("Parigi è bella, Roma anche", None),
+        ("Meet me at 10:30 or 11:45", None),
+        ("Le match de 2000 pièces a duré 3 semaines", None),
+        ("email me at jean@localhost", None),
+    ] {
+        assert_eq!(scrub(text, region), text, "{text}");
+    }
+}
+
+#[test]
+fn clean_text_is_borrowed_unchanged() {
+    let s = Scanner::new(&ScannerConfig::default());
+    let text = "Heute endlich den Balkon bepflanzt, jetzt fehlen nur noch die Kräuter.";
+    let out = s.scrub(text, Some("DE"));
+    assert!(matches!(out.text, std::borrow::Cow::Borrowed(t) if t == text));
+    assert_eq!(out.counts.total(), 0);
+}
+
+#[test]
+fn disabled_types_are_kept() {
+    let s = Scanner::new(&ScannerConfig {
+        entities: vec![optgate_pii::Entity::Email],
+        ..ScannerConfig::default()
+    });
+    assert_eq!(
+        s.scrub("a@b.fr +49 30 12345678", None).text,
+        "<EMAIL> +49 30 12345678"
+    );
+    let s = Scanner::new(&ScannerConfig {
+        placeholder: "[{}]".into(),
+        ..ScannerConfig::default()
+    });
+    assert_eq!(s.scrub("a@b.fr", None).text, "[EMAIL]");
+}
