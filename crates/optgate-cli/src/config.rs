@@ -17,6 +17,8 @@ pub struct Config {
     #[serde(default)]
     pub columns: ColumnNames,
     #[serde(default)]
+    pub pii: optgate_pii::ScannerConfig,
+    #[serde(default)]
     pub output: OutputConfig,
 }
 
@@ -69,6 +71,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: optgate_core::PolicyError,
     },
+    #[error("{}: pii.placeholder must contain {{}} (where the type goes), got {placeholder:?}", path.display())]
+    Placeholder { path: PathBuf, placeholder: String },
     #[error("{}: output.zstd_level must be between 1 and 22, got {level}", path.display())]
     ZstdLevel { path: PathBuf, level: i32 },
 }
@@ -98,6 +102,12 @@ impl LoadedConfig {
             return Err(ConfigError::ZstdLevel {
                 path: path.to_path_buf(),
                 level: config.output.zstd_level,
+            });
+        }
+        if !config.pii.placeholder.contains("{}") {
+            return Err(ConfigError::Placeholder {
+                path: path.to_path_buf(),
+                placeholder: config.pii.placeholder.clone(),
             });
         }
         let base = path.parent().unwrap_or(Path::new(""));
@@ -147,6 +157,7 @@ mod tests {
             ("[columns.posts]\nauthor = \"a\"", "author"),
             ("[inputs]\npost = \"x\"", "post"),
             ("[output]\nlevel = 3", "level"),
+            ("[pii]\ntypes = []", "types"),
         ] {
             let err = parse(text).expect_err(text).to_string();
             assert!(

@@ -17,6 +17,7 @@ use optgate_manifest::{
     Counts, InputFile, Inputs, MANIFEST_VERSION, Manifest, PiiRecord, PolicyRecord, RunInfo,
     Timings, Tool, canonical_json_pretty, canonical_sha256,
 };
+use optgate_pii::{Entity, EntityCounts, Scanner};
 use rayon::prelude::*;
 use tracing::info;
 
@@ -236,11 +237,20 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let write_options = WriteOptions {
         zstd_level: config.output.zstd_level,
     };
+    let scanner = config.pii.enabled.then(|| Scanner::new(&config.pii));
     let outcomes: Vec<UnitOutcome> = pool.install(|| {
         plan.units
             .par_iter()
             .map(|unit| {
-                let r = process_unit(&plan, unit, policy, &tables, &data_dir, &write_options);
+                let r = process_unit(
+                    &plan,
+                    unit,
+                    policy,
+                    &tables,
+                    scanner.as_ref(),
+                    &data_dir,
+                    &write_options,
+                );
                 bar.inc(unit.rows);
                 r
             })
@@ -251,9 +261,13 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
 
     // Merged in unit order, so the thread schedule never changes the result.
     let mut counts = DropCounts::default();
+    let mut pii = EntityCounts::default();
+    let mut posts_changed = 0u64;
     let mut outputs = Vec::new();
     for o in &outcomes {
         counts.merge(&o.counts);
+        pii.merge(&o.pii);
+        posts_changed += o.posts_changed;
         outputs.extend(o.output.clone());
     }
     if counts.rows_in != plan.rows() || counts.kept + counts.dropped() != counts.rows_in {
@@ -269,9 +283,10 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let resolved_policy = serde_json::json!({
         "policy": policy.to_config(),
         "columns": config.columns,
+        "pii": config.pii,
         "output": config.output,
     });
-    let reason_map = |values: &[u64; 8]| -> BTreeMap<String, u64> {
+    let reason_map = |values: &[u64; 9]| -> BTreeMap<String, u64> {
         DropReason::ALL
             .iter()
             .map(|r| (r.name().to_owned(), values[*r as usize]))
@@ -320,10 +335,23 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             failing_by_rule: reason_map(&counts.failing),
         },
         pii: PiiRecord {
-            applied: false,
-            note:
-                "PII scrubbing is NOT applied in this version: the text column is copied unchanged."
-                    .into(),
+            applied: config.pii.enabled,
+            entities: if config.pii.enabled {
+                config
+                    .pii
+                    .entities
+                    .iter()
+                    .map(|e| e.name().to_owned())
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            placeholder: config.pii.placeholder.clone(),
+            replacements: Entity::ALL
+                .iter()
+                .map(|e| (e.name().to_owned(), pii.get(*e)))
+                .collect(),
+            posts_changed,
         },
         outputs,
         timings: Timings {
@@ -343,10 +371,17 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
 
     publish(&mut staging, &args.out, &out_parent, &run_id)?;
     let secs = started.elapsed().as_secs_f64();
+    if counts.first_failing[DropReason::PiiError as usize] > 0 {
+        tracing::warn!(
+            posts = counts.first_failing[DropReason::PiiError as usize],
+            "Dropped posts whose text could not be scrubbed."
+        );
+    }
     info!(
         rows_in = counts.rows_in,
         kept = counts.kept,
         dropped = counts.dropped(),
+        pii_replacements = pii.total(),
         out = %args.out.display(),
         "Published the output."
     );

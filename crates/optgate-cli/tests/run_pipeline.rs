@@ -227,12 +227,17 @@ fn manifest_records_inputs_policy_counts_and_outputs() {
     let m = manifest(&out);
     assert_eq!(m["tool"]["name"], "optgate");
     assert_eq!(m["tool"]["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(m["pii"]["applied"], false);
+    assert_eq!(m["pii"]["applied"], true);
+    let replaced: u64 = m["pii"]["replacements"]
+        .as_object()
+        .expect("replacements")
+        .values()
+        .map(|v| v.as_u64().expect("count"))
+        .sum();
+    let changed = m["pii"]["posts_changed"].as_u64().expect("posts changed");
     assert!(
-        m["pii"]["note"]
-            .as_str()
-            .expect("note")
-            .contains("NOT applied")
+        changed > 0 && replaced >= changed,
+        "{replaced} replacements in {changed} posts"
     );
     // The policy digest is the SHA-256 of the canonical JSON of the resolved policy.
     let resolved = serde_json::to_string(&m["policy"]["resolved"]).expect("json");
@@ -581,4 +586,57 @@ fn json_logs_and_help_with_exit_codes() {
     ] {
         assert!(help.contains(needle), "help lacks {needle:?}");
     }
+}
+
+#[test]
+fn pii_scrubbing_can_be_switched_off_or_narrowed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    gen_sample(tmp.path(), 3000, &[]);
+    let input_texts = |ids: &std::collections::BTreeMap<String, Option<String>>| {
+        let expected = oracle::expected(&sample_inputs(tmp.path()), Mode::OptOut);
+        let by_id: std::collections::BTreeMap<_, _> =
+            expected.into_iter().map(|e| (e.post_id, e.text)).collect();
+        ids.keys()
+            .map(|k| (k.clone(), by_id[k].clone()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let cfg = write_config(tmp.path(), "[pii]\nenabled = false\n");
+    let off = tmp.path().join("off");
+    run_ok(
+        optgate()
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&off),
+    );
+    let rows = oracle::output_rows(&off);
+    assert_eq!(
+        rows,
+        input_texts(&rows),
+        "scrubbing off: text copied unchanged"
+    );
+    assert_eq!(manifest(&off)["pii"]["applied"], false);
+
+    let cfg = write_config(
+        tmp.path(),
+        "[pii]\nentities = [\"email\"]\nplaceholder = \"[{}]\"\n",
+    );
+    let narrow = tmp.path().join("narrow");
+    run_ok(
+        optgate()
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&narrow),
+    );
+    let rows = oracle::output_rows(&narrow);
+    let all: String = rows.values().flatten().cloned().collect();
+    assert!(all.contains("[EMAIL]") && !all.contains("marie.dupont@example.fr"));
+    assert!(
+        all.contains("+49 30 12345678"),
+        "phones are kept when only e-mails are scrubbed"
+    );
+    let m = manifest(&narrow);
+    assert_eq!(m["pii"]["entities"], serde_json::json!(["email"]));
+    assert_eq!(m["pii"]["replacements"]["phone"], 0);
 }

@@ -46,5 +46,5 @@ pub use stages::{
     timestamp_units_per_day,
 };
 pub use tables::{
-    AccountIndex, AccountIndexBuilder, AgeStatus, ConsentRow, KeySet, valid_consents,
+    AccountIndex, AccountIndexBuilder, AgeStatus, ConsentRow, KeySet, country_code, valid_consents,
 };

@@ -24,11 +24,13 @@ pub enum DropReason {
     NotPublic = 6,
     /// The author objected (opt-out mode) or has no valid consent (consent mode).
     OptedOut = 7,
+    /// The post passed every rule but scrubbing its text failed: fail closed.
+    PiiError = 8,
 }
 
 impl DropReason {
     /// Every reason, in evaluation order.
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::InvalidRow,
         DropReason::NoAccount,
         DropReason::AgeUnknown,
@@ -37,6 +39,7 @@ impl DropReason {
         DropReason::ExcludedSurface,
         DropReason::NotPublic,
         DropReason::OptedOut,
+        DropReason::PiiError,
     ];
 
     /// The name used in manifests and ledgers.
@@ -50,11 +53,12 @@ impl DropReason {
             DropReason::ExcludedSurface => "excluded_surface",
             DropReason::NotPublic => "not_public",
             DropReason::OptedOut => "opted_out",
+            DropReason::PiiError => "pii_error",
         }
     }
 
     /// This reason's bit in a [`ReasonSet`].
-    pub const fn bit(self) -> u8 {
+    pub const fn bit(self) -> u16 {
         1 << (self as u8)
     }
 }
@@ -67,7 +71,7 @@ impl std::fmt::Display for DropReason {
 
 /// The set of rules one post failed, as a bit set (empty means kept).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReasonSet(pub u8);
+pub struct ReasonSet(pub u16);
 
 impl ReasonSet {
     pub const EMPTY: ReasonSet = ReasonSet(0);
@@ -102,9 +106,9 @@ pub struct DropCounts {
     pub rows_in: u64,
     pub kept: u64,
     /// Dropped posts by the first rule they failed, indexed by `DropReason as usize`.
-    pub first_failing: [u64; 8],
+    pub first_failing: [u64; 9],
     /// Posts failing each rule, whether or not it was the first.
-    pub failing: [u64; 8],
+    pub failing: [u64; 9],
 }
 
 impl DropCounts {
@@ -124,10 +128,19 @@ impl DropCounts {
     pub fn merge(&mut self, other: &DropCounts) {
         self.rows_in += other.rows_in;
         self.kept += other.kept;
-        for i in 0..8 {
+        for i in 0..DropReason::ALL.len() {
             self.first_failing[i] += other.first_failing[i];
             self.failing[i] += other.failing[i];
         }
+    }
+
+    /// A post counted as kept is dropped after all, for `reason` alone
+    /// (scrubbing its text failed).
+    pub fn drop_kept(&mut self, reason: DropReason) {
+        debug_assert!(self.kept > 0, "only a kept post can be dropped late");
+        self.kept -= 1;
+        self.first_failing[reason as usize] += 1;
+        self.failing[reason as usize] += 1;
     }
 
     pub fn dropped(&self) -> u64 {

@@ -20,11 +20,13 @@ pub enum AgeStatus {
 /// Sentinel in [`AccountIndex::adult_from_day`] for an unknown age.
 const AGE_UNKNOWN: i32 = i32::MIN;
 
-/// Accounts by key: 12 bytes per distinct account.
+/// Accounts by key: 14 bytes per distinct account.
 #[derive(Debug, Clone, Default)]
 pub struct AccountIndex {
     keys: Vec<IdKey>,
     adult_from_day: Vec<i32>,
+    /// ISO 3166 alpha-2, upper case; `[0, 0]` when unknown.
+    country: Vec<[u8; 2]>,
     rows: u64,
 }
 
@@ -37,6 +39,13 @@ impl AccountIndex {
                 day => AgeStatus::AdultFrom(day),
             },
         }
+    }
+
+    /// The author's country (ISO 3166 alpha-2), the region hint for phone numbers.
+    pub fn country(&self, key: IdKey) -> Option<&str> {
+        let i = self.keys.binary_search(&key).ok()?;
+        let c = &self.country[i];
+        (c[0] != 0).then(|| std::str::from_utf8(c).ok()).flatten()
     }
 
     /// Rows read, including duplicates.
@@ -58,7 +67,7 @@ impl AccountIndex {
 
     /// Resident bytes of the index itself.
     pub fn heap_bytes(&self) -> usize {
-        self.keys.capacity() * 8 + self.adult_from_day.capacity() * 4
+        self.keys.capacity() * 8 + self.adult_from_day.capacity() * 4 + self.country.capacity() * 2
     }
 }
 
@@ -66,7 +75,17 @@ impl AccountIndex {
 #[derive(Debug)]
 pub struct AccountIndexBuilder {
     min_age_years: u16,
-    rows: Vec<(IdKey, Option<i32>)>,
+    rows: Vec<(IdKey, Option<i32>, [u8; 2])>,
+}
+
+/// A country code as stored: two ASCII letters upper-cased, or `[0, 0]`.
+pub fn country_code(country: Option<&str>) -> [u8; 2] {
+    match country.map(str::trim).map(str::as_bytes) {
+        Some([a, b]) if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+            [a.to_ascii_uppercase(), b.to_ascii_uppercase()]
+        }
+        _ => [0, 0],
+    }
 }
 
 impl AccountIndexBuilder {
@@ -79,7 +98,12 @@ impl AccountIndexBuilder {
 
     /// Adds one accounts row: the user's key and birth date (days since the epoch).
     pub fn push(&mut self, key: IdKey, birth_day: Option<i32>) {
-        self.rows.push((key, birth_day));
+        self.rows.push((key, birth_day, [0, 0]));
+    }
+
+    /// Adds one accounts row with the user's country.
+    pub fn push_with_country(&mut self, key: IdKey, birth_day: Option<i32>, country: Option<&str>) {
+        self.rows.push((key, birth_day, country_code(country)));
     }
 
     pub fn finish(mut self) -> AccountIndex {
@@ -87,13 +111,17 @@ impl AccountIndexBuilder {
         self.rows.sort_unstable();
         let mut keys = Vec::with_capacity(self.rows.len());
         let mut adult = Vec::with_capacity(self.rows.len());
+        let mut countries = Vec::with_capacity(self.rows.len());
         let mut i = 0;
         while i < self.rows.len() {
-            let (key, birth) = self.rows[i];
+            let (key, birth, mut country) = self.rows[i];
             let mut j = i + 1;
             let mut agree = true;
             while j < self.rows.len() && self.rows[j].0 == key {
                 agree &= self.rows[j].1 == birth;
+                if self.rows[j].2 != country {
+                    country = [0, 0];
+                }
                 j += 1;
             }
             // Rows that disagree on birth_date leave the age unknown: fail closed.
@@ -103,14 +131,17 @@ impl AccountIndexBuilder {
             };
             keys.push(key);
             adult.push(day);
+            countries.push(country);
             i = j;
         }
         drop(self.rows);
         keys.shrink_to_fit();
         adult.shrink_to_fit();
+        countries.shrink_to_fit();
         AccountIndex {
             keys,
             adult_from_day: adult,
+            country: countries,
             rows,
         }
     }
@@ -220,6 +251,20 @@ mod tests {
             (idx.rows(), idx.distinct_ids(), idx.unknown_age()),
             (6, 3, 2)
         );
+    }
+
+    #[test]
+    fn country_is_kept_when_rows_agree() {
+        let mut b = AccountIndexBuilder::new(18);
+        b.push_with_country(1, Some(0), Some("fr"));
+        b.push_with_country(2, Some(0), Some("DE"));
+        b.push_with_country(2, Some(0), Some("AT"));
+        b.push_with_country(3, Some(0), None);
+        let idx = b.finish();
+        assert_eq!(idx.country(1), Some("FR"));
+        assert_eq!(idx.country(2), None, "disagreeing rows");
+        assert_eq!(idx.country(3), None);
+        assert_eq!(idx.country(4), None);
     }
 
     #[test]

@@ -11,10 +11,11 @@ use arrow_select::concat::concat_batches;
 use arrow_select::filter::filter_record_batch;
 use optgate_core::policy::PostColumnNames;
 use optgate_core::{
-    DropCounts, Policy, ReasonSet, RuleColumns, SideTables, evaluate_posts, is_id_type,
-    is_str_type, keep_mask,
+    AccountIndex, DropCounts, DropReason, IdColumn, Policy, ReasonSet, RuleColumns, SideTables,
+    StrColumn, evaluate_posts, is_id_type, is_str_type, keep_mask,
 };
 use optgate_manifest::OutputFile;
+use optgate_pii::{EntityCounts, Scanner};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::RowSelection;
 use parquet::basic::{Compression, ZstdLevel};
@@ -39,6 +40,9 @@ pub struct PostsFile {
     rule_columns: RuleColumns,
     /// Every other column (text, lang, extra columns), in file order.
     rest_indices: Vec<usize>,
+    /// Schema positions of the text and author columns, for scrubbing.
+    text_index: usize,
+    author_index: usize,
 }
 
 /// A unit of work: one row group of one file.
@@ -136,7 +140,7 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
         let platform = text("platform", &cols.platform)?;
         let kind = text("kind", &cols.kind)?;
         let visibility = text("visibility", &cols.visibility)?;
-        text("text", &cols.text)?;
+        let text_index = text("text", &cols.text)?;
         // lang is an optional hint: absent is fine, but if present it must be text.
         if let Ok(lang) = source.metadata.schema().index_of(&cols.lang) {
             source.expect_type(lang, "utf8", is_str_type)?;
@@ -176,6 +180,8 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
             rule_indices,
             rule_columns,
             rest_indices,
+            text_index,
+            author_index: author_id,
         });
     }
     Ok(PostsPlan {
@@ -201,6 +207,10 @@ impl Default for WriteOptions {
 #[derive(Debug, Clone, Default)]
 pub struct UnitOutcome {
     pub counts: DropCounts,
+    /// Personal data replaced in the kept posts, per entity type.
+    pub pii: EntityCounts,
+    /// Kept posts whose text the scrubbing changed.
+    pub posts_changed: u64,
     /// The part file written, if any post was kept.
     pub output: Option<OutputFile>,
 }
@@ -218,6 +228,7 @@ pub fn process_unit(
     unit: &WorkUnit,
     policy: &Policy,
     tables: &SideTables,
+    scanner: Option<&Scanner>,
     data_dir: &Path,
     options: &WriteOptions,
 ) -> Result<UnitOutcome> {
@@ -272,7 +283,7 @@ pub fn process_unit(
     if counts.kept == 0 {
         return Ok(UnitOutcome {
             counts,
-            output: None,
+            ..UnitOutcome::default()
         });
     }
     let rule_schema = kept_rules
@@ -285,6 +296,34 @@ pub fn process_unit(
     let name = part_name(unit);
     let path = data_dir.join(&name);
     let mut writer = PartWriter::create(&path, schema.clone(), options)?;
+
+    let mut pii = EntityCounts::default();
+    let mut posts_changed = 0u64;
+    let mut scrub = |batch: RecordBatch, counts: &mut DropCounts| -> Result<RecordBatch> {
+        let Some(scanner) = scanner else {
+            return Ok(batch);
+        };
+        let s = scrub_text(
+            &batch,
+            f.text_index,
+            f.author_index,
+            scanner,
+            &tables.accounts,
+        )
+        .map_err(decode)?;
+        pii.merge(&s.counts);
+        posts_changed += s.changed;
+        let failed = s.failed.iter().filter(|x| **x).count();
+        if failed == 0 {
+            return Ok(s.batch);
+        }
+        // Fail closed: a post whose text could not be scrubbed is dropped.
+        for _ in 0..failed {
+            counts.drop_kept(DropReason::PiiError);
+        }
+        let keep: BooleanArray = s.failed.iter().map(|x| Some(!x)).collect();
+        filter_record_batch(&s.batch, &keep).map_err(decode)
+    };
 
     let assemble = |rules: &RecordBatch, rest: Option<&RecordBatch>| -> Result<RecordBatch> {
         let columns: Vec<ArrayRef> = (0..schema.fields().len())
@@ -303,7 +342,8 @@ pub fn process_unit(
         let mut offset = 0;
         while offset < kept_rules.num_rows() {
             let n = BATCH_ROWS.min(kept_rules.num_rows() - offset);
-            writer.write(&assemble(&kept_rules.slice(offset, n), None)?)?;
+            let batch = scrub(assemble(&kept_rules.slice(offset, n), None)?, &mut counts)?;
+            writer.write(&batch)?;
             offset += n;
         }
     } else {
@@ -326,7 +366,11 @@ pub fn process_unit(
                     "more rows selected than were kept".into(),
                 )));
             }
-            writer.write(&assemble(&kept_rules.slice(offset, n), Some(&rest))?)?;
+            let batch = scrub(
+                assemble(&kept_rules.slice(offset, n), Some(&rest))?,
+                &mut counts,
+            )?;
+            writer.write(&batch)?;
             offset += n;
         }
         if offset != kept_rules.num_rows() {
@@ -338,15 +382,99 @@ pub fn process_unit(
         }
     }
     let (rows, bytes, sha256) = writer.finish()?;
-    debug_assert_eq!(rows, counts.kept);
+    if rows != counts.kept {
+        return Err(build_err(parquet::errors::ParquetError::General(format!(
+            "wrote {rows} rows but counted {} kept",
+            counts.kept
+        ))));
+    }
     Ok(UnitOutcome {
         counts,
+        pii,
+        posts_changed,
         output: Some(OutputFile {
             path: format!("data/{name}"),
             rows,
             bytes,
             sha256,
         }),
+    })
+}
+
+/// The text column of a batch, scrubbed.
+struct ScrubbedBatch {
+    batch: RecordBatch,
+    /// Rows whose scrubbing failed (their text is null in `batch`).
+    failed: Vec<bool>,
+    counts: EntityCounts,
+    changed: u64,
+}
+
+/// Scrubs column `text_index` of `batch`, with each author's country as the
+/// region hint. A panic in the scanner fails that row only.
+fn scrub_text(
+    batch: &RecordBatch,
+    text_index: usize,
+    author_index: usize,
+    scanner: &Scanner,
+    accounts: &AccountIndex,
+) -> std::result::Result<ScrubbedBatch, arrow_schema::ArrowError> {
+    let column = batch.column(text_index);
+    let wrong =
+        || arrow_schema::ArrowError::SchemaError("text or author column changed type".into());
+    let text = StrColumn::new(column).ok_or_else(wrong)?;
+    let authors = IdColumn::new(batch.column(author_index)).ok_or_else(wrong)?;
+    let mut failed = vec![false; batch.num_rows()];
+    let mut counts = EntityCounts::default();
+    let mut changed = 0u64;
+    let mut values: Vec<Option<std::borrow::Cow<'_, str>>> = Vec::with_capacity(batch.num_rows());
+    for (i, fail) in failed.iter_mut().enumerate() {
+        let Some(t) = text.get(i) else {
+            values.push(None);
+            continue;
+        };
+        let region = authors.key(i).and_then(|k| accounts.country(k));
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scanner.scrub(t, region))) {
+            Ok(s) => {
+                counts.merge(&s.counts);
+                if matches!(s.text, std::borrow::Cow::Owned(_)) {
+                    changed += 1;
+                }
+                values.push(Some(s.text));
+            }
+            Err(_) => {
+                *fail = true;
+                values.push(None);
+            }
+        }
+    }
+    let array: ArrayRef = match column.data_type() {
+        arrow_schema::DataType::LargeUtf8 => Arc::new(
+            values
+                .iter()
+                .map(|v| v.as_deref())
+                .collect::<arrow_array::LargeStringArray>(),
+        ),
+        arrow_schema::DataType::Utf8View => Arc::new(
+            values
+                .iter()
+                .map(|v| v.as_deref())
+                .collect::<arrow_array::StringViewArray>(),
+        ),
+        _ => Arc::new(
+            values
+                .iter()
+                .map(|v| v.as_deref())
+                .collect::<arrow_array::StringArray>(),
+        ),
+    };
+    let mut columns = batch.columns().to_vec();
+    columns[text_index] = array;
+    Ok(ScrubbedBatch {
+        batch: RecordBatch::try_new(batch.schema(), columns)?,
+        failed,
+        counts,
+        changed,
     })
 }
 

@@ -8,8 +8,8 @@ use arrow_array::types::Date32Type;
 use arrow_schema::DataType;
 use optgate_core::policy::{AccountColumnNames, ConsentColumnNames, OptOutColumnNames};
 use optgate_core::{
-    AccountIndex, AccountIndexBuilder, ConsentRow, IdColumn, IdKey, KeySet, is_id_type,
-    valid_consents,
+    AccountIndex, AccountIndexBuilder, ConsentRow, IdColumn, IdKey, KeySet, StrColumn, is_id_type,
+    is_str_type, valid_consents,
 };
 use optgate_manifest::TableSnapshot;
 
@@ -55,6 +55,9 @@ pub fn check_accounts(path: &Path, cols: &AccountColumnNames) -> Result<ParquetS
     id_column_index(&src, "accounts", &cols.user_id)?;
     let b = src.column("accounts", "birth_date", &cols.birth_date)?;
     src.expect_type(b, "date32", |t| *t == DataType::Date32)?;
+    if let Ok(c) = src.metadata.schema().index_of(&cols.country) {
+        src.expect_type(c, "utf8", is_str_type)?;
+    }
     Ok(src)
 }
 
@@ -66,11 +69,13 @@ pub fn load_accounts(
 ) -> Result<(AccountIndex, TableSnapshot)> {
     let id = id_column_index(src, "accounts", &cols.user_id)?;
     let birth = src.column("accounts", "birth_date", &cols.birth_date)?;
-    let indices = [id, birth];
-    let (id_pos, birth_pos) = (
-        projected_position(&indices, id),
-        projected_position(&indices, birth),
-    );
+    // country is optional: it only sharpens phone detection.
+    let country = src.metadata.schema().index_of(&cols.country).ok();
+    let mut indices = vec![id, birth];
+    indices.extend(country);
+    let id_pos = projected_position(&indices, id);
+    let birth_pos = projected_position(&indices, birth);
+    let country_pos = country.map(|c| projected_position(&indices, c));
     let mut builder = AccountIndexBuilder::new(min_age_years);
     let mut row = 0u64;
     for batch in src.read_columns(&indices)? {
@@ -81,11 +86,15 @@ pub fn load_accounts(
             .column(birth_pos)
             .as_primitive_opt::<Date32Type>()
             .ok_or_else(|| wrong_type(src, &cols.birth_date))?;
+        let countries = country_pos
+            .map(|p| StrColumn::new(batch.column(p)).ok_or_else(|| wrong_type(src, &cols.country)))
+            .transpose()?;
         for i in 0..batch.num_rows() {
             let key = ids
                 .key(i)
                 .ok_or_else(|| null_id(src, "accounts", &cols.user_id, row + i as u64))?;
-            builder.push(key, births.is_valid(i).then(|| births.value(i)));
+            let country = countries.as_ref().and_then(|c| c.get(i));
+            builder.push_with_country(key, births.is_valid(i).then(|| births.value(i)), country);
         }
         row += batch.num_rows() as u64;
     }

@@ -120,8 +120,16 @@ pub struct Counts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PiiRecord {
+    /// Whether the text of kept posts was scrubbed.
     pub applied: bool,
-    pub note: String,
+    /// Entity types scrubbed.
+    pub entities: Vec<String>,
+    /// Placeholder format (`{}` is the type's tag).
+    pub placeholder: String,
+    /// Replacements per entity type; every type listed, zeros included.
+    pub replacements: BTreeMap<String, u64>,
+    /// Kept posts whose text changed.
+    pub posts_changed: u64,
 }
 
 /// One output data file.

@@ -135,12 +135,19 @@ impl EntityCounts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScannerConfig {
+    /// Scrub the text of kept posts at all (default: true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
     /// Entity types to scrub (default: all).
     #[serde(default = "all_entities")]
     pub entities: Vec<Entity>,
     /// Placeholder format; `{}` is replaced by the type's tag (`EMAIL`, …).
     #[serde(default = "default_placeholder")]
     pub placeholder: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn all_entities() -> Vec<Entity> {
@@ -154,6 +161,7 @@ fn default_placeholder() -> String {
 impl Default for ScannerConfig {
     fn default() -> Self {
         ScannerConfig {
+            enabled: true,
             entities: all_entities(),
             placeholder: default_placeholder(),
         }
