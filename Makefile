@@ -3,7 +3,7 @@
 CARGO ?= cargo
 OUT ?= out/sample
 
-.PHONY: sample test bench fmt lint clean
+.PHONY: sample test bench pii-eval pii-corpus fmt lint clean
 
 ## Build optgate (release) and run the default policy on the bundled sample.
 sample:
@@ -14,6 +14,15 @@ sample:
 ## Run every test (unit, integration against the oracle, doc tests).
 test:
 	$(CARGO) test --workspace --exclude optgate-benches
+
+## Precision, recall, leak and false-positive rates of the PII scanner.
+pii-eval:
+	$(CARGO) run --release -p optgate-cli -- pii-eval \
+		--corpus crates/optgate-pii/eval/corpus.jsonl --hard crates/optgate-pii/eval/hard_cases.txt
+
+## Regenerate the committed evaluation corpus (seeded; the tests check it is current).
+pii-corpus:
+	$(CARGO) run --release -p optgate-cli -- pii-eval --write-corpus crates/optgate-pii/eval/corpus.jsonl
 
 ## Criterion micro-benchmarks.
 bench:

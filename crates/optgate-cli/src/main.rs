@@ -4,6 +4,7 @@
 mod config;
 mod exit;
 mod gen_sample;
+mod pii_eval;
 mod progress;
 mod run;
 
@@ -46,6 +47,8 @@ enum Command {
     /// Write a deterministic sample dataset (posts, accounts, registries) for trying and benchmarking.
     #[command(after_help = EXIT_CODES)]
     GenSample(GenSampleArgs),
+    /// Measure the personal-data scanner on labelled corpora (precision, recall, leaks).
+    PiiEval(pii_eval::PiiEvalArgs),
 }
 
 /// Arguments of `optgate run`.
@@ -139,6 +142,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
         Command::GenSample(args) => gen_sample::gen_sample(&args),
+        Command::PiiEval(args) => pii_eval::pii_eval(&args),
     };
     match result {
         Ok(()) => ExitStatus::Success.into(),

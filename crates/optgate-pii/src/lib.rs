@@ -19,6 +19,7 @@
 //! ```
 
 pub mod checks;
+pub mod eval;
 mod scan;
 pub mod words;
 

@@ -90,14 +90,36 @@ fn next_char(text: &str, i: usize) -> Option<char> {
     text[i..].chars().next()
 }
 
+/// Whether `inner` is the tag of a placeholder (`EMAIL`, `NATIONAL_ID`).
+fn is_tag(inner: &str) -> bool {
+    !inner.is_empty()
+        && inner.len() <= 12
+        && inner.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+}
+
+/// A placeholder counts as a word for boundaries, so that scrubbing twice
+/// finds nothing new next to the placeholders of the first pass.
+fn placeholder_ends_at(text: &str, i: usize) -> bool {
+    let before = &text[..i];
+    before.ends_with('>')
+        && before[..i - 1]
+            .rfind('<')
+            .is_some_and(|o| is_tag(&before[o + 1..i - 1]))
+}
+
+fn placeholder_starts_at(text: &str, i: usize) -> bool {
+    let after = &text[i..];
+    after.starts_with('<') && after.find('>').is_some_and(|c| is_tag(&after[1..c]))
+}
+
 #[inline]
 fn word_start(text: &str, i: usize) -> bool {
-    !prev_char(text, i).is_some_and(is_word)
+    !prev_char(text, i).is_some_and(|c| is_word(c) || (c == '>' && placeholder_ends_at(text, i)))
 }
 
 #[inline]
 fn word_end(text: &str, i: usize) -> bool {
-    !next_char(text, i).is_some_and(is_word)
+    !next_char(text, i).is_some_and(|c| is_word(c) || (c == '<' && placeholder_starts_at(text, i)))
 }
 
 /// Separators inside numbers and identifiers: space, NBSP, narrow NBSP, dot, dash, slash.
@@ -136,18 +158,25 @@ pub(crate) fn candidates(text: &str, region: Option<&str>, kw: &Keywords) -> Vec
         if has(h, Cue::Social) {
             profile_url(text, h, &mut spans);
         }
-        if has(h, Cue::NameIntro) {
-            if let Some(end) = capitalised_words(text, skip_spaces(text, h.end), 3) {
+        if has(h, Cue::NameIntro)
+            && let Some(end) = capitalised_words(text, skip_spaces(text, h.end), 3) {
                 spans.push(Span {
                     start: skip_spaces(text, h.end),
                     end,
                     entity: Entity::Person,
                 });
             }
-        }
         if has(h, Cue::Title) && &text[h.start..h.end] == kw.patterns[h.pattern] {
             let after = h.end;
+            // "Frau Dr. Schneider": a second title is not the name; its own hit
+            // covers what follows.
+            let next_is_title = words::TITLES.iter().any(|t| {
+                text[after..]
+                    .strip_prefix(' ')
+                    .is_some_and(|r| r.starts_with(t) && t.ends_with('.'))
+            });
             if text[after..].starts_with(' ')
+                && !next_is_title
                 && let Some(end) = capitalised_words(text, after + 1, 2)
             {
                 spans.push(Span {
@@ -157,19 +186,38 @@ pub(crate) fn candidates(text: &str, region: Option<&str>, kw: &Keywords) -> Vec
                 });
             }
         }
-        if has(h, Cue::StreetBefore) || has(h, Cue::StreetAfter) {
-            street(text, h, has(h, Cue::StreetAfter), &mut spans);
+        if has(h, Cue::StreetBefore) {
+            street(text, h, false, &mut spans);
+        }
+        if has(h, Cue::StreetAfter) {
+            street(text, h, true, &mut spans);
         }
     }
+    let mut near_misses = Vec::new();
+    tokens(text, &mut spans, &mut near_misses);
+    let first_number = spans.len();
     numbers(text, region, &near_before, &mut spans);
-    tokens(text, &mut spans);
+    if !near_misses.is_empty() {
+        let mut k = first_number;
+        while k < spans.len() {
+            let s = spans[k];
+            if near_misses.iter().any(|(a, b)| s.start < *b && *a < s.end) {
+                spans.remove(k);
+            } else {
+                k += 1;
+            }
+        }
+    }
     ipv6(text, &mut spans);
     capitalised(text, kw, &mut spans);
     spans
 }
 
-/// Greedy choice among overlapping candidates: most specific type, then
-/// longest, then earliest. Returned in text order.
+/// Resolves overlapping candidates. The type of a group of overlapping
+/// candidates is that of its highest-ranked one (most specific type, then
+/// longest, then earliest), and the group is replaced as a whole: a lower
+/// candidate that sticks out of a higher one is never left half-scrubbed.
+/// Returned in text order, non-overlapping.
 pub(crate) fn resolve(mut spans: Vec<Span>) -> Vec<Span> {
     spans.sort_by(|a, b| {
         b.entity
@@ -178,14 +226,29 @@ pub(crate) fn resolve(mut spans: Vec<Span>) -> Vec<Span> {
             .then((b.end - b.start).cmp(&(a.end - a.start)))
             .then(a.start.cmp(&b.start))
     });
-    let mut chosen: Vec<Span> = Vec::with_capacity(spans.len());
+    // Groups in creation order, which is rank order.
+    let mut groups: Vec<Span> = Vec::with_capacity(spans.len());
     for s in spans {
-        if chosen.iter().all(|c| s.end <= c.start || s.start >= c.end) {
-            chosen.push(s);
+        let overlapping: Vec<usize> = (0..groups.len())
+            .filter(|&g| s.start < groups[g].end && groups[g].start < s.end)
+            .collect();
+        match overlapping.first() {
+            None => groups.push(s),
+            Some(&first) => {
+                let mut merged = groups[first];
+                merged.start = merged.start.min(s.start);
+                merged.end = merged.end.max(s.end);
+                for &g in overlapping[1..].iter().rev() {
+                    merged.start = merged.start.min(groups[g].start);
+                    merged.end = merged.end.max(groups[g].end);
+                    groups.remove(g);
+                }
+                groups[first] = merged;
+            }
         }
     }
-    chosen.sort_by_key(|s| s.start);
-    chosen
+    groups.sort_by_key(|s| s.start);
+    groups
 }
 
 fn skip_spaces(text: &str, mut i: usize) -> usize {
@@ -230,8 +293,8 @@ fn capitalised_word(text: &str, i: usize) -> Option<usize> {
             break;
         }
     }
-    // A lone capital with a dot is an initial, not a name.
-    (end - i > first.len_utf8()).then_some(end)
+    // A lone capital is an initial, and "NL91" is a code, not a name.
+    (end - i > first.len_utf8() && word_end(text, end)).then_some(end)
 }
 
 const LOCAL_PUNCT: &str = "._%+-!#$&*=?^`{|}~";
@@ -286,8 +349,11 @@ fn emails_and_handles(text: &str, spans: &mut Vec<Span>) {
             let handle = &text[at + 1..e];
             if (1..=30).contains(&handle.len())
                 && handle.bytes().any(|b| b.is_ascii_alphabetic())
-                && word_start(text, at)
+                // Only where a mention can start: after a space or opening
+                // punctuation, never glued to other text (or a placeholder).
+                && prev_char(text, at).is_none_or(|p| p.is_whitespace() || "([{\"'«“,;:".contains(p))
                 && word_end(text, e)
+                && next_char(text, e) != Some('@')
             {
                 spans.push(Span {
                     start: at,
@@ -438,6 +504,13 @@ fn is_date(run: &Run) -> bool {
             || (groups.len() == 2 && groups[0] <= 2 && groups[1] == 4))
 }
 
+/// An ISBN written with hyphens: irregular groups ending in a one-digit check
+/// group (phone numbers come in regular groups).
+fn is_isbn_shaped(run: &Run) -> bool {
+    run.digits.len() - run.group_ends.last().copied().unwrap_or(0) == 1
+        && is_isbn(&run.digits, false)
+}
+
 fn is_isbn(digits: &[u8], x_check: bool) -> bool {
     let d: Vec<u32> = digits.iter().map(|c| u32::from(c - b'0')).collect();
     match d.len() {
@@ -498,10 +571,24 @@ fn phone_valid(digits: &str, plus: bool, region: Option<&str>) -> bool {
     match region {
         Some(r) => {
             let r = r.trim().to_ascii_uppercase();
-            if TRUNK_ZERO.contains(&r.as_str()) && !digits.starts_with('0') {
+            let trunk = TRUNK_ZERO.contains(&r.as_str());
+            if trunk && !digits.starts_with('0') {
                 return false;
             }
-            parse(digits, Some(&r))
+            if parse(digits, Some(&r)) {
+                return true;
+            }
+            // A national number that begins with its own country code ("39…"
+            // in Italy) can be misread as international; read it in the
+            // international form instead.
+            let Some(cc) = phonenumber::metadata::DATABASE
+                .by_id(r.as_str())
+                .map(|m| m.country_code())
+            else {
+                return false;
+            };
+            let nsn = if trunk { &digits[1..] } else { digits };
+            parse(&format!("+{cc}{nsn}"), None)
         }
         None => digits.starts_with('0') && DEFAULT_REGIONS.iter().any(|r| parse(digits, Some(r))),
     }
@@ -529,6 +616,20 @@ fn numbers(
         let run = read_run(text, i);
         i = run.end.max(i + 1);
         let n = run.digits.len();
+        let only_dots = run.seps.iter().all(|c| *c == '.');
+        if only_dots
+            && run.group_ends.len() == 3
+            && !near_before(run.start, Cue::NotPersonal, 30)
+            && word_end(text, run.end)
+            && checks::ipv4(&text[run.start..run.end])
+        {
+            spans.push(Span {
+                start: run.start,
+                end: run.end,
+                entity: Entity::Ip,
+            });
+            continue;
+        }
         if n < 7 {
             continue;
         }
@@ -561,7 +662,7 @@ fn numbers(
             continue;
         }
         let hyphens = run.seps.iter().filter(|c| **c == '-').count();
-        if (3..=4).contains(&hyphens) && is_isbn(&run.digits, false) {
+        if (3..=4).contains(&hyphens) && is_isbn_shaped(&run) {
             continue;
         }
         let only = |allowed: &[char]| run.seps.iter().all(|c| allowed.contains(c));
@@ -604,6 +705,25 @@ fn numbers(
                 continue;
             }
         }
+        // A card-shaped number that failed Luhn is a mistyped or fake card,
+        // not a phone number with digits to spare.
+        if (13..=19).contains(&n)
+            && !run.plus
+            && !digits.starts_with("00")
+            && only(&[' ', '-'])
+            && run.group_ends.first() == Some(&4)
+        {
+            continue;
+        }
+        // A bare 10-digit number from 2001-09-09 to 2033-05-18 is an epoch
+        // timestamp before it is a phone number without a trunk prefix.
+        if run.group_ends.is_empty()
+            && n == 10
+            && !run.plus
+            && (1_000_000_000..=1_999_999_999).contains(&digits.parse::<u64>().unwrap_or(0))
+        {
+            continue;
+        }
         // Phone: the longest prefix ending at a group boundary that validates.
         let mut cuts: Vec<usize> = run
             .group_ends
@@ -628,7 +748,7 @@ fn numbers(
 
 /// Identifier-shaped tokens that start with letters: IBAN, UK NINO, Spanish
 /// NIE, Italian codice fiscale.
-fn tokens(text: &str, spans: &mut Vec<Span>) {
+fn tokens(text: &str, spans: &mut Vec<Span>, near_misses: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     let mut i = 0;
     while i + 4 <= b.len() {
@@ -708,7 +828,21 @@ fn tokens(text: &str, spans: &mut Vec<Span>) {
                 });
                 i = ends[len - 1];
             }
-            None => i += 1,
+            None => {
+                // An IBAN-shaped token of the right length with a wrong check:
+                // a near miss, and nothing inside it is personal data either.
+                if let Some(len) =
+                    checks::iban_length([glued[0], glued.get(1).copied().unwrap_or(0)])
+                    && iban_like
+                    && glued.len() >= len
+                    && boundary(len)
+                {
+                    near_misses.push((i, ends[len - 1]));
+                    i = ends[len - 1];
+                } else {
+                    i += 1;
+                }
+            }
         }
     }
 }
@@ -734,7 +868,9 @@ fn ipv6(text: &str, spans: &mut Vec<Span>) {
         while cand.ends_with('.') {
             cand = &cand[..cand.len() - 1];
         }
+        // A bare "::" (the unspecified address) is punctuation in a post, not an address.
         if cand.matches(':').count() >= 2
+            && cand.bytes().any(|b| b.is_ascii_hexdigit())
             && word_start(text, s)
             && word_end(text, s + cand.len())
             && checks::ipv6(cand)
@@ -769,6 +905,16 @@ fn house_number(text: &str, i: usize) -> Option<usize> {
                 j += suffix.len();
                 break;
             }
+        }
+    }
+    // Ranges and building/flat numbers: "140/142", "12-14".
+    if matches!(b.get(j), Some(b'/' | b'-')) && b.get(j + 1).is_some_and(u8::is_ascii_digit) {
+        let mut k = j + 1;
+        while k < b.len() && b[k].is_ascii_digit() && k - j <= 4 {
+            k += 1;
+        }
+        if word_end(text, k) {
+            j = k;
         }
     }
     word_end(text, j).then_some(j)
@@ -851,20 +997,21 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
     // Name then number: "Calle Mayor 12", "via Roma, 10", "ul. Długa 5".
     let name_start = skip_spaces(text, h.end);
     let Some(name_end) = street_name(text, name_start) else {
-        // "Berliner Straße 12": the name came before the street word.
-        if let Some(n) = house_number(text, skip_spaces(text, h.end))
-            && let Some(prev_ws) = text[..h.start]
-                .trim_end()
-                .rfind(' ')
-                .map(|p| p + 1)
-                .or(Some(0))
-            && capitalised_word(text, prev_ws).is_some()
+        // "Berliner Straße 12": for the German street words, the name comes
+        // before: one capitalised word right before the keyword.
+        let word = text[h.start..h.end].to_lowercase();
+        if ["straße", "strasse", "str."].contains(&word.as_str())
+            && let Some(n) = house_number(text, skip_spaces(text, h.end))
+            && let Some(before) = text[..h.start].strip_suffix(' ')
         {
-            spans.push(Span {
-                start: prev_ws,
-                end: n,
-                entity: Entity::Address,
-            });
+            let prev_ws = before.rfind(' ').map_or(0, |p| p + 1);
+            if capitalised_word(text, prev_ws) == Some(before.len()) {
+                spans.push(Span {
+                    start: prev_ws,
+                    end: n,
+                    entity: Entity::Address,
+                });
+            }
         }
         return;
     };

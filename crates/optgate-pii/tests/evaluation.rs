@@ -1,0 +1,150 @@
+//! The scanner against the committed evaluation corpus and hand-written hard
+//! cases: the recall, leak and false-positive targets of the project.
+
+use optgate_pii::eval::{self, Case, Report};
+use optgate_pii::{Entity, Scanner, ScannerConfig};
+
+fn corpus() -> Vec<Case> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/eval");
+    let mut cases =
+        eval::read_jsonl(&std::fs::read_to_string(format!("{dir}/corpus.jsonl")).expect("corpus"))
+            .expect("corpus parses");
+    cases.extend(
+        eval::read_marked(
+            &std::fs::read_to_string(format!("{dir}/hard_cases.txt")).expect("hard cases"),
+        )
+        .expect("hard cases parse"),
+    );
+    cases
+}
+
+fn report() -> Report {
+    eval::evaluate(&Scanner::new(&ScannerConfig::default()), &corpus())
+}
+
+const STRUCTURED: [Entity; 6] = [
+    Entity::Email,
+    Entity::Phone,
+    Entity::Iban,
+    Entity::Card,
+    Entity::Ip,
+    Entity::NationalId,
+];
+
+#[test]
+fn structured_types_have_recall_of_at_least_99_percent() {
+    let r = report();
+    for e in STRUCTURED {
+        let s = &r.by_entity[e.name()];
+        assert!(s.planted >= 200, "{}: only {} planted", e.name(), s.planted);
+        assert!(s.recall() >= 0.99, "{}: recall {:.4}", e.name(), s.recall());
+    }
+    for (kind, s) in &r.by_kind {
+        if kind.starts_with("ip")
+            || [
+                "fr_nir",
+                "es_dni",
+                "es_nie",
+                "it_codice_fiscale",
+                "nl_bsn",
+                "pl_pesel",
+                "be_national_number",
+                "pt_nif",
+                "de_steuer_id",
+                "uk_nino",
+                "us_ssn",
+            ]
+            .contains(&kind.as_str())
+        {
+            assert!(
+                s.planted >= 20 && s.recall() >= 0.99,
+                "{kind}: {} planted, recall {:.4}",
+                s.planted,
+                s.recall()
+            );
+        }
+    }
+}
+
+#[test]
+fn names_and_addresses_reach_80_percent_recall() {
+    let r = report();
+    for e in [Entity::Person, Entity::Address] {
+        assert!(
+            r.by_entity[e.name()].recall() >= 0.8,
+            "{}: {:.4}",
+            e.name(),
+            r.by_entity[e.name()].recall()
+        );
+    }
+}
+
+#[test]
+fn at_most_half_a_percent_of_negatives_are_scrubbed() {
+    let r = report();
+    assert!(r.negatives >= 1000);
+    assert!(
+        r.false_positive_rate() <= 0.005,
+        "false-positive rate {:.4}",
+        r.false_positive_rate()
+    );
+}
+
+#[test]
+fn clean_texts_come_back_unchanged() {
+    let r = report();
+    assert!(r.clean >= 400);
+    assert_eq!(r.clean_changed, 0);
+}
+
+#[test]
+fn committed_corpus_is_what_the_generator_makes() {
+    let (per_type, negatives, clean) = eval::CORPUS_SHAPE;
+    let fresh = eval::to_jsonl(&eval::generate(
+        eval::CORPUS_SEED,
+        per_type,
+        negatives,
+        clean,
+    ));
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/eval/corpus.jsonl"))
+            .expect("corpus");
+    assert!(
+        fresh == committed,
+        "eval/corpus.jsonl is stale: run `make pii-corpus`"
+    );
+}
+
+#[test]
+fn every_planted_value_passes_its_validator() {
+    use optgate_pii::checks;
+    let compact = |s: &str| -> Vec<u8> {
+        s.bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|b| b.to_ascii_uppercase())
+            .collect()
+    };
+    for c in corpus() {
+        for l in &c.labels {
+            let v = &c.text[l.start..l.end];
+            let ok = match l.what.as_str() {
+                "iban" => checks::iban(&compact(v)),
+                "card" => checks::card(&compact(v)),
+                "fr_nir" => checks::fr_nir(&compact(v)),
+                "es_dni" | "es_nie" => checks::es_dni_nie(&compact(v)),
+                "it_codice_fiscale" => checks::it_codice_fiscale(&compact(v)),
+                "nl_bsn" => checks::nl_bsn(&compact(v)),
+                "pl_pesel" => checks::pl_pesel(&compact(v)),
+                "be_national_number" => checks::be_national_number(&compact(v)),
+                "pt_nif" => checks::pt_nif(&compact(v)),
+                "de_steuer_id" => checks::de_steuer_id(&compact(v)),
+                "uk_nino" => checks::uk_nino(&compact(v)),
+                "us_ssn" => checks::us_ssn(&compact(v)),
+                "luhn_fail" => !checks::luhn(&compact(v)),
+                "iban_fail" => !checks::iban(&compact(v)),
+                _ => true,
+            };
+            assert!(ok, "{} {v:?} in {:?}", l.what, c.text);
+        }
+    }
+}
