@@ -336,7 +336,7 @@ fn iban(rng: &mut ChaCha8Rng) -> String {
         }
     }
     debug_assert!(checks::iban(&s));
-    
+
     match rng.random_range(0..3u32) {
         0 => String::from_utf8(s).expect("ASCII"),
         1 => grouped(&s, &[4; 9], " "),

@@ -1,9 +1,9 @@
 //! Candidate detection and validation. Word boundaries are checked in code on
 //! `char`s (never with a Unicode `\b`, which is slow on non-ASCII text).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::Entity;
 use crate::checks;
@@ -23,7 +23,8 @@ pub(crate) struct Keywords {
     automaton: AhoCorasick,
     patterns: Vec<&'static str>,
     cues: Vec<Vec<Cue>>,
-    first_names: HashSet<&'static str>,
+    /// Sorted, for binary search.
+    first_names: Vec<&'static str>,
 }
 
 impl Keywords {
@@ -56,13 +57,19 @@ impl Keywords {
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
+            // A DFA: a few hundred KB once per run, the fastest search per byte.
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .expect("the keyword lists build an automaton");
         Keywords {
             automaton,
             patterns,
             cues,
-            first_names: words::FIRST_NAMES.iter().copied().collect(),
+            first_names: {
+                let mut v = words::FIRST_NAMES.to_vec();
+                v.sort_unstable();
+                v
+            },
         }
     }
 }
@@ -114,7 +121,14 @@ fn placeholder_starts_at(text: &str, i: usize) -> bool {
 
 #[inline]
 fn word_start(text: &str, i: usize) -> bool {
-    !prev_char(text, i).is_some_and(|c| is_word(c) || (c == '>' && placeholder_ends_at(text, i)))
+    // ASCII fast path; decode the previous char only after a non-ASCII byte.
+    match i.checked_sub(1).map(|p| text.as_bytes()[p]) {
+        None => true,
+        Some(b) if b < 0x80 => {
+            !(b.is_ascii_alphanumeric() || b == b'_' || (b == b'>' && placeholder_ends_at(text, i)))
+        }
+        Some(_) => !prev_char(text, i).is_some_and(is_word),
+    }
 }
 
 #[inline]
@@ -159,13 +173,14 @@ pub(crate) fn candidates(text: &str, region: Option<&str>, kw: &Keywords) -> Vec
             profile_url(text, h, &mut spans);
         }
         if has(h, Cue::NameIntro)
-            && let Some(end) = capitalised_words(text, skip_spaces(text, h.end), 3) {
-                spans.push(Span {
-                    start: skip_spaces(text, h.end),
-                    end,
-                    entity: Entity::Person,
-                });
-            }
+            && let Some(end) = capitalised_words(text, skip_spaces(text, h.end), 3)
+        {
+            spans.push(Span {
+                start: skip_spaces(text, h.end),
+                end,
+                entity: Entity::Person,
+            });
+        }
         if has(h, Cue::Title) && &text[h.start..h.end] == kw.patterns[h.pattern] {
             let after = h.end;
             // "Frau Dr. Schneider": a second title is not the name; its own hit
@@ -482,6 +497,29 @@ fn read_run(text: &str, start: usize) -> Run {
     run
 }
 
+/// Whether the run at `i` has at least 7 digits, or is dotted (an IPv4
+/// address may have only 4): the only runs worth reading in full.
+fn might_matter(b: &[u8], mut i: usize) -> bool {
+    let mut digits = 0;
+    let mut dotted = false;
+    while i < b.len() {
+        match b[i] {
+            b'0'..=b'9' => digits += 1,
+            b'.' => dotted = true,
+            b'+' | b'(' | b')' | b' ' | b'-' | b'/' => {}
+            // NBSP and narrow NBSP start with these lead bytes.
+            0xC2 | 0xE2 => {}
+            0x80..=0xBF => {}
+            _ => break,
+        }
+        if digits >= 7 {
+            return true;
+        }
+        i += 1;
+    }
+    dotted && digits >= 4
+}
+
 fn is_date(run: &Run) -> bool {
     let groups: Vec<usize> = {
         let mut v = Vec::new();
@@ -611,6 +649,14 @@ fn numbers(
             || prev_char(text, i).is_some_and(|p| matches!(p, '.' | ',' | '#' | '€' | '$' | '£'))
         {
             i += 1;
+            continue;
+        }
+        // Most numbers in posts are short ("42", "18,90", "20h30"): count the
+        // digits of the run without allocating, and skip the short ones.
+        if !might_matter(b, i) {
+            while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'+' || b[i] == b'(') {
+                i += 1;
+            }
             continue;
         }
         let run = read_run(text, i);
@@ -753,19 +799,35 @@ fn tokens(text: &str, spans: &mut Vec<Span>, near_misses: &mut Vec<(usize, usize
     let mut i = 0;
     while i + 4 <= b.len() {
         let c = b[i];
-        if !c.is_ascii_alphabetic() || !word_start(text, i) {
+        // Cheap byte tests first: most letters are inside ordinary words.
+        if !c.is_ascii_alphabetic() || (i > 0 && b[i - 1].is_ascii_alphanumeric()) {
             i += 1;
             continue;
         }
         let (b1, b2) = (b[i + 1], b[i + 2]);
-        let iban_like = b1.is_ascii_alphabetic() && b2.is_ascii_digit();
-        let nino_like = b1.is_ascii_alphabetic() && (b2 == b' ' || b2.is_ascii_digit());
+        let skip_word = |mut i: usize| {
+            i += 1;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] >= 0x80) {
+                i += 1;
+            }
+            i
+        };
+        if !(b1.is_ascii_alphanumeric() && (b2.is_ascii_alphanumeric() || b2 == b' '))
+            || !word_start(text, i)
+        {
+            i = skip_word(i);
+            continue;
+        }
+        let b3 = b[i + 3];
+        let two_letters = c.is_ascii_alphabetic() && b1.is_ascii_alphabetic();
+        let iban_like = two_letters && b2.is_ascii_digit() && b3.is_ascii_digit();
+        let nino_like = two_letters && (b2.is_ascii_digit() || (b2 == b' ' && b3.is_ascii_digit()));
         let nie_like = matches!(c, b'X' | b'Y' | b'Z' | b'x' | b'y' | b'z') && b1.is_ascii_digit();
         let cf_like = b.len() >= i + 16
             && b[i..i + 6].iter().all(u8::is_ascii_alphabetic)
             && b[i + 6].is_ascii_digit();
         if !(iban_like || nino_like || nie_like || cf_like) {
-            i += 1;
+            i = skip_word(i);
             continue;
         }
         // Glue alphanumerics across single separators, remembering where each ends.
@@ -1033,13 +1095,23 @@ fn capitalised(text: &str, kw: &Keywords, spans: &mut Vec<Span>) {
     while i < b.len() {
         // Word starts only; ASCII lower-case and non-letters are skipped fast.
         let c = b[i];
-        if c.is_ascii_lowercase()
-            || c.is_ascii_digit()
-            || c.is_ascii_punctuation()
-            || c.is_ascii_whitespace()
-            || (c & 0xC0) == 0x80
-        {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' {
+            // Skip the rest of this word at once.
             i += 1;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80) {
+                i += 1;
+            }
+            continue;
+        }
+        if c < 0x80 && !c.is_ascii_uppercase() {
+            i += 1;
+            continue;
+        }
+        if c >= 0x80 && !word_start(text, i) {
+            i += 1;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80) {
+                i += 1;
+            }
             continue;
         }
         let Some(end) = capitalised_word(text, i) else {
@@ -1047,7 +1119,20 @@ fn capitalised(text: &str, kw: &Keywords, spans: &mut Vec<Span>) {
             continue;
         };
         let word = &text[i..end];
-        if kw.first_names.contains(word)
+        // What follows decides whether the word can matter: a capitalised
+        // word (a surname) or a house number.
+        let next = b
+            .get(end + 1)
+            .copied()
+            .filter(|_| b.get(end) == Some(&b' '));
+        let before_capital = next.is_some_and(|n| n.is_ascii_uppercase() || n >= 0x80);
+        let before_number = next.is_some_and(|n| n.is_ascii_digit());
+        if !before_capital && !before_number {
+            i = end;
+            continue;
+        }
+        if before_capital
+            && kw.first_names.binary_search(&word).is_ok()
             && text[end..].starts_with(' ')
             && let Some(e2) = capitalised_word(text, end + 1)
         {
@@ -1057,10 +1142,12 @@ fn capitalised(text: &str, kw: &Keywords, spans: &mut Vec<Span>) {
                 entity: Entity::Person,
             });
         }
-        let lower = word.to_lowercase();
-        if words::STREET_SUFFIXES
-            .iter()
-            .any(|s| lower.len() > s.len() + 2 && lower.ends_with(s))
+        let wb = word.as_bytes();
+        if before_number
+            && words::STREET_SUFFIXES.iter().any(|s| {
+                wb.len() > s.len() + 2
+                    && wb[wb.len() - s.len()..].eq_ignore_ascii_case(s.as_bytes())
+            })
             && text[end..].starts_with(' ')
             && let Some(n) = house_number(text, end + 1)
         {

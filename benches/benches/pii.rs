@@ -1,0 +1,63 @@
+//! Criterion: the personal-data scanner on post text, in bytes per second.
+//! Clean text (the common case), the sample mix (8% of posts with personal
+//! data, as `optgate gen-sample` writes), and text dense with personal data.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use optgate_pii::eval;
+use optgate_pii::{Scanner, ScannerConfig};
+
+/// Texts with the author's region hint.
+type Texts = Vec<(String, Option<String>)>;
+
+fn texts() -> Vec<(&'static str, Texts)> {
+    let corpus = eval::generate(3, 200, 0, 400);
+    let clean: Vec<_> = corpus
+        .iter()
+        .filter(|c| c.labels.is_empty())
+        .map(|c| (c.text.clone(), c.region.clone()))
+        .collect();
+    let dense: Vec<_> = corpus
+        .iter()
+        .filter(|c| !c.labels.is_empty())
+        .map(|c| (c.text.clone(), c.region.clone()))
+        .collect();
+    // The sample mix: about 200-byte posts, one in twelve with a planted value.
+    let mix: Vec<_> = (0..1000)
+        .map(|i| {
+            let (a, r) = &clean[i % clean.len()];
+            let (b, _) = &clean[(i * 7 + 3) % clean.len()];
+            let mut t = format!("{a} {b}");
+            if i % 12 == 0 {
+                t.push(' ');
+                t.push_str(&dense[i % dense.len()].0);
+            }
+            (t, r.clone())
+        })
+        .collect();
+    vec![("clean", clean), ("sample_mix", mix), ("dense", dense)]
+}
+
+fn bench_scanner(c: &mut Criterion) {
+    let scanner = Scanner::new(&ScannerConfig::default());
+    let mut group = c.benchmark_group("scrub_text");
+    for (name, texts) in texts() {
+        let bytes: usize = texts.iter().map(|(t, _)| t.len()).sum();
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &texts, |b, texts| {
+            b.iter(|| {
+                let mut changed = 0usize;
+                for (t, r) in texts {
+                    changed += usize::from(matches!(
+                        scanner.scrub(t, r.as_deref()).text,
+                        std::borrow::Cow::Owned(_)
+                    ));
+                }
+                changed
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_scanner);
+criterion_main!(benches);
