@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use parquet::arrow::ArrowWriter;
 
 use crate::common::*;
 
@@ -40,17 +39,6 @@ fn sample(posts: u64) -> tempfile::TempDir {
     gen_sample(tmp.path(), posts, &[]);
     write_config(tmp.path(), "");
     tmp
-}
-
-fn write_batch(path: &Path, batch: &RecordBatch) {
-    let mut w = ArrowWriter::try_new(
-        fs::File::create(path).expect("create"),
-        batch.schema(),
-        None,
-    )
-    .expect("writer");
-    w.write(batch).expect("write");
-    w.close().expect("close");
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use arrow_array::RecordBatch;
+use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 pub fn optgate() -> Command {
@@ -91,4 +92,12 @@ pub fn leftovers(dir: &Path, needle: &str) -> Vec<String> {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains(needle))
         .collect()
+}
+
+/// Writes one batch as a Parquet file.
+pub fn write_batch(path: &Path, batch: &RecordBatch) {
+    let file = std::fs::File::create(path).expect("create");
+    let mut w = ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
+    w.write(batch).expect("write");
+    w.close().expect("close");
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Date32Array, RecordBatch, StringArray, TimestampNanosecondArray};
 use chrono::NaiveDate;
-use parquet::arrow::ArrowWriter;
 
 use crate::common::*;
 use crate::oracle::{self, Mode};
@@ -300,17 +299,6 @@ fn manifest_records_inputs_policy_counts_and_outputs() {
             serde_json::to_string_pretty(&reparsed).expect("pretty")
         )
     );
-}
-
-fn write_batch(path: &Path, batch: &RecordBatch) {
-    let mut w = ArrowWriter::try_new(
-        fs::File::create(path).expect("create"),
-        batch.schema(),
-        None,
-    )
-    .expect("writer");
-    w.write(batch).expect("write");
-    w.close().expect("close");
 }
 
 fn days(y: i32, m: u32, d: u32) -> i32 {
