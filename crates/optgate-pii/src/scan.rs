@@ -1114,6 +1114,21 @@ fn capitalised(text: &str, kw: &Keywords, spans: &mut Vec<Span>) {
             }
             continue;
         }
+        // Byte-level look-ahead first: only a word followed by a space and a
+        // capital (a surname) or a digit (a house number) can matter.
+        let mut we = i + 1;
+        while we < b.len()
+            && (b[we].is_ascii_alphanumeric() || b[we] >= 0x80 || b[we] == b'-' || b[we] == b'\'')
+        {
+            we += 1;
+        }
+        if !(b.get(we) == Some(&b' ')
+            && b.get(we + 1)
+                .is_some_and(|n| n.is_ascii_uppercase() || n.is_ascii_digit() || *n >= 0x80))
+        {
+            i = we;
+            continue;
+        }
         let Some(end) = capitalised_word(text, i) else {
             i += next_char(text, i).map_or(1, char::len_utf8);
             continue;
