@@ -247,7 +247,9 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
                     unit,
                     policy,
                     &tables,
-                    scanner.as_ref(),
+                    scanner
+                        .as_ref()
+                        .map(|s| s as &dyn optgate_pii::TextScrubber),
                     &data_dir,
                     &write_options,
                 );

@@ -15,7 +15,7 @@ use optgate_core::{
     StrColumn, evaluate_posts, is_id_type, is_str_type, keep_mask,
 };
 use optgate_manifest::OutputFile;
-use optgate_pii::{EntityCounts, Scanner};
+use optgate_pii::{EntityCounts, TextScrubber};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::RowSelection;
 use parquet::basic::{Compression, ZstdLevel};
@@ -228,7 +228,7 @@ pub fn process_unit(
     unit: &WorkUnit,
     policy: &Policy,
     tables: &SideTables,
-    scanner: Option<&Scanner>,
+    scanner: Option<&dyn TextScrubber>,
     data_dir: &Path,
     options: &WriteOptions,
 ) -> Result<UnitOutcome> {
@@ -416,7 +416,7 @@ fn scrub_text(
     batch: &RecordBatch,
     text_index: usize,
     author_index: usize,
-    scanner: &Scanner,
+    scanner: &dyn TextScrubber,
     accounts: &AccountIndex,
 ) -> std::result::Result<ScrubbedBatch, arrow_schema::ArrowError> {
     let column = batch.column(text_index);
@@ -434,7 +434,9 @@ fn scrub_text(
             continue;
         };
         let region = authors.key(i).and_then(|k| accounts.country(k));
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scanner.scrub(t, region))) {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            scanner.scrub_text(t, region)
+        })) {
             Ok(s) => {
                 counts.merge(&s.counts);
                 if matches!(s.text, std::borrow::Cow::Owned(_)) {

@@ -177,6 +177,18 @@ pub struct Scrubbed<'a> {
     pub counts: EntityCounts,
 }
 
+/// Something that scrubs post text: the [`Scanner`], or a stand-in in tests
+/// that exercise what happens when scrubbing fails.
+pub trait TextScrubber: Sync {
+    fn scrub_text<'a>(&self, text: &'a str, region: Option<&str>) -> Scrubbed<'a>;
+}
+
+impl TextScrubber for Scanner {
+    fn scrub_text<'a>(&self, text: &'a str, region: Option<&str>) -> Scrubbed<'a> {
+        self.scrub(text, region)
+    }
+}
+
 /// A scanner built once per run and shared by every worker.
 #[derive(Debug, Clone)]
 pub struct Scanner {

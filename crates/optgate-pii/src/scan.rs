@@ -804,7 +804,6 @@ fn tokens(text: &str, spans: &mut Vec<Span>, near_misses: &mut Vec<(usize, usize
             i += 1;
             continue;
         }
-        let (b1, b2) = (b[i + 1], b[i + 2]);
         let skip_word = |mut i: usize| {
             i += 1;
             while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] >= 0x80) {
@@ -812,21 +811,16 @@ fn tokens(text: &str, spans: &mut Vec<Span>, near_misses: &mut Vec<(usize, usize
             }
             i
         };
-        if !(b1.is_ascii_alphanumeric() && (b2.is_ascii_alphanumeric() || b2 == b' '))
-            || !word_start(text, i)
-        {
-            i = skip_word(i);
-            continue;
-        }
-        let b3 = b[i + 3];
-        let two_letters = c.is_ascii_alphabetic() && b1.is_ascii_alphabetic();
+        // Shapes from bytes alone, before any Unicode boundary check.
+        let (b1, b2, b3) = (b[i + 1], b[i + 2], b[i + 3]);
+        let two_letters = b1.is_ascii_alphabetic();
         let iban_like = two_letters && b2.is_ascii_digit() && b3.is_ascii_digit();
         let nino_like = two_letters && (b2.is_ascii_digit() || (b2 == b' ' && b3.is_ascii_digit()));
         let nie_like = matches!(c, b'X' | b'Y' | b'Z' | b'x' | b'y' | b'z') && b1.is_ascii_digit();
         let cf_like = b.len() >= i + 16
-            && b[i..i + 6].iter().all(u8::is_ascii_alphabetic)
-            && b[i + 6].is_ascii_digit();
-        if !(iban_like || nino_like || nie_like || cf_like) {
+            && b[i + 6].is_ascii_digit()
+            && b[i..i + 6].iter().all(u8::is_ascii_alphabetic);
+        if !(iban_like || nino_like || nie_like || cf_like) || !word_start(text, i) {
             i = skip_word(i);
             continue;
         }
