@@ -209,7 +209,7 @@ pub(crate) fn candidates(text: &str, region: Option<&str>, kw: &Keywords) -> Vec
         }
     }
     let mut near_misses = Vec::new();
-    tokens(text, &mut spans, &mut near_misses);
+    word_pass(text, kw, &mut spans, &mut near_misses);
     let first_number = spans.len();
     numbers(text, region, &near_before, &mut spans);
     if !near_misses.is_empty() {
@@ -224,7 +224,6 @@ pub(crate) fn candidates(text: &str, region: Option<&str>, kw: &Keywords) -> Vec
         }
     }
     ipv6(text, &mut spans);
-    capitalised(text, kw, &mut spans);
     spans
 }
 
@@ -792,112 +791,104 @@ fn numbers(
     }
 }
 
-/// Identifier-shaped tokens that start with letters: IBAN, UK NINO, Spanish
-/// NIE, Italian codice fiscale.
-fn tokens(text: &str, spans: &mut Vec<Span>, near_misses: &mut Vec<(usize, usize)>) {
+/// Identifier-shaped tokens that start with letters (IBAN, UK NINO, Spanish
+/// NIE, Italian codice fiscale): the one starting at `i`, if any, is pushed
+/// (or recorded as a near miss) and the position to go on from returned.
+fn token_at(
+    text: &str,
+    i: usize,
+    spans: &mut Vec<Span>,
+    near_misses: &mut Vec<(usize, usize)>,
+) -> Option<usize> {
     let b = text.as_bytes();
-    let mut i = 0;
-    while i + 4 <= b.len() {
-        let c = b[i];
-        // Cheap byte tests first: most letters are inside ordinary words.
-        if !c.is_ascii_alphabetic() || (i > 0 && b[i - 1].is_ascii_alphanumeric()) {
-            i += 1;
-            continue;
-        }
-        let skip_word = |mut i: usize| {
-            i += 1;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] >= 0x80) {
-                i += 1;
+    let c = b[i];
+    if i + 4 > b.len() || !c.is_ascii_alphabetic() {
+        return None;
+    }
+    // Shapes from bytes alone, before any Unicode boundary check.
+    let (b1, b2, b3) = (b[i + 1], b[i + 2], b[i + 3]);
+    let two_letters = b1.is_ascii_alphabetic();
+    let iban_like = two_letters && b2.is_ascii_digit() && b3.is_ascii_digit();
+    let nino_like = two_letters && (b2.is_ascii_digit() || (b2 == b' ' && b3.is_ascii_digit()));
+    let nie_like = matches!(c, b'X' | b'Y' | b'Z' | b'x' | b'y' | b'z') && b1.is_ascii_digit();
+    let cf_like = b.len() >= i + 16
+        && b[i + 6].is_ascii_digit()
+        && b[i..i + 6].iter().all(u8::is_ascii_alphabetic);
+    if !(iban_like || nino_like || nie_like || cf_like) || !word_start(text, i) {
+        return None;
+    }
+    // Glue alphanumerics across single separators, remembering where each ends.
+    let mut glued: Vec<u8> = Vec::with_capacity(34);
+    let mut ends: Vec<usize> = Vec::with_capacity(34);
+    let mut j = i;
+    while glued.len() < 34 {
+        match b.get(j) {
+            Some(x) if x.is_ascii_alphanumeric() => {
+                glued.push(x.to_ascii_uppercase());
+                j += 1;
+                ends.push(j);
             }
-            i
-        };
-        // Shapes from bytes alone, before any Unicode boundary check.
-        let (b1, b2, b3) = (b[i + 1], b[i + 2], b[i + 3]);
-        let two_letters = b1.is_ascii_alphabetic();
-        let iban_like = two_letters && b2.is_ascii_digit() && b3.is_ascii_digit();
-        let nino_like = two_letters && (b2.is_ascii_digit() || (b2 == b' ' && b3.is_ascii_digit()));
-        let nie_like = matches!(c, b'X' | b'Y' | b'Z' | b'x' | b'y' | b'z') && b1.is_ascii_digit();
-        let cf_like = b.len() >= i + 16
-            && b[i + 6].is_ascii_digit()
-            && b[i..i + 6].iter().all(u8::is_ascii_alphabetic);
-        if !(iban_like || nino_like || nie_like || cf_like) || !word_start(text, i) {
-            i = skip_word(i);
-            continue;
-        }
-        // Glue alphanumerics across single separators, remembering where each ends.
-        let mut glued: Vec<u8> = Vec::with_capacity(34);
-        let mut ends: Vec<usize> = Vec::with_capacity(34);
-        let mut j = i;
-        while glued.len() < 34 {
-            match b.get(j) {
-                Some(x) if x.is_ascii_alphanumeric() => {
-                    glued.push(x.to_ascii_uppercase());
-                    j += 1;
-                    ends.push(j);
-                }
-                _ => {
-                    let Some(sep) = next_char(text, j)
-                        .filter(|c| matches!(c, ' ' | '\u{00A0}' | '\u{202F}' | '-'))
-                    else {
-                        break;
-                    };
-                    if b.get(j + sep.len_utf8())
-                        .is_some_and(u8::is_ascii_alphanumeric)
-                    {
-                        j += sep.len_utf8();
-                    } else {
-                        break;
-                    }
-                }
-            }
-        }
-        let boundary = |k: usize| word_end(text, ends[k - 1]);
-        let mut found = None;
-        if glued.len() >= 4
-            && let Some(len) = checks::iban_length([glued[0], glued[1]])
-            && glued.len() >= len
-            && boundary(len)
-            && checks::iban(&glued[..len])
-        {
-            found = Some((len, Entity::Iban));
-        }
-        if found.is_none()
-            && glued.len() >= 16
-            && boundary(16)
-            && checks::it_codice_fiscale(&glued[..16])
-        {
-            found = Some((16, Entity::NationalId));
-        }
-        if found.is_none()
-            && glued.len() >= 9
-            && boundary(9)
-            && (checks::uk_nino(&glued[..9]) || checks::es_dni_nie(&glued[..9]))
-        {
-            found = Some((9, Entity::NationalId));
-        }
-        match found {
-            Some((len, entity)) => {
-                spans.push(Span {
-                    start: i,
-                    end: ends[len - 1],
-                    entity,
-                });
-                i = ends[len - 1];
-            }
-            None => {
-                // An IBAN-shaped token of the right length with a wrong check:
-                // a near miss, and nothing inside it is personal data either.
-                if let Some(len) =
-                    checks::iban_length([glued[0], glued.get(1).copied().unwrap_or(0)])
-                    && iban_like
-                    && glued.len() >= len
-                    && boundary(len)
+            _ => {
+                let Some(sep) =
+                    next_char(text, j).filter(|c| matches!(c, ' ' | '\u{00A0}' | '\u{202F}' | '-'))
+                else {
+                    break;
+                };
+                if b.get(j + sep.len_utf8())
+                    .is_some_and(u8::is_ascii_alphanumeric)
                 {
-                    near_misses.push((i, ends[len - 1]));
-                    i = ends[len - 1];
+                    j += sep.len_utf8();
                 } else {
-                    i += 1;
+                    break;
                 }
+            }
+        }
+    }
+    let boundary = |k: usize| word_end(text, ends[k - 1]);
+    let mut found = None;
+    if glued.len() >= 4
+        && let Some(len) = checks::iban_length([glued[0], glued[1]])
+        && glued.len() >= len
+        && boundary(len)
+        && checks::iban(&glued[..len])
+    {
+        found = Some((len, Entity::Iban));
+    }
+    if found.is_none()
+        && glued.len() >= 16
+        && boundary(16)
+        && checks::it_codice_fiscale(&glued[..16])
+    {
+        found = Some((16, Entity::NationalId));
+    }
+    if found.is_none()
+        && glued.len() >= 9
+        && boundary(9)
+        && (checks::uk_nino(&glued[..9]) || checks::es_dni_nie(&glued[..9]))
+    {
+        found = Some((9, Entity::NationalId));
+    }
+    match found {
+        Some((len, entity)) => {
+            spans.push(Span {
+                start: i,
+                end: ends[len - 1],
+                entity,
+            });
+            Some(ends[len - 1])
+        }
+        None => {
+            // An IBAN-shaped token of the right length with a wrong check:
+            // a near miss, and nothing inside it is personal data either.
+            if let Some(len) = checks::iban_length([glued[0], glued.get(1).copied().unwrap_or(0)])
+                && iban_like
+                && glued.len() >= len
+                && boundary(len)
+            {
+                near_misses.push((i, ends[len - 1]));
+                Some(ends[len - 1])
+            } else {
+                None
             }
         }
     }
@@ -1081,14 +1072,26 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
     }
 }
 
-/// Capitalised words: first names followed by a surname, and compound street
-/// names followed by a house number.
-fn capitalised(text: &str, kw: &Keywords, spans: &mut Vec<Span>) {
+/// One walk over the words: identifier tokens, first names followed by a
+/// surname, and compound street names followed by a house number.
+fn word_pass(
+    text: &str,
+    kw: &Keywords,
+    spans: &mut Vec<Span>,
+    near_misses: &mut Vec<(usize, usize)>,
+) {
     let mut i = 0;
     let b = text.as_bytes();
     while i < b.len() {
-        // Word starts only; ASCII lower-case and non-letters are skipped fast.
         let c = b[i];
+        if !(c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80) {
+            i += 1;
+            continue;
+        }
+        if let Some(next) = token_at(text, i, spans, near_misses) {
+            i = next;
+            continue;
+        }
         if c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' {
             // Skip the rest of this word at once.
             i += 1;
