@@ -34,7 +34,17 @@ fn texts() -> Vec<(&'static str, Texts)> {
             (t, r.clone())
         })
         .collect();
-    vec![("clean", clean), ("sample_mix", mix), ("dense", dense)]
+    // Exactly the texts `optgate gen-sample` writes.
+    let generated: Vec<_> = optgate_io::sample::sample_texts(42, 2000)
+        .into_iter()
+        .map(|(t, c)| (t, Some(c.to_owned())))
+        .collect();
+    vec![
+        ("clean", clean),
+        ("sample_mix", mix),
+        ("gen_sample", generated),
+        ("dense", dense),
+    ]
 }
 
 fn bench_scanner(c: &mut Criterion) {

@@ -572,6 +572,15 @@ fn text(rng: &mut ChaCha8Rng, lang: usize) -> String {
     s
 }
 
+/// `n` post texts as `generate` writes them (language by turn, about 200
+/// bytes, 8% with personal data), with the author's country: for benchmarks.
+pub fn sample_texts(seed: u64, n: usize) -> Vec<(String, &'static str)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| (text(&mut rng, i % LANGS.len()), COUNTRIES[i % LANGS.len()]))
+        .collect()
+}
+
 fn posts_schema(int_ids: bool) -> SchemaRef {
     Arc::new(Schema::new(vec![
         id_field("post_id", int_ids, false),

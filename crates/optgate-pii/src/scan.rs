@@ -208,21 +208,7 @@ pub(crate) fn candidates(text: &str, region: Option<&str>, kw: &Keywords) -> Vec
             street(text, h, true, &mut spans);
         }
     }
-    let mut near_misses = Vec::new();
-    word_pass(text, kw, &mut spans, &mut near_misses);
-    let first_number = spans.len();
-    numbers(text, region, &near_before, &mut spans);
-    if !near_misses.is_empty() {
-        let mut k = first_number;
-        while k < spans.len() {
-            let s = spans[k];
-            if near_misses.iter().any(|(a, b)| s.start < *b && *a < s.end) {
-                spans.remove(k);
-            } else {
-                k += 1;
-            }
-        }
-    }
+    word_pass(text, region, kw, &near_before, &mut spans);
     ipv6(text, &mut spans);
     spans
 }
@@ -631,175 +617,172 @@ fn phone_valid(digits: &str, plus: bool, region: Option<&str>) -> bool {
     }
 }
 
-fn numbers(
+/// The number starting at `i` (a digit, or `+`/`(` before one): validated as
+/// an IP address, card, national id or phone number and pushed if it is one.
+/// Returns the position to go on from, always after `i`.
+fn number_at(
     text: &str,
+    mut i: usize,
     region: Option<&str>,
     near_before: &dyn Fn(usize, Cue, usize) -> bool,
     spans: &mut Vec<Span>,
-) {
+) -> usize {
     let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        let starts = c.is_ascii_digit()
-            || ((c == b'+' || c == b'(') && b.get(i + 1).is_some_and(u8::is_ascii_digit));
-        if !starts
-            || !word_start(text, i)
-            || prev_char(text, i).is_some_and(|p| matches!(p, '.' | ',' | '#' | '€' | '$' | '£'))
-        {
+    let c = b[i];
+    let starts = c.is_ascii_digit()
+        || ((c == b'+' || c == b'(') && b.get(i + 1).is_some_and(u8::is_ascii_digit));
+    if !starts
+        || !word_start(text, i)
+        || prev_char(text, i).is_some_and(|p| matches!(p, '.' | ',' | '#' | '€' | '$' | '£'))
+    {
+        return i + 1;
+    }
+    // Most numbers in posts are short ("42", "18,90", "20h30"): count the
+    // digits of the run without allocating, and skip the short ones.
+    if !might_matter(b, i) {
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'+' || b[i] == b'(') {
             i += 1;
-            continue;
         }
-        // Most numbers in posts are short ("42", "18,90", "20h30"): count the
-        // digits of the run without allocating, and skip the short ones.
-        if !might_matter(b, i) {
-            while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'+' || b[i] == b'(') {
-                i += 1;
-            }
-            continue;
-        }
-        let run = read_run(text, i);
-        i = run.end.max(i + 1);
-        let n = run.digits.len();
-        let only_dots = run.seps.iter().all(|c| *c == '.');
-        if only_dots
-            && run.group_ends.len() == 3
-            && !near_before(run.start, Cue::NotPersonal, 30)
-            && word_end(text, run.end)
-            && checks::ipv4(&text[run.start..run.end])
-        {
-            spans.push(Span {
-                start: run.start,
-                end: run.end,
-                entity: Entity::Ip,
-            });
-            continue;
-        }
-        if n < 7 {
-            continue;
-        }
-        if near_before(run.start, Cue::NotPersonal, 30) || (!run.plus && is_date(&run)) {
-            continue;
-        }
-        let digits = std::str::from_utf8(&run.digits).expect("ASCII digits");
-        // Spanish DNI: 8 digits and a letter, possibly after a dash or space.
-        if n == 8 {
-            let mut j = run.end;
-            if matches!(b.get(j), Some(b'-' | b' ')) {
-                j += 1;
-            }
-            if let Some(l) = b.get(j).filter(|l| l.is_ascii_alphabetic())
-                && word_end(text, j + 1)
-            {
-                let mut id = run.digits.clone();
-                id.push(l.to_ascii_uppercase());
-                if checks::es_dni_nie(&id) {
-                    spans.push(Span {
-                        start: run.start,
-                        end: j + 1,
-                        entity: Entity::NationalId,
-                    });
-                    continue;
-                }
-            }
-        }
-        if !word_end(text, run.end) {
-            continue;
-        }
-        let hyphens = run.seps.iter().filter(|c| **c == '-').count();
-        if (3..=4).contains(&hyphens) && is_isbn_shaped(&run) {
-            continue;
-        }
-        let only = |allowed: &[char]| run.seps.iter().all(|c| allowed.contains(c));
-        // IPv4: four dotted groups.
-        if only(&['.']) && run.group_ends.len() == 3 && checks::ipv4(&text[run.start..run.end]) {
-            spans.push(Span {
-                start: run.start,
-                end: run.end,
-                entity: Entity::Ip,
-            });
-            continue;
-        }
-        let whole = |entity| Span {
+        return i;
+    }
+    let run = read_run(text, i);
+    i = run.end.max(i + 1);
+    let n = run.digits.len();
+    let only_dots = run.seps.iter().all(|c| *c == '.');
+    if only_dots
+        && run.group_ends.len() == 3
+        && !near_before(run.start, Cue::NotPersonal, 30)
+        && word_end(text, run.end)
+        && checks::ipv4(&text[run.start..run.end])
+    {
+        spans.push(Span {
             start: run.start,
             end: run.end,
-            entity,
-        };
-        let keyword = near_before(run.start, Cue::IdKeyword, 40);
-        if !run.plus {
-            if only(&[' ', '-', '\u{00A0}', '\u{202F}']) && checks::card(&run.digits) {
-                spans.push(whole(Entity::Card));
-                continue;
-            }
-            let id = match n {
-                15 => checks::fr_nir(&run.digits),
-                11 => {
-                    checks::be_national_number(&run.digits)
-                        || (keyword
-                            && (checks::pl_pesel(&run.digits) || checks::de_steuer_id(&run.digits)))
-                }
-                9 => {
-                    let ssn_shape = run.seps == ['-', '-'] && run.group_ends == [3, 5];
-                    (checks::us_ssn(&run.digits) && (ssn_shape || keyword))
-                        || (keyword && (checks::nl_bsn(&run.digits) || checks::pt_nif(&run.digits)))
-                }
-                _ => false,
-            };
-            if id {
-                spans.push(whole(Entity::NationalId));
-                continue;
-            }
+            entity: Entity::Ip,
+        });
+        return i;
+    }
+    if n < 7 {
+        return i;
+    }
+    if near_before(run.start, Cue::NotPersonal, 30) || (!run.plus && is_date(&run)) {
+        return i;
+    }
+    let digits = std::str::from_utf8(&run.digits).expect("ASCII digits");
+    // Spanish DNI: 8 digits and a letter, possibly after a dash or space.
+    if n == 8 {
+        let mut j = run.end;
+        if matches!(b.get(j), Some(b'-' | b' ')) {
+            j += 1;
         }
-        // A card-shaped number that failed Luhn is a mistyped or fake card,
-        // not a phone number with digits to spare.
-        if (13..=19).contains(&n)
-            && !run.plus
-            && !digits.starts_with("00")
-            && only(&[' ', '-'])
-            && run.group_ends.first() == Some(&4)
+        if let Some(l) = b.get(j).filter(|l| l.is_ascii_alphabetic())
+            && word_end(text, j + 1)
         {
-            continue;
-        }
-        // A bare 10-digit number from 2001-09-09 to 2033-05-18 is an epoch
-        // timestamp before it is a phone number without a trunk prefix.
-        if run.group_ends.is_empty()
-            && n == 10
-            && !run.plus
-            && (1_000_000_000..=1_999_999_999).contains(&digits.parse::<u64>().unwrap_or(0))
-        {
-            continue;
-        }
-        // Phone: the longest prefix ending at a group boundary that validates.
-        let mut cuts: Vec<usize> = run
-            .group_ends
-            .iter()
-            .copied()
-            .chain(std::iter::once(n))
-            .filter(|k| (7..=15).contains(k))
-            .collect();
-        cuts.reverse();
-        for k in cuts.into_iter().take(4) {
-            if phone_valid(&digits[..k], run.plus, region) {
+            let mut id = run.digits.clone();
+            id.push(l.to_ascii_uppercase());
+            if checks::es_dni_nie(&id) {
                 spans.push(Span {
                     start: run.start,
-                    end: run.ends[k - 1],
-                    entity: Entity::Phone,
+                    end: j + 1,
+                    entity: Entity::NationalId,
                 });
-                break;
+                return i;
             }
         }
     }
+    if !word_end(text, run.end) {
+        return i;
+    }
+    let hyphens = run.seps.iter().filter(|c| **c == '-').count();
+    if (3..=4).contains(&hyphens) && is_isbn_shaped(&run) {
+        return i;
+    }
+    let only = |allowed: &[char]| run.seps.iter().all(|c| allowed.contains(c));
+    // IPv4: four dotted groups.
+    if only(&['.']) && run.group_ends.len() == 3 && checks::ipv4(&text[run.start..run.end]) {
+        spans.push(Span {
+            start: run.start,
+            end: run.end,
+            entity: Entity::Ip,
+        });
+        return i;
+    }
+    let whole = |entity| Span {
+        start: run.start,
+        end: run.end,
+        entity,
+    };
+    let keyword = near_before(run.start, Cue::IdKeyword, 40);
+    if !run.plus {
+        if only(&[' ', '-', '\u{00A0}', '\u{202F}']) && checks::card(&run.digits) {
+            spans.push(whole(Entity::Card));
+            return i;
+        }
+        let id = match n {
+            15 => checks::fr_nir(&run.digits),
+            11 => {
+                checks::be_national_number(&run.digits)
+                    || (keyword
+                        && (checks::pl_pesel(&run.digits) || checks::de_steuer_id(&run.digits)))
+            }
+            9 => {
+                let ssn_shape = run.seps == ['-', '-'] && run.group_ends == [3, 5];
+                (checks::us_ssn(&run.digits) && (ssn_shape || keyword))
+                    || (keyword && (checks::nl_bsn(&run.digits) || checks::pt_nif(&run.digits)))
+            }
+            _ => false,
+        };
+        if id {
+            spans.push(whole(Entity::NationalId));
+            return i;
+        }
+    }
+    // A card-shaped number that failed Luhn is a mistyped or fake card,
+    // not a phone number with digits to spare.
+    if (13..=19).contains(&n)
+        && !run.plus
+        && !digits.starts_with("00")
+        && only(&[' ', '-'])
+        && run.group_ends.first() == Some(&4)
+    {
+        return i;
+    }
+    // A bare 10-digit number from 2001-09-09 to 2033-05-18 is an epoch
+    // timestamp before it is a phone number without a trunk prefix.
+    if run.group_ends.is_empty()
+        && n == 10
+        && !run.plus
+        && (1_000_000_000..=1_999_999_999).contains(&digits.parse::<u64>().unwrap_or(0))
+    {
+        return i;
+    }
+    // Phone: the longest prefix ending at a group boundary that validates.
+    let mut cuts: Vec<usize> = run
+        .group_ends
+        .iter()
+        .copied()
+        .chain(std::iter::once(n))
+        .filter(|k| (7..=15).contains(k))
+        .collect();
+    cuts.reverse();
+    for k in cuts.into_iter().take(4) {
+        if phone_valid(&digits[..k], run.plus, region) {
+            spans.push(Span {
+                start: run.start,
+                end: run.ends[k - 1],
+                entity: Entity::Phone,
+            });
+            break;
+        }
+    }
+    i
 }
 
 /// Identifier-shaped tokens that start with letters (IBAN, UK NINO, Spanish
 /// NIE, Italian codice fiscale): the one starting at `i`, if any, is pushed
-/// (or recorded as a near miss) and the position to go on from returned.
-fn token_at(
-    text: &str,
-    i: usize,
-    spans: &mut Vec<Span>,
-    near_misses: &mut Vec<(usize, usize)>,
-) -> Option<usize> {
+/// and the position to go on from returned. An IBAN-shaped near miss (wrong
+/// check) is passed over whole, so no number inside it is read either.
+fn token_at(text: &str, i: usize, spans: &mut Vec<Span>) -> Option<usize> {
     let b = text.as_bytes();
     let c = b[i];
     if i + 4 > b.len() || !c.is_ascii_alphabetic() {
@@ -885,7 +868,6 @@ fn token_at(
                 && glued.len() >= len
                 && boundary(len)
             {
-                near_misses.push((i, ends[len - 1]));
                 Some(ends[len - 1])
             } else {
                 None
@@ -1072,23 +1054,31 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
     }
 }
 
-/// One walk over the words: identifier tokens, first names followed by a
-/// surname, and compound street names followed by a house number.
+/// One walk over the text: numbers, identifier tokens (an IBAN-shaped near
+/// miss is skipped whole, numbers inside it included), first names followed
+/// by a surname, and compound street names followed by a house number.
 fn word_pass(
     text: &str,
+    region: Option<&str>,
     kw: &Keywords,
+    near_before: &dyn Fn(usize, Cue, usize) -> bool,
     spans: &mut Vec<Span>,
-    near_misses: &mut Vec<(usize, usize)>,
 ) {
     let mut i = 0;
     let b = text.as_bytes();
     while i < b.len() {
         let c = b[i];
+        if c.is_ascii_digit()
+            || ((c == b'+' || c == b'(') && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+        {
+            i = number_at(text, i, region, near_before, spans);
+            continue;
+        }
         if !(c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80) {
             i += 1;
             continue;
         }
-        if let Some(next) = token_at(text, i, spans, near_misses) {
+        if let Some(next) = token_at(text, i, spans) {
             i = next;
             continue;
         }
