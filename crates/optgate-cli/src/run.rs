@@ -178,11 +178,14 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         )
     });
     let (accounts, accounts_snap) = accounts?;
-    let (optouts, consents) = (optouts?, consents?);
+    // The key sets move into the tables and the snapshots into the manifest:
+    // no second copy of a registry is held.
+    let (optouts, optouts_snap) = optouts?.unzip();
+    let (consents, consents_snap) = consents?.unzip();
     let tables = SideTables {
         accounts,
-        optouts: optouts.as_ref().map(|(s, _)| s.clone()),
-        consents: consents.as_ref().map(|(s, _)| s.clone()),
+        optouts,
+        consents,
     };
     let side_tables_ms = millis(t_tables);
     info!(
@@ -325,8 +328,8 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
                 })
                 .collect(),
             accounts: accounts_snap,
-            optouts: optouts.map(|(_, s)| s),
-            consents: consents.map(|(_, s)| s),
+            optouts: optouts_snap,
+            consents: consents_snap,
             allow_empty_registry: args.allow_empty_registry,
         },
         counts: Counts {

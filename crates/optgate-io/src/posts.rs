@@ -347,7 +347,7 @@ pub fn process_unit(
             offset += n;
         }
     } else {
-        let mask: BooleanArray = reasons.iter().map(|r| Some(r.is_empty())).collect();
+        let mask = keep_mask(&reasons);
         let rest_reader = f
             .source
             .builder()?

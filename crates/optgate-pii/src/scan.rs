@@ -576,14 +576,14 @@ const TRUNK_ZERO: &[&str] = &[
 const DEFAULT_REGIONS: &[&str] = &["FR", "DE", "IT", "NL", "BE", "AT", "GB"];
 
 fn phone_valid(digits: &str, plus: bool, region: Option<&str>) -> bool {
+    // A panic in the phone library is not caught here: treating it as "not a
+    // phone" would pass the digits through. It reaches the pipeline, which
+    // drops the post as pii_error.
     let parse = |s: &str, r: Option<&str>| -> bool {
         let id = r.and_then(|r| r.parse::<phonenumber::country::Id>().ok());
-        std::panic::catch_unwind(|| {
-            phonenumber::parse(id, s)
-                .map(|n| phonenumber::is_valid(&n))
-                .unwrap_or(false)
-        })
-        .unwrap_or(false)
+        phonenumber::parse(id, s)
+            .map(|n| phonenumber::is_valid(&n))
+            .unwrap_or(false)
     };
     if plus {
         return parse(&format!("+{digits}"), None);
