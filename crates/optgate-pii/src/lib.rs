@@ -20,6 +20,7 @@
 
 pub mod checks;
 pub mod eval;
+mod phone;
 mod scan;
 pub mod words;
 

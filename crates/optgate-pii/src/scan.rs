@@ -582,7 +582,7 @@ fn phone_valid(digits: &str, plus: bool, region: Option<&str>) -> bool {
     let parse = |s: &str, r: Option<&str>| -> bool {
         let id = r.and_then(|r| r.parse::<phonenumber::country::Id>().ok());
         phonenumber::parse(id, s)
-            .map(|n| phonenumber::is_valid(&n))
+            .map(|n| crate::phone::is_valid(&n))
             .unwrap_or(false)
     };
     if plus {
