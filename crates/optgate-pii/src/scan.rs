@@ -17,10 +17,20 @@ pub struct Span {
     pub entity: Entity,
 }
 
-/// The keyword automaton, built once.
+/// The keyword automata, built once.
+///
+/// Most keywords only matter near a digit (street words before a house number,
+/// id and "not personal" context words before a number) or a slash (profile
+/// URLs). Text with neither, most posts, needs only the titles and the name
+/// introductions, searched by two small automata: the titles case-sensitively
+/// (they are only used with their exact case), the introductions on a copy of
+/// the text with ASCII letters lower-cased. Both allow the automaton's SIMD
+/// prefilter, which the full case-insensitive automaton cannot use.
 #[derive(Debug, Clone)]
 pub(crate) struct Keywords {
     automaton: AhoCorasick,
+    titles: SubAutomaton,
+    intros: SubAutomaton,
     patterns: Vec<&'static str>,
     cues: Vec<Vec<Cue>>,
     /// Sorted, for binary search.
@@ -61,8 +71,13 @@ impl Keywords {
             .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .expect("the keyword lists build an automaton");
+        let titles = SubAutomaton::new(&patterns, &cues, Cue::Title, |p| p.to_owned());
+        let intros =
+            SubAutomaton::new(&patterns, &cues, Cue::NameIntro, |p| p.to_ascii_lowercase());
         Keywords {
             automaton,
+            titles,
+            intros,
             patterns,
             cues,
             first_names: {
@@ -72,6 +87,51 @@ impl Keywords {
             },
         }
     }
+}
+
+/// An automaton over the keywords of one cue, with the index of each of its
+/// patterns in `Keywords::patterns`.
+#[derive(Debug, Clone)]
+struct SubAutomaton {
+    automaton: AhoCorasick,
+    global: Vec<usize>,
+}
+
+impl SubAutomaton {
+    fn new(
+        patterns: &[&str],
+        cues: &[Vec<Cue>],
+        cue: Cue,
+        form: impl Fn(&str) -> String,
+    ) -> SubAutomaton {
+        let global: Vec<usize> = (0..patterns.len()).filter(|i| cues[*i].contains(&cue)).collect();
+        let forms: Vec<String> = global.iter().map(|i| form(patterns[*i])).collect();
+        SubAutomaton {
+            automaton: AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&forms)
+                .expect("the keyword lists build an automaton"),
+            global,
+        }
+    }
+}
+
+/// Whether any byte is an ASCII digit or a slash, eight bytes at a time.
+fn has_digit_or_slash(b: &[u8]) -> bool {
+    let flag = |x: u8| x.is_ascii_digit() | (x == b'/');
+    let mut chunks = b.chunks_exact(16);
+    for c in &mut chunks {
+        if c.iter().fold(false, |acc, x| acc | flag(*x)) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|x| flag(*x))
+}
+
+thread_local! {
+    /// The lower-cased copy of the text that name introductions are searched
+    /// in, reused from post to post.
+    static FOLDED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A keyword occurrence at word boundaries.
@@ -145,21 +205,36 @@ fn is_sep(c: char) -> bool {
 pub(crate) fn candidates(text: &str, region: Option<&str>, kw: &Keywords) -> Vec<Span> {
     let mut spans = Vec::new();
     let mut hits: Vec<Hit> = Vec::new();
-    for m in kw.automaton.find_iter(text) {
-        let (s, e) = (m.start(), m.end());
-        let pat = kw.patterns[m.pattern().as_usize()];
+    let mut push = |s: usize, e: usize, pattern: usize| {
+        let pat = kw.patterns[pattern];
         let last = pat.chars().next_back().unwrap_or(' ');
         // Whole words only, except where the pattern itself ends in punctuation.
-        let starts_ok =
-            word_start(text, s) || kw.cues[m.pattern().as_usize()].contains(&Cue::Social);
+        let starts_ok = word_start(text, s) || kw.cues[pattern].contains(&Cue::Social);
         let ends_ok = !is_word(last) || word_end(text, e);
         if starts_ok && ends_ok {
             hits.push(Hit {
                 start: s,
                 end: e,
-                pattern: m.pattern().as_usize(),
+                pattern,
             });
         }
+    };
+    if has_digit_or_slash(text.as_bytes()) {
+        for m in kw.automaton.find_iter(text) {
+            push(m.start(), m.end(), m.pattern().as_usize());
+        }
+    } else {
+        for m in kw.titles.automaton.find_iter(text) {
+            push(m.start(), m.end(), kw.titles.global[m.pattern().as_usize()]);
+        }
+        FOLDED.with_borrow_mut(|folded| {
+            folded.clear();
+            folded.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+            for m in kw.intros.automaton.find_iter(&folded[..]) {
+                push(m.start(), m.end(), kw.intros.global[m.pattern().as_usize()]);
+            }
+        });
+        hits.sort_by_key(|h| h.start);
     }
     let has = |h: &Hit, cue: Cue| kw.cues[h.pattern].contains(&cue);
     let near_before = |pos: usize, cue: Cue, window: usize| {
