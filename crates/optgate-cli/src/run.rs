@@ -12,10 +12,11 @@ use optgate_io::read::rfc3339_micros;
 use optgate_io::side_tables::{
     check_accounts, check_consents, check_optouts, load_accounts, load_consents, load_optouts,
 };
+use optgate_io::verify::{Claim, Finding, verify_output};
 use optgate_io::{IoError, UnitOutcome, WriteOptions, plan_posts, process_unit, sha256_file};
 use optgate_manifest::{
     Counts, InputFile, Inputs, MANIFEST_VERSION, Manifest, PiiRecord, PolicyRecord, RunInfo,
-    Timings, Tool, canonical_json_pretty, canonical_sha256,
+    Timings, Tool, Verification, canonical_json_pretty, canonical_sha256,
 };
 use optgate_pii::{Entity, EntityCounts, Scanner};
 use rayon::prelude::*;
@@ -225,15 +226,12 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         dir: out_parent.join(format!(".{out_name}.staging-{run_id}")),
         published: false,
     };
-    let data_dir = staging.dir.join("data");
-    fs::create_dir_all(&data_dir)
-        .with_context(|| {
-            format!(
-                "{}: cannot create the staging directory",
-                data_dir.display()
-            )
-        })
-        .map_err(Failure::runtime)?;
+    for sub in ["data", "ledger"] {
+        let dir = staging.dir.join(sub);
+        fs::create_dir_all(&dir)
+            .with_context(|| format!("{}: cannot create the staging directory", dir.display()))
+            .map_err(Failure::runtime)?;
+    }
 
     let t_process = Instant::now();
     let bar = posts_bar(args.progress, plan.rows());
@@ -253,7 +251,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
                     scanner
                         .as_ref()
                         .map(|s| s as &dyn optgate_pii::TextScrubber),
-                    &data_dir,
+                    &staging.dir,
                     &write_options,
                 );
                 bar.inc(unit.rows);
@@ -269,11 +267,13 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let mut pii = EntityCounts::default();
     let mut posts_changed = 0u64;
     let mut outputs = Vec::new();
+    let mut ledger = Vec::new();
     for o in &outcomes {
         counts.merge(&o.counts);
         pii.merge(&o.pii);
         posts_changed += o.posts_changed;
         outputs.extend(o.output.clone());
+        ledger.extend(o.ledger.clone());
     }
     if counts.rows_in != plan.rows() || counts.kept + counts.dropped() != counts.rows_in {
         return Err(Failure::runtime(anyhow!(
@@ -296,6 +296,41 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             .iter()
             .map(|r| (r.name().to_owned(), values[*r as usize]))
             .collect()
+    };
+    let dropped_by_reason = reason_map(&counts.first_failing);
+
+    // Verification: the written files, re-read from disk, against the policy
+    // and the side tables. A failed assertion stops the run before publishing.
+    let t_verify = Instant::now();
+    let claim = Claim {
+        out_dir: &staging.dir,
+        outputs: &outputs,
+        ledger: &ledger,
+        kept: counts.kept,
+        dropped_by_reason: &dropped_by_reason,
+    };
+    let findings =
+        pool.install(|| verify_output(&claim, &config.columns.posts, policy, &tables))?;
+    let verification = Verification {
+        passed: findings.iter().all(|f| f.assertion.passed),
+        assertions: findings.iter().map(|f| f.assertion.clone()).collect(),
+    };
+    if !verification.passed {
+        return Err(Failure::runtime(anyhow!(
+            "verification of the written output failed, nothing published: {}",
+            failed_assertions(&findings)
+        )));
+    }
+    let verify_ms = millis(t_verify);
+    info!(
+        assertions = verification.assertions.len(),
+        ms = verify_ms,
+        "Verified the written output."
+    );
+    let supersedes = if args.overwrite {
+        previous_manifest_sha256(&args.out)?
+    } else {
+        None
     };
     let manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
@@ -336,7 +371,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             rows_in: counts.rows_in,
             kept: counts.kept,
             dropped: counts.dropped(),
-            dropped_by_reason: reason_map(&counts.first_failing),
+            dropped_by_reason,
             failing_by_rule: reason_map(&counts.failing),
         },
         pii: PiiRecord {
@@ -359,20 +394,18 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             posts_changed,
         },
         outputs,
+        ledger,
+        verification,
+        supersedes,
         timings: Timings {
             plan_ms,
             side_tables_ms,
             process_ms,
+            verify_ms,
             total_ms: millis(started),
         },
     };
-    let manifest_path = staging.dir.join("manifest.json");
-    write_synced(
-        &manifest_path,
-        canonical_json_pretty(&manifest)
-            .map_err(Failure::runtime)?
-            .as_bytes(),
-    )?;
+    write_manifest(&staging.dir, &manifest)?;
 
     publish(&mut staging, &args.out, &out_parent, &run_id)?;
     let secs = started.elapsed().as_secs_f64();
@@ -393,6 +426,48 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     println!("{}", summary_line(&manifest, &args.out, secs));
     Ok(())
 }
+
+/// One line per failed assertion, with a few of the posts or files behind it.
+pub fn failed_assertions(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .filter(|f| !f.assertion.passed)
+        .map(|f| {
+            let a = &f.assertion;
+            let mut line = format!("{} (expected {}, found {})", a.name, a.expected, a.actual);
+            if !f.examples.is_empty() {
+                line.push_str(&format!(": {}", f.examples.join(", ")));
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// SHA-256 of the manifest of an existing output, if it has one.
+fn previous_manifest_sha256(out: &Path) -> Result<Option<String>, Failure> {
+    let path = out.join(MANIFEST_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(sha256_file(&path)?.0))
+}
+
+/// Writes `manifest.json` (canonical JSON, pretty) and `manifest.json.sha256`
+/// (its digest, in the format of `sha256sum`) into `dir`.
+pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<String, Failure> {
+    let text = canonical_json_pretty(manifest).map_err(Failure::runtime)?;
+    let digest = optgate_io::sha256_hex(text.as_bytes());
+    write_synced(&dir.join(MANIFEST_FILE), text.as_bytes())?;
+    write_synced(
+        &dir.join(format!("{MANIFEST_FILE}.sha256")),
+        format!("{digest}  {MANIFEST_FILE}\n").as_bytes(),
+    )?;
+    Ok(digest)
+}
+
+/// The manifest's file name in an output directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     use std::io::Write;

@@ -13,10 +13,12 @@
 
 pub mod error;
 pub mod hash;
+pub mod ledger;
 pub mod posts;
 pub mod read;
 pub mod sample;
 pub mod side_tables;
+pub mod verify;
 
 pub use error::{IoError, Result};
 pub use hash::{HashingWriter, sha256_file, sha256_hex};

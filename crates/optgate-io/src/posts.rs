@@ -23,6 +23,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::error::{IoError, Result};
 use crate::hash::HashingWriter;
+use crate::ledger::LedgerBuilder;
 use crate::read::{ParquetSource, is_timestamp, projected_position};
 
 /// Rows decoded per batch.
@@ -213,6 +214,8 @@ pub struct UnitOutcome {
     pub posts_changed: u64,
     /// The part file written, if any post was kept.
     pub output: Option<OutputFile>,
+    /// The ledger file written, if any post was dropped.
+    pub ledger: Option<OutputFile>,
 }
 
 /// The part file name of a unit: stable, so reruns produce the same names.
@@ -222,16 +225,19 @@ pub fn part_name(unit: &WorkUnit) -> String {
 
 /// Processes one work unit: decodes the rule columns, evaluates the rules,
 /// then decodes the remaining columns of kept rows only and writes them to
-/// `data_dir/part-….parquet`.
+/// `out_dir/data/part-….parquet`, and the dropped posts to
+/// `out_dir/ledger/part-….parquet`. Both directories must exist.
 pub fn process_unit(
     plan: &PostsPlan,
     unit: &WorkUnit,
     policy: &Policy,
     tables: &SideTables,
     scanner: Option<&dyn TextScrubber>,
-    data_dir: &Path,
+    out_dir: &Path,
     options: &WriteOptions,
 ) -> Result<UnitOutcome> {
+    let data_dir = out_dir.join("data");
+    let mut ledger = LedgerBuilder::new(&plan.files[unit.file].rel_path, unit.row_group);
     let f = &plan.files[unit.file];
     let decode = |source: arrow_schema::ArrowError| IoError::Decode {
         path: f.source.path.clone(),
@@ -264,8 +270,12 @@ pub fn process_unit(
                 source,
             }
         })?;
-        for x in &r {
+        let ids = IdColumn::new(batch.column(f.rule_columns.post_id));
+        for (i, x) in r.iter().enumerate() {
             counts.record(*x);
+            if !x.is_empty() {
+                ledger.push(ids.and_then(|c| c.text(i)).as_deref(), *x);
+            }
         }
         let mask = keep_mask(&r);
         kept_rules.push(filter_record_batch(&batch, &mask).map_err(decode)?);
@@ -280,9 +290,11 @@ pub fn process_unit(
             reasons.len()
         ))));
     }
+    let name = part_name(unit);
     if counts.kept == 0 {
         return Ok(UnitOutcome {
             counts,
+            ledger: ledger.write(&out_dir.join("ledger"), &name, options)?,
             ..UnitOutcome::default()
         });
     }
@@ -293,8 +305,8 @@ pub fn process_unit(
     let kept_rules = concat_batches(&rule_schema, &kept_rules).map_err(decode)?;
 
     let schema: SchemaRef = f.source.metadata.schema().clone();
-    let name = part_name(unit);
     let path = data_dir.join(&name);
+    let post_index = f.rule_indices[f.rule_columns.post_id];
     let mut writer = PartWriter::create(&path, schema.clone(), options)?;
 
     let mut pii = EntityCounts::default();
@@ -318,8 +330,12 @@ pub fn process_unit(
             return Ok(s.batch);
         }
         // Fail closed: a post whose text could not be scrubbed is dropped.
-        for _ in 0..failed {
+        let ids = IdColumn::new(s.batch.column(post_index));
+        let mut pii_error = ReasonSet::EMPTY;
+        pii_error.insert(DropReason::PiiError);
+        for (i, _) in s.failed.iter().enumerate().filter(|(_, x)| **x) {
             counts.drop_kept(DropReason::PiiError);
+            ledger.push(ids.and_then(|c| c.text(i)).as_deref(), pii_error);
         }
         let keep: BooleanArray = s.failed.iter().map(|x| Some(!x)).collect();
         filter_record_batch(&s.batch, &keep).map_err(decode)
@@ -388,10 +404,18 @@ pub fn process_unit(
             counts.kept
         ))));
     }
+    let dropped = counts.dropped();
+    if ledger.rows() as u64 != dropped {
+        return Err(build_err(parquet::errors::ParquetError::General(format!(
+            "ledger holds {} rows but {dropped} posts were dropped",
+            ledger.rows()
+        ))));
+    }
     Ok(UnitOutcome {
         counts,
         pii,
         posts_changed,
+        ledger: ledger.write(&out_dir.join("ledger"), &name, options)?,
         output: Some(OutputFile {
             path: format!("data/{name}"),
             rows,

@@ -151,9 +151,10 @@ pub fn timestamp_micros(array: &ArrayRef, i: usize) -> Option<i64> {
         DataType::Timestamp(TimeUnit::Microsecond, _) => {
             array.as_primitive::<TimestampMicrosecondType>().value(i)
         }
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-            array.as_primitive::<TimestampNanosecondType>().value(i) / 1_000
-        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => array
+            .as_primitive::<TimestampNanosecondType>()
+            .value(i)
+            .div_euclid(1_000),
         _ => return None,
     })
 }

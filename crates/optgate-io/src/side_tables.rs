@@ -19,6 +19,19 @@ use crate::read::{
     ParquetSource, is_timestamp, projected_position, rfc3339_micros, timestamp_micros,
 };
 
+/// SHA-256 of a key set: its sorted keys, 8 bytes little-endian each. Two
+/// registry files that hold the same ids (in any order, with any repeats or
+/// extra columns) have the same digest.
+pub fn keys_sha256(set: &KeySet) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for chunk in set.keys().chunks(4096) {
+        let bytes: Vec<u8> = chunk.iter().flat_map(|k| k.to_le_bytes()).collect();
+        h.update(&bytes);
+    }
+    hex::encode(h.finalize())
+}
+
 fn snapshot(path: &Path, rows: u64, distinct_ids: u64) -> Result<TableSnapshot> {
     let (sha256, bytes) = sha256_file(path)?;
     Ok(TableSnapshot {
@@ -31,6 +44,7 @@ fn snapshot(path: &Path, rows: u64, distinct_ids: u64) -> Result<TableSnapshot> 
         null_timestamps: None,
         unknown_age: None,
         valid_consents: None,
+        keys_sha256: None,
     })
 }
 
@@ -166,6 +180,7 @@ pub fn load_optouts(
     let mut snap = snapshot(&src.path, rows, set.len() as u64)?;
     snap.latest_at = latest.map(rfc3339_micros);
     snap.null_timestamps = Some(null_at);
+    snap.keys_sha256 = Some(keys_sha256(&set));
     Ok((set, snap))
 }
 
@@ -231,5 +246,6 @@ pub fn load_consents(
     snap.latest_at = latest.map(rfc3339_micros);
     snap.null_timestamps = Some(null_at);
     snap.valid_consents = Some(set.len() as u64);
+    snap.keys_sha256 = Some(keys_sha256(&set));
     Ok((set, snap))
 }

@@ -61,9 +61,11 @@ fn posts_whose_scrubbing_fails_are_dropped_with_pii_error() {
         optgate_core::DropCounts::default(),
     );
     let out = dir.path().join("out");
-    std::fs::create_dir_all(out.join("a")).expect("mkdir");
-    std::fs::create_dir_all(out.join("b")).expect("mkdir");
+    for sub in ["a/data", "a/ledger", "b/data", "b/ledger"] {
+        std::fs::create_dir_all(out.join(sub)).expect("mkdir");
+    }
     let mut written = Vec::new();
+    let mut ledgers = Vec::new();
     for unit in &plan.units {
         let o = process_unit(
             &plan,
@@ -77,6 +79,7 @@ fn posts_whose_scrubbing_fails_are_dropped_with_pii_error() {
         .expect("unit");
         with.merge(&o.counts);
         written.extend(o.output);
+        ledgers.extend(o.ledger);
         let o = process_unit(
             &plan,
             unit,
@@ -101,8 +104,7 @@ fn posts_whose_scrubbing_fails_are_dropped_with_pii_error() {
     // No written row holds a text the scrubber failed on.
     let mut rows = 0u64;
     for f in &written {
-        let file = std::fs::File::open(out.join("a").join(f.path.trim_start_matches("data/")))
-            .expect("open");
+        let file = std::fs::File::open(out.join("a").join(&f.path)).expect("open");
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .expect("footer")
             .build()
@@ -117,4 +119,25 @@ fn posts_whose_scrubbing_fails_are_dropped_with_pii_error() {
         }
     }
     assert_eq!(rows, with.kept);
+    // Every post dropped for a failed scrubbing is in the ledger, with that reason.
+    let mut in_ledger = 0u64;
+    let mut ledger_rows = 0u64;
+    for f in &ledgers {
+        let file = std::fs::File::open(out.join("a").join(&f.path)).expect("open");
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("footer")
+            .build()
+            .expect("reader");
+        for b in reader {
+            let b = b.expect("batch");
+            let reason = b
+                .column_by_name("reason")
+                .expect("reason")
+                .as_string::<i32>();
+            in_ledger += reason.iter().filter(|r| *r == Some("pii_error")).count() as u64;
+            ledger_rows += b.num_rows() as u64;
+        }
+    }
+    assert_eq!(in_ledger, failed);
+    assert_eq!(ledger_rows, with.dropped());
 }

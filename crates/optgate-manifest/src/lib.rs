@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Version of the manifest layout; bumped on any incompatible change.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// The whole manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,7 +29,33 @@ pub struct Manifest {
     pub counts: Counts,
     pub pii: PiiRecord,
     pub outputs: Vec<OutputFile>,
+    /// The removal ledger's files (`ledger/…`): one row per dropped post.
+    pub ledger: Vec<OutputFile>,
+    /// The checks the run made on its own output before publishing it.
+    pub verification: Verification,
+    /// SHA-256 of the manifest of the output this one replaced, if any.
+    pub supersedes: Option<String>,
     pub timings: Timings,
+}
+
+/// Named assertions checked on the written output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verification {
+    /// True when every assertion passed.
+    pub passed: bool,
+    pub assertions: Vec<Assertion>,
+}
+
+/// One named assertion: a count that must equal its expected value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assertion {
+    pub name: String,
+    pub description: String,
+    pub expected: u64,
+    pub actual: u64,
+    pub passed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +129,11 @@ pub struct TableSnapshot {
     /// Consent registry: distinct ids with a consent that is not withdrawn.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub valid_consents: Option<u64>,
+    /// Registries: SHA-256 of the sorted set of id keys the run applied (the
+    /// objectors, or the authors with a valid consent), 8 bytes
+    /// little-endian each. Equal for files that hold the same ids.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub keys_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +180,7 @@ pub struct Timings {
     pub plan_ms: u64,
     pub side_tables_ms: u64,
     pub process_ms: u64,
+    pub verify_ms: u64,
     pub total_ms: u64,
 }
 
@@ -188,6 +220,7 @@ impl Manifest {
             plan_ms: 0,
             side_tables_ms: 0,
             process_ms: 0,
+            verify_ms: 0,
             total_ms: 0,
         };
         m

@@ -191,7 +191,11 @@ mod tests {
             }
             for _ in 0..20 {
                 let n = rng.random_range(4..=14usize);
-                inputs.push((0..n).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect());
+                inputs.push(
+                    (0..n)
+                        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+                        .collect(),
+                );
             }
             for national in inputs {
                 let text = format!("+{cc}{national}");
@@ -205,6 +209,9 @@ mod tests {
             }
         }
         // Both answers occur often enough for the comparison to mean something.
-        assert!(checked > 5000 && valid > 1000, "{checked} numbers, {valid} valid");
+        assert!(
+            checked > 5000 && valid > 1000,
+            "{checked} numbers, {valid} valid"
+        );
     }
 }

@@ -104,7 +104,9 @@ impl SubAutomaton {
         cue: Cue,
         form: impl Fn(&str) -> String,
     ) -> SubAutomaton {
-        let global: Vec<usize> = (0..patterns.len()).filter(|i| cues[*i].contains(&cue)).collect();
+        let global: Vec<usize> = (0..patterns.len())
+            .filter(|i| cues[*i].contains(&cue))
+            .collect();
         let forms: Vec<String> = global.iter().map(|i| form(patterns[*i])).collect();
         SubAutomaton {
             automaton: AhoCorasickBuilder::new()
