@@ -2,11 +2,13 @@
 //! safe to train on, with a manifest that proves what was done.
 
 mod config;
+mod dataset;
 mod exit;
 mod gen_sample;
 mod pii_eval;
 mod progress;
 mod run;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,7 +51,16 @@ enum Command {
     GenSample(GenSampleArgs),
     /// Measure the personal-data scanner on labelled corpora (precision, recall, leaks).
     PiiEval(pii_eval::PiiEvalArgs),
+    /// Check a published output against its manifest and the policy, with the
+    /// recorded side tables or newer ones (exit 0 only when every assertion holds).
+    #[command(after_help = VERIFY_EXIT_CODES)]
+    Verify(verify::VerifyArgs),
 }
+
+const VERIFY_EXIT_CODES: &str = "\
+Exit codes:
+  0  every assertion holds
+  1  an assertion failed (listed), or the output or a table cannot be read";
 
 /// Arguments of `optgate run`.
 #[derive(Debug, clap::Args)]
@@ -143,6 +154,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::GenSample(args) => gen_sample::gen_sample(&args),
         Command::PiiEval(args) => pii_eval::pii_eval(&args),
+        Command::Verify(args) => verify::verify(&args),
     };
     match result {
         Ok(()) => ExitStatus::Success.into(),

@@ -309,8 +309,9 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         kept: counts.kept,
         dropped_by_reason: &dropped_by_reason,
     };
-    let findings =
-        pool.install(|| verify_output(&claim, &config.columns.posts, policy, &tables))?;
+    let findings = pool
+        .install(|| verify_output(&claim, &config.columns.posts, policy, &tables))?
+        .findings;
     let verification = Verification {
         passed: findings.iter().all(|f| f.assertion.passed),
         assertions: findings.iter().map(|f| f.assertion.clone()).collect(),
@@ -349,7 +350,10 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             resolved: resolved_policy,
         },
         inputs: Inputs {
-            posts_dir: posts_dir.display().to_string(),
+            posts_dir: fs::canonicalize(posts_dir)
+                .unwrap_or_else(|_| posts_dir.clone())
+                .display()
+                .to_string(),
             posts: plan
                 .files
                 .iter()

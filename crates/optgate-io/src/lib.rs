@@ -23,7 +23,7 @@ pub mod verify;
 pub use error::{IoError, Result};
 pub use hash::{HashingWriter, sha256_file, sha256_hex};
 pub use posts::{
-    PartWriter, PostsFile, PostsPlan, UnitOutcome, WorkUnit, WriteOptions, list_parquet_files,
-    part_name, plan_posts, process_unit,
+    PartWriter, PostsFile, PostsPlan, UnitOutcome, WorkUnit, WriteOptions, kept_post_keys,
+    list_parquet_files, part_name, plan_posts, process_unit,
 };
 pub use read::ParquetSource;

@@ -11,8 +11,8 @@ use arrow_select::concat::concat_batches;
 use arrow_select::filter::filter_record_batch;
 use optgate_core::policy::PostColumnNames;
 use optgate_core::{
-    AccountIndex, DropCounts, DropReason, IdColumn, Policy, ReasonSet, RuleColumns, SideTables,
-    StrColumn, evaluate_posts, is_id_type, is_str_type, keep_mask,
+    AccountIndex, DropCounts, DropReason, IdColumn, IdKey, Policy, ReasonSet, RuleColumns,
+    SideTables, StrColumn, evaluate_posts, is_id_type, is_str_type, keep_mask,
 };
 use optgate_manifest::OutputFile;
 use optgate_pii::{EntityCounts, TextScrubber};
@@ -202,6 +202,51 @@ impl Default for WriteOptions {
     fn default() -> Self {
         WriteOptions { zstd_level: 3 }
     }
+}
+
+/// The keys of the posts of one work unit that the policy keeps (before
+/// scrubbing), and the post ids of every row as keys, for `optgate verify
+/// --posts`: which output rows the inputs account for.
+pub fn kept_post_keys(
+    plan: &PostsPlan,
+    unit: &WorkUnit,
+    policy: &Policy,
+    tables: &SideTables,
+) -> Result<Vec<IdKey>> {
+    let f = &plan.files[unit.file];
+    let decode = |source: parquet::errors::ParquetError| IoError::Decode {
+        path: f.source.path.clone(),
+        row_group: unit.row_group,
+        source,
+    };
+    let reader = f
+        .source
+        .builder()?
+        .with_projection(f.source.projection(f.rule_indices.iter().copied()))
+        .with_row_groups(vec![unit.row_group])
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(decode)?;
+    let mut keys = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| decode(e.into()))?;
+        let r = evaluate_posts(&batch, &f.rule_columns, policy, tables).map_err(|source| {
+            IoError::Stage {
+                path: f.source.path.clone(),
+                row_group: unit.row_group,
+                source,
+            }
+        })?;
+        let ids = IdColumn::new(batch.column(f.rule_columns.post_id));
+        for (i, x) in r.iter().enumerate() {
+            if x.is_empty()
+                && let Some(k) = ids.and_then(|c| c.key(i))
+            {
+                keys.push(k);
+            }
+        }
+    }
+    Ok(keys)
 }
 
 /// The result of one work unit.

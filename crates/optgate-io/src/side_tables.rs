@@ -35,7 +35,11 @@ pub fn keys_sha256(set: &KeySet) -> String {
 fn snapshot(path: &Path, rows: u64, distinct_ids: u64) -> Result<TableSnapshot> {
     let (sha256, bytes) = sha256_file(path)?;
     Ok(TableSnapshot {
-        path: path.display().to_string(),
+        // Absolute, so that `optgate verify` finds the table from anywhere.
+        path: std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string(),
         bytes,
         sha256,
         rows,

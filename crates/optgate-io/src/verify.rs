@@ -43,6 +43,19 @@ pub struct Claim<'a> {
     pub dropped_by_reason: &'a BTreeMap<String, u64>,
 }
 
+/// The findings, and the keys of the output's post ids (sorted).
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub post_keys: Vec<IdKey>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.findings.iter().all(|f| f.assertion.passed)
+    }
+}
+
 /// The row-level assertions, in the order they are reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rule {
@@ -226,7 +239,7 @@ pub fn verify_output(
     cols: &PostColumnNames,
     policy: &Policy,
     tables: &SideTables,
-) -> Result<Vec<Finding>> {
+) -> Result<Report> {
     let tallies: Vec<FileTally> = claim
         .outputs
         .par_iter()
@@ -350,7 +363,10 @@ pub fn verify_output(
     });
 
     findings.extend(check_ledger(claim)?);
-    Ok(findings)
+    Ok(Report {
+        findings,
+        post_keys: keys,
+    })
 }
 
 /// Files under `dir` (recursively) that the manifest does not list.
