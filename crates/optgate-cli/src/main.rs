@@ -4,6 +4,7 @@
 mod config;
 mod dataset;
 mod exit;
+mod explain;
 mod gen_sample;
 mod pii_eval;
 mod progress;
@@ -55,6 +56,8 @@ enum Command {
     /// recorded side tables or newer ones (exit 0 only when every assertion holds).
     #[command(after_help = VERIFY_EXIT_CODES)]
     Verify(verify::VerifyArgs),
+    /// Is this post (or any post of this author) in the dataset, and if not, which rule excluded it.
+    Explain(explain::ExplainArgs),
 }
 
 const VERIFY_EXIT_CODES: &str = "\
@@ -155,6 +158,7 @@ fn main() -> ExitCode {
         Command::GenSample(args) => gen_sample::gen_sample(&args),
         Command::PiiEval(args) => pii_eval::pii_eval(&args),
         Command::Verify(args) => verify::verify(&args),
+        Command::Explain(args) => explain::explain(&args),
     };
     match result {
         Ok(()) => ExitStatus::Success.into(),
