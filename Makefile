@@ -3,7 +3,7 @@
 CARGO ?= cargo
 OUT ?= out/sample
 
-.PHONY: sample test bench pii-eval pii-corpus fmt lint clean
+.PHONY: sample test browser bench pii-eval pii-corpus fmt lint clean
 
 ## Build optgate (release) and run the default policy on the bundled sample.
 sample:
@@ -11,9 +11,14 @@ sample:
 	./target/release/optgate run --config sample-data/config.toml --out $(OUT) --overwrite
 	@echo "manifest: $(OUT)/manifest.json"
 
-## Run every test (unit, integration against the oracle, doc tests).
-test:
-	$(CARGO) test --workspace --exclude optgate-benches
+## Run every test (unit, integration against the oracle, doc tests), with the
+## report's headless-browser test (Debian's chromium, installed if missing).
+test: browser
+	OPTGATE_REQUIRE_BROWSER=1 $(CARGO) test --workspace --exclude optgate-benches
+
+## Debian's chromium for the report test (apt-get; needs root or sudo).
+browser:
+	./scripts/install-browser.sh
 
 ## Precision, recall, leak and false-positive rates of the PII scanner.
 pii-eval:

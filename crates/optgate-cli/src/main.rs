@@ -8,6 +8,7 @@ mod explain;
 mod gen_sample;
 mod pii_eval;
 mod progress;
+mod report;
 mod run;
 mod verify;
 
@@ -58,6 +59,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Is this post (or any post of this author) in the dataset, and if not, which rule excluded it.
     Explain(explain::ExplainArgs),
+    /// Write a self-contained HTML report and a Markdown summary of an output.
+    Report(report::ReportArgs),
 }
 
 const VERIFY_EXIT_CODES: &str = "\
@@ -159,6 +162,7 @@ fn main() -> ExitCode {
         Command::PiiEval(args) => pii_eval::pii_eval(&args),
         Command::Verify(args) => verify::verify(&args),
         Command::Explain(args) => explain::explain(&args),
+        Command::Report(args) => report::report(&args),
     };
     match result {
         Ok(()) => ExitStatus::Success.into(),

@@ -4,5 +4,6 @@
 mod bad_input;
 mod common;
 mod oracle;
+mod report;
 mod run_pipeline;
 mod verify;

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs Debian's Chromium for the report's browser test, if it is missing.
+# Needs root (or sudo): CI machines run as root.
+set -euo pipefail
+if command -v chromium >/dev/null 2>&1; then
+    exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+        echo "install-browser: chromium is missing and this user cannot install it (needs root or sudo)" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+command -v chromium
