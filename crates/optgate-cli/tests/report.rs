@@ -179,7 +179,7 @@ fn report_is_self_contained_and_shows_the_manifest_figures_in_a_browser() {
         let s = n.to_string();
         let mut o = String::new();
         for (i, c) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i) % 3 == 0 {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
                 o.push('\u{202F}');
             }
             o.push(c);
