@@ -6,6 +6,7 @@ mod dataset;
 mod exit;
 mod explain;
 mod gen_sample;
+mod openlineage;
 mod pii_eval;
 mod progress;
 mod report;
@@ -101,6 +102,9 @@ pub struct RunArgs {
     /// Accept an objection registry with no rows (recorded in the manifest).
     #[arg(long)]
     pub allow_empty_registry: bool,
+    /// Also write an OpenLineage RunEvent (COMPLETE or FAIL) to this file.
+    #[arg(long)]
+    pub openlineage: Option<PathBuf>,
 }
 
 /// Arguments of `optgate gen-sample`.
@@ -177,7 +181,7 @@ fn main() -> ExitCode {
 
 /// The error and its causes on one line, leaving out a cause whose text the
 /// message already holds (library errors often repeat their source).
-fn error_message(error: &anyhow::Error) -> String {
+pub(crate) fn error_message(error: &anyhow::Error) -> String {
     let mut message = String::new();
     for cause in error.chain() {
         let text = cause.to_string();

@@ -66,12 +66,36 @@ fn required<'a>(
 }
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
-    let started = Instant::now();
     let started_at = now_micros();
     let run_id = format!(
         "{:016x}",
         xxhash_rust::xxh3::xxh3_64(format!("{started_at}-{}", std::process::id()).as_bytes())
     );
+    let result = run_inner(args, &run_id, started_at);
+    if let Some(path) = &args.openlineage {
+        let event = crate::openlineage::run_event(
+            &run_id,
+            started_at,
+            &args.out,
+            result.as_ref().ok(),
+            result.as_ref().err(),
+        );
+        let text = serde_json::to_string_pretty(&event).map_err(Failure::runtime)?;
+        if let Err(e) = fs::write(path, format!("{text}\n")) {
+            let e = Failure::runtime(anyhow::Error::new(e).context(format!(
+                "{}: cannot write the OpenLineage event",
+                path.display()
+            )));
+            // The run's own failure, if any, is what the caller must see first.
+            return Err(result.err().unwrap_or(e));
+        }
+    }
+    result.map(|_| ())
+}
+
+fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, Failure> {
+    let started = Instant::now();
+    let run_id = run_id.to_owned();
 
     // Everything that can be wrong with the inputs is checked before any
     // output directory exists.
@@ -428,7 +452,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         "Published the output."
     );
     println!("{}", summary_line(&manifest, &args.out, secs));
-    Ok(())
+    Ok(manifest)
 }
 
 /// One line per failed assertion, with a few of the posts or files behind it.

@@ -223,3 +223,70 @@ fn report_is_self_contained_and_shows_the_manifest_figures_in_a_browser() {
         png.len()
     );
 }
+
+#[test]
+fn openlineage_event_is_written_on_success_and_on_failure() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(tmp.path(), 1500, &[]);
+    let config = write_config(tmp.path(), "");
+    let event = tmp.path().join("lineage.json");
+    let out = tmp.path().join("out");
+    run_ok(
+        optgate()
+            .args(["run", "--progress", "never", "--config"])
+            .arg(&config)
+            .arg("--out")
+            .arg(&out)
+            .arg("--openlineage")
+            .arg(&event),
+    );
+    let e: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&event).expect("event")).expect("json");
+    let m = manifest(&out);
+    assert_eq!(e["eventType"], "COMPLETE");
+    assert!(e["schemaURL"].as_str().expect("url").contains("RunEvent"));
+    let run_id = e["run"]["runId"].as_str().expect("runId");
+    assert_eq!(run_id.len(), 36, "a UUID");
+    let stats = &e["outputs"][0]["outputFacets"]["outputStatistics"];
+    assert_eq!(stats["rowCount"], m["counts"]["kept"]);
+    assert_eq!(
+        stats["fileCount"].as_u64(),
+        m["outputs"].as_array().map(|a| a.len() as u64)
+    );
+    let input = &e["inputs"][0]["inputFacets"];
+    assert_eq!(input["inputStatistics"]["rowCount"], m["counts"]["rows_in"]);
+    let assertions = input["dataQualityAssertions"]["assertions"]
+        .as_array()
+        .expect("assertions");
+    assert_eq!(
+        assertions.len(),
+        m["verification"]["assertions"]
+            .as_array()
+            .expect("assertions")
+            .len()
+    );
+    assert!(assertions.iter().all(|a| a["success"] == true));
+    for f in [&stats, &input["dataQualityAssertions"]] {
+        assert!(f["_producer"].is_string() && f["_schemaURL"].is_string());
+    }
+
+    // A failed run: FAIL with the error, and still exit 1 for bad input.
+    std::fs::remove_file(tmp.path().join("accounts.parquet")).expect("rm");
+    let o = optgate()
+        .args(["run", "--progress", "never", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(tmp.path().join("out2"))
+        .arg("--openlineage")
+        .arg(&event)
+        .output()
+        .expect("starts");
+    assert_eq!(o.status.code(), Some(1));
+    let e: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&event).expect("event")).expect("json");
+    assert_eq!(e["eventType"], "FAIL");
+    let msg = e["run"]["facets"]["errorMessage"]["message"]
+        .as_str()
+        .expect("message");
+    assert!(msg.contains("accounts.parquet"), "{msg}");
+}
