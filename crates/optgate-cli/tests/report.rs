@@ -266,7 +266,7 @@ fn openlineage_event_is_written_on_success_and_on_failure() {
             .len()
     );
     assert!(assertions.iter().all(|a| a["success"] == true));
-    for f in [&stats, &input["dataQualityAssertions"]] {
+    for f in [stats, &input["dataQualityAssertions"]] {
         assert!(f["_producer"].is_string() && f["_schemaURL"].is_string());
     }
 
