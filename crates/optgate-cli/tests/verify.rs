@@ -430,3 +430,30 @@ fn verify_against_a_newer_registry_lists_the_posts_of_new_objectors() {
         .clone();
     assert_ne!(table["sha256"], table["recorded_sha256"]);
 }
+
+#[test]
+fn a_run_whose_output_fails_verification_exits_2_and_publishes_nothing() {
+    // The same dump delivered twice: every kept post would be in the output
+    // twice, which the rules (one post at a time) cannot see and the
+    // verification of the written output must.
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(tmp.path(), 1500, &["--files", "1"]);
+    let posts = tmp.path().join("posts");
+    let first = parquet_files(&posts)[0].clone();
+    fs::copy(&first, posts.join("again.parquet")).expect("copy");
+    let config = write_config(tmp.path(), "");
+    let out = tmp.path().join("out");
+    let o = optgate()
+        .args(["run", "--progress", "never", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("starts");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("post_ids_unique"), "{stderr}");
+    assert!(stderr.contains("nothing published"), "{stderr}");
+    assert!(!out.exists());
+    assert!(leftovers(tmp.path(), "staging").is_empty());
+}
