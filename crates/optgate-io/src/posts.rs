@@ -204,9 +204,9 @@ impl Default for WriteOptions {
     }
 }
 
-/// The keys of the posts of one work unit that the policy keeps (before
-/// scrubbing), and the post ids of every row as keys, for `optgate verify
-/// --posts`: which output rows the inputs account for.
+/// The keys of the post ids of one work unit that the policy keeps (before
+/// scrubbing), for `optgate verify --posts`: which output rows the inputs
+/// account for.
 pub fn kept_post_keys(
     plan: &PostsPlan,
     unit: &WorkUnit,
@@ -214,29 +214,9 @@ pub fn kept_post_keys(
     tables: &SideTables,
 ) -> Result<Vec<IdKey>> {
     let f = &plan.files[unit.file];
-    let decode = |source: parquet::errors::ParquetError| IoError::Decode {
-        path: f.source.path.clone(),
-        row_group: unit.row_group,
-        source,
-    };
-    let reader = f
-        .source
-        .builder()?
-        .with_projection(f.source.projection(f.rule_indices.iter().copied()))
-        .with_row_groups(vec![unit.row_group])
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(decode)?;
     let mut keys = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| decode(e.into()))?;
-        let r = evaluate_posts(&batch, &f.rule_columns, policy, tables).map_err(|source| {
-            IoError::Stage {
-                path: f.source.path.clone(),
-                row_group: unit.row_group,
-                source,
-            }
-        })?;
+    for evaluated in evaluated_batches(f, unit, policy, tables)? {
+        let (batch, r) = evaluated?;
         let ids = IdColumn::new(batch.column(f.rule_columns.post_id));
         for (i, x) in r.iter().enumerate() {
             if x.is_empty()
@@ -247,6 +227,40 @@ pub fn kept_post_keys(
         }
     }
     Ok(keys)
+}
+
+/// The rule columns of one work unit, batch by batch, with the rules each row fails.
+fn evaluated_batches<'a>(
+    f: &'a PostsFile,
+    unit: &WorkUnit,
+    policy: &'a Policy,
+    tables: &'a SideTables,
+) -> Result<impl Iterator<Item = Result<(RecordBatch, Vec<ReasonSet>)>> + 'a> {
+    let row_group = unit.row_group;
+    let decode = move |source: parquet::errors::ParquetError| IoError::Decode {
+        path: f.source.path.clone(),
+        row_group,
+        source,
+    };
+    let reader = f
+        .source
+        .builder()?
+        .with_projection(f.source.projection(f.rule_indices.iter().copied()))
+        .with_row_groups(vec![row_group])
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(decode)?;
+    Ok(reader.map(move |batch| {
+        let batch = batch.map_err(|e| decode(e.into()))?;
+        let r = evaluate_posts(&batch, &f.rule_columns, policy, tables).map_err(|source| {
+            IoError::Stage {
+                path: f.source.path.clone(),
+                row_group,
+                source,
+            }
+        })?;
+        Ok((batch, r))
+    }))
 }
 
 /// The result of one work unit.
@@ -295,26 +309,11 @@ pub fn process_unit(
         source,
     };
 
-    let reader = f
-        .source
-        .builder()?
-        .with_projection(f.source.projection(f.rule_indices.iter().copied()))
-        .with_row_groups(vec![unit.row_group])
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(build_err)?;
     let mut counts = DropCounts::default();
     let mut reasons: Vec<ReasonSet> = Vec::with_capacity(unit.rows as usize);
     let mut kept_rules = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(decode)?;
-        let r = evaluate_posts(&batch, &f.rule_columns, policy, tables).map_err(|source| {
-            IoError::Stage {
-                path: f.source.path.clone(),
-                row_group: unit.row_group,
-                source,
-            }
-        })?;
+    for evaluated in evaluated_batches(f, unit, policy, tables)? {
+        let (batch, r) = evaluated?;
         let ids = IdColumn::new(batch.column(f.rule_columns.post_id));
         for (i, x) in r.iter().enumerate() {
             counts.record(*x);

@@ -232,6 +232,16 @@ fn check_rows(
     Ok(())
 }
 
+fn assertion(name: &str, description: &str, expected: u64, actual: u64) -> Assertion {
+    Assertion {
+        name: name.to_owned(),
+        description: description.to_owned(),
+        expected,
+        actual,
+        passed: expected == actual,
+    }
+}
+
 /// Re-reads and checks a written output. Errors only when the output
 /// directory itself cannot be read; a damaged file is a failed assertion.
 pub fn verify_output(
@@ -260,13 +270,6 @@ pub fn verify_output(
         .collect();
 
     let mut findings = Vec::new();
-    let assertion = |name: &str, description: &str, expected: u64, actual: u64| Assertion {
-        name: name.to_owned(),
-        description: description.to_owned(),
-        expected,
-        actual,
-        passed: expected == actual,
-    };
 
     // Files: present, readable, with the recorded digest and row count.
     let mut bad_files = Vec::new();
@@ -498,13 +501,6 @@ fn check_ledger(claim: &Claim<'_>) -> Result<Vec<Finding>> {
             differing.push(format!("{r}: ledger {got}, manifest {want}"));
         }
     }
-    let assertion = |name: &str, description: &str, expected: u64, actual: u64| Assertion {
-        name: name.to_owned(),
-        description: description.to_owned(),
-        expected,
-        actual,
-        passed: expected == actual,
-    };
     Ok(vec![
         Finding {
             assertion: assertion(
