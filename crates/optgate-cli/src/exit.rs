@@ -11,6 +11,8 @@ pub enum ExitStatus {
     BadInput = 1,
     /// The run failed on its own side (write error, internal check); nothing was published.
     RuntimeFailure = 2,
+    /// Stopped by SIGINT or SIGTERM; staging removed, nothing was published.
+    Interrupted = 130,
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -31,6 +33,13 @@ impl Failure {
         Failure {
             status: ExitStatus::BadInput,
             error: error.into(),
+        }
+    }
+
+    pub fn interrupted() -> Self {
+        Failure {
+            status: ExitStatus::Interrupted,
+            error: anyhow::anyhow!("interrupted by a signal: staging removed, nothing published"),
         }
     }
 

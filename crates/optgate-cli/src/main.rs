@@ -9,6 +9,7 @@ mod gen_sample;
 mod openlineage;
 mod pii_eval;
 mod progress;
+mod publish;
 mod report;
 mod run;
 mod verify;
@@ -26,7 +27,9 @@ Exit codes:
   0  success: the output was verified and published
   1  bad input or config (missing or unreadable file, corrupt Parquet, missing column,
      wrong column type, empty objection registry, existing output, bad flags): nothing published
-  2  runtime failure (write error, internal consistency check): nothing published";
+  2  runtime failure (write error, internal consistency check, verification of the
+     written output): nothing published
+  130 interrupted by SIGINT or SIGTERM: staging removed, nothing published";
 
 #[derive(Debug, Parser)]
 #[command(name = "optgate", version, about, after_help = EXIT_CODES)]
@@ -161,7 +164,7 @@ fn main() -> ExitCode {
     };
     init_logging(cli.log_format);
     let result = match cli.command {
-        Command::Run(args) => run::run(&args),
+        Command::Run(args) => publish::install_signal_handlers().and_then(|()| run::run(&args)),
         Command::GenSample(args) => gen_sample::gen_sample(&args),
         Command::PiiEval(args) => pii_eval::pii_eval(&args),
         Command::Verify(args) => verify::verify(&args),

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use optgate_core::{ConsentMode, DropCounts, DropReason, SideTables};
 use optgate_io::read::rfc3339_micros;
 use optgate_io::side_tables::{
@@ -26,6 +26,7 @@ use crate::RunArgs;
 use crate::config::LoadedConfig;
 use crate::exit::Failure;
 use crate::progress::posts_bar;
+use crate::publish::{OutLock, Staging, check_interrupted, out_parts, publish};
 
 fn now_micros() -> i64 {
     SystemTime::now()
@@ -36,20 +37,6 @@ fn now_micros() -> i64 {
 
 fn millis(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
-}
-
-/// A staging directory beside OUT, removed unless the run publishes it.
-struct Staging {
-    dir: PathBuf,
-    published: bool,
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.published {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
-    }
 }
 
 fn required<'a>(
@@ -138,6 +125,8 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     {
         return Err(Failure::input(anyhow!("--threads must be at least 1")));
     }
+    // One run per OUT at a time; the lock is held until this function returns.
+    let _lock = OutLock::acquire(&args.out, &run_id)?;
     if fs::symlink_metadata(&args.out).is_ok() && !args.overwrite {
         return Err(Failure::input(anyhow!(
             "{}: output already exists; pass --overwrite to replace it",
@@ -227,35 +216,10 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
             .collect::<Result<_, IoError>>()
     })?;
 
-    // From here on, a failure removes the staging directory.
-    let out_parent = match args.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let out_name = args
-        .out
-        .file_name()
-        .ok_or_else(|| Failure::input(anyhow!("{}: not a directory name", args.out.display())))?
-        .to_string_lossy()
-        .into_owned();
-    fs::create_dir_all(&out_parent)
-        .with_context(|| {
-            format!(
-                "{}: cannot create the output's parent",
-                out_parent.display()
-            )
-        })
-        .map_err(Failure::runtime)?;
-    let mut staging = Staging {
-        dir: out_parent.join(format!(".{out_name}.staging-{run_id}")),
-        published: false,
-    };
-    for sub in ["data", "ledger"] {
-        let dir = staging.dir.join(sub);
-        fs::create_dir_all(&dir)
-            .with_context(|| format!("{}: cannot create the staging directory", dir.display()))
-            .map_err(Failure::runtime)?;
-    }
+    // From here on, a failure or a signal removes the staging directory.
+    check_interrupted()?;
+    let (out_parent, out_name) = out_parts(&args.out)?;
+    let mut staging = Staging::create(&out_parent, &out_name, &run_id)?;
 
     let t_process = Instant::now();
     let bar = posts_bar(args.progress, plan.rows());
@@ -267,6 +231,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         plan.units
             .par_iter()
             .map(|unit| {
+                check_interrupted()?;
                 let r = process_unit(
                     &plan,
                     unit,
@@ -279,9 +244,9 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                     &write_options,
                 );
                 bar.inc(unit.rows);
-                r
+                r.map_err(Failure::from)
             })
-            .collect::<Result<_, IoError>>()
+            .collect::<Result<_, Failure>>()
     })?;
     bar.finish_and_clear();
     let process_ms = millis(t_process);
@@ -323,6 +288,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     };
     let dropped_by_reason = reason_map(&counts.first_failing);
 
+    check_interrupted()?;
     // Verification: the written files, re-read from disk, against the policy
     // and the side tables. A failed assertion stops the run before publishing.
     let t_verify = Instant::now();
@@ -435,7 +401,9 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     };
     write_manifest(&staging.dir, &manifest)?;
 
-    publish(&mut staging, &args.out, &out_parent, &run_id)?;
+    // The last point where a signal stops the run; the exchange is atomic.
+    check_interrupted()?;
+    publish(&mut staging, &args.out)?;
     let secs = started.elapsed().as_secs_f64();
     if counts.first_failing[DropReason::PiiError as usize] > 0 {
         tracing::warn!(
@@ -508,40 +476,6 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let mut f = fs::File::create(path).map_err(err)?;
     f.write_all(bytes).map_err(err)?;
     f.sync_all().map_err(err)
-}
-
-/// Renames the staging directory to OUT. With --overwrite, the previous OUT
-/// is moved aside first and removed only once the new one is in place.
-fn publish(staging: &mut Staging, out: &Path, parent: &Path, run_id: &str) -> Result<(), Failure> {
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let aside = parent.join(format!(".{name}.replaced-{run_id}"));
-    let had_previous = fs::symlink_metadata(out).is_ok();
-    if had_previous {
-        fs::rename(out, &aside)
-            .with_context(|| format!("{}: cannot move the previous output aside", out.display()))
-            .map_err(Failure::runtime)?;
-    }
-    if let Err(e) = fs::rename(&staging.dir, out) {
-        if had_previous {
-            let _ = fs::rename(&aside, out);
-        }
-        return Err(Failure::runtime(
-            anyhow::Error::new(e).context(format!("{}: cannot publish the output", out.display())),
-        ));
-    }
-    staging.published = true;
-    if let Ok(d) = fs::File::open(parent) {
-        let _ = d.sync_all();
-    }
-    if had_previous {
-        fs::remove_dir_all(&aside)
-            .with_context(|| format!("{}: cannot remove the replaced output", aside.display()))
-            .map_err(Failure::runtime)?;
-    }
-    Ok(())
 }
 
 fn summary_line(m: &Manifest, out: &Path, secs: f64) -> String {
