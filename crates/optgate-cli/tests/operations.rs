@@ -1,0 +1,320 @@
+//! Cron-grade operation: the lock, signals, SIGKILL at any point, write
+//! errors and permissions.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn run_cmd(config: &Path, out: &Path) -> Command {
+    let mut c = optgate();
+    c.args(["run", "--progress", "never", "--overwrite", "--config"])
+        .arg(config)
+        .arg("--out")
+        .arg(out);
+    c
+}
+
+/// Bytes of every data and ledger file, by relative path.
+fn payload(out: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v = Vec::new();
+    for sub in ["data", "ledger"] {
+        for p in parquet_files(&out.join(sub)) {
+            let name = format!("{sub}/{}", p.file_name().expect("name").to_string_lossy());
+            v.push((name, fs::read(&p).expect("read")));
+        }
+    }
+    v
+}
+
+fn verify_ok(out: &Path) -> bool {
+    optgate()
+        .arg("verify")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("starts")
+        .success()
+}
+
+#[test]
+fn a_second_run_on_the_same_output_is_refused_and_a_stale_lock_is_reported() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(tmp.path(), 1000, &[]);
+    let config = write_config(tmp.path(), "");
+    let out = tmp.path().join("out");
+    let lock_path = tmp.path().join(".out.lock");
+
+    // Another live run holds the lock.
+    let holder = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .expect("lock file");
+    holder.lock().expect("lock");
+    fs::write(
+        &lock_path,
+        format!(
+            "pid={} run_id=x started=2026-11-24T00:00:00Z\n",
+            std::process::id()
+        ),
+    )
+    .expect("write");
+    let o = run_cmd(&config, &out).output().expect("starts");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another optgate run"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("pid {}", std::process::id())),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+    drop(holder);
+
+    // A run that died: its lock file still names it, its staging is left.
+    fs::write(
+        &lock_path,
+        "pid=999999999 run_id=dead started=2026-11-23T01:00:00Z\n",
+    )
+    .expect("write");
+    let leftover = tmp.path().join(".out.staging-dead");
+    fs::create_dir_all(leftover.join("data")).expect("mkdir");
+    let o = run_ok(&mut run_cmd(&config, &out));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("stale lock"), "{stderr}");
+    assert!(stderr.contains("no longer running"), "{stderr}");
+    assert!(!leftover.exists(), "the dead run's staging is removed");
+    assert!(verify_ok(&out));
+    // Released cleanly: the lock file is empty again.
+    assert_eq!(fs::read_to_string(&lock_path).expect("lock"), "");
+}
+
+fn big_sample(dir: &Path) -> PathBuf {
+    gen_sample(dir, 60_000, &["--files", "6", "--row-group-rows", "2500"]);
+    write_config(dir, "")
+}
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        assert!(start.elapsed() < limit, "optgate did not stop");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn sigterm_and_sigint_stop_the_run_cleanly() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let config = big_sample(tmp.path());
+    for signal in ["TERM", "INT"] {
+        let out = tmp.path().join(format!("out-{signal}"));
+        let mut child = run_cmd(&config, &out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts");
+        std::thread::sleep(Duration::from_millis(150));
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let status = wait_with_timeout(&mut child, Duration::from_secs(60));
+        assert_eq!(status.code(), Some(130), "SIG{signal}");
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+            .expect("read");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        assert!(!out.exists(), "nothing published");
+        assert!(
+            leftovers(tmp.path(), "staging").is_empty(),
+            "staging removed"
+        );
+    }
+}
+
+#[test]
+fn sigkill_at_any_point_leaves_the_previous_output_or_none_never_a_partial_one() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let config = big_sample(tmp.path());
+    // The reference: an uninterrupted run.
+    let reference_out = tmp.path().join("reference");
+    run_ok(&mut run_cmd(&config, &reference_out));
+    let reference = payload(&reference_out);
+    let started = Instant::now();
+    run_ok(&mut run_cmd(&config, &tmp.path().join("timing")));
+    let full = started.elapsed();
+
+    for with_previous in [false, true] {
+        let out = tmp.path().join(format!("out-{with_previous}"));
+        let mut previous_manifest = None;
+        if with_previous {
+            run_ok(&mut run_cmd(&config, &out));
+            previous_manifest = Some(fs::read(out.join("manifest.json")).expect("manifest"));
+        }
+        // Kill points spread over a whole run: reading, writing, verifying, publishing.
+        let steps = 14u32;
+        let (mut absent, mut old, mut new) = (0, 0, 0);
+        for k in 0..=steps {
+            // Up to one and a half times a whole run, so the last points fall after it.
+            let delay = full * 3 * k / (2 * steps);
+            let mut child = run_cmd(&config, &out)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("starts");
+            std::thread::sleep(delay);
+            let _ = child.kill();
+            let _ = child.wait();
+            if out.exists() {
+                // Complete: either the previous output untouched, or a new one
+                // that verifies and holds the same bytes.
+                assert!(verify_ok(&out), "kill at {delay:?}: output does not verify");
+                assert_eq!(payload(&out), reference, "kill at {delay:?}");
+                let m = fs::read(out.join("manifest.json")).expect("manifest");
+                if previous_manifest.as_ref() == Some(&m) {
+                    old += 1;
+                } else {
+                    new += 1;
+                    if with_previous {
+                        // A new version was published: it supersedes the previous one.
+                        let v: serde_json::Value = serde_json::from_slice(&m).expect("json");
+                        assert!(v["supersedes"].is_string());
+                    }
+                    // The next kill point starts from this output.
+                    previous_manifest = Some(m);
+                }
+            } else {
+                assert!(
+                    !with_previous,
+                    "kill at {delay:?}: the previous output vanished"
+                );
+                absent += 1;
+            }
+        }
+        eprintln!("with previous {with_previous}: absent {absent}, previous kept {old}, new {new}");
+        // The sweep reached both sides of the publish.
+        if with_previous {
+            assert!(old > 0 && new > 0, "{old} {new}");
+        } else {
+            assert!(absent > 0 && new > 0, "{absent} {new}");
+        }
+        // The next run completes and gives the same bytes as an uninterrupted one.
+        run_ok(&mut run_cmd(&config, &out));
+        assert_eq!(payload(&out), reference);
+        assert!(verify_ok(&out));
+        assert!(leftovers(tmp.path(), "staging").is_empty());
+        assert!(leftovers(tmp.path(), "replaced").is_empty());
+    }
+}
+
+/// Mounts a tmpfs at `dir` (root only); false where that is not possible.
+fn mount_tmpfs(dir: &Path, options: &str) -> bool {
+    fs::create_dir_all(dir).expect("mkdir");
+    Command::new("mount")
+        .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+        .arg(dir)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn umount(dir: &Path) {
+    let _ = Command::new("umount").arg(dir).status();
+}
+
+#[test]
+fn write_errors_give_a_clear_error_and_publish_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(tmp.path(), 20_000, &[]);
+    let config = write_config(tmp.path(), "");
+
+    // A file where the output's parent directory should be.
+    let blocker = tmp.path().join("not-a-dir");
+    fs::write(&blocker, "x").expect("write");
+    let o = run_cmd(&config, &blocker.join("out"))
+        .output()
+        .expect("starts");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not-a-dir"), "{stderr}");
+
+    // Disk full and a read-only filesystem, on small tmpfs mounts (root only).
+    let full = tmp.path().join("full");
+    if !mount_tmpfs(&full, "size=64k") {
+        eprintln!("SKIPPED disk-full and read-only cases: cannot mount a tmpfs here (not root)");
+        return;
+    }
+    let o = run_cmd(&config, &full.join("out"))
+        .output()
+        .expect("starts");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let listing: Vec<String> = fs::read_dir(&full)
+        .expect("ls")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
+    umount(&full);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(stderr.contains(".out.staging-"), "names the file: {stderr}");
+    assert!(
+        listing.iter().all(|n| n == ".out.lock"),
+        "nothing published, staging removed: {listing:?}"
+    );
+
+    let ro = tmp.path().join("ro");
+    assert!(mount_tmpfs(&ro, "ro,size=1m"));
+    let o = run_cmd(&config, &ro.join("out")).output().expect("starts");
+    umount(&ro);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+}
+
+#[test]
+fn outputs_are_owner_and_group_only_whatever_the_umask() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(tmp.path(), 1000, &[]);
+    let config = write_config(tmp.path(), "");
+    let out = tmp.path().join("out");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 000 && exec '{}' run --progress never --config '{}' --out '{}'",
+            env!("CARGO_BIN_EXE_optgate"),
+            config.display(),
+            out.display()
+        ))
+        .stdout(Stdio::null())
+        .status()
+        .expect("sh");
+    assert!(status.success());
+    let mut checked = 0;
+    let mut stack = vec![out.clone()];
+    while let Some(p) = stack.pop() {
+        let meta = fs::metadata(&p).expect("meta");
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_dir() {
+            assert_eq!(mode, 0o750, "{}", p.display());
+            stack.extend(fs::read_dir(&p).expect("ls").map(|e| e.expect("e").path()));
+        } else {
+            assert_eq!(mode, 0o640, "{}", p.display());
+        }
+        checked += 1;
+    }
+    assert!(checked > 5);
+    let lock = fs::metadata(tmp.path().join(".out.lock")).expect("lock");
+    assert_eq!(
+        lock.permissions().mode() & 0o007,
+        0,
+        "the lock file is not world-readable"
+    );
+}
