@@ -108,6 +108,16 @@ pub struct RunArgs {
     /// Also write an OpenLineage RunEvent (COMPLETE or FAIL) to this file.
     #[arg(long)]
     pub openlineage: Option<PathBuf>,
+    /// The previous version of this output (default: OUT itself with --overwrite):
+    /// its registry snapshot is checked and its manifest superseded.
+    #[arg(long)]
+    pub previous: Option<PathBuf>,
+    /// Accept an objection registry that lost ids since the previous run (recorded in the manifest).
+    #[arg(long)]
+    pub allow_registry_shrink: bool,
+    /// Only warnings and errors on stderr, no summary on stdout: for cron.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Arguments of `optgate gen-sample`.
@@ -133,9 +143,10 @@ pub struct GenSampleArgs {
     pub row_group_rows: Option<usize>,
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, quiet: bool) {
+    let default = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("OPTGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -162,7 +173,8 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_logging(cli.log_format);
+    let quiet = matches!(&cli.command, Command::Run(a) if a.quiet);
+    init_logging(cli.log_format, quiet);
     let result = match cli.command {
         Command::Run(args) => publish::install_signal_handlers().and_then(|()| run::run(&args)),
         Command::GenSample(args) => gen_sample::gen_sample(&args),

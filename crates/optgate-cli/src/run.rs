@@ -9,14 +9,16 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::anyhow;
 use optgate_core::{ConsentMode, DropCounts, DropReason, SideTables};
 use optgate_io::read::rfc3339_micros;
+use optgate_io::registry::{OPTOUTS_KEYS, diff, first_objections, read_keys, write_keys};
 use optgate_io::side_tables::{
     check_accounts, check_consents, check_optouts, load_accounts, load_consents, load_optouts,
 };
 use optgate_io::verify::{Claim, Finding, verify_output};
 use optgate_io::{IoError, UnitOutcome, WriteOptions, plan_posts, process_unit, sha256_file};
 use optgate_manifest::{
-    Counts, InputFile, Inputs, MANIFEST_VERSION, Manifest, PiiRecord, PolicyRecord, RunInfo,
-    Timings, Tool, Verification, canonical_json_pretty, canonical_sha256,
+    Counts, InputFile, Inputs, MANIFEST_VERSION, Manifest, ObjectionLatency, PiiRecord,
+    PolicyRecord, RegistryCheck, RunInfo, Timings, Tool, Verification, canonical_json_pretty,
+    canonical_sha256,
 };
 use optgate_pii::{Entity, EntityCounts, Scanner};
 use rayon::prelude::*;
@@ -24,6 +26,7 @@ use tracing::info;
 
 use crate::RunArgs;
 use crate::config::LoadedConfig;
+use crate::dataset::Dataset;
 use crate::exit::Failure;
 use crate::progress::posts_bar;
 use crate::publish::{OutLock, Staging, check_interrupted, out_parts, publish};
@@ -202,6 +205,25 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         consents,
     };
     let side_tables_ms = millis(t_tables);
+
+    // The previous version of this output: --previous, or OUT itself when it
+    // is being replaced. Its registry snapshot must not lose objections.
+    let previous_dir = args.previous.clone().or_else(|| {
+        (args.overwrite && args.out.join(MANIFEST_FILE).exists()).then(|| args.out.clone())
+    });
+    let previous = previous_dir.as_deref().map(Dataset::open).transpose()?;
+    let (registry_check, previous_keys) = match (&previous, &tables.optouts, &optouts_src) {
+        (Some(prev), Some(now), Some(_)) => check_registry(prev, now, args.allow_registry_shrink)?,
+        _ => (None, None),
+    };
+    let objection_latency = match &optouts_src {
+        Some(src) => Some(latency(
+            &first_objections(src, &config.columns.optouts, previous_keys.as_ref())?,
+            started_at,
+        )),
+        None => None,
+    };
+    drop(previous_keys);
     info!(
         accounts = tables.accounts.distinct_ids(),
         objections = tables.optouts.as_ref().map_or(0, |s| s.len()),
@@ -318,11 +340,11 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         ms = verify_ms,
         "Verified the written output."
     );
-    let supersedes = if args.overwrite {
-        previous_manifest_sha256(&args.out)?
-    } else {
-        None
-    };
+    let supersedes = previous.as_ref().map(|p| p.manifest_sha256.clone());
+    if let Some(set) = &tables.optouts {
+        optgate_io::registry::create_dir(&staging.dir)?;
+        write_keys(&staging.dir.join(OPTOUTS_KEYS), set)?;
+    }
     let manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
         tool: Tool {
@@ -391,6 +413,8 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         ledger,
         verification,
         supersedes,
+        registry_check,
+        objection_latency,
         timings: Timings {
             plan_ms,
             side_tables_ms,
@@ -419,7 +443,9 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         out = %args.out.display(),
         "Published the output."
     );
-    println!("{}", summary_line(&manifest, &args.out, secs));
+    if !args.quiet {
+        println!("{}", summary_line(&manifest, &args.out, secs));
+    }
     Ok(manifest)
 }
 
@@ -440,13 +466,65 @@ pub fn failed_assertions(findings: &[Finding]) -> String {
         .join("; ")
 }
 
-/// SHA-256 of the manifest of an existing output, if it has one.
-fn previous_manifest_sha256(out: &Path) -> Result<Option<String>, Failure> {
-    let path = out.join(MANIFEST_FILE);
-    if !path.exists() {
-        return Ok(None);
+/// Compares the registry with the previous run's snapshot: refuses one that
+/// lost ids unless allowed. Returns the check for the manifest and the
+/// previous keys (to tell first-time objections).
+fn check_registry(
+    prev: &Dataset,
+    now: &optgate_core::KeySet,
+    allow_shrink: bool,
+) -> Result<(Option<RegistryCheck>, Option<optgate_core::KeySet>), Failure> {
+    let Some(sha) = prev
+        .manifest
+        .inputs
+        .optouts
+        .as_ref()
+        .and_then(|t| t.keys_sha256.clone())
+    else {
+        return Ok((None, None));
+    };
+    let keys = read_keys(&prev.dir.join(OPTOUTS_KEYS), &sha).map_err(Failure::input)?;
+    let (lost, added) = diff(&keys, now);
+    if lost > 0 && !allow_shrink {
+        return Err(Failure::input(anyhow!(
+            "the objection registry lost {lost} ids since the previous run ({}, {} ids then, {} now): \
+             objections must not disappear; refusing. Pass --allow-registry-shrink if this is \
+             intended (the manifest records it)",
+            prev.dir.display(),
+            keys.len(),
+            now.len()
+        )));
     }
-    Ok(Some(sha256_file(&path)?.0))
+    Ok((
+        Some(RegistryCheck {
+            previous_manifest_sha256: prev.manifest_sha256.clone(),
+            previous_ids: keys.len() as u64,
+            ids: now.len() as u64,
+            lost,
+            added,
+            allow_registry_shrink: allow_shrink,
+        }),
+        Some(keys),
+    ))
+}
+
+/// Max and median delay, in seconds, from `objected_at` to the run's start.
+fn latency(first_objected: &[i64], run_start_micros: i64) -> ObjectionLatency {
+    let mut secs: Vec<u64> = first_objected
+        .iter()
+        .map(|t| (run_start_micros.saturating_sub(*t).max(0) / 1_000_000) as u64)
+        .collect();
+    secs.sort_unstable();
+    let median = match secs.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(secs[n / 2]),
+        n => Some((secs[n / 2 - 1] + secs[n / 2]) / 2),
+    };
+    ObjectionLatency {
+        first_applied: secs.len() as u64,
+        max_seconds: secs.last().copied(),
+        median_seconds: median,
+    }
 }
 
 /// Writes `manifest.json` (canonical JSON, pretty) and `manifest.json.sha256`

@@ -109,6 +109,22 @@ pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
         u64::from(!counts_ok),
         Vec::new(),
     ));
+    if let Some(sha) = m
+        .inputs
+        .optouts
+        .as_ref()
+        .and_then(|t| t.keys_sha256.as_ref())
+    {
+        let path = ds.dir.join(optgate_io::registry::OPTOUTS_KEYS);
+        let problem = optgate_io::registry::read_keys(&path, sha).err();
+        findings.push(finding(
+            "registry_snapshot",
+            "the objection registry snapshot beside the output has the key-set SHA-256 the manifest records",
+            0,
+            u64::from(problem.is_some()),
+            problem.map(|e| e.to_string()).into_iter().collect(),
+        ));
+    }
     let claim = Claim {
         out_dir: &ds.dir,
         outputs: &m.outputs,

@@ -318,3 +318,166 @@ fn outputs_are_owner_and_group_only_whatever_the_umask() {
         "the lock file is not world-readable"
     );
 }
+
+/// Rewrites the sample's objection registry with `keep` deciding which rows
+/// stay, and `extra` (user id, objected_at in micros) appended.
+fn rewrite_registry(dir: &Path, keep: impl Fn(&str) -> bool, extra: &[(&str, i64)]) -> usize {
+    use arrow_array::cast::AsArray;
+    use arrow_array::{Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+    use std::sync::Arc;
+    let path = dir.join("optouts.parquet");
+    let batches = read_parquet(&path);
+    let (mut users, mut at) = (Vec::new(), Vec::new());
+    for b in &batches {
+        let u = b
+            .column_by_name("user_id")
+            .expect("user_id")
+            .as_string::<i32>();
+        let t = b
+            .column_by_name("objected_at")
+            .expect("objected_at")
+            .as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+        for i in 0..b.num_rows() {
+            if u.is_valid(i) && keep(u.value(i)) {
+                users.push(Some(u.value(i).to_owned()));
+                at.push(t.is_valid(i).then(|| t.value(i)));
+            }
+        }
+    }
+    for (u, t) in extra {
+        users.push(Some((*u).to_owned()));
+        at.push(Some(*t));
+    }
+    let n = users.len();
+    let schema = batches[0].schema();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(users)),
+            Arc::new(
+                TimestampMicrosecondArray::from(at).with_timezone_opt(
+                    match schema
+                        .field_with_name("objected_at")
+                        .expect("f")
+                        .data_type()
+                    {
+                        arrow_schema::DataType::Timestamp(_, tz) => tz.clone(),
+                        _ => None,
+                    },
+                ),
+            ),
+        ],
+    )
+    .expect("batch");
+    write_batch(&path, &batch);
+    n
+}
+
+#[test]
+fn a_registry_that_lost_objections_is_refused_unless_allowed_and_latency_is_reported() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(tmp.path(), 2000, &[]);
+    let config = write_config(tmp.path(), "");
+    let out = tmp.path().join("out");
+    let o = run_ok(&mut run_cmd(&config, &out));
+    assert!(!o.stdout.is_empty());
+    let m = manifest(&out);
+    assert!(m["registry_check"].is_null(), "no previous run");
+    // First run: every objector with a timestamp is applied for the first time.
+    let first = m["objection_latency"]["first_applied"].as_u64().expect("n");
+    assert!(
+        first > 0
+            && first
+                <= m["inputs"]["optouts"]["distinct_ids"]
+                    .as_u64()
+                    .expect("ids")
+    );
+    assert!(
+        m["objection_latency"]["max_seconds"].as_u64()
+            >= m["objection_latency"]["median_seconds"].as_u64()
+    );
+    let snapshot = fs::read(out.join("registry/optouts.keys")).expect("snapshot");
+    assert_eq!(
+        snapshot.len() as u64,
+        8 * m["inputs"]["optouts"]["distinct_ids"]
+            .as_u64()
+            .expect("ids")
+    );
+
+    // Tonight: one new objector, who objected an hour ago.
+    let hour_ago = (chrono::Utc::now().timestamp() - 3600) * 1_000_000;
+    rewrite_registry(tmp.path(), |_| true, &[("new-objector", hour_ago)]);
+    let previous_sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(
+            fs::read(out.join("manifest.json")).expect("m"),
+        ))
+    };
+    run_ok(&mut run_cmd(&config, &out).arg("--quiet"));
+    let m = manifest(&out);
+    assert_eq!(m["supersedes"], previous_sha.as_str());
+    assert_eq!(m["registry_check"]["lost"], 0);
+    assert_eq!(m["registry_check"]["added"], 1);
+    assert_eq!(m["objection_latency"]["first_applied"], 1);
+    let max = m["objection_latency"]["max_seconds"].as_u64().expect("max");
+    assert!((3600..3600 + 600).contains(&max), "{max}");
+
+    // A registry that lost an objector is refused, with the count.
+    let batches = read_parquet(&tmp.path().join("optouts.parquet"));
+    let victim = {
+        use arrow_array::cast::AsArray;
+        batches[0]
+            .column_by_name("user_id")
+            .expect("u")
+            .as_string::<i32>()
+            .value(0)
+            .to_owned()
+    };
+    rewrite_registry(tmp.path(), |u| u != victim, &[]);
+    let before = fs::read(out.join("manifest.json")).expect("m");
+    let o = run_cmd(&config, &out).output().expect("starts");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("lost 1 ids"), "{stderr}");
+    assert_eq!(
+        fs::read(out.join("manifest.json")).expect("m"),
+        before,
+        "nothing published"
+    );
+    // Allowed explicitly: published, and the manifest says so.
+    run_ok(&mut run_cmd(&config, &out).arg("--allow-registry-shrink"));
+    let m = manifest(&out);
+    assert_eq!(m["registry_check"]["lost"], 1);
+    assert_eq!(m["registry_check"]["allow_registry_shrink"], true);
+
+    // A damaged snapshot is refused, not trusted.
+    let snap = out.join("registry/optouts.keys");
+    let mut bytes = fs::read(&snap).expect("snapshot");
+    bytes[3] ^= 0x10;
+    fs::write(&snap, bytes).expect("write");
+    let o = run_cmd(&config, &out).output().expect("starts");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("optouts.keys") && stderr.contains("differs from the manifest"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn quiet_prints_nothing_on_success() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(tmp.path(), 500, &[]);
+    let config = write_config(tmp.path(), "");
+    let o = run_ok(&mut run_cmd(&config, &tmp.path().join("out")).arg("--quiet"));
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

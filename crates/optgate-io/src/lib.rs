@@ -16,6 +16,7 @@ pub mod hash;
 pub mod ledger;
 pub mod posts;
 pub mod read;
+pub mod registry;
 pub mod sample;
 pub mod side_tables;
 pub mod verify;

@@ -35,7 +35,36 @@ pub struct Manifest {
     pub verification: Verification,
     /// SHA-256 of the manifest of the output this one replaced, if any.
     pub supersedes: Option<String>,
+    /// The objection registry against the previous run's snapshot, when there
+    /// was a previous run with one.
+    pub registry_check: Option<RegistryCheck>,
+    /// Delay from objection to this run, for objections applied for the first time.
+    pub objection_latency: Option<ObjectionLatency>,
     pub timings: Timings,
+}
+
+/// The registry compared with the snapshot the previous run kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryCheck {
+    pub previous_manifest_sha256: String,
+    pub previous_ids: u64,
+    pub ids: u64,
+    /// Ids in the previous snapshot missing now (refused unless allowed).
+    pub lost: u64,
+    pub added: u64,
+    /// Whether `--allow-registry-shrink` was given.
+    pub allow_registry_shrink: bool,
+}
+
+/// How long objections waited to be applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectionLatency {
+    /// Objectors applied for the first time in this run (with a timestamp).
+    pub first_applied: u64,
+    pub max_seconds: Option<u64>,
+    pub median_seconds: Option<u64>,
 }
 
 /// Named assertions checked on the written output.
@@ -207,9 +236,14 @@ pub fn canonical_sha256<T: Serialize>(value: &T) -> serde_json::Result<String> {
 
 impl Manifest {
     /// The manifest with what legitimately differs between two identical runs
-    /// (run id, times, thread count, timings) blanked, for comparisons.
+    /// (run id, times, thread count, timings, the objection latencies, which
+    /// are measured to the run's start) blanked, for comparisons.
     pub fn without_run_facts(&self) -> Manifest {
         let mut m = self.clone();
+        if let Some(l) = &mut m.objection_latency {
+            l.max_seconds = None;
+            l.median_seconds = None;
+        }
         m.run = RunInfo {
             run_id: String::new(),
             started_at: String::new(),
