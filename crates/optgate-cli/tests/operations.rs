@@ -413,7 +413,7 @@ fn a_registry_that_lost_objections_is_refused_unless_allowed_and_latency_is_repo
             fs::read(out.join("manifest.json")).expect("m"),
         ))
     };
-    run_ok(&mut run_cmd(&config, &out).arg("--quiet"));
+    run_ok(run_cmd(&config, &out).arg("--quiet"));
     let m = manifest(&out);
     assert_eq!(m["supersedes"], previous_sha.as_str());
     assert_eq!(m["registry_check"]["lost"], 0);
@@ -445,7 +445,7 @@ fn a_registry_that_lost_objections_is_refused_unless_allowed_and_latency_is_repo
         "nothing published"
     );
     // Allowed explicitly: published, and the manifest says so.
-    run_ok(&mut run_cmd(&config, &out).arg("--allow-registry-shrink"));
+    run_ok(run_cmd(&config, &out).arg("--allow-registry-shrink"));
     let m = manifest(&out);
     assert_eq!(m["registry_check"]["lost"], 1);
     assert_eq!(m["registry_check"]["allow_registry_shrink"], true);
@@ -469,7 +469,7 @@ fn quiet_prints_nothing_on_success() {
     let tmp = tempfile::tempdir().expect("tmp");
     gen_sample(tmp.path(), 500, &[]);
     let config = write_config(tmp.path(), "");
-    let o = run_ok(&mut run_cmd(&config, &tmp.path().join("out")).arg("--quiet"));
+    let o = run_ok(run_cmd(&config, &tmp.path().join("out")).arg("--quiet"));
     assert!(
         o.stdout.is_empty(),
         "{}",
