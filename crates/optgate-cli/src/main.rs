@@ -11,6 +11,7 @@ mod pii_eval;
 mod progress;
 mod publish;
 mod report;
+mod repurge;
 mod run;
 mod verify;
 
@@ -65,6 +66,10 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Write a self-contained HTML report and a Markdown summary of an output.
     Report(report::ReportArgs),
+    /// Apply new objections to a published output without the original dumps:
+    /// remove every row of every author now in the registry, verify, publish.
+    #[command(after_help = EXIT_CODES)]
+    Repurge(repurge::RepurgeArgs),
 }
 
 const VERIFY_EXIT_CODES: &str = "\
@@ -182,6 +187,9 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::verify(&args),
         Command::Explain(args) => explain::explain(&args),
         Command::Report(args) => report::report(&args),
+        Command::Repurge(args) => {
+            publish::install_signal_handlers().and_then(|()| repurge::repurge(&args))
+        }
     };
     match result {
         Ok(()) => ExitStatus::Success.into(),

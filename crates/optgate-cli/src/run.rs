@@ -415,6 +415,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         supersedes,
         registry_check,
         objection_latency,
+        repurge: None,
         timings: Timings {
             plan_ms,
             side_tables_ms,
@@ -469,7 +470,7 @@ pub fn failed_assertions(findings: &[Finding]) -> String {
 /// Compares the registry with the previous run's snapshot: refuses one that
 /// lost ids unless allowed. Returns the check for the manifest and the
 /// previous keys (to tell first-time objections).
-fn check_registry(
+pub(crate) fn check_registry(
     prev: &Dataset,
     now: &optgate_core::KeySet,
     allow_shrink: bool,

@@ -481,3 +481,100 @@ fn quiet_prints_nothing_on_success() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn repurge_removes_new_objectors_without_the_dumps_and_matches_a_full_run() {
+    use arrow_array::cast::AsArray;
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(tmp.path(), 3000, &[]);
+    let config = write_config(tmp.path(), "");
+    let out = tmp.path().join("out");
+    run_ok(&mut run_cmd(&config, &out));
+    let old = manifest(&out);
+    // An author with posts in the output objects.
+    let kept = read_parquet(&parquet_files(&out.join("data"))[0]);
+    let authors = kept[0]
+        .column_by_name("author_id")
+        .expect("a")
+        .as_string::<i32>();
+    let objector = authors.value(0).to_owned();
+    let mut theirs = 0u64;
+    for f in parquet_files(&out.join("data")) {
+        for b in read_parquet(&f) {
+            let a = b.column_by_name("author_id").expect("a").as_string::<i32>();
+            theirs += a.iter().filter(|x| *x == Some(objector.as_str())).count() as u64;
+        }
+    }
+    rewrite_registry(tmp.path(), |_| true, &[(&objector, 1_790_000_000_000_000)]);
+    let registry = tmp.path().join("optouts.parquet");
+
+    // The old output now violates the registry.
+    let v = optgate()
+        .arg("verify")
+        .arg(&out)
+        .arg("--optouts")
+        .arg(&registry)
+        .output()
+        .expect("starts");
+    assert_eq!(v.status.code(), Some(1));
+
+    // Repurge, with the dumps out of reach.
+    fs::rename(tmp.path().join("posts"), tmp.path().join("posts-away")).expect("mv");
+    let purged = tmp.path().join("purged");
+    let o = run_ok(
+        optgate()
+            .args(["repurge", "--from"])
+            .arg(&out)
+            .arg("--optouts")
+            .arg(&registry)
+            .arg("--out")
+            .arg(&purged),
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains(&format!("removed {theirs} rows of 1 authors")),
+        "{stdout}"
+    );
+    let m = manifest(&purged);
+    assert_eq!(m["repurge"]["removed_rows"], theirs);
+    assert_eq!(m["repurge"]["removed_authors"], 1);
+    assert_eq!(
+        m["counts"]["kept"].as_u64(),
+        old["counts"]["kept"].as_u64().map(|k| k - theirs)
+    );
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(
+            fs::read(out.join("manifest.json")).expect("m"),
+        ))
+    };
+    assert_eq!(m["supersedes"], sha.as_str());
+    assert!(
+        run_ok(optgate().arg("verify").arg(&purged))
+            .status
+            .success()
+    );
+
+    // The same result as a full run on the inputs with the new registry.
+    fs::rename(tmp.path().join("posts-away"), tmp.path().join("posts")).expect("mv");
+    let full = tmp.path().join("full");
+    run_ok(&mut run_cmd(&config, &full));
+    let f = manifest(&full);
+    assert_eq!(m["counts"]["kept"], f["counts"]["kept"]);
+    assert_eq!(
+        m["counts"]["dropped_by_reason"],
+        f["counts"]["dropped_by_reason"]
+    );
+    let ids = |dir: &Path| {
+        let mut v: Vec<String> = Vec::new();
+        for p in parquet_files(&dir.join("data")) {
+            for b in read_parquet(&p) {
+                let c = b.column_by_name("post_id").expect("p").as_string::<i32>();
+                v.extend(c.iter().map(|x| x.expect("id").to_owned()));
+            }
+        }
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&purged), ids(&full));
+}

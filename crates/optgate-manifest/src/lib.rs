@@ -40,6 +40,8 @@ pub struct Manifest {
     pub registry_check: Option<RegistryCheck>,
     /// Delay from objection to this run, for objections applied for the first time.
     pub objection_latency: Option<ObjectionLatency>,
+    /// Set when this version was made by `optgate repurge` from an earlier one.
+    pub repurge: Option<Repurge>,
     pub timings: Timings,
 }
 
@@ -55,6 +57,15 @@ pub struct RegistryCheck {
     pub added: u64,
     /// Whether `--allow-registry-shrink` was given.
     pub allow_registry_shrink: bool,
+}
+
+/// New objections applied to a published output without its inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repurge {
+    pub from_manifest_sha256: String,
+    pub removed_rows: u64,
+    pub removed_authors: u64,
 }
 
 /// How long objections waited to be applied.

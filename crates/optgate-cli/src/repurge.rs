@@ -1,0 +1,269 @@
+//! `optgate repurge --from OUT_PREV --optouts NEW --out OUT_NEW`: applies new
+//! objections to a published output without the original dumps. Every row of
+//! every author now in the registry is removed; the removed posts join the
+//! ledger (reason `opted_out`); the new version is verified against the new
+//! registry before it is published, and supersedes the old one.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use arrow_array::{BooleanArray, RecordBatch};
+use arrow_select::filter::filter_record_batch;
+use optgate_core::{IdColumn, ReasonSet};
+use optgate_io::ledger::LedgerBuilder;
+use optgate_io::registry::{OPTOUTS_KEYS, write_keys};
+use optgate_io::verify::{Claim, verify_output};
+use optgate_io::{ParquetSource, PartWriter, WriteOptions};
+use optgate_manifest::{OutputFile, Repurge, Verification};
+use tracing::info;
+
+use crate::dataset::{Dataset, TableOverrides, load_tables};
+use crate::exit::Failure;
+use crate::publish::{OutLock, Staging, check_interrupted, out_parts, publish};
+use crate::run::{failed_assertions, write_manifest};
+
+/// Arguments of `optgate repurge`.
+#[derive(Debug, clap::Args)]
+pub struct RepurgeArgs {
+    /// The published output to purge.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// The objection registry to apply (tonight's).
+    #[arg(long)]
+    pub optouts: PathBuf,
+    /// Where to publish the purged version (may be --from itself with --overwrite).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace an existing --out.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Accept a registry that lost ids since the output was made (recorded).
+    #[arg(long)]
+    pub allow_registry_shrink: bool,
+}
+
+pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
+    let started_at = chrono::Utc::now();
+    let run_id = format!(
+        "{:016x}",
+        xxhash_rust::xxh3::xxh3_64(
+            format!(
+                "repurge-{}-{}",
+                started_at.timestamp_micros(),
+                std::process::id()
+            )
+            .as_bytes()
+        )
+    );
+    let _lock = OutLock::acquire(&args.out, &run_id)?;
+    if fs::symlink_metadata(&args.out).is_ok() && !args.overwrite {
+        return Err(Failure::input(anyhow!(
+            "{}: output already exists; pass --overwrite to replace it",
+            args.out.display()
+        )));
+    }
+    let ds = Dataset::open(&args.from)?;
+    if ds.recorded_sha256.as_deref() != Some(ds.manifest_sha256.as_str()) {
+        return Err(Failure::input(anyhow!(
+            "{}: manifest.json does not match manifest.json.sha256; run optgate verify",
+            args.from.display()
+        )));
+    }
+    let loaded = load_tables(
+        &ds,
+        &TableOverrides {
+            optouts: Some(args.optouts.clone()),
+            ..TableOverrides::default()
+        },
+    )?;
+    let objectors = loaded
+        .tables
+        .optouts
+        .as_ref()
+        .ok_or_else(|| Failure::input(anyhow!("no objection registry loaded")))?;
+    let new_snapshot = loaded
+        .snapshots
+        .iter()
+        .find(|(t, _, _)| *t == "optouts")
+        .map(|(_, s, _)| s.clone())
+        .expect("the registry was loaded");
+    let (registry_check, _) =
+        crate::run::check_registry(&ds, objectors, args.allow_registry_shrink)?;
+
+    let (parent, name) = out_parts(&args.out)?;
+    let mut staging = Staging::create(&parent, &name, &run_id)?;
+    let options = WriteOptions {
+        zstd_level: ds
+            .manifest
+            .policy
+            .resolved
+            .pointer("/output/zstd_level")
+            .and_then(|v| v.as_i64())
+            .unwrap_or(3) as i32,
+    };
+    let author_col = &ds.columns.posts.author_id;
+    let post_col = &ds.columns.posts.post_id;
+    let mut outputs = Vec::new();
+    let mut ledger: Vec<OutputFile> = Vec::new();
+    let mut removed_rows = 0u64;
+    let mut removed_authors = HashSet::new();
+    let mut opted_out = ReasonSet::EMPTY;
+    opted_out.insert(optgate_core::DropReason::OptedOut);
+    for f in &ds.manifest.outputs {
+        check_interrupted()?;
+        let path = ds.dir.join(&f.path);
+        let src = ParquetSource::open(&path)?;
+        let file_name = f.path.trim_start_matches("data/").to_owned();
+        // The part's input file and row group, from its name.
+        let (input_file, row_group) = part_origin(&file_name, &ds);
+        let mut ledger_rows = LedgerBuilder::new(&input_file, row_group);
+        let author_idx = src.column("posts", "author_id", author_col)?;
+        let post_idx = src.column("posts", "post_id", post_col)?;
+        let all: Vec<usize> = (0..src.metadata.schema().fields().len()).collect();
+        let mut kept_batches: Vec<RecordBatch> = Vec::new();
+        let mut removed_here = 0u64;
+        for batch in src.read_columns(&all)? {
+            let batch = batch?;
+            let authors = IdColumn::new(batch.column(author_idx));
+            let posts = IdColumn::new(batch.column(post_idx));
+            let mut keep = Vec::with_capacity(batch.num_rows());
+            for i in 0..batch.num_rows() {
+                let key = authors.and_then(|a| a.key(i));
+                let objected = key.is_some_and(|k| objectors.contains(k));
+                if objected {
+                    removed_here += 1;
+                    removed_authors.insert(key);
+                    ledger_rows.push(posts.and_then(|p| p.text(i)).as_deref(), opted_out);
+                }
+                keep.push(Some(!objected));
+            }
+            let mask = BooleanArray::from(keep);
+            kept_batches.push(filter_record_batch(&batch, &mask).map_err(|e| {
+                Failure::runtime(anyhow!("{}: cannot filter: {e}", path.display()))
+            })?);
+        }
+        removed_rows += removed_here;
+        let target = staging.dir.join(&f.path);
+        if removed_here == 0 {
+            // Untouched: the same bytes, the same digest.
+            fs::copy(&path, &target)
+                .map_err(|e| Failure::runtime(anyhow!("{}: cannot copy: {e}", target.display())))?;
+            outputs.push(f.clone());
+        } else if f.rows > removed_here {
+            let mut w = PartWriter::create(&target, src.metadata.schema().clone(), &options)?;
+            for b in kept_batches.iter().filter(|b| b.num_rows() > 0) {
+                w.write(b)?;
+            }
+            let (rows, bytes, sha256) = w.finish()?;
+            outputs.push(OutputFile {
+                path: f.path.clone(),
+                rows,
+                bytes,
+                sha256,
+            });
+        }
+        if let Some(l) = ledger_rows.write(
+            &staging.dir.join("ledger"),
+            &format!("repurge-{run_id}-{file_name}"),
+            &options,
+        )? {
+            ledger.push(l);
+        }
+    }
+    // The previous ledger files, as they were.
+    for l in &ds.manifest.ledger {
+        fs::copy(ds.dir.join(&l.path), staging.dir.join(&l.path))
+            .map_err(|e| Failure::runtime(anyhow!("{}: cannot copy: {e}", l.path)))?;
+    }
+    let mut all_ledger = ds.manifest.ledger.clone();
+    all_ledger.extend(ledger);
+    optgate_io::registry::create_dir(&staging.dir)?;
+    write_keys(&staging.dir.join(OPTOUTS_KEYS), objectors)?;
+
+    let mut m = ds.manifest.clone();
+    m.counts.kept -= removed_rows;
+    m.counts.dropped += removed_rows;
+    *m.counts
+        .dropped_by_reason
+        .entry("opted_out".into())
+        .or_insert(0) += removed_rows;
+    *m.counts
+        .failing_by_rule
+        .entry("opted_out".into())
+        .or_insert(0) += removed_rows;
+    let dropped_by_reason: BTreeMap<String, u64> = m.counts.dropped_by_reason.clone();
+    let claim = Claim {
+        out_dir: &staging.dir,
+        outputs: &outputs,
+        ledger: &all_ledger,
+        kept: m.counts.kept,
+        dropped_by_reason: &dropped_by_reason,
+    };
+    check_interrupted()?;
+    let report = verify_output(&claim, &ds.columns.posts, &ds.policy, &loaded.tables)?;
+    if !report.passed() {
+        return Err(Failure::runtime(anyhow!(
+            "verification of the purged output failed, nothing published: {}",
+            failed_assertions(&report.findings)
+        )));
+    }
+    m.verification = Verification {
+        passed: true,
+        assertions: report
+            .findings
+            .iter()
+            .map(|f| f.assertion.clone())
+            .collect(),
+    };
+    m.outputs = outputs;
+    m.ledger = all_ledger;
+    m.inputs.optouts = Some(new_snapshot);
+    m.supersedes = Some(ds.manifest_sha256.clone());
+    m.registry_check = registry_check;
+    m.objection_latency = None;
+    m.repurge = Some(Repurge {
+        from_manifest_sha256: ds.manifest_sha256.clone(),
+        removed_rows,
+        removed_authors: removed_authors.len() as u64,
+    });
+    m.run.run_id = run_id;
+    m.run.started_at = started_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    m.run.finished_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    write_manifest(&staging.dir, &m)?;
+    check_interrupted()?;
+    publish(&mut staging, &args.out)?;
+    info!(
+        removed_rows,
+        removed_authors = removed_authors.len(),
+        "Published the purged output."
+    );
+    println!(
+        "optgate repurge: removed {removed_rows} rows of {} authors; {} rows kept in {}",
+        removed_authors.len(),
+        m.counts.kept,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// `part-FFFFF-GGGGG.parquet` → (input file path, row group).
+fn part_origin(file_name: &str, ds: &Dataset) -> (String, usize) {
+    let parse = || -> Option<(usize, usize)> {
+        let stem = file_name.strip_prefix("part-")?.strip_suffix(".parquet")?;
+        let (f, g) = stem.split_once('-')?;
+        Some((f.parse().ok()?, g.parse().ok()?))
+    };
+    match parse() {
+        Some((f, g)) => (
+            ds.manifest
+                .inputs
+                .posts
+                .get(f)
+                .map_or_else(|| file_name.to_owned(), |p| p.path.clone()),
+            g,
+        ),
+        None => (file_name.to_owned(), 0),
+    }
+}
