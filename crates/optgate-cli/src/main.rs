@@ -120,6 +120,10 @@ pub struct RunArgs {
     /// Accept an objection registry that lost ids since the previous run (recorded in the manifest).
     #[arg(long)]
     pub allow_registry_shrink: bool,
+    /// Reuse the previous output's work for input files that did not change
+    /// (same size and SHA-256) under the same policy and accounts.
+    #[arg(long)]
+    pub incremental: bool,
     /// Only warnings and errors on stderr, no summary on stdout: for cron.
     #[arg(long, short)]
     pub quiet: bool,

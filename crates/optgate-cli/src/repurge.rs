@@ -223,6 +223,7 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
     m.supersedes = Some(ds.manifest_sha256.clone());
     m.registry_check = registry_check;
     m.objection_latency = None;
+    m.incremental = None;
     m.repurge = Some(Repurge {
         from_manifest_sha256: ds.manifest_sha256.clone(),
         removed_rows,

@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::anyhow;
 use optgate_core::{ConsentMode, DropCounts, DropReason, SideTables};
+use optgate_io::incremental::{PreviousOutput, reuse_unit};
 use optgate_io::read::rfc3339_micros;
 use optgate_io::registry::{OPTOUTS_KEYS, diff, first_objections, read_keys, write_keys};
 use optgate_io::side_tables::{
@@ -16,9 +17,9 @@ use optgate_io::side_tables::{
 use optgate_io::verify::{Claim, Finding, verify_output};
 use optgate_io::{IoError, UnitOutcome, WriteOptions, plan_posts, process_unit, sha256_file};
 use optgate_manifest::{
-    Counts, InputFile, Inputs, MANIFEST_VERSION, Manifest, ObjectionLatency, PiiRecord,
-    PolicyRecord, RegistryCheck, RunInfo, Timings, Tool, Verification, canonical_json_pretty,
-    canonical_sha256,
+    Counts, Incremental, InputFile, Inputs, MANIFEST_VERSION, Manifest, ObjectionLatency,
+    PiiRecord, PolicyRecord, RegistryCheck, RunInfo, Timings, Tool, Verification,
+    canonical_json_pretty, canonical_sha256,
 };
 use optgate_pii::{Entity, EntityCounts, Scanner};
 use rayon::prelude::*;
@@ -223,6 +224,17 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         )),
         None => None,
     };
+    // New objectors since the previous run: a reused unit must have none of them.
+    let new_objectors = match (&previous_keys, &tables.optouts) {
+        (Some(prev), Some(now)) => Some(optgate_core::KeySet::from_keys(
+            now.keys()
+                .iter()
+                .copied()
+                .filter(|k| !prev.contains(*k))
+                .collect(),
+        )),
+        _ => None,
+    };
     drop(previous_keys);
     info!(
         accounts = tables.accounts.distinct_ids(),
@@ -237,6 +249,69 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
             .map(|f| sha256_file(&f.source.path))
             .collect::<Result<_, IoError>>()
     })?;
+
+    let resolved_policy = serde_json::json!({
+        "policy": policy.to_config(),
+        "columns": config.columns,
+        "pii": config.pii,
+        "output": config.output,
+    });
+    let policy_sha256 = canonical_sha256(&resolved_policy).map_err(Failure::runtime)?;
+
+    // Incremental: which input files the previous run read in exactly this form.
+    let mut full_reprocess_reason = None;
+    let reuse: Vec<Option<usize>> = match (&previous, args.incremental) {
+        (_, false) => vec![None; plan.files.len()],
+        (None, true) => {
+            return Err(Failure::input(anyhow!(
+                "--incremental needs the previous output: --previous DIR, or --overwrite of an existing OUT"
+            )));
+        }
+        (Some(prev), true) => {
+            let pm = &prev.manifest;
+            let why = if pm.policy.sha256 != policy_sha256 {
+                Some("the policy changed")
+            } else if pm.inputs.accounts.sha256 != accounts_snap.sha256 {
+                Some("the accounts changed")
+            } else if pm.inputs.consents.as_ref().map(|c| &c.sha256)
+                != consents_snap.as_ref().map(|c| &c.sha256)
+            {
+                Some("the consent registry changed")
+            } else if tables.optouts.is_some() && new_objectors.is_none() {
+                Some("the previous output has no registry snapshot")
+            } else {
+                None
+            };
+            match why {
+                Some(w) => {
+                    info!(reason = w, "Incremental: processing everything.");
+                    full_reprocess_reason = Some(w.to_owned());
+                    vec![None; plan.files.len()]
+                }
+                None => plan
+                    .files
+                    .iter()
+                    .zip(&hashes)
+                    .map(|(f, (sha, bytes))| {
+                        pm.inputs.posts.iter().position(|p| {
+                            p.path == f.rel_path && p.sha256 == *sha && p.bytes == *bytes
+                        })
+                    })
+                    .collect(),
+            }
+        }
+    };
+    let previous_output = previous.as_ref().map(|p| PreviousOutput {
+        dir: &p.dir,
+        files: p
+            .manifest
+            .outputs
+            .iter()
+            .chain(&p.manifest.ledger)
+            .map(|f| (f.path.as_str(), f))
+            .collect(),
+    });
+    let reused_units = std::sync::atomic::AtomicU64::new(0);
 
     // From here on, a failure or a signal removes the staging directory.
     check_interrupted()?;
@@ -254,6 +329,14 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
             .par_iter()
             .map(|unit| {
                 check_interrupted()?;
+                if let (Some(prev), Some(pf)) = (&previous_output, reuse[unit.file])
+                    && let Some(o) =
+                        reuse_unit(&plan, unit, prev, pf, new_objectors.as_ref(), &staging.dir)?
+                {
+                    reused_units.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    bar.inc(unit.rows);
+                    return Ok(o);
+                }
                 let r = process_unit(
                     &plan,
                     unit,
@@ -296,12 +379,6 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         )));
     }
 
-    let resolved_policy = serde_json::json!({
-        "policy": policy.to_config(),
-        "columns": config.columns,
-        "pii": config.pii,
-        "output": config.output,
-    });
     let reason_map = |values: &[u64; 9]| -> BTreeMap<String, u64> {
         DropReason::ALL
             .iter()
@@ -358,7 +435,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
             threads,
         },
         policy: PolicyRecord {
-            sha256: canonical_sha256(&resolved_policy).map_err(Failure::runtime)?,
+            sha256: policy_sha256,
             resolved: resolved_policy,
         },
         inputs: Inputs {
@@ -416,6 +493,18 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         registry_check,
         objection_latency,
         repurge: None,
+        incremental: args.incremental.then(|| {
+            let reused = reused_units.load(std::sync::atomic::Ordering::Relaxed);
+            Incremental {
+                previous_manifest_sha256: previous
+                    .as_ref()
+                    .map(|p| p.manifest_sha256.clone())
+                    .unwrap_or_default(),
+                reused_units: reused,
+                reprocessed_units: plan.units.len() as u64 - reused,
+                full_reprocess_reason,
+            }
+        }),
         timings: Timings {
             plan_ms,
             side_tables_ms,

@@ -578,3 +578,79 @@ fn repurge_removes_new_objectors_without_the_dumps_and_matches_a_full_run() {
     };
     assert_eq!(ids(&purged), ids(&full));
 }
+
+#[test]
+fn incremental_run_reuses_unchanged_files_and_equals_a_full_run() {
+    use arrow_array::cast::AsArray;
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(
+        tmp.path(),
+        4000,
+        &["--files", "4", "--row-group-rows", "500"],
+    );
+    let config = write_config(tmp.path(), "");
+    let posts = tmp.path().join("posts");
+    // Last night: three of the four files had arrived.
+    let late = posts.join("part-00002.parquet");
+    let held = tmp.path().join("held.parquet");
+    fs::rename(&late, &held).expect("mv");
+    let prev = tmp.path().join("prev");
+    run_ok(&mut run_cmd(&config, &prev));
+    // Tonight: the late file arrives, and an author with kept posts in the
+    // first file objects.
+    fs::rename(&held, &late).expect("mv");
+    let first = read_parquet(&parquet_files(&prev.join("data"))[0]);
+    let objector = first[0]
+        .column_by_name("author_id")
+        .expect("a")
+        .as_string::<i32>()
+        .value(0)
+        .to_owned();
+    rewrite_registry(tmp.path(), |_| true, &[(&objector, 1_790_000_000_000_000)]);
+
+    let inc = tmp.path().join("inc");
+    run_ok(
+        run_cmd(&config, &inc)
+            .arg("--incremental")
+            .arg("--previous")
+            .arg(&prev),
+    );
+    let full = tmp.path().join("full");
+    run_ok(&mut run_cmd(&config, &full));
+    let (mi, mf) = (manifest(&inc), manifest(&full));
+    let reused = mi["incremental"]["reused_units"].as_u64().expect("reused");
+    let redone = mi["incremental"]["reprocessed_units"]
+        .as_u64()
+        .expect("redone");
+    assert!(
+        reused > 0,
+        "units of unchanged files without the new objector are reused"
+    );
+    // 1,000 posts per file in row groups of 500: the new file's 2 units, and
+    // at least the unit of the objector's kept post, are processed again.
+    assert!(redone > 2, "{redone}");
+    assert_eq!(reused + redone, 8);
+    assert!(mi["incremental"]["full_reprocess_reason"].is_null());
+    // The same dataset as a full run: the same bytes, the same counts.
+    assert_eq!(payload(&inc), payload(&full));
+    for k in ["counts", "pii", "outputs", "ledger"] {
+        assert_eq!(mi[k], mf[k], "{k}");
+    }
+    assert!(verify_ok(&inc));
+
+    // A changed policy: nothing is reused.
+    let config2 = write_config(tmp.path(), "[pii]\nenabled = false\n");
+    let inc2 = tmp.path().join("inc2");
+    run_ok(
+        run_cmd(&config2, &inc2)
+            .arg("--incremental")
+            .arg("--previous")
+            .arg(&inc),
+    );
+    let m2 = manifest(&inc2);
+    assert_eq!(m2["incremental"]["reused_units"], 0);
+    assert_eq!(
+        m2["incremental"]["full_reprocess_reason"],
+        "the policy changed"
+    );
+}

@@ -13,6 +13,7 @@
 
 pub mod error;
 pub mod hash;
+pub mod incremental;
 pub mod ledger;
 pub mod posts;
 pub mod read;

@@ -46,6 +46,13 @@ pub struct PostsFile {
     author_index: usize,
 }
 
+impl PostsFile {
+    /// Schema position of the author column.
+    pub fn author_index(&self) -> usize {
+        self.author_index
+    }
+}
+
 /// A unit of work: one row group of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkUnit {
@@ -263,6 +270,30 @@ fn evaluated_batches<'a>(
     }))
 }
 
+/// Footer key of a part file's scrubbing figures.
+pub const UNIT_PII_KEY: &str = "optgate.pii";
+
+/// `r0,r1,…,r9;changed`: replacements per entity type (in `Entity::ALL`
+/// order) and posts changed.
+pub fn encode_unit_pii(pii: &EntityCounts, posts_changed: u64) -> String {
+    let r: Vec<String> = pii.0.iter().map(u64::to_string).collect();
+    format!("{};{posts_changed}", r.join(","))
+}
+
+pub fn decode_unit_pii(s: &str) -> Option<(EntityCounts, u64)> {
+    let (r, changed) = s.split_once(';')?;
+    let mut counts = EntityCounts::default();
+    let values: Vec<u64> = r
+        .split(',')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    if values.len() != counts.0.len() {
+        return None;
+    }
+    counts.0.copy_from_slice(&values);
+    Some((counts, changed.parse().ok()?))
+}
+
 /// The result of one work unit.
 #[derive(Debug, Clone, Default)]
 pub struct UnitOutcome {
@@ -441,6 +472,9 @@ pub fn process_unit(
             ))));
         }
     }
+    // The part carries its own scrubbing figures, so a later incremental run
+    // that reuses it can add them up without the text.
+    writer.add_metadata(UNIT_PII_KEY, encode_unit_pii(&pii, posts_changed));
     let (rows, bytes, sha256) = writer.finish()?;
     if rows != counts.kept {
         return Err(build_err(parquet::errors::ParquetError::General(format!(
@@ -597,6 +631,15 @@ impl PartWriter {
             writer,
             rows: 0,
         })
+    }
+
+    /// Adds a key-value pair to the file's footer.
+    pub fn add_metadata(&mut self, key: &str, value: String) {
+        self.writer
+            .append_key_value_metadata(parquet::file::metadata::KeyValue::new(
+                key.to_owned(),
+                value,
+            ));
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {

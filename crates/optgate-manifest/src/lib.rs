@@ -42,6 +42,8 @@ pub struct Manifest {
     pub objection_latency: Option<ObjectionLatency>,
     /// Set when this version was made by `optgate repurge` from an earlier one.
     pub repurge: Option<Repurge>,
+    /// Set for `optgate run --incremental`: what was reused from the previous output.
+    pub incremental: Option<Incremental>,
     pub timings: Timings,
 }
 
@@ -57,6 +59,18 @@ pub struct RegistryCheck {
     pub added: u64,
     /// Whether `--allow-registry-shrink` was given.
     pub allow_registry_shrink: bool,
+}
+
+/// What an incremental run took from the previous output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Incremental {
+    pub previous_manifest_sha256: String,
+    /// Work units (file × row group) whose part and ledger files were reused.
+    pub reused_units: u64,
+    pub reprocessed_units: u64,
+    /// Why nothing could be reused (policy, accounts or consents changed), if so.
+    pub full_reprocess_reason: Option<String>,
 }
 
 /// New objections applied to a published output without its inputs.
