@@ -101,3 +101,34 @@ pub fn write_batch(path: &Path, batch: &RecordBatch) {
     w.write(batch).expect("write");
     w.close().expect("close");
 }
+
+/// A generated sample (`files` posts files in row groups of `row_group_rows`)
+/// and a published output of it under `policy`: (config, output directory).
+pub fn sample_run(
+    dir: &Path,
+    posts: u64,
+    files: usize,
+    row_group_rows: usize,
+    policy: &str,
+) -> (PathBuf, PathBuf) {
+    gen_sample(
+        dir,
+        posts,
+        &[
+            "--files",
+            &files.to_string(),
+            "--row-group-rows",
+            &row_group_rows.to_string(),
+        ],
+    );
+    let config = write_config(dir, policy);
+    let out = dir.join("out");
+    run_ok(
+        optgate()
+            .args(["run", "--progress", "never", "--config"])
+            .arg(&config)
+            .arg("--out")
+            .arg(&out),
+    );
+    (config, out)
+}

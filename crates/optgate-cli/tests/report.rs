@@ -7,20 +7,6 @@ use arrow_array::Array;
 
 use crate::common::*;
 
-fn sample_run(dir: &Path, posts: u64) -> PathBuf {
-    gen_sample(dir, posts, &["--files", "2", "--row-group-rows", "500"]);
-    let config = write_config(dir, "");
-    let out = dir.join("out");
-    run_ok(
-        optgate()
-            .args(["run", "--progress", "never", "--config"])
-            .arg(&config)
-            .arg("--out")
-            .arg(&out),
-    );
-    out
-}
-
 fn json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
@@ -28,7 +14,7 @@ fn json(out: &std::process::Output) -> serde_json::Value {
 #[test]
 fn explain_says_where_a_post_and_an_authors_posts_stand() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let out = sample_run(tmp.path(), 2000);
+    let (_, out) = sample_run(tmp.path(), 2000, 2, 500, "");
     // A kept post.
     let kept = read_parquet(&parquet_files(&out.join("data"))[0]);
     let ids = kept[0].column_by_name("post_id").expect("post_id");
@@ -130,7 +116,7 @@ fn chromium() -> Option<PathBuf> {
 #[test]
 fn report_is_self_contained_and_shows_the_manifest_figures_in_a_browser() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let out = sample_run(tmp.path(), 3000);
+    let (_, out) = sample_run(tmp.path(), 3000, 2, 500, "");
     run_ok(optgate().arg("report").arg(&out));
     let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
     let md = std::fs::read_to_string(out.join("report.md")).expect("report.md");

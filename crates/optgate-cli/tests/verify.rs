@@ -12,21 +12,6 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
 use crate::common::*;
 
-/// A generated sample and a published output of it.
-fn sample_run(dir: &Path, posts: u64, policy: &str) -> (PathBuf, PathBuf) {
-    gen_sample(dir, posts, &["--files", "3", "--row-group-rows", "700"]);
-    let config = write_config(dir, policy);
-    let out = dir.join("out");
-    run_ok(
-        optgate()
-            .args(["run", "--progress", "never", "--config"])
-            .arg(&config)
-            .arg("--out")
-            .arg(&out),
-    );
-    (config, out)
-}
-
 fn ids(batches: &[RecordBatch], column: &str) -> Vec<Option<String>> {
     let mut v = Vec::new();
     for b in batches {
@@ -109,7 +94,7 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn ledger_has_one_row_per_dropped_post_and_reconciles_with_the_manifest() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (_, out) = sample_run(tmp.path(), 6000, "");
+    let (_, out) = sample_run(tmp.path(), 6000, 3, 700, "");
     let m = manifest(&out);
     let ledger = read_dir_batches(&out.join("ledger"));
     let kept = read_dir_batches(&out.join("data"));
@@ -204,7 +189,7 @@ fn manifests_validate_against_the_published_json_schema() {
         ),
     ] {
         let tmp = tempfile::tempdir().expect("tmp");
-        let (_, out) = sample_run(tmp.path(), 2000, policy);
+        let (_, out) = sample_run(tmp.path(), 2000, 3, 700, policy);
         let m = manifest(&out);
         let errors: Vec<String> = validator.iter_errors(&m).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{name}: {errors:#?}");
@@ -232,7 +217,7 @@ fn manifests_validate_against_the_published_json_schema() {
 #[test]
 fn verify_passes_on_a_fresh_output_with_and_without_the_inputs() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (_, out) = sample_run(tmp.path(), 3000, "");
+    let (_, out) = sample_run(tmp.path(), 3000, 3, 700, "");
     let (o, v) = verify(&out, &[]);
     assert!(o.status.success(), "{v:#}");
     assert_eq!(v["passed"], true);
@@ -268,7 +253,7 @@ fn verify_passes_on_a_fresh_output_with_and_without_the_inputs() {
 #[test]
 fn verify_catches_an_edited_file_an_added_row_and_a_changed_count() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (_, out) = sample_run(tmp.path(), 3000, "");
+    let (_, out) = sample_run(tmp.path(), 3000, 3, 700, "");
     let part = parquet_files(&out.join("data"))[0].clone();
     let rel = format!("data/{}", part.file_name().expect("name").to_string_lossy());
 
@@ -346,7 +331,7 @@ fn arrow_select_concat(schema: &arrow_schema::SchemaRef, batches: &[RecordBatch]
 #[test]
 fn verify_against_a_newer_registry_lists_the_posts_of_new_objectors() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (_, out) = sample_run(tmp.path(), 3000, "");
+    let (_, out) = sample_run(tmp.path(), 3000, 3, 700, "");
     let kept = read_dir_batches(&out.join("data"));
     // An author with posts in the output objects after the run.
     let authors = ids(&kept, "author_id");

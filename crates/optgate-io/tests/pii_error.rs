@@ -104,13 +104,7 @@ fn posts_whose_scrubbing_fails_are_dropped_with_pii_error() {
     // No written row holds a text the scrubber failed on.
     let mut rows = 0u64;
     for f in &written {
-        let file = std::fs::File::open(out.join("a").join(&f.path)).expect("open");
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .expect("footer")
-            .build()
-            .expect("reader");
-        for b in reader {
-            let b = b.expect("batch");
+        for b in batches(&out.join("a").join(&f.path)) {
             let text = b.column_by_name("text").expect("text").as_string::<i32>();
             for i in 0..text.len() {
                 assert!(text.is_null(i) || !text.value(i).contains('@'));
@@ -123,13 +117,7 @@ fn posts_whose_scrubbing_fails_are_dropped_with_pii_error() {
     let mut in_ledger = 0u64;
     let mut ledger_rows = 0u64;
     for f in &ledgers {
-        let file = std::fs::File::open(out.join("a").join(&f.path)).expect("open");
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .expect("footer")
-            .build()
-            .expect("reader");
-        for b in reader {
-            let b = b.expect("batch");
+        for b in batches(&out.join("a").join(&f.path)) {
             let reason = b
                 .column_by_name("reason")
                 .expect("reason")
@@ -140,4 +128,14 @@ fn posts_whose_scrubbing_fails_are_dropped_with_pii_error() {
     }
     assert_eq!(in_ledger, failed);
     assert_eq!(ledger_rows, with.dropped());
+}
+
+fn batches(path: &std::path::Path) -> Vec<arrow_array::RecordBatch> {
+    let file = std::fs::File::open(path).expect("open");
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("footer")
+        .build()
+        .expect("reader")
+        .map(|b| b.expect("batch"))
+        .collect()
 }
