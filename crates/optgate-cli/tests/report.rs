@@ -1,6 +1,6 @@
 //! `optgate explain` and `optgate report`, the report checked in a real headless browser.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use arrow_array::Array;
