@@ -46,17 +46,7 @@ pub struct RepurgeArgs {
 
 pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
     let started_at = chrono::Utc::now();
-    let run_id = format!(
-        "{:016x}",
-        xxhash_rust::xxh3::xxh3_64(
-            format!(
-                "repurge-{}-{}",
-                started_at.timestamp_micros(),
-                std::process::id()
-            )
-            .as_bytes()
-        )
-    );
+    let run_id = crate::run::new_run_id(started_at.timestamp_micros());
     let _lock = OutLock::acquire(&args.out, &run_id)?;
     if fs::symlink_metadata(&args.out).is_ok() && !args.overwrite {
         return Err(Failure::input(anyhow!(
@@ -179,7 +169,6 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
     }
     let mut all_ledger = ds.manifest.ledger.clone();
     all_ledger.extend(ledger);
-    optgate_io::registry::create_dir(&staging.dir)?;
     write_keys(&staging.dir.join(OPTOUTS_KEYS), objectors)?;
 
     let mut m = ds.manifest.clone();

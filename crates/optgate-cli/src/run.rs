@@ -56,12 +56,17 @@ fn required<'a>(
     })
 }
 
+/// A run id: 16 hex digits from the start time and the process id.
+pub fn new_run_id(started_micros: i64) -> String {
+    format!(
+        "{:016x}",
+        xxhash_rust::xxh3::xxh3_64(format!("{started_micros}-{}", std::process::id()).as_bytes())
+    )
+}
+
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let started_at = now_micros();
-    let run_id = format!(
-        "{:016x}",
-        xxhash_rust::xxh3::xxh3_64(format!("{started_at}-{}", std::process::id()).as_bytes())
-    );
+    let run_id = new_run_id(started_at);
     let result = run_inner(args, &run_id, started_at);
     if let Some(path) = &args.openlineage {
         let event = crate::openlineage::run_event(
@@ -419,7 +424,6 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     );
     let supersedes = previous.as_ref().map(|p| p.manifest_sha256.clone());
     if let Some(set) = &tables.optouts {
-        optgate_io::registry::create_dir(&staging.dir)?;
         write_keys(&staging.dir.join(OPTOUTS_KEYS), set)?;
     }
     let manifest = Manifest {

@@ -4,7 +4,7 @@
 //! not raw ids: enough to tell which objections a later registry lost, and
 //! which it added.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
@@ -130,15 +130,10 @@ pub fn first_objections(
     Ok(pairs.into_iter().map(|p| p.1).collect())
 }
 
-/// Creates the registry directory of a staging output.
-pub fn create_dir(out_dir: &Path) -> Result<()> {
-    let dir = out_dir.join("registry");
-    fs::create_dir_all(&dir).map_err(|source| IoError::Write { path: dir, source })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn keys_round_trip_and_damage_is_refused() {
