@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use optgate_core::{IdColumn, KeySet, key_of_i64};
-use optgate_io::posts::{PartWriter, WriteOptions};
+use optgate_io::posts::{PartWriter, WriteOptions, unique_columns};
 use optgate_io::read::ParquetSource;
 use optgate_io::sample::{SampleOptions, generate};
 
@@ -111,9 +111,11 @@ fn bench_parquet(c: &mut Criterion) {
         write.bench_with_input(BenchmarkId::from_parameter(name), &batches, |b, batches| {
             b.iter(|| {
                 let _ = std::fs::remove_file(&target);
-                let mut w =
-                    PartWriter::create(&target, batches[0].schema(), &WriteOptions::default())
-                        .expect("create");
+                let schema = batches[0].schema();
+                // The run's settings: no dictionary or statistics for the unique columns.
+                let unique = unique_columns(&schema, &["post_id", "text"]);
+                let mut w = PartWriter::create(&target, schema, &WriteOptions::default(), &unique)
+                    .expect("create");
                 for batch in batches {
                     w.write(batch).expect("write");
                 }

@@ -1,6 +1,7 @@
 //! `optgate`: turn raw social-media post dumps into a training corpus that is
 //! safe to train on, with a manifest that proves what was done.
 
+mod bench_floor;
 mod config;
 mod dataset;
 mod exit;
@@ -70,6 +71,9 @@ enum Command {
     /// remove every row of every author now in the registry, verify, publish.
     #[command(after_help = EXIT_CODES)]
     Repurge(repurge::RepurgeArgs),
+    /// The end-to-end benchmark's floor: decode and re-encode every post, nothing else.
+    #[command(hide = true)]
+    BenchFloor(bench_floor::BenchFloorArgs),
 }
 
 const VERIFY_EXIT_CODES: &str = "\
@@ -191,6 +195,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::verify(&args),
         Command::Explain(args) => explain::explain(&args),
         Command::Report(args) => report::report(&args),
+        Command::BenchFloor(args) => bench_floor::bench_floor(&args),
         Command::Repurge(args) => {
             publish::install_signal_handlers().and_then(|()| repurge::repurge(&args))
         }

@@ -13,6 +13,7 @@ use arrow_array::{BooleanArray, RecordBatch};
 use arrow_select::filter::filter_record_batch;
 use optgate_core::{IdColumn, ReasonSet};
 use optgate_io::ledger::LedgerBuilder;
+use optgate_io::posts::unique_columns;
 use optgate_io::registry::{OPTOUTS_KEYS, write_keys};
 use optgate_io::verify::{Claim, verify_output};
 use optgate_io::{ParquetSource, PartWriter, WriteOptions};
@@ -125,7 +126,10 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
                 if objected {
                     removed_here += 1;
                     removed_authors.insert(key);
-                    ledger_rows.push(posts.and_then(|p| p.text(i)).as_deref(), opted_out);
+                    ledger_rows.push(
+                        posts.as_ref().and_then(|p| p.text_ref(i)).as_deref(),
+                        opted_out,
+                    );
                 }
                 keep.push(Some(!objected));
             }
@@ -142,7 +146,9 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
                 .map_err(|e| Failure::runtime(anyhow!("{}: cannot copy: {e}", target.display())))?;
             outputs.push(f.clone());
         } else if f.rows > removed_here {
-            let mut w = PartWriter::create(&target, src.metadata.schema().clone(), &options)?;
+            let schema = src.metadata.schema().clone();
+            let unique = unique_columns(&schema, &[post_col, &ds.columns.posts.text]);
+            let mut w = PartWriter::create(&target, schema, &options, &unique)?;
             for b in kept_batches.iter().filter(|b| b.num_rows() > 0) {
                 w.write(b)?;
             }

@@ -80,6 +80,18 @@ impl<'a> IdColumn<'a> {
         }
     }
 
+    /// The canonical text of row `i`, borrowed from the column where it is
+    /// text already (no allocation on the hot path), or `None` when null.
+    pub fn text_ref(&self, i: usize) -> Option<std::borrow::Cow<'a, str>> {
+        use std::borrow::Cow;
+        match self {
+            IdColumn::Utf8(a) => a.is_valid(i).then(|| Cow::Borrowed(a.value(i))),
+            IdColumn::LargeUtf8(a) => a.is_valid(i).then(|| Cow::Borrowed(a.value(i))),
+            IdColumn::Utf8View(a) => a.is_valid(i).then(|| Cow::Borrowed(a.value(i))),
+            IdColumn::Int64(a) => a.is_valid(i).then(|| Cow::Owned(a.value(i).to_string())),
+        }
+    }
+
     /// The canonical text of row `i` (for messages and ledgers), or `None` when null.
     pub fn text(&self, i: usize) -> Option<String> {
         match self {

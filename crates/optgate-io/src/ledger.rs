@@ -104,7 +104,8 @@ impl LedgerBuilder {
         let batch = RecordBatch::try_new(schema.clone(), columns)
             .expect("ledger columns match the ledger schema");
         let path = dir.join(name);
-        let mut writer = PartWriter::create(&path, schema, options)?;
+        let unique = crate::posts::unique_columns(&schema, &["post_id"]);
+        let mut writer = PartWriter::create(&path, schema, options, &unique)?;
         writer.write(&batch)?;
         let (rows, bytes, sha256) = writer.finish()?;
         Ok(Some(OutputFile {

@@ -211,6 +211,19 @@ impl Default for WriteOptions {
     }
 }
 
+/// Columns whose values are (nearly) all distinct: the post id and the text.
+/// They are written without a dictionary and without min/max statistics. A
+/// dictionary of unique values only grows until the writer gives up on it,
+/// and min/max of free text or random ids prunes nothing; measured, the two
+/// cost about a tenth of a run's CPU time (see `benches/README.md`).
+pub fn unique_columns(schema: &arrow_schema::Schema, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|n| schema.field_with_name(n).is_ok())
+        .map(|n| (*n).to_owned())
+        .collect()
+}
+
 /// The keys of the post ids of one work unit that the policy keeps (before
 /// scrubbing), for `optgate verify --posts`: which output rows the inputs
 /// account for.
@@ -349,7 +362,7 @@ pub fn process_unit(
         for (i, x) in r.iter().enumerate() {
             counts.record(*x);
             if !x.is_empty() {
-                ledger.push(ids.and_then(|c| c.text(i)).as_deref(), *x);
+                ledger.push(ids.as_ref().and_then(|c| c.text_ref(i)).as_deref(), *x);
             }
         }
         let mask = keep_mask(&r);
@@ -382,7 +395,14 @@ pub fn process_unit(
     let schema: SchemaRef = f.source.metadata.schema().clone();
     let path = data_dir.join(&name);
     let post_index = f.rule_indices[f.rule_columns.post_id];
-    let mut writer = PartWriter::create(&path, schema.clone(), options)?;
+    let unique = unique_columns(
+        &schema,
+        &[
+            schema.field(post_index).name(),
+            schema.field(f.text_index).name(),
+        ],
+    );
+    let mut writer = PartWriter::create(&path, schema.clone(), options, &unique)?;
 
     let mut pii = EntityCounts::default();
     let mut posts_changed = 0u64;
@@ -410,7 +430,10 @@ pub fn process_unit(
         pii_error.insert(DropReason::PiiError);
         for (i, _) in s.failed.iter().enumerate().filter(|(_, x)| **x) {
             counts.drop_kept(DropReason::PiiError);
-            ledger.push(ids.and_then(|c| c.text(i)).as_deref(), pii_error);
+            ledger.push(
+                ids.as_ref().and_then(|c| c.text_ref(i)).as_deref(),
+                pii_error,
+            );
         }
         let keep: BooleanArray = s.failed.iter().map(|x| Some(!x)).collect();
         filter_record_batch(&s.batch, &keep).map_err(decode)
@@ -598,8 +621,14 @@ impl std::fmt::Debug for PartWriter {
 }
 
 impl PartWriter {
-    /// Creates `path`, which must not exist yet.
-    pub fn create(path: &Path, schema: SchemaRef, options: &WriteOptions) -> Result<Self> {
+    /// Creates `path`, which must not exist yet. `unique` names the columns
+    /// written without dictionary and statistics (see [`unique_columns`]).
+    pub fn create(
+        path: &Path,
+        schema: SchemaRef,
+        options: &WriteOptions,
+        unique: &[String],
+    ) -> Result<Self> {
         let write_err = |source| IoError::Write {
             path: path.to_path_buf(),
             source,
@@ -614,9 +643,17 @@ impl PartWriter {
                 path: path.to_path_buf(),
                 source,
             })?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(level))
-            .build();
+        let mut props = WriterProperties::builder().set_compression(Compression::ZSTD(level));
+        for name in unique {
+            let column = parquet::schema::types::ColumnPath::from(name.as_str());
+            props = props
+                .set_column_dictionary_enabled(column.clone(), false)
+                .set_column_statistics_enabled(
+                    column,
+                    parquet::file::properties::EnabledStatistics::None,
+                );
+        }
+        let props = props.build();
         let writer = ArrowWriter::try_new(
             HashingWriter::new(BufWriter::with_capacity(1 << 20, file)),
             schema,
@@ -676,3 +713,61 @@ impl PartWriter {
 
 /// A shared handle, so callers can keep the plan alive across threads.
 pub type SharedPlan = Arc<PostsPlan>;
+
+/// What the benchmark floor did with one work unit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FloorOutcome {
+    pub rows: u64,
+    /// Bytes of post text decoded.
+    pub text_bytes: u64,
+}
+
+/// The benchmark floor for one work unit: decodes every column of every row
+/// with the reader `process_unit` uses and re-encodes them to zstd Parquet
+/// with the same writer and settings, into `out_dir/part-….parquet`, and
+/// nothing else (no rules, no scrubbing, no ledger). A run is compared with
+/// the sum of these over the same posts.
+pub fn floor_unit(
+    plan: &PostsPlan,
+    unit: &WorkUnit,
+    out_dir: &Path,
+    options: &WriteOptions,
+) -> Result<FloorOutcome> {
+    let f = &plan.files[unit.file];
+    let decode = |source: parquet::errors::ParquetError| IoError::Decode {
+        path: f.source.path.clone(),
+        row_group: unit.row_group,
+        source,
+    };
+    let reader = f
+        .source
+        .builder()?
+        .with_row_groups(vec![unit.row_group])
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(decode)?;
+    let schema: SchemaRef = f.source.metadata.schema().clone();
+    let post_index = f.rule_indices[f.rule_columns.post_id];
+    let unique = unique_columns(
+        &schema,
+        &[
+            schema.field(post_index).name(),
+            schema.field(f.text_index).name(),
+        ],
+    );
+    let mut writer = PartWriter::create(&out_dir.join(part_name(unit)), schema, options, &unique)?;
+    let mut outcome = FloorOutcome::default();
+    for batch in reader {
+        let batch = batch.map_err(|e| decode(e.into()))?;
+        if let Some(text) = StrColumn::new(batch.column(f.text_index)) {
+            outcome.text_bytes += (0..batch.num_rows())
+                .filter_map(|i| text.get(i))
+                .map(|t| t.len() as u64)
+                .sum::<u64>();
+        }
+        writer.write(&batch)?;
+    }
+    let (rows, _, _) = writer.finish()?;
+    outcome.rows = rows;
+    Ok(outcome)
+}

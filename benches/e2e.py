@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark of optgate (`make bench`).
+
+For each sample size (generated once with `optgate gen-sample` and cached
+under bench-data/), it runs alternately, in the same invocation:
+
+  floor  `optgate bench-floor`: decode every post and re-encode it to zstd
+         Parquet with optgate's own reader, writer, work units and thread
+         pool, and nothing else;
+  full   `optgate run` with the sample's default policy and PII scrubbing.
+
+Each run is its own process; wall time, peak RSS and CPU time come from
+wait4(2). It prints a table and writes results.json and README.md to
+benches/runs/<date>-<machine>/. Python standard library only.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def machine_name():
+    model = "unknown-cpu"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    slug = re.sub(r"\((r|tm)\)|cpu|processor|@.*$", "", model, flags=re.I)
+    slug = re.sub(r"[^a-z0-9]+", "-", slug.lower()).strip("-")
+    return f"{slug}-{os.cpu_count()}c"
+
+
+def run(cmd):
+    """Runs cmd to completion; returns wall seconds, peak RSS bytes, CPU seconds, stdout."""
+    r, w = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        os.dup2(w, 1)
+        try:
+            os.execv(cmd[0], cmd)
+        finally:
+            os._exit(127)
+    os.close(w)
+    chunks = []
+    while True:
+        data = os.read(r, 65536)
+        if not data:
+            break
+        chunks.append(data)
+    os.close(r)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.monotonic() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit(f"bench: {' '.join(cmd)} exited with {code}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, usage.ru_maxrss * 1024, cpu, b"".join(chunks).decode()
+
+
+def sample(binary, posts, cache):
+    """The cached sample of `posts` posts: generated once, reused after."""
+    d = os.path.join(cache, f"gen-{posts}")
+    done = os.path.join(d, ".complete")
+    if not os.path.exists(done):
+        shutil.rmtree(d, ignore_errors=True)
+        print(f"bench: generating {posts:,} posts into {d} (once) ...", flush=True)
+        subprocess.run([binary, "gen-sample", "--posts", str(posts), "--out", d], check=True,
+                       stdout=subprocess.DEVNULL)
+        open(done, "w").close()
+    # The bundled sample's config: the default opt-out policy, PII scrubbing on.
+    shutil.copyfile(os.path.join(ROOT, "sample-data", "config.toml"),
+                    os.path.join(d, "config.toml"))
+    return d
+
+
+def summary(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def fmt_range(s, scale=1.0, digits=2):
+    return (f"{s['median'] * scale:.{digits}f} "
+            f"({s['min'] * scale:.{digits}f}–{s['max'] * scale:.{digits}f})")
+
+
+def bench_size(binary, posts, runs, threads, scratch, scaling):
+    d = sample(binary, posts, os.path.join(ROOT, "bench-data"))
+    config = os.path.join(d, "config.toml")
+    out = os.path.join(scratch, "out")
+
+    def floor(t):
+        shutil.rmtree(out, ignore_errors=True)
+        wall, rss, cpu, stdout = run([binary, "bench-floor", "--config", config, "--out", out,
+                                      "--threads", str(t)])
+        return wall, rss, cpu, json.loads(stdout.strip().splitlines()[-1])
+
+    def full(t):
+        shutil.rmtree(out, ignore_errors=True)
+        wall, rss, cpu, _ = run([binary, "run", "--config", config, "--out", out, "--threads",
+                                 str(t), "--quiet", "--progress", "never"])
+        with open(os.path.join(out, "manifest.json")) as f:
+            m = json.load(f)
+        return wall, rss, cpu, m
+
+    # One untimed round of each warms the page cache and the binary.
+    _, _, _, facts = floor(threads)
+    _, _, _, manifest = full(threads)
+    rows = facts["rows"]
+    text_bytes = facts["text_bytes"]
+    result = {"posts": rows, "text_bytes": text_bytes, "kept": manifest["counts"]["kept"],
+              "threads": threads, "runs": runs, "floor": [], "full": []}
+    for i in range(runs):
+        for name, fn in (("floor", floor), ("full", full)) if i % 2 == 0 else (("full", full), ("floor", floor)):
+            wall, rss, cpu, _ = fn(threads)
+            result[name].append({"wall_s": wall, "peak_rss_bytes": rss, "cpu_s": cpu})
+            print(f"bench: {posts:>11,} posts  {name:5}  {wall:6.2f} s  "
+                  f"{rows / wall / 1e6:5.2f} M posts/s  RSS {rss / 2**20:6.1f} MiB  "
+                  f"CPU {100 * cpu / wall:4.0f}%", flush=True)
+    if scaling:
+        result["full_1_thread"] = []
+        result["full_n_threads"] = []
+        for i in range(runs):
+            for t in ((1, threads) if i % 2 == 0 else (threads, 1)):
+                wall, rss, cpu, _ = full(t)
+                key = "full_1_thread" if t == 1 else "full_n_threads"
+                result[key].append({"wall_s": wall, "peak_rss_bytes": rss, "cpu_s": cpu})
+                print(f"bench: {posts:>11,} posts  full, {t} thread(s)  {wall:6.2f} s  "
+                      f"{rows / wall / 1e6:5.2f} M posts/s", flush=True)
+    shutil.rmtree(out, ignore_errors=True)
+    for name in ("floor", "full"):
+        walls = [r["wall_s"] for r in result[name]]
+        result[name + "_summary"] = {
+            "wall_s": summary(walls),
+            "posts_per_s": summary([rows / w for w in walls]),
+            "text_mb_per_s": summary([text_bytes / 1e6 / w for w in walls]),
+            "peak_rss_bytes": summary([r["peak_rss_bytes"] for r in result[name]]),
+            "cpu_use": summary([r["cpu_s"] / r["wall_s"] for r in result[name]]),
+        }
+    result["ratio_full_over_floor"] = summary(
+        [f["wall_s"] / g["wall_s"] for f, g in zip(result["full"], result["floor"])])
+    if scaling:
+        one = [r["wall_s"] for r in result["full_1_thread"]]
+        many = [r["wall_s"] for r in result["full_n_threads"]]
+        result["scaling"] = summary([a / b for a, b in zip(one, many)])
+    return result
+
+
+def markdown(results, meta):
+    lines = [f"# End-to-end benchmark, {meta['date']}, {meta['machine']}", "",
+             f"optgate {meta['commit']}, {meta['rustc']}, {meta['threads']} threads, "
+             f"{meta['runs']} runs of each, alternating; median (min–max).", "",
+             "| posts | run | wall s | M posts/s | text MB/s | peak RSS MiB | CPU use | full/floor |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        for name in ("floor", "full"):
+            s = r[name + "_summary"]
+            ratio = fmt_range(r["ratio_full_over_floor"]) if name == "full" else ""
+            lines.append(
+                f"| {r['posts']:,} | {name} | {fmt_range(s['wall_s'])} | "
+                f"{fmt_range(s['posts_per_s'], 1e-6)} | {fmt_range(s['text_mb_per_s'], 1, 0)} | "
+                f"{fmt_range(s['peak_rss_bytes'], 2**-20, 0)} | "
+                f"{fmt_range(s['cpu_use'], 100, 0)} % | {ratio} |")
+    lines.append("")
+    if len(results) >= 2:
+        a, b = results[0], results[-1]
+        ra = a["full_summary"]["peak_rss_bytes"]["max"]
+        rb = b["full_summary"]["peak_rss_bytes"]["max"]
+        lines.append(f"Peak RSS of the full run, {b['posts']:,} posts over {a['posts']:,} posts "
+                     f"(maxima): {rb / ra:.2f}×.")
+    for r in results:
+        if "scaling" in r:
+            lines.append(f"Scaling at {r['posts']:,} posts: {meta['threads']} threads over 1 "
+                         f"thread, full run, per alternating pair: {fmt_range(r['scaling'])}×.")
+    lines.append("")
+    lines.append("Kept posts: " + ", ".join(f"{r['kept']:,} of {r['posts']:,}" for r in results)
+                 + f"; text: " + ", ".join(f"{r['text_bytes'] / 1e6:,.0f} MB" for r in results)
+                 + ".")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="2000000,20000000",
+                   help="comma-separated sample sizes in posts [2000000,20000000]")
+    p.add_argument("--runs", type=int, default=5, help="timed runs of each kind per size [5]")
+    p.add_argument("--threads", type=int, default=2, help="worker threads [2]")
+    p.add_argument("--no-scaling", action="store_true",
+                   help="skip the 1-thread against N-thread runs on the smallest size")
+    p.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "optgate"))
+    p.add_argument("--out", help="results directory [benches/runs/<date>-<machine>]")
+    args = p.parse_args()
+    if not os.access(args.binary, os.X_OK):
+        sys.exit(f"bench: {args.binary} is missing; build it with "
+                 "`cargo build --release -p optgate-cli`")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    date = datetime.date.today().isoformat()
+    machine = machine_name()
+    out_dir = args.out or os.path.join(ROOT, "benches", "runs", f"{date}-{machine}")
+    scratch = os.path.join(ROOT, "bench-data", "scratch")
+    os.makedirs(scratch, exist_ok=True)
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip() or "unknown"
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    meta = {"date": date, "machine": machine, "commit": commit, "rustc": rustc,
+            "kernel": platform.release(), "cpus": os.cpu_count(), "threads": args.threads,
+            "runs": args.runs}
+    results = [bench_size(args.binary, n, args.runs, args.threads, scratch,
+                          scaling=(i == 0 and not args.no_scaling))
+               for i, n in enumerate(sizes)]
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump({"meta": meta, "results": results}, f, indent=2)
+    text = markdown(results, meta)
+    with open(os.path.join(out_dir, "README.md"), "w") as f:
+        f.write(text)
+    print()
+    print(text)
+    print(f"bench: written to {out_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+//! `optgate bench-floor` (hidden): the end-to-end benchmark's floor. Decodes
+//! every post of the configured posts directory and re-encodes it to zstd
+//! Parquet with the reader, writer, work units and thread pool of `optgate
+//! run`, and does nothing else. `make bench` alternates it with full runs.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::anyhow;
+use optgate_io::posts::{FloorOutcome, floor_unit};
+use optgate_io::{WriteOptions, plan_posts};
+use rayon::prelude::*;
+
+use crate::config::LoadedConfig;
+use crate::exit::Failure;
+
+/// Arguments of `optgate bench-floor`.
+#[derive(Debug, clap::Args)]
+pub struct BenchFloorArgs {
+    /// Config file: the posts directory, column names and zstd level are used.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Output directory for the re-encoded parts; must not exist.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Worker threads [default: the number of CPUs].
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+pub fn bench_floor(args: &BenchFloorArgs) -> Result<(), Failure> {
+    let started = Instant::now();
+    let loaded = LoadedConfig::load(&args.config)?;
+    let posts = loaded
+        .config
+        .inputs
+        .posts
+        .as_ref()
+        .ok_or_else(|| Failure::input(anyhow!("the config names no posts directory")))?;
+    let plan = plan_posts(posts, &loaded.config.columns.posts)?;
+    std::fs::create_dir(&args.out)
+        .map_err(|e| Failure::runtime(anyhow!("{}: cannot create: {e}", args.out.display())))?;
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = args.threads {
+        pool = pool.num_threads(n);
+    }
+    let pool = pool.build().map_err(Failure::runtime)?;
+    let options = WriteOptions {
+        zstd_level: loaded.config.output.zstd_level,
+    };
+    let outcomes = pool.install(|| {
+        plan.units
+            .par_iter()
+            .map(|u| floor_unit(&plan, u, &args.out, &options))
+            .collect::<Result<Vec<FloorOutcome>, _>>()
+    })?;
+    let rows: u64 = outcomes.iter().map(|o| o.rows).sum();
+    let text_bytes: u64 = outcomes.iter().map(|o| o.text_bytes).sum();
+    if rows != plan.rows() {
+        return Err(Failure::runtime(anyhow!(
+            "re-encoded {rows} rows of {}",
+            plan.rows()
+        )));
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "rows": rows,
+            "text_bytes": text_bytes,
+            "wall_ms": started.elapsed().as_millis() as u64,
+        })
+    );
+    Ok(())
+}
