@@ -195,6 +195,9 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
         ledger: &all_ledger,
         kept: m.counts.kept,
         dropped_by_reason: &dropped_by_reason,
+        // Spill post-id keys into the staging directory rather than hold
+        // them all: memory stays flat however large the output.
+        scratch: Some(&staging.dir),
     };
     check_interrupted()?;
     let report = verify_output(&claim, &ds.columns.posts, &ds.policy, &loaded.tables)?;

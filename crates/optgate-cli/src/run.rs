@@ -402,6 +402,9 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         ledger: &ledger,
         kept: counts.kept,
         dropped_by_reason: &dropped_by_reason,
+        // Spill post-id keys into the staging directory rather than hold
+        // them all: memory stays flat however large the output.
+        scratch: Some(&staging.dir),
     };
     let findings = pool
         .install(|| verify_output(&claim, &config.columns.posts, policy, &tables))?

@@ -125,12 +125,16 @@ pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
             problem.map(|e| e.to_string()).into_iter().collect(),
         ));
     }
+    let temp = std::env::temp_dir();
     let claim = Claim {
         out_dir: &ds.dir,
         outputs: &m.outputs,
         ledger: &m.ledger,
         kept: m.counts.kept,
         dropped_by_reason: &m.counts.dropped_by_reason,
+        // `--posts` compares every output key with the inputs' kept keys, so
+        // it keeps them in memory; otherwise they spill to the temp directory.
+        scratch: args.posts.is_none().then_some(temp.as_path()),
     };
     let report =
         pool.install(|| verify_output(&claim, &ds.columns.posts, &ds.policy, &loaded.tables))?;

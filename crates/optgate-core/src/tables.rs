@@ -164,12 +164,17 @@ impl AccountIndex {
     }
 }
 
-/// Builds an [`AccountIndex`] from rows in any order.
+/// Builds an [`AccountIndex`] from rows in any order. Rows are held as the
+/// index's own 16-byte entries (the birth day where the coming-of-age day
+/// will be) and compacted in place, so loading needs no second copy.
 #[derive(Debug)]
 pub struct AccountIndexBuilder {
     min_age_years: u16,
-    rows: Vec<(IdKey, Option<i32>, [u8; 2])>,
+    rows: Vec<Account>,
 }
+
+/// A birth day of `None` while building: no valid birth day is this far back.
+const BIRTH_UNKNOWN: i32 = i32::MIN;
 
 /// A country code as stored: two ASCII letters upper-cased, or `[0, 0]`.
 pub fn country_code(country: Option<&str>) -> [u8; 2] {
@@ -189,41 +194,63 @@ impl AccountIndexBuilder {
         }
     }
 
+    fn push_row(&mut self, key: IdKey, birth_day: Option<i32>, country: [u8; 2]) {
+        self.rows.push(Account {
+            key,
+            // A real birth day of i32::MIN days is out of range anyway, and
+            // comes out as unknown, as `None` does.
+            adult_from_day: birth_day.unwrap_or(BIRTH_UNKNOWN),
+            country,
+        });
+    }
+
     /// Adds one accounts row: the user's key and birth date (days since the epoch).
     pub fn push(&mut self, key: IdKey, birth_day: Option<i32>) {
-        self.rows.push((key, birth_day, [0, 0]));
+        self.push_row(key, birth_day, [0, 0]);
     }
 
     /// Adds one accounts row with the user's country.
     pub fn push_with_country(&mut self, key: IdKey, birth_day: Option<i32>, country: Option<&str>) {
-        self.rows.push((key, birth_day, country_code(country)));
+        self.push_row(key, birth_day, country_code(country));
     }
 
     pub fn finish(mut self) -> AccountIndex {
         let rows = self.rows.len() as u64;
-        self.rows.sort_unstable();
-        let mut accounts = Vec::with_capacity(self.rows.len());
-        for group in self.rows.chunk_by(|a, b| a.0 == b.0) {
-            let (key, birth, mut country) = group[0];
+        self.rows.sort_unstable_by_key(|a| a.key);
+        let mut kept = 0;
+        let mut i = 0;
+        while i < self.rows.len() {
+            let Account {
+                key,
+                adult_from_day: birth,
+                mut country,
+            } = self.rows[i];
             let mut agree = true;
-            for r in &group[1..] {
-                agree &= r.1 == birth;
-                if r.2 != country {
+            let mut j = i + 1;
+            while j < self.rows.len() && self.rows[j].key == key {
+                agree &= self.rows[j].adult_from_day == birth;
+                if self.rows[j].country != country {
                     country = [0, 0];
                 }
+                j += 1;
             }
             // Rows that disagree on birth_date leave the age unknown: fail closed.
             let adult_from_day = match (agree, birth) {
-                (true, Some(b)) => coming_of_age_day(b, self.min_age_years).unwrap_or(AGE_UNKNOWN),
+                (true, b) if b != BIRTH_UNKNOWN => {
+                    coming_of_age_day(b, self.min_age_years).unwrap_or(AGE_UNKNOWN)
+                }
                 _ => AGE_UNKNOWN,
             };
-            accounts.push(Account {
+            self.rows[kept] = Account {
                 key,
                 adult_from_day,
                 country,
-            });
+            };
+            kept += 1;
+            i = j;
         }
-        drop(self.rows);
+        let mut accounts = self.rows;
+        accounts.truncate(kept);
         accounts.shrink_to_fit();
         AccountIndex {
             directory: Directory::build(accounts.iter().map(|a| a.key)),

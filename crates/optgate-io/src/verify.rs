@@ -41,9 +41,19 @@ pub struct Claim<'a> {
     pub ledger: &'a [OutputFile],
     pub kept: u64,
     pub dropped_by_reason: &'a BTreeMap<String, u64>,
+    /// Where the post-id keys may be spilled when there are more than
+    /// [`KEYS_IN_MEMORY`]: verification then holds at most that many at
+    /// once, whatever the size of the output. `None` keeps them all in
+    /// memory and returns them in [`Report::post_keys`].
+    pub scratch: Option<&'a Path>,
 }
 
-/// The findings, and the keys of the output's post ids (sorted).
+/// At most this many post-id keys (8 bytes each, 8 MiB) are held at once
+/// when a scratch directory is given.
+pub const KEYS_IN_MEMORY: usize = 1 << 20;
+
+/// The findings, and the keys of the output's post ids (sorted), when they
+/// were kept in memory (see [`Claim::scratch`]).
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub findings: Vec<Finding>,
@@ -250,6 +260,25 @@ pub fn verify_output(
     policy: &Policy,
     tables: &SideTables,
 ) -> Result<Report> {
+    verify_output_with(claim, cols, policy, tables, KEYS_IN_MEMORY)
+}
+
+/// [`verify_output`] with the in-memory key budget as a parameter, so tests
+/// can exercise the spilling path on small outputs.
+pub fn verify_output_with(
+    claim: &Claim<'_>,
+    cols: &PostColumnNames,
+    policy: &Policy,
+    tables: &SideTables,
+    keys_in_memory: usize,
+) -> Result<Report> {
+    let spill = match claim.scratch {
+        Some(dir) if claim.kept > keys_in_memory as u64 => Some(KeySpill::create(
+            dir,
+            claim.kept.div_ceil(keys_in_memory.max(1) as u64),
+        )?),
+        _ => None,
+    };
     let tallies: Vec<FileTally> = claim
         .outputs
         .par_iter()
@@ -265,9 +294,12 @@ pub fn verify_output(
             {
                 t.unreadable = Some(e.to_string());
             }
-            t
+            if let Some(spill) = &spill {
+                spill.add(std::mem::take(&mut t.keys))?;
+            }
+            Ok(t)
         })
-        .collect();
+        .collect::<Result<_>>()?;
 
     let mut findings = Vec::new();
 
@@ -339,17 +371,18 @@ pub fn verify_output(
     }
 
     // Post ids: each once. Equal keys are confirmed on the ids themselves.
-    let mut keys: Vec<IdKey> = tallies
-        .iter()
-        .flat_map(|t| t.keys.iter().copied())
-        .collect();
-    keys.sort_unstable();
-    let mut dup_keys: Vec<IdKey> = keys
-        .windows(2)
-        .filter(|w| w[0] == w[1])
-        .map(|w| w[0])
-        .collect();
-    dup_keys.dedup();
+    let (keys, dup_keys) = match spill {
+        Some(spill) => (Vec::new(), spill.repeated_keys()?),
+        None => {
+            let mut keys: Vec<IdKey> = tallies
+                .iter()
+                .flat_map(|t| t.keys.iter().copied())
+                .collect();
+            keys.sort_unstable();
+            let dup_keys = repeated(&keys);
+            (keys, dup_keys)
+        }
+    };
     let (duplicates, examples) = if dup_keys.is_empty() {
         (0, Vec::new())
     } else {
@@ -370,6 +403,120 @@ pub fn verify_output(
         findings,
         post_keys: keys,
     })
+}
+
+/// The keys that occur more than once in sorted `keys`, each once.
+fn repeated(keys: &[IdKey]) -> Vec<IdKey> {
+    let mut dup: Vec<IdKey> = keys
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
+    dup.dedup();
+    dup
+}
+
+/// Post-id keys spilled to disk in partitions by their top bits, so that
+/// repeats are found one partition at a time. Keys are uniform hashes, so
+/// partitions hold about the same number.
+struct KeySpill {
+    dir: tempfile::TempDir,
+    bits: u32,
+    parts: Vec<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>,
+}
+
+impl KeySpill {
+    /// At least `partitions` partitions (rounded up to a power of two) in a
+    /// new temporary directory under `scratch`.
+    fn create(scratch: &Path, partitions: u64) -> Result<KeySpill> {
+        let write_err = |path: &Path, source| IoError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = tempfile::Builder::new()
+            .prefix(".optgate-keys-")
+            .tempdir_in(scratch)
+            .map_err(|e| write_err(scratch, e))?;
+        let n = partitions.max(1).next_power_of_two();
+        let mut parts = Vec::with_capacity(n as usize);
+        for p in 0..n {
+            let path = dir.path().join(format!("keys-{p:05}"));
+            let file = std::fs::File::create(&path).map_err(|e| write_err(&path, e))?;
+            parts.push(std::sync::Mutex::new(std::io::BufWriter::new(file)));
+        }
+        Ok(KeySpill {
+            dir,
+            bits: n.ilog2(),
+            parts,
+        })
+    }
+
+    fn partition(&self, key: IdKey) -> usize {
+        if self.bits == 0 {
+            0
+        } else {
+            (key >> (64 - self.bits)) as usize
+        }
+    }
+
+    fn path(&self, p: usize) -> std::path::PathBuf {
+        self.dir.path().join(format!("keys-{p:05}"))
+    }
+
+    /// Appends one file's keys, sorted so each partition gets one run.
+    fn add(&self, mut keys: Vec<IdKey>) -> Result<()> {
+        use std::io::Write;
+        keys.sort_unstable();
+        for run in keys.chunk_by(|a, b| self.partition(*a) == self.partition(*b)) {
+            let p = self.partition(run[0]);
+            let bytes: Vec<u8> = run.iter().flat_map(|k| k.to_le_bytes()).collect();
+            let mut w = self.parts[p]
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            w.write_all(&bytes).map_err(|source| IoError::Write {
+                path: self.path(p),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The keys that occur more than once, reading one partition at a time.
+    fn repeated_keys(self) -> Result<Vec<IdKey>> {
+        use std::io::{Read, Write};
+        let KeySpill { dir, parts, .. } = self;
+        let mut dup = Vec::new();
+        for (p, part) in parts.into_iter().enumerate() {
+            let path = dir.path().join(format!("keys-{p:05}"));
+            let read_err = |source| IoError::Read {
+                path: path.clone(),
+                source,
+            };
+            let mut w = part
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            w.flush().map_err(|source| IoError::Write {
+                path: path.clone(),
+                source,
+            })?;
+            drop(w);
+            let file = std::fs::File::open(&path).map_err(read_err)?;
+            let len = file.metadata().map_err(read_err)?.len();
+            let mut keys: Vec<IdKey> = Vec::with_capacity((len / 8) as usize);
+            let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+            let mut buf = [0u8; 8];
+            for _ in 0..len / 8 {
+                reader.read_exact(&mut buf).map_err(read_err)?;
+                keys.push(IdKey::from_le_bytes(buf));
+            }
+            keys.sort_unstable();
+            dup.extend(repeated(&keys));
+            drop(keys);
+            std::fs::remove_file(&path).map_err(read_err)?;
+        }
+        dup.sort_unstable();
+        Ok(dup)
+    }
 }
 
 /// Files under `dir` (recursively) that the manifest does not list.
@@ -538,4 +685,123 @@ fn check_ledger(claim: &Claim<'_>) -> Result<Vec<Finding>> {
             examples: differing,
         },
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{RecordBatch, StringArray, TimestampMicrosecondArray};
+    use arrow_schema::{DataType, Field, Schema, TimeUnit};
+    use optgate_core::policy::PolicyConfig;
+    use optgate_core::{AccountIndexBuilder, KeySet, key_of_str};
+
+    use super::*;
+    use crate::posts::{PartWriter, WriteOptions};
+
+    /// Writes posts `ids` (all by adult, public, allowed authors) as one part file.
+    fn part(dir: &Path, name: &str, ids: std::ops::Range<usize>) -> OutputFile {
+        let n = ids.len();
+        let text = |v: &str| Arc::new(StringArray::from(vec![v; n])) as arrow_array::ArrayRef;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("post_id", DataType::Utf8, false),
+            Field::new("author_id", DataType::Utf8, true),
+            Field::new(
+                "created_at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
+            Field::new("platform", DataType::Utf8, true),
+            Field::new("kind", DataType::Utf8, true),
+            Field::new("visibility", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from_iter_values(ids.map(|i| format!("p{i}")))),
+                text("adult"),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![1_700_000_000_000_000; n])
+                        .with_timezone("UTC"),
+                ),
+                text("facebook"),
+                text("post"),
+                text("public"),
+            ],
+        )
+        .expect("batch");
+        let path = dir.join("data").join(name);
+        let mut w = PartWriter::create(&path, schema, &WriteOptions::default(), &[]).expect("w");
+        w.write(&batch).expect("write");
+        let (rows, bytes, sha256) = w.finish().expect("finish");
+        OutputFile {
+            path: format!("data/{name}"),
+            rows,
+            bytes,
+            sha256,
+        }
+    }
+
+    /// Spilled to disk in partitions or held in memory, the post-id check
+    /// finds the same repeats, and the spill leaves nothing behind.
+    #[test]
+    fn post_id_check_spills_keys_and_finds_the_same_repeats() {
+        let out = tempfile::tempdir().expect("out");
+        std::fs::create_dir(out.path().join("data")).expect("data");
+        // 1,000 posts, then 200 of them again in a second file.
+        let outputs = vec![
+            part(out.path(), "a.parquet", 0..1000),
+            part(out.path(), "b.parquet", 500..700),
+        ];
+        let mut accounts = AccountIndexBuilder::new(18);
+        accounts.push(key_of_str("adult"), Some(0));
+        let tables = SideTables {
+            accounts: accounts.finish(),
+            optouts: Some(KeySet::from_keys(vec![key_of_str("someone else")])),
+            consents: None,
+        };
+        let policy = Policy::resolve(&PolicyConfig::default()).expect("policy");
+        let scratch = tempfile::tempdir().expect("scratch");
+        let dropped = BTreeMap::new();
+        let claim = |scratch| Claim {
+            out_dir: out.path(),
+            outputs: &outputs,
+            ledger: &[],
+            kept: 1200,
+            dropped_by_reason: &dropped,
+            scratch,
+        };
+        let cols = PostColumnNames::default();
+        let unique = |r: &Report| {
+            r.findings
+                .iter()
+                .find(|f| f.assertion.name == "post_ids_unique")
+                .expect("checked")
+                .clone()
+        };
+        let in_memory = verify_output_with(&claim(None), &cols, &policy, &tables, 100)
+            .expect("verifies");
+        // 1,200 keys over a budget of 100: 12 partitions, rounded to 16.
+        let spilled = verify_output_with(&claim(Some(scratch.path())), &cols, &policy, &tables, 100)
+            .expect("verifies");
+        assert_eq!(unique(&in_memory).assertion.actual, 200);
+        assert_eq!(unique(&spilled), unique(&in_memory));
+        assert_eq!(unique(&spilled).examples.len(), EXAMPLES);
+        assert_eq!(in_memory.post_keys.len(), 1200);
+        assert!(spilled.post_keys.is_empty(), "spilled keys are not returned");
+        // Every other assertion agrees, and all of them pass.
+        let names = |r: &Report| -> Vec<(String, bool)> {
+            r.findings
+                .iter()
+                .map(|f| (f.assertion.name.clone(), f.assertion.passed))
+                .collect()
+        };
+        assert_eq!(names(&spilled), names(&in_memory));
+        assert!(names(&in_memory).iter().all(|(n, ok)| *ok || n == "post_ids_unique"));
+        assert_eq!(
+            std::fs::read_dir(scratch.path()).expect("scratch").count(),
+            0,
+            "the spill directory is removed"
+        );
+    }
 }
