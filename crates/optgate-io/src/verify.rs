@@ -779,16 +779,20 @@ mod tests {
                 .expect("checked")
                 .clone()
         };
-        let in_memory = verify_output_with(&claim(None), &cols, &policy, &tables, 100)
-            .expect("verifies");
+        let in_memory =
+            verify_output_with(&claim(None), &cols, &policy, &tables, 100).expect("verifies");
         // 1,200 keys over a budget of 100: 12 partitions, rounded to 16.
-        let spilled = verify_output_with(&claim(Some(scratch.path())), &cols, &policy, &tables, 100)
-            .expect("verifies");
+        let spilled =
+            verify_output_with(&claim(Some(scratch.path())), &cols, &policy, &tables, 100)
+                .expect("verifies");
         assert_eq!(unique(&in_memory).assertion.actual, 200);
         assert_eq!(unique(&spilled), unique(&in_memory));
         assert_eq!(unique(&spilled).examples.len(), EXAMPLES);
         assert_eq!(in_memory.post_keys.len(), 1200);
-        assert!(spilled.post_keys.is_empty(), "spilled keys are not returned");
+        assert!(
+            spilled.post_keys.is_empty(),
+            "spilled keys are not returned"
+        );
         // Every other assertion agrees, and all of them pass.
         let names = |r: &Report| -> Vec<(String, bool)> {
             r.findings
@@ -797,7 +801,11 @@ mod tests {
                 .collect()
         };
         assert_eq!(names(&spilled), names(&in_memory));
-        assert!(names(&in_memory).iter().all(|(n, ok)| *ok || n == "post_ids_unique"));
+        assert!(
+            names(&in_memory)
+                .iter()
+                .all(|(n, ok)| *ok || n == "post_ids_unique")
+        );
         assert_eq!(
             std::fs::read_dir(scratch.path()).expect("scratch").count(),
             0,
