@@ -356,10 +356,23 @@ fn capitalised_words(text: &str, i: usize, max: usize) -> Option<usize> {
 }
 
 /// End of a capitalised word at `i` (upper-case letter, then letters, `-` or `'`).
+/// Whether `i` follows a placeholder and an apostrophe or hyphen. A
+/// capitalised word takes in apostrophes and hyphens ("O'Brien"), so before
+/// scrubbing, a name glued that way to a handle that became the placeholder
+/// was part of a longer word; it stays so after, or a second pass would find
+/// what the first did not.
+fn glued_to_placeholder(text: &str, i: usize) -> bool {
+    let b = text.as_bytes();
+    i >= 2
+        && matches!(b[i - 1], b'\'' | b'-')
+        && b[i - 2] == b'>'
+        && placeholder_ends_at(text, i - 1)
+}
+
 fn capitalised_word(text: &str, i: usize) -> Option<usize> {
     let mut chars = text[i..].char_indices();
     let (_, first) = chars.next()?;
-    if !first.is_uppercase() || !word_start(text, i) {
+    if !first.is_uppercase() || !word_start(text, i) || glued_to_placeholder(text, i) {
         return None;
     }
     let mut end = i + first.len_utf8();
@@ -1042,7 +1055,13 @@ fn street_name(text: &str, mut i: usize) -> Option<usize> {
         }) {
             // A particle must be followed by more of the name.
             let e = i + p.len();
-            let next = if p.ends_with('\'') { e } else { e + 1 };
+            // Past the separator after the particle, which word_end let be
+            // any non-word char, NBSP (two bytes) included.
+            let next = if p.ends_with('\'') {
+                e
+            } else {
+                e + next_char(text, e).map_or(1, char::len_utf8)
+            };
             if next < text.len()
                 && (capitalised_word(text, next).is_some()
                     || PARTICLES.iter().any(|q| text[next..].starts_with(q)))
@@ -1131,6 +1150,40 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
     }
 }
 
+/// Byte classes for [`word_pass`]: one table lookup instead of a chain of
+/// comparisons per byte.
+const WORD: u8 = 1; // ASCII letter or digit, `_`, or any byte of a non-ASCII char
+const DIGIT: u8 = 2;
+const UPPER: u8 = 4;
+const NUMBER_OPEN: u8 = 8; // `+` or `(`, which can open a phone number
+
+static CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80 {
+            t[c] |= WORD;
+        }
+        if b.is_ascii_digit() {
+            t[c] |= DIGIT;
+        }
+        if b.is_ascii_uppercase() {
+            t[c] |= UPPER;
+        }
+        if b == b'+' || b == b'(' {
+            t[c] |= NUMBER_OPEN;
+        }
+        c += 1;
+    }
+    t
+};
+
+#[inline(always)]
+fn class(b: u8) -> u8 {
+    CLASSES[b as usize]
+}
+
 /// One walk over the text: numbers, identifier tokens (an IBAN-shaped near
 /// miss is skipped whole, numbers inside it included), first names followed
 /// by a surname, and compound street names followed by a house number.
@@ -1143,39 +1196,36 @@ fn word_pass(
 ) {
     let mut i = 0;
     let b = text.as_bytes();
+    // The rest of the word from `i`: word bytes are one table lookup each.
+    let skip_word = |mut i: usize| {
+        while i < b.len() && class(b[i]) & WORD != 0 {
+            i += 1;
+        }
+        i
+    };
     while i < b.len() {
         let c = b[i];
-        if c.is_ascii_digit()
-            || ((c == b'+' || c == b'(') && b.get(i + 1).is_some_and(u8::is_ascii_digit))
-        {
-            i = number_at(text, i, region, near_before, spans);
+        let k = class(c);
+        if k & WORD == 0 {
+            if k & NUMBER_OPEN != 0 && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                i = number_at(text, i, region, near_before, spans);
+            } else {
+                i += 1;
+            }
             continue;
         }
-        if !(c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80) {
-            i += 1;
+        if k & DIGIT != 0 {
+            i = number_at(text, i, region, near_before, spans);
             continue;
         }
         if let Some(next) = token_at(text, i, spans) {
             i = next;
             continue;
         }
-        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' {
-            // Skip the rest of this word at once.
-            i += 1;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80) {
-                i += 1;
-            }
-            continue;
-        }
-        if c < 0x80 && !c.is_ascii_uppercase() {
-            i += 1;
-            continue;
-        }
-        if c >= 0x80 && !word_start(text, i) {
-            i += 1;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80) {
-                i += 1;
-            }
+        if k & UPPER == 0 && (c < 0x80 || !word_start(text, i)) {
+            // A lower-case or `_` start, or a non-ASCII letter inside a
+            // word: nothing here can start a name or a street.
+            i = skip_word(i + 1);
             continue;
         }
         // Byte-level look-ahead first: only a word followed by a space and a
