@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::anyhow;
-use optgate_core::{ConsentMode, DropCounts, DropReason, SideTables};
+use optgate_core::{ConsentMode, DropCounts, DropReason, SideTables, prefilter_pays};
 use optgate_io::incremental::{PreviousOutput, reuse_unit};
 use optgate_io::read::rfc3339_micros;
 use optgate_io::registry::{OPTOUTS_KEYS, diff, first_objections, read_keys, write_keys};
@@ -204,6 +204,21 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     // The key sets move into the tables and the snapshots into the manifest:
     // no second copy of a registry is held.
     let (optouts, optouts_snap) = optouts?.unzip();
+    // Every post asks the objection registry, and nearly every answer is no:
+    // a prefilter in front of it pays once there are enough posts per id.
+    let optouts = optouts.map(|set| {
+        if prefilter_pays(set.len(), plan.rows()) {
+            let set = set.with_prefilter();
+            info!(
+                ids = set.len(),
+                bytes = set.heap_bytes(),
+                "Objection registry prefilter built."
+            );
+            set
+        } else {
+            set
+        }
+    });
     let (consents, consents_snap) = consents?.unzip();
     let tables = SideTables {
         accounts,

@@ -46,5 +46,6 @@ pub use stages::{
     timestamp_units_per_day,
 };
 pub use tables::{
-    AccountIndex, AccountIndexBuilder, AgeStatus, ConsentRow, KeySet, country_code, valid_consents,
+    AccountIndex, AccountIndexBuilder, AgeStatus, ConsentRow, KeySet, country_code, prefilter_pays,
+    valid_consents,
 };
