@@ -3,7 +3,7 @@
 CARGO ?= cargo
 OUT ?= out/sample
 
-.PHONY: sample test browser bench pii-eval pii-corpus fmt lint clean
+.PHONY: sample test browser bench bench-stages bench-tables pii-eval pii-corpus fmt lint clean
 
 ## Build optgate (release) and run the default policy on the bundled sample.
 sample:
@@ -29,9 +29,20 @@ pii-eval:
 pii-corpus:
 	$(CARGO) run --release -p optgate-cli -- pii-eval --write-corpus crates/optgate-pii/eval/corpus.jsonl
 
-## Criterion micro-benchmarks.
+## End-to-end benchmark: cached 2M- and 20M-post samples, the floor (decode +
+## re-encode) alternating with full runs; writes benches/runs/<date>-<machine>/.
+## BENCH_ARGS passes options, e.g. BENCH_ARGS="--sizes 2000000 --runs 3".
 bench:
-	$(CARGO) bench -p optgate-benches
+	$(CARGO) build --release -p optgate-cli
+	python3 benches/e2e.py $(BENCH_ARGS)
+
+## Criterion benchmarks of each stage on its own (policy, stages, pii).
+bench-stages:
+	$(CARGO) bench -p optgate-benches --bench policy --bench stages --bench pii
+
+## Side tables at 10^6-10^8 ids: load time, bytes per id, lookups, prefilter.
+bench-tables:
+	$(CARGO) bench -p optgate-benches --bench tables
 
 fmt:
 	$(CARGO) fmt --all
