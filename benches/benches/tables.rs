@@ -255,7 +255,7 @@ fn registry(p: u32) {
     assert_eq!(found, LOOKUPS);
     println!(
         "| 10^{p} | {load:.2} | {:.1} | {:.1} | {:.1} | {miss_ns:.1} | {hit_ns:.1} | {build:.2} | {filter_bytes:.2} | {fmiss_ns:.1} | {fhit_ns:.1} |",
-        set.heap_bytes() as f64 / n as f64,
+        exact_bytes as f64 / n as f64,
         per(after),
         per(peak),
     );
