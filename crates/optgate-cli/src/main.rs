@@ -7,6 +7,7 @@ mod dataset;
 mod exit;
 mod explain;
 mod gen_sample;
+mod merge;
 mod openlineage;
 mod pii_eval;
 mod progress;
@@ -14,6 +15,7 @@ mod publish;
 mod report;
 mod repurge;
 mod run;
+mod shard;
 mod verify;
 
 use std::path::PathBuf;
@@ -71,6 +73,13 @@ enum Command {
     /// remove every row of every author now in the registry, verify, publish.
     #[command(after_help = EXIT_CODES)]
     Repurge(repurge::RepurgeArgs),
+    /// Split the work units of a posts directory into N shards balanced by size,
+    /// for `run --plan --shard` on several machines and `merge`.
+    #[command(after_help = EXIT_CODES)]
+    Plan(shard::PlanArgs),
+    /// Publish the shards of one plan as one dataset, verified as a whole.
+    #[command(after_help = EXIT_CODES)]
+    Merge(merge::MergeArgs),
     /// The end-to-end benchmark's floor: decode and re-encode every post, nothing else.
     #[command(hide = true)]
     BenchFloor(bench_floor::BenchFloorArgs),
@@ -131,6 +140,12 @@ pub struct RunArgs {
     /// Only warnings and errors on stderr, no summary on stdout: for cron.
     #[arg(long, short)]
     pub quiet: bool,
+    /// A plan from `optgate plan`: process only the work units of --shard.
+    #[arg(long, requires = "shard", conflicts_with = "incremental")]
+    pub plan: Option<PathBuf>,
+    /// The shard of --plan to process (0-based).
+    #[arg(long, requires = "plan")]
+    pub shard: Option<u32>,
 }
 
 /// Arguments of `optgate gen-sample`.
@@ -195,6 +210,10 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::verify(&args),
         Command::Explain(args) => explain::explain(&args),
         Command::Report(args) => report::report(&args),
+        Command::Plan(args) => shard::plan(&args),
+        Command::Merge(args) => {
+            publish::install_signal_handlers().and_then(|()| merge::merge(&args))
+        }
         Command::BenchFloor(args) => bench_floor::bench_floor(&args),
         Command::Repurge(args) => {
             publish::install_signal_handlers().and_then(|()| repurge::repurge(&args))

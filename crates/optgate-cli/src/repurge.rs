@@ -222,6 +222,8 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
     m.registry_check = registry_check;
     m.objection_latency = None;
     m.incremental = None;
+    // The purged version is no longer exactly what the shards wrote.
+    m.shard = None;
     m.repurge = Some(Repurge {
         from_manifest_sha256: ds.manifest_sha256.clone(),
         removed_rows,

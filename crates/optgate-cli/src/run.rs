@@ -18,7 +18,7 @@ use optgate_io::verify::{Claim, Finding, verify_output};
 use optgate_io::{IoError, UnitOutcome, WriteOptions, plan_posts, process_unit, sha256_file};
 use optgate_manifest::{
     Counts, Incremental, InputFile, Inputs, MANIFEST_VERSION, Manifest, ObjectionLatency,
-    PiiRecord, PolicyRecord, RegistryCheck, RunInfo, Timings, Tool, Verification,
+    PiiRecord, PolicyRecord, RegistryCheck, RunInfo, Shard, Timings, Tool, Verification,
     canonical_json_pretty, canonical_sha256,
 };
 use optgate_pii::{Entity, EntityCounts, Scanner};
@@ -154,7 +154,12 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         .map_err(Failure::runtime)?;
 
     let t_plan = Instant::now();
-    let plan = plan_posts(posts_dir, &config.columns.posts)?;
+    let mut plan = plan_posts(posts_dir, &config.columns.posts)?;
+    // A sharded run: only this shard's units, from inputs that match the plan.
+    let shard = match (&args.plan, args.shard) {
+        (Some(path), Some(index)) => Some(select_shard(path, index, &mut plan)?),
+        _ => None,
+    };
     let accounts_src = check_accounts(accounts_path, &config.columns.accounts)?;
     let optouts_src = optouts_path
         .map(|p| check_optouts(p, &config.columns.optouts))
@@ -263,12 +268,33 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         "Loaded the side tables."
     );
 
+    // Files a shard does not read are not hashed (nor listed in its manifest).
+    let used: Vec<bool> = (0..plan.files.len())
+        .map(|i| shard.is_none() || plan.units.iter().any(|u| u.file == i))
+        .collect();
     let hashes: Vec<(String, u64)> = pool.install(|| {
         plan.files
             .par_iter()
-            .map(|f| sha256_file(&f.source.path))
+            .zip(&used)
+            .map(|(f, used)| {
+                if *used {
+                    sha256_file(&f.source.path)
+                } else {
+                    Ok((String::new(), 0))
+                }
+            })
             .collect::<Result<_, IoError>>()
     })?;
+    if let Some(s) = &shard {
+        for ((f, (sha, _)), planned) in plan.files.iter().zip(&hashes).zip(&s.files) {
+            if !sha.is_empty() && *sha != planned.sha256 {
+                return Err(Failure::input(anyhow!(
+                    "{}: changed since the plan was made (SHA-256 differs); make a new plan",
+                    f.source.path.display()
+                )));
+            }
+        }
+    }
 
     let resolved_policy = serde_json::json!({
         "policy": policy.to_config(),
@@ -469,7 +495,9 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                 .files
                 .iter()
                 .zip(&hashes)
-                .map(|(f, (sha256, bytes))| InputFile {
+                .zip(&used)
+                .filter(|(_, used)| **used)
+                .map(|((f, (sha256, bytes)), _)| InputFile {
                     path: f.rel_path.clone(),
                     bytes: *bytes,
                     rows: f.source.rows(),
@@ -526,6 +554,12 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                 reprocessed_units: plan.units.len() as u64 - reused,
                 full_reprocess_reason,
             }
+        }),
+        shard: shard.as_ref().map(|s| Shard {
+            plan_sha256: s.plan_sha256.clone(),
+            shards: s.shards,
+            index: Some(s.index),
+            merged_manifests: Vec::new(),
         }),
         timings: Timings {
             plan_ms,
@@ -691,4 +725,76 @@ fn summary_line(m: &Manifest, out: &Path, secs: f64) -> String {
         secs,
         m.counts.rows_in as f64 / secs.max(1e-9)
     )
+}
+
+/// The shard of a plan this run processes.
+struct ShardSelection {
+    plan_sha256: String,
+    shards: u32,
+    index: u32,
+    files: Vec<crate::shard::PlanFile>,
+}
+
+/// Checks that the posts directory is the one `plan` describes (same files,
+/// sizes, rows and row groups; digests are checked once hashed) and keeps
+/// only the work units of shard `index`.
+fn select_shard(
+    path: &Path,
+    index: u32,
+    posts: &mut optgate_io::PostsPlan,
+) -> Result<ShardSelection, Failure> {
+    let (plan, plan_sha256) = crate::shard::Plan::read(path)?;
+    if index >= plan.shards {
+        return Err(Failure::input(anyhow!(
+            "--shard {index}: the plan {} has shards 0 to {}",
+            path.display(),
+            plan.shards - 1
+        )));
+    }
+    let differs = |what: String| {
+        Failure::input(anyhow!(
+            "{}: the posts directory differs from the plan {} ({what}); make a new plan",
+            posts.dir.display(),
+            path.display()
+        ))
+    };
+    if plan.files.len() != posts.files.len() {
+        return Err(differs(format!(
+            "{} files, the plan has {}",
+            posts.files.len(),
+            plan.files.len()
+        )));
+    }
+    for (f, p) in posts.files.iter().zip(&plan.files) {
+        let bytes = fs::metadata(&f.source.path).map(|m| m.len()).unwrap_or(0);
+        if f.rel_path != p.path
+            || bytes != p.bytes
+            || f.source.rows() != p.rows
+            || f.source.row_groups() != p.row_groups
+        {
+            return Err(differs(format!("{} is not as planned", f.rel_path)));
+        }
+    }
+    let same_units = plan.units.len() == posts.units.len()
+        && plan
+            .units
+            .iter()
+            .zip(&posts.units)
+            .all(|(p, u)| p.file == u.file && p.row_group == u.row_group && p.rows == u.rows);
+    if !same_units {
+        return Err(differs("its work units are not the planned ones".into()));
+    }
+    let shard_of: Vec<u32> = plan.units.iter().map(|u| u.shard).collect();
+    let mut k = 0;
+    posts.units.retain(|_| {
+        let keep = shard_of[k] == index;
+        k += 1;
+        keep
+    });
+    Ok(ShardSelection {
+        plan_sha256,
+        shards: plan.shards,
+        index,
+        files: plan.files,
+    })
 }

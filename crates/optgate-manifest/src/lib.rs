@@ -44,7 +44,23 @@ pub struct Manifest {
     pub repurge: Option<Repurge>,
     /// Set for `optgate run --incremental`: what was reused from the previous output.
     pub incremental: Option<Incremental>,
+    /// Set for one shard of a planned run, and for the merge of all of them.
+    pub shard: Option<Shard>,
     pub timings: Timings,
+}
+
+/// Where a sharded output sits in its plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shard {
+    /// SHA-256 of the plan file (`optgate plan`).
+    pub plan_sha256: String,
+    /// How many shards the plan has.
+    pub shards: u32,
+    /// This shard's index; `None` for the merged output.
+    pub index: Option<u32>,
+    /// For the merged output: each shard's manifest SHA-256, in shard order.
+    pub merged_manifests: Vec<String>,
 }
 
 /// The registry compared with the snapshot the previous run kept.
