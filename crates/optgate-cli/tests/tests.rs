@@ -7,4 +7,5 @@ mod operations;
 mod oracle;
 mod report;
 mod run_pipeline;
+mod shards;
 mod verify;
