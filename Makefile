@@ -3,7 +3,7 @@
 CARGO ?= cargo
 OUT ?= out/sample
 
-.PHONY: sample test browser bench bench-stages bench-tables pii-eval pii-corpus fmt lint clean
+.PHONY: sample test test-ray browser bench bench-stages bench-tables pii-eval pii-corpus fmt lint clean
 
 ## Build optgate (release) and run the default policy on the bundled sample.
 sample:
@@ -12,9 +12,21 @@ sample:
 	@echo "manifest: $(OUT)/manifest.json"
 
 ## Run every test (unit, integration against the oracle, doc tests), with the
-## report's headless-browser test (Debian's chromium, installed if missing).
+## report's headless-browser test (Debian's chromium, installed if missing),
+## then optgate-ray's tests on a local Ray cluster (Ray from PyPI, in .venv).
 test: browser
 	OPTGATE_REQUIRE_BROWSER=1 $(CARGO) test --workspace --exclude optgate-benches
+	$(MAKE) test-ray
+
+## optgate-ray (python/) on a local Ray cluster, against target/debug/optgate.
+test-ray: .venv/.installed
+	$(CARGO) build -p optgate-cli
+	OPTGATE_BIN=$(CURDIR)/target/debug/optgate .venv/bin/python -m unittest discover -s python/tests -v
+
+.venv/.installed: python/pyproject.toml python/optgate_ray/*.py
+	python3 -m venv .venv
+	.venv/bin/pip install --quiet ./python
+	touch $@
 
 ## Debian's chromium for the report test (apt-get; needs root or sudo).
 browser:
