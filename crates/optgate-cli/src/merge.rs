@@ -9,7 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use optgate_io::registry::OPTOUTS_KEYS;
+use optgate_io::registry::{OPTOUTS_KEYS, first_objections};
+use optgate_io::side_tables::check_optouts;
 use optgate_io::verify::{Claim, verify_output};
 use optgate_manifest::{InputFile, OutputFile, Shard, Timings, Verification};
 use tracing::info;
@@ -17,7 +18,7 @@ use tracing::info;
 use crate::dataset::{Dataset, TableOverrides, load_tables};
 use crate::exit::Failure;
 use crate::publish::{OutLock, Staging, check_interrupted, out_parts, publish};
-use crate::run::{failed_assertions, write_manifest};
+use crate::run::{check_registry, failed_assertions, latency, write_manifest};
 
 /// Arguments of `optgate merge`.
 #[derive(Debug, clap::Args)]
@@ -31,6 +32,10 @@ pub struct MergeArgs {
     /// Replace an existing --out (only once the merged output is complete).
     #[arg(long)]
     pub overwrite: bool,
+    /// Accept an objection registry that lost ids since the output being
+    /// replaced was made (recorded in the manifest).
+    #[arg(long)]
+    pub allow_registry_shrink: bool,
 }
 
 pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
@@ -139,6 +144,30 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
             )));
         }
     }
+    // Against the output being replaced, as a run does: objections must not
+    // disappear, and the latency of those applied for the first time.
+    let previous = fs::symlink_metadata(&args.out)
+        .is_ok()
+        .then(|| Dataset::open(&args.out))
+        .transpose()?;
+    let mut previous_keys = None;
+    m.registry_check = None;
+    if let (Some(prev), Some(now)) = (&previous, &loaded.tables.optouts) {
+        let (check, keys) = check_registry(prev, now, args.allow_registry_shrink)?;
+        m.registry_check = check;
+        previous_keys = keys;
+    }
+    m.objection_latency = match &m0.inputs.optouts {
+        Some(snap) => {
+            let src = check_optouts(Path::new(&snap.path), &first.columns.optouts)?;
+            Some(latency(
+                &first_objections(&src, &first.columns.optouts, previous_keys.as_ref())?,
+                started_at.timestamp_micros(),
+            ))
+        }
+        None => None,
+    };
+    drop(previous_keys);
     let claim = Claim {
         out_dir: &staging.dir,
         outputs: &outputs,
@@ -165,10 +194,6 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
     };
     m.outputs = outputs;
     m.ledger = ledger;
-    let previous = fs::symlink_metadata(&args.out)
-        .is_ok()
-        .then(|| Dataset::open(&args.out))
-        .transpose()?;
     m.supersedes = previous.as_ref().map(|p| p.manifest_sha256.clone());
     m.repurge = None;
     m.incremental = None;

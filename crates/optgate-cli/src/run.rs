@@ -655,7 +655,7 @@ pub(crate) fn check_registry(
 }
 
 /// Max and median delay, in seconds, from `objected_at` to the run's start.
-fn latency(first_objected: &[i64], run_start_micros: i64) -> ObjectionLatency {
+pub(crate) fn latency(first_objected: &[i64], run_start_micros: i64) -> ObjectionLatency {
     let mut secs: Vec<u64> = first_objected
         .iter()
         .map(|t| (run_start_micros.saturating_sub(*t).max(0) / 1_000_000) as u64)

@@ -141,6 +141,31 @@ fn sharded_run_merges_into_the_single_machine_dataset() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["passed"], true);
 
+    // Merged again over the published output, as a nightly job would: it
+    // supersedes it and checks the registry against its snapshot.
+    let before = fs::read(merged.join("manifest.json")).expect("manifest");
+    let o = optgate()
+        .arg("merge")
+        .args(&shards)
+        .arg("--out")
+        .arg(&merged)
+        .arg("--overwrite")
+        .output()
+        .expect("optgate starts");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let c = manifest(&merged);
+    use sha2::Digest;
+    assert_eq!(
+        c["supersedes"].as_str(),
+        Some(hex::encode(sha2::Sha256::digest(&before)).as_str())
+    );
+    assert_eq!(c["registry_check"]["lost"], 0);
+    assert_eq!(
+        c["registry_check"]["ids"],
+        c["registry_check"]["previous_ids"]
+    );
+    assert_eq!(files(&single), files(&merged));
+
     // Shards of another plan (two shards of the same posts) do not mix.
     let plan2 = tmp.path().join("plan-2.json");
     plan(&config, 2, &plan2);
