@@ -170,6 +170,18 @@ pub fn evaluate_posts(
     policy: &Policy,
     tables: &SideTables,
 ) -> Result<Vec<ReasonSet>, StageError> {
+    evaluate_posts_with_regions(batch, cols, policy, tables).map(|(r, _)| r)
+}
+
+/// [`evaluate_posts`], with each row's author country from the same account
+/// lookup (`[0, 0]` when unknown): the scrubber's region hint, without a
+/// second lookup per kept post.
+pub fn evaluate_posts_with_regions(
+    batch: &RecordBatch,
+    cols: &RuleColumns,
+    policy: &Policy,
+    tables: &SideTables,
+) -> Result<(Vec<ReasonSet>, Vec<[u8; 2]>), StageError> {
     let post_id = id_column(batch, cols.post_id, "post_id")?;
     let author = id_column(batch, cols.author_id, "author_id")?;
     let created = column(batch, cols.created_at)?;
@@ -206,6 +218,7 @@ pub fn evaluate_posts(
     };
 
     let mut out = Vec::with_capacity(batch.num_rows());
+    let mut regions = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
         let (Some(author_key), true, Some(kind), Some(platform), Some(visibility), true) = (
             author.key(i),
@@ -219,10 +232,13 @@ pub fn evaluate_posts(
             let mut r = ReasonSet::EMPTY;
             r.insert(DropReason::InvalidRow);
             out.push(r);
+            regions.push([0, 0]);
             continue;
         };
         let mut r = ReasonSet::EMPTY;
-        match tables.accounts.lookup(author_key) {
+        let (age, region) = tables.accounts.lookup_with_country(author_key);
+        regions.push(region);
+        match age {
             AgeStatus::NoAccount => r.insert(DropReason::NoAccount),
             AgeStatus::Unknown => r.insert(DropReason::AgeUnknown),
             AgeStatus::AdultFrom(day) => {
@@ -250,7 +266,7 @@ pub fn evaluate_posts(
         }
         out.push(r);
     }
-    Ok(out)
+    Ok((out, regions))
 }
 
 /// The keep mask of evaluated rows: true where no rule failed.

@@ -135,11 +135,26 @@ impl AccountIndex {
         }
     }
 
+    /// The age status and the stored country code (`[0, 0]` when unknown or
+    /// without an account) from one lookup.
+    #[inline]
+    pub fn lookup_with_country(&self, key: IdKey) -> (AgeStatus, [u8; 2]) {
+        match self.get(key) {
+            None => (AgeStatus::NoAccount, [0, 0]),
+            Some(a) => (
+                match a.adult_from_day {
+                    AGE_UNKNOWN => AgeStatus::Unknown,
+                    day => AgeStatus::AdultFrom(day),
+                },
+                a.country,
+            ),
+        }
+    }
+
     /// The author's country (ISO 3166 alpha-2), the region hint for phone numbers.
     #[inline]
     pub fn country(&self, key: IdKey) -> Option<&str> {
-        let c = &self.get(key)?.country;
-        (c[0] != 0).then(|| std::str::from_utf8(c).ok()).flatten()
+        country_str(&self.get(key)?.country)
     }
 
     /// Rows read, including duplicates.
@@ -176,6 +191,12 @@ pub struct AccountIndexBuilder {
 
 /// A birth day of `None` while building: no valid birth day is this far back.
 const BIRTH_UNKNOWN: i32 = i32::MIN;
+
+/// A stored country code as text; `None` for `[0, 0]` (unknown).
+#[inline]
+pub fn country_str(c: &[u8; 2]) -> Option<&str> {
+    (c[0] != 0).then(|| std::str::from_utf8(c).ok()).flatten()
+}
 
 /// A country code as stored: two ASCII letters upper-cased, or `[0, 0]`.
 pub fn country_code(country: Option<&str>) -> [u8; 2] {

@@ -11,8 +11,8 @@ use arrow_select::concat::concat_batches;
 use arrow_select::filter::filter_record_batch;
 use optgate_core::policy::PostColumnNames;
 use optgate_core::{
-    AccountIndex, DropCounts, DropReason, IdColumn, IdKey, Policy, ReasonSet, RuleColumns,
-    SideTables, StrColumn, evaluate_posts, is_id_type, is_str_type, keep_mask,
+    DropCounts, DropReason, IdColumn, IdKey, Policy, ReasonSet, RuleColumns, SideTables, StrColumn,
+    country_str, evaluate_posts_with_regions, is_id_type, is_str_type, keep_mask,
 };
 use optgate_manifest::OutputFile;
 use optgate_pii::{EntityCounts, TextScrubber};
@@ -236,7 +236,7 @@ pub fn kept_post_keys(
     let f = &plan.files[unit.file];
     let mut keys = Vec::new();
     for evaluated in evaluated_batches(f, unit, policy, tables)? {
-        let (batch, r) = evaluated?;
+        let (batch, r, _) = evaluated?;
         let ids = IdColumn::new(batch.column(f.rule_columns.post_id));
         for (i, x) in r.iter().enumerate() {
             if x.is_empty()
@@ -255,7 +255,7 @@ fn evaluated_batches<'a>(
     unit: &WorkUnit,
     policy: &'a Policy,
     tables: &'a SideTables,
-) -> Result<impl Iterator<Item = Result<(RecordBatch, Vec<ReasonSet>)>> + 'a> {
+) -> Result<impl Iterator<Item = Result<Evaluated>> + 'a> {
     let row_group = unit.row_group;
     let decode = move |source: parquet::errors::ParquetError| IoError::Decode {
         path: f.source.path.clone(),
@@ -272,16 +272,19 @@ fn evaluated_batches<'a>(
         .map_err(decode)?;
     Ok(reader.map(move |batch| {
         let batch = batch.map_err(|e| decode(e.into()))?;
-        let r = evaluate_posts(&batch, &f.rule_columns, policy, tables).map_err(|source| {
-            IoError::Stage {
+        let (r, regions) = evaluate_posts_with_regions(&batch, &f.rule_columns, policy, tables)
+            .map_err(|source| IoError::Stage {
                 path: f.source.path.clone(),
                 row_group,
                 source,
-            }
-        })?;
-        Ok((batch, r))
+            })?;
+        Ok((batch, r, regions))
     }))
 }
+
+/// A batch of rule columns, the rules each row fails, and each row's author
+/// country (the scrubber's region hint).
+type Evaluated = (RecordBatch, Vec<ReasonSet>, Vec<[u8; 2]>);
 
 /// Footer key of a part file's scrubbing figures.
 pub const UNIT_PII_KEY: &str = "optgate.pii";
@@ -356,12 +359,16 @@ pub fn process_unit(
     let mut counts = DropCounts::default();
     let mut reasons: Vec<ReasonSet> = Vec::with_capacity(unit.rows as usize);
     let mut kept_rules = Vec::new();
+    // The author country of each kept row, in kept order.
+    let mut kept_regions: Vec<[u8; 2]> = Vec::new();
     for evaluated in evaluated_batches(f, unit, policy, tables)? {
-        let (batch, r) = evaluated?;
+        let (batch, r, regions) = evaluated?;
         let ids = IdColumn::new(batch.column(f.rule_columns.post_id));
         for (i, x) in r.iter().enumerate() {
             counts.record(*x);
-            if !x.is_empty() {
+            if x.is_empty() {
+                kept_regions.push(regions[i]);
+            } else {
                 ledger.push(ids.as_ref().and_then(|c| c.text_ref(i)).as_deref(), *x);
             }
         }
@@ -406,38 +413,33 @@ pub fn process_unit(
 
     let mut pii = EntityCounts::default();
     let mut posts_changed = 0u64;
-    let mut scrub = |batch: RecordBatch, counts: &mut DropCounts| -> Result<RecordBatch> {
-        let Some(scanner) = scanner else {
-            return Ok(batch);
+    let mut scrub =
+        |batch: RecordBatch, offset: usize, counts: &mut DropCounts| -> Result<RecordBatch> {
+            let Some(scanner) = scanner else {
+                return Ok(batch);
+            };
+            let regions = &kept_regions[offset..offset + batch.num_rows()];
+            let s = scrub_text(&batch, f.text_index, scanner, regions).map_err(decode)?;
+            pii.merge(&s.counts);
+            posts_changed += s.changed;
+            let failed = s.failed.iter().filter(|x| **x).count();
+            if failed == 0 {
+                return Ok(s.batch);
+            }
+            // Fail closed: a post whose text could not be scrubbed is dropped.
+            let ids = IdColumn::new(s.batch.column(post_index));
+            let mut pii_error = ReasonSet::EMPTY;
+            pii_error.insert(DropReason::PiiError);
+            for (i, _) in s.failed.iter().enumerate().filter(|(_, x)| **x) {
+                counts.drop_kept(DropReason::PiiError);
+                ledger.push(
+                    ids.as_ref().and_then(|c| c.text_ref(i)).as_deref(),
+                    pii_error,
+                );
+            }
+            let keep: BooleanArray = s.failed.iter().map(|x| Some(!x)).collect();
+            filter_record_batch(&s.batch, &keep).map_err(decode)
         };
-        let s = scrub_text(
-            &batch,
-            f.text_index,
-            f.author_index,
-            scanner,
-            &tables.accounts,
-        )
-        .map_err(decode)?;
-        pii.merge(&s.counts);
-        posts_changed += s.changed;
-        let failed = s.failed.iter().filter(|x| **x).count();
-        if failed == 0 {
-            return Ok(s.batch);
-        }
-        // Fail closed: a post whose text could not be scrubbed is dropped.
-        let ids = IdColumn::new(s.batch.column(post_index));
-        let mut pii_error = ReasonSet::EMPTY;
-        pii_error.insert(DropReason::PiiError);
-        for (i, _) in s.failed.iter().enumerate().filter(|(_, x)| **x) {
-            counts.drop_kept(DropReason::PiiError);
-            ledger.push(
-                ids.as_ref().and_then(|c| c.text_ref(i)).as_deref(),
-                pii_error,
-            );
-        }
-        let keep: BooleanArray = s.failed.iter().map(|x| Some(!x)).collect();
-        filter_record_batch(&s.batch, &keep).map_err(decode)
-    };
 
     let assemble = |rules: &RecordBatch, rest: Option<&RecordBatch>| -> Result<RecordBatch> {
         let columns: Vec<ArrayRef> = (0..schema.fields().len())
@@ -456,7 +458,11 @@ pub fn process_unit(
         let mut offset = 0;
         while offset < kept_rules.num_rows() {
             let n = BATCH_ROWS.min(kept_rules.num_rows() - offset);
-            let batch = scrub(assemble(&kept_rules.slice(offset, n), None)?, &mut counts)?;
+            let batch = scrub(
+                assemble(&kept_rules.slice(offset, n), None)?,
+                offset,
+                &mut counts,
+            )?;
             writer.write(&batch)?;
             offset += n;
         }
@@ -482,6 +488,7 @@ pub fn process_unit(
             }
             let batch = scrub(
                 assemble(&kept_rules.slice(offset, n), Some(&rest))?,
+                offset,
                 &mut counts,
             )?;
             writer.write(&batch)?;
@@ -535,20 +542,18 @@ struct ScrubbedBatch {
     changed: u64,
 }
 
-/// Scrubs column `text_index` of `batch`, with each author's country as the
-/// region hint. A panic in the scanner fails that row only.
+/// Scrubs column `text_index` of `batch`, with each row's author country
+/// (`regions`, one per row) as the region hint. A panic in the scanner fails
+/// that row only.
 fn scrub_text(
     batch: &RecordBatch,
     text_index: usize,
-    author_index: usize,
     scanner: &dyn TextScrubber,
-    accounts: &AccountIndex,
+    regions: &[[u8; 2]],
 ) -> std::result::Result<ScrubbedBatch, arrow_schema::ArrowError> {
     let column = batch.column(text_index);
-    let wrong =
-        || arrow_schema::ArrowError::SchemaError("text or author column changed type".into());
+    let wrong = || arrow_schema::ArrowError::SchemaError("text column changed type".into());
     let text = StrColumn::new(column).ok_or_else(wrong)?;
-    let authors = IdColumn::new(batch.column(author_index)).ok_or_else(wrong)?;
     let mut failed = vec![false; batch.num_rows()];
     let mut counts = EntityCounts::default();
     let mut changed = 0u64;
@@ -558,7 +563,7 @@ fn scrub_text(
             values.push(None);
             continue;
         };
-        let region = authors.key(i).and_then(|k| accounts.country(k));
+        let region = country_str(&regions[i]);
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             scanner.scrub_text(t, region)
         })) {
