@@ -62,39 +62,28 @@ fn writer(path: &Path, schema: Arc<Schema>) -> ArrowWriter<std::fs::File> {
     ArrowWriter::try_new(file, schema, Some(props)).expect("writer")
 }
 
-/// A registry of `n` distinct user ids `u<i>`, written once.
-fn registry_file(n: u64) -> PathBuf {
+/// `bench-data/tables/<name>-<n>.parquet`, written once: `n` rows of
+/// `schema`, made by `columns(start, end)` a million rows at a time.
+fn table_file(
+    name: &str,
+    n: u64,
+    schema: Arc<Schema>,
+    columns: impl Fn(u64, u64) -> Vec<ArrayRef>,
+) -> PathBuf {
     let dir = root().join("bench-data").join("tables");
     std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join(format!("optouts-{n}.parquet"));
+    let path = dir.join(format!("{name}-{n}.parquet"));
     if path.exists() {
         return path;
     }
-    eprintln!("tables: writing a registry of {n} ids (once) ...");
+    eprintln!("tables: writing {n} rows of {name} (once) ...");
     let tmp = path.with_extension("tmp");
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("user_id", DataType::Utf8, false),
-        Field::new(
-            "objected_at",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            true,
-        ),
-    ]));
     let mut w = writer(&tmp, schema.clone());
     let chunk = 1u64 << 20;
     let mut start = 0;
     while start < n {
         let end = (start + chunk).min(n);
-        let ids: ArrayRef = Arc::new(StringArray::from_iter_values(
-            (start..end).map(|i| format!("u{i}")),
-        ));
-        let at: ArrayRef = Arc::new(
-            TimestampMicrosecondArray::from_iter_values(
-                (start..end).map(|i| 1_700_000_000_000_000 + i as i64),
-            )
-            .with_timezone("UTC"),
-        );
-        w.write(&RecordBatch::try_new(schema.clone(), vec![ids, at]).expect("batch"))
+        w.write(&RecordBatch::try_new(schema.clone(), columns(start, end)).expect("batch"))
             .expect("write");
         start = end;
     }
@@ -103,43 +92,52 @@ fn registry_file(n: u64) -> PathBuf {
     path
 }
 
+/// A registry of `n` distinct user ids `u<i>`.
+fn registry_file(n: u64) -> PathBuf {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, false),
+        Field::new(
+            "objected_at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            true,
+        ),
+    ]));
+    table_file("optouts", n, schema, |start, end| {
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                (start..end).map(|i| format!("u{i}")),
+            )),
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values(
+                    (start..end).map(|i| 1_700_000_000_000_000 + i as i64),
+                )
+                .with_timezone("UTC"),
+            ),
+        ]
+    })
+}
+
 /// An accounts table of `n` accounts `a<i>` with birth dates and countries.
 fn accounts_file(n: u64) -> PathBuf {
-    let dir = root().join("bench-data").join("tables");
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join(format!("accounts-{n}.parquet"));
-    if path.exists() {
-        return path;
-    }
-    eprintln!("tables: writing {n} accounts (once) ...");
-    let tmp = path.with_extension("tmp");
     let schema = Arc::new(Schema::new(vec![
         Field::new("user_id", DataType::Utf8, false),
         Field::new("birth_date", DataType::Date32, true),
         Field::new("country", DataType::Utf8, true),
     ]));
     let countries = ["FR", "DE", "ES", "IT", "NL", "PL", "SE", "IE"];
-    let mut w = writer(&tmp, schema.clone());
-    let chunk = 1u64 << 20;
-    let mut start = 0;
-    while start < n {
-        let end = (start + chunk).min(n);
-        let ids: ArrayRef = Arc::new(StringArray::from_iter_values(
-            (start..end).map(|i| format!("a{i}")),
-        ));
-        let birth: ArrayRef = Arc::new(Date32Array::from_iter_values(
-            (start..end).map(|i| -3650 + (i % 14_000) as i32),
-        ));
-        let country: ArrayRef = Arc::new(StringArray::from_iter_values(
-            (start..end).map(|i| countries[i as usize % countries.len()]),
-        ));
-        w.write(&RecordBatch::try_new(schema.clone(), vec![ids, birth, country]).expect("batch"))
-            .expect("write");
-        start = end;
-    }
-    w.close().expect("close");
-    std::fs::rename(&tmp, &path).expect("rename");
-    path
+    table_file("accounts", n, schema, |start, end| {
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                (start..end).map(|i| format!("a{i}")),
+            )),
+            Arc::new(Date32Array::from_iter_values(
+                (start..end).map(|i| -3650 + (i % 14_000) as i32),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                (start..end).map(|i| countries[i as usize % countries.len()]),
+            )),
+        ]
+    })
 }
 
 /// Keys to look up: uniform random keys (misses, like the authors who never

@@ -12,13 +12,13 @@ use anyhow::{Context, anyhow};
 use optgate_io::registry::{OPTOUTS_KEYS, first_objections};
 use optgate_io::side_tables::check_optouts;
 use optgate_io::verify::{Claim, verify_output};
-use optgate_manifest::{InputFile, OutputFile, Shard, Timings, Verification};
+use optgate_manifest::{InputFile, OutputFile, Shard, Timings};
 use tracing::info;
 
 use crate::dataset::{Dataset, TableOverrides, load_tables};
 use crate::exit::Failure;
 use crate::publish::{OutLock, Staging, check_interrupted, out_parts, publish};
-use crate::run::{check_registry, failed_assertions, latency, write_manifest};
+use crate::run::{check_registry, latency, verified, write_manifest};
 
 /// Arguments of `optgate merge`.
 #[derive(Debug, clap::Args)]
@@ -177,21 +177,9 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
         scratch: Some(&staging.dir),
     };
     let report = verify_output(&claim, &first.columns.posts, &first.policy, &loaded.tables)?;
-    if !report.passed() {
-        return Err(Failure::runtime(anyhow!(
-            "verification of the merged output failed, nothing published: {}",
-            failed_assertions(&report.findings)
-        )));
-    }
+    let verification = verified(&report.findings, "merged")?;
     let verify_ms = started_elapsed(t_verify);
-    m.verification = Verification {
-        passed: true,
-        assertions: report
-            .findings
-            .iter()
-            .map(|f| f.assertion.clone())
-            .collect(),
-    };
+    m.verification = verification;
     m.outputs = outputs;
     m.ledger = ledger;
     m.supersedes = previous.as_ref().map(|p| p.manifest_sha256.clone());

@@ -17,13 +17,13 @@ use optgate_io::posts::unique_columns;
 use optgate_io::registry::{OPTOUTS_KEYS, write_keys};
 use optgate_io::verify::{Claim, verify_output};
 use optgate_io::{ParquetSource, PartWriter, WriteOptions};
-use optgate_manifest::{OutputFile, Repurge, Verification};
+use optgate_manifest::{OutputFile, Repurge};
 use tracing::info;
 
 use crate::dataset::{Dataset, TableOverrides, load_tables};
 use crate::exit::Failure;
 use crate::publish::{OutLock, Staging, check_interrupted, out_parts, publish};
-use crate::run::{failed_assertions, write_manifest};
+use crate::run::{verified, write_manifest};
 
 /// Arguments of `optgate repurge`.
 #[derive(Debug, clap::Args)]
@@ -201,20 +201,8 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
     };
     check_interrupted()?;
     let report = verify_output(&claim, &ds.columns.posts, &ds.policy, &loaded.tables)?;
-    if !report.passed() {
-        return Err(Failure::runtime(anyhow!(
-            "verification of the purged output failed, nothing published: {}",
-            failed_assertions(&report.findings)
-        )));
-    }
-    m.verification = Verification {
-        passed: true,
-        assertions: report
-            .findings
-            .iter()
-            .map(|f| f.assertion.clone())
-            .collect(),
-    };
+    let verification = verified(&report.findings, "purged")?;
+    m.verification = verification;
     m.outputs = outputs;
     m.ledger = all_ledger;
     m.inputs.optouts = Some(new_snapshot);

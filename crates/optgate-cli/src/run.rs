@@ -447,19 +447,12 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         // them all: memory stays flat however large the output.
         scratch: Some(&staging.dir),
     };
-    let findings = pool
-        .install(|| verify_output(&claim, &config.columns.posts, policy, &tables))?
-        .findings;
-    let verification = Verification {
-        passed: findings.iter().all(|f| f.assertion.passed),
-        assertions: findings.iter().map(|f| f.assertion.clone()).collect(),
-    };
-    if !verification.passed {
-        return Err(Failure::runtime(anyhow!(
-            "verification of the written output failed, nothing published: {}",
-            failed_assertions(&findings)
-        )));
-    }
+    let verification = verified(
+        &pool
+            .install(|| verify_output(&claim, &config.columns.posts, policy, &tables))?
+            .findings,
+        "written",
+    )?;
     let verify_ms = millis(t_verify);
     info!(
         assertions = verification.assertions.len(),
@@ -596,6 +589,23 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
 }
 
 /// One line per failed assertion, with a few of the posts or files behind it.
+/// The manifest's record of a verification that passed; an error (exit 2,
+/// nothing published) naming the failed assertions otherwise. `what`
+/// qualifies the output: "written", "purged", "merged".
+pub fn verified(findings: &[Finding], what: &str) -> Result<Verification, Failure> {
+    if findings.iter().all(|f| f.assertion.passed) {
+        Ok(Verification {
+            passed: true,
+            assertions: findings.iter().map(|f| f.assertion.clone()).collect(),
+        })
+    } else {
+        Err(Failure::runtime(anyhow!(
+            "verification of the {what} output failed, nothing published: {}",
+            failed_assertions(findings)
+        )))
+    }
+}
+
 pub fn failed_assertions(findings: &[Finding]) -> String {
     findings
         .iter()
