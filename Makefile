@@ -19,8 +19,10 @@ test: browser
 	$(MAKE) test-ray
 
 ## optgate-ray (python/) on a local Ray cluster, against target/debug/optgate.
+## The binary is built as `cargo test` builds it (same features: nothing is
+## compiled twice when `make test` runs this after the cargo tests).
 test-ray: .venv/.installed
-	$(CARGO) build -p optgate-cli
+	$(CARGO) test --workspace --exclude optgate-benches --no-run
 	OPTGATE_BIN=$(CURDIR)/target/debug/optgate .venv/bin/python -m unittest discover -s python/tests -v
 
 .venv/.installed: python/pyproject.toml python/optgate_ray/*.py
