@@ -129,7 +129,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.shards < 1:
         p.error("--shards must be at least 1")
-    ray.init(address=args.address, log_to_driver=False)
+    # A caller that already connected (a notebook, a test) keeps its session.
+    owns_ray = not ray.is_initialized()
+    if owns_ray:
+        ray.init(address=args.address, log_to_driver=False)
     try:
         summary = run_job(args.config, args.out, args.shards, posts=args.posts,
                           work_dir=args.work_dir, optgate=args.optgate, retries=args.retries,
@@ -139,7 +142,8 @@ def main(argv=None):
         print(f"optgate-ray: error: {e}\noptgate-ray: nothing published", file=sys.stderr)
         return 1
     finally:
-        ray.shutdown()
+        if owns_ray:
+            ray.shutdown()
     print(summary)
     return 0
 

@@ -7,6 +7,8 @@ Needs the optgate binary: OPTGATE_BIN, else target/debug/optgate (built by
 `make test`). Run with `python -m unittest discover -s python/tests`.
 """
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -17,7 +19,7 @@ import unittest
 
 import ray
 
-from optgate_ray import ShardFailed, run_job
+from optgate_ray import ShardFailed, main, run_job
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OPTGATE = os.environ.get("OPTGATE_BIN", os.path.join(ROOT, "target", "debug", "optgate"))
@@ -82,11 +84,18 @@ class OptgateRayTest(unittest.TestCase):
         self.assertTrue(json.loads(verify.stdout)["passed"])
 
     def test_merged_dataset_is_the_single_machine_one(self):
+        # Each shard notes the Ray worker process that runs it (its parent).
+        workers = os.path.join(self.tmp, "workers")
+        fake = wrapper(os.path.join(self.tmp, "optgate-note-worker"),
+                       f"case \" $* \" in *\" --shard \"*) echo $PPID >> '{workers}';; esac")
         out = os.path.join(self.tmp, "ray-out")
-        summary = run_job(self.config, out, 3, optgate=OPTGATE, log=lambda _: None)
+        summary = run_job(self.config, out, 3, optgate=fake, log=lambda _: None)
         self.assertIn("3 shards", summary)
         self.assert_same_as_single(out)
         self.assertFalse(os.path.exists(out + ".shards"), "shard outputs removed")
+        with open(workers) as f:
+            pids = set(f.read().split())
+        self.assertGreaterEqual(len(pids), 2, "shards ran in at least 2 worker processes")
 
     def test_a_shard_whose_worker_is_killed_once_is_retried(self):
         marker = os.path.join(self.tmp, "killed-once")
@@ -112,6 +121,21 @@ case " $* " in *" --shard 2 "*) echo 'simulated disk failure' >&2; exit 2;; esac
         self.assertIn("simulated disk failure", str(ctx.exception))
         self.assertTrue(any("shard 2 failed after 2 attempts" in m for m in messages), messages)
         self.assertFalse(os.path.exists(out), "nothing published")
+
+    def test_the_command_exits_1_with_the_shard_and_its_message(self):
+        fake = wrapper(os.path.join(self.tmp, "optgate-fail-shard-0"), """
+case " $* " in *" --shard 0 "*) echo 'simulated bad input' >&2; exit 1;; esac""")
+        out = os.path.join(self.tmp, "ray-cli-failed")
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(["--config", self.config, "--out", out, "--shards", "3",
+                         "--optgate", fake, "--retries", "0"])
+        self.assertEqual(code, 1)
+        self.assertIn("shard 0: optgate exited with 1", err.getvalue())
+        self.assertIn("simulated bad input", err.getvalue())
+        self.assertIn("nothing published", err.getvalue())
+        self.assertFalse(os.path.exists(out))
+        self.assertTrue(ray.is_initialized(), "the test's Ray session is left alone")
 
 
 if __name__ == "__main__":
