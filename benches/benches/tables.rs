@@ -220,19 +220,46 @@ fn main() {
     }
 }
 
+/// A load's time, and resident bytes per id after it and at its peak (less
+/// what was resident before it).
+struct Load {
+    secs: f64,
+    after: f64,
+    peak: f64,
+}
+
+fn measure_load<T>(n: u64, load: impl FnOnce() -> T) -> (T, Load) {
+    let (before, _) = rss();
+    reset_peak();
+    let t = Instant::now();
+    let table = load();
+    let secs = t.elapsed().as_secs_f64();
+    let (after, peak) = rss();
+    let per = |b: u64| b.saturating_sub(before) as f64 / n as f64;
+    let load = Load {
+        secs,
+        after: per(after),
+        peak: per(peak),
+    };
+    (table, load)
+}
+
 fn registry(p: u32) {
     let n = 10u64.pow(p);
     let path = registry_file(n);
     let cols = OptOutColumnNames::default();
-    let (before, _) = rss();
-    reset_peak();
-    let t = Instant::now();
-    let src = check_optouts(&path, &cols).expect("registry");
-    let (set, _) = load_optouts(&src, &cols, false).expect("loads");
-    let load = t.elapsed().as_secs_f64();
-    let (after, peak) = rss();
+    let (
+        set,
+        Load {
+            secs: load,
+            after,
+            peak,
+        },
+    ) = measure_load(n, || {
+        let src = check_optouts(&path, &cols).expect("registry");
+        load_optouts(&src, &cols, false).expect("loads").0
+    });
     assert_eq!(set.len() as u64, n);
-    let per = |b: u64| b.saturating_sub(before) as f64 / n as f64;
 
     let misses = probes(false, n, "u");
     let hits = probes(true, n, "u");
@@ -254,8 +281,8 @@ fn registry(p: u32) {
     println!(
         "| 10^{p} | {load:.2} | {:.1} | {:.1} | {:.1} | {miss_ns:.1} | {hit_ns:.1} | {build:.2} | {filter_bytes:.2} | {fmiss_ns:.1} | {fhit_ns:.1} |",
         exact_bytes as f64 / n as f64,
-        per(after),
-        per(peak),
+        after,
+        peak,
     );
 }
 
@@ -263,15 +290,18 @@ fn accounts(p: u32) {
     let n = 10u64.pow(p);
     let path = accounts_file(n);
     let cols = AccountColumnNames::default();
-    let (before, _) = rss();
-    reset_peak();
-    let t = Instant::now();
-    let src = check_accounts(&path, &cols).expect("accounts");
-    let (index, _) = load_accounts(&src, &cols, 18).expect("loads");
-    let load = t.elapsed().as_secs_f64();
-    let (after, peak) = rss();
+    let (
+        index,
+        Load {
+            secs: load,
+            after,
+            peak,
+        },
+    ) = measure_load(n, || {
+        let src = check_accounts(&path, &cols).expect("accounts");
+        load_accounts(&src, &cols, 18).expect("loads").0
+    });
     assert_eq!(index.distinct_ids() as u64, n);
-    let per = |b: u64| b.saturating_sub(before) as f64 / n as f64;
     let misses = probes(false, n, "a");
     let hits = probes(true, n, "a");
     let known = |k| !matches!(index.lookup(k), optgate_core::AgeStatus::NoAccount);
@@ -281,7 +311,7 @@ fn accounts(p: u32) {
     println!(
         "| 10^{p} | {load:.2} | {:.1} | {:.1} | {:.1} | {miss_ns:.1} | {hit_ns:.1} |",
         index.heap_bytes() as f64 / n as f64,
-        per(after),
-        per(peak),
+        after,
+        peak,
     );
 }

@@ -84,6 +84,20 @@ impl Dataset {
     }
 }
 
+impl Dataset {
+    /// Refuses a manifest that no longer matches the digest written beside
+    /// it: commands that build on an output must not trust an edited one.
+    pub fn require_intact(&self) -> Result<(), Failure> {
+        if self.recorded_sha256.as_deref() == Some(self.manifest_sha256.as_str()) {
+            return Ok(());
+        }
+        Err(Failure::input(anyhow!(
+            "{}: manifest.json does not match manifest.json.sha256; run optgate verify",
+            self.dir.display()
+        )))
+    }
+}
+
 /// Side tables to check against: those given, else those the manifest recorded.
 #[derive(Debug, Default)]
 pub struct TableOverrides {

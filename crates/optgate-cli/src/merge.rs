@@ -18,7 +18,7 @@ use tracing::info;
 use crate::dataset::{Dataset, TableOverrides, load_tables};
 use crate::exit::Failure;
 use crate::publish::{OutLock, Staging, check_interrupted, out_parts, publish};
-use crate::run::{check_registry, latency, verified, write_manifest};
+use crate::run::{check_registry, latency, millis, verified, write_manifest};
 
 /// Arguments of `optgate merge`.
 #[derive(Debug, clap::Args)]
@@ -42,13 +42,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     let started_at = chrono::Utc::now();
     let run_id = crate::run::new_run_id(started_at.timestamp_micros());
-    let _lock = OutLock::acquire(&args.out, &run_id)?;
-    if fs::symlink_metadata(&args.out).is_ok() && !args.overwrite {
-        return Err(Failure::input(anyhow!(
-            "{}: output already exists; pass --overwrite to replace it",
-            args.out.display()
-        )));
-    }
+    let _lock = OutLock::acquire_for_publish(&args.out, &run_id, args.overwrite)?;
     let shards = open_shards(&args.shards)?;
     let first = &shards[0];
     let m0 = &first.manifest;
@@ -178,7 +172,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
     };
     let report = verify_output(&claim, &first.columns.posts, &first.policy, &loaded.tables)?;
     let verification = verified(&report.findings, "merged")?;
-    let verify_ms = started_elapsed(t_verify);
+    let verify_ms = millis(t_verify);
     m.verification = verification;
     m.outputs = outputs;
     m.ledger = ledger;
@@ -207,7 +201,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
             .sum(),
         process_ms: shards.iter().map(|d| d.manifest.timings.process_ms).sum(),
         verify_ms,
-        total_ms: started_elapsed(started),
+        total_ms: millis(started),
     };
     if m.counts.kept + m.counts.dropped != m.counts.rows_in {
         return Err(Failure::runtime(anyhow!(
@@ -244,10 +238,6 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn started_elapsed(t: std::time::Instant) -> u64 {
-    t.elapsed().as_millis() as u64
-}
-
 /// Opens every shard output and checks that together they are one plan's
 /// shards, each once, all verified, from the same policy, tool and tables.
 /// Returns them in shard order.
@@ -257,11 +247,7 @@ fn open_shards(dirs: &[PathBuf]) -> Result<Vec<Dataset>, Failure> {
     for dir in dirs {
         let ds = Dataset::open(dir)?;
         let where_ = dir.display();
-        if ds.recorded_sha256.as_deref() != Some(ds.manifest_sha256.as_str()) {
-            return Err(Failure::input(anyhow!(
-                "{where_}: manifest.json does not match manifest.json.sha256; run optgate verify"
-            )));
-        }
+        ds.require_intact()?;
         let shard = match &ds.manifest.shard {
             Some(s) if s.index.is_some() => s.clone(),
             _ => {

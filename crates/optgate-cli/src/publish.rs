@@ -85,6 +85,23 @@ pub struct OutLock {
 }
 
 impl OutLock {
+    /// Takes the lock of OUT for this run, then refuses an existing OUT
+    /// unless `overwrite`: the start of every command that publishes.
+    pub fn acquire_for_publish(
+        out: &Path,
+        run_id: &str,
+        overwrite: bool,
+    ) -> Result<OutLock, Failure> {
+        let lock = OutLock::acquire(out, run_id)?;
+        if fs::symlink_metadata(out).is_ok() && !overwrite {
+            return Err(Failure::input(anyhow::anyhow!(
+                "{}: output already exists; pass --overwrite to replace it",
+                out.display()
+            )));
+        }
+        Ok(lock)
+    }
+
     pub fn acquire(out: &Path, run_id: &str) -> Result<OutLock, Failure> {
         let (parent, name) = out_parts(out)?;
         fs::create_dir_all(&parent)

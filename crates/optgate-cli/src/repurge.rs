@@ -48,20 +48,9 @@ pub struct RepurgeArgs {
 pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
     let started_at = chrono::Utc::now();
     let run_id = crate::run::new_run_id(started_at.timestamp_micros());
-    let _lock = OutLock::acquire(&args.out, &run_id)?;
-    if fs::symlink_metadata(&args.out).is_ok() && !args.overwrite {
-        return Err(Failure::input(anyhow!(
-            "{}: output already exists; pass --overwrite to replace it",
-            args.out.display()
-        )));
-    }
+    let _lock = OutLock::acquire_for_publish(&args.out, &run_id, args.overwrite)?;
     let ds = Dataset::open(&args.from)?;
-    if ds.recorded_sha256.as_deref() != Some(ds.manifest_sha256.as_str()) {
-        return Err(Failure::input(anyhow!(
-            "{}: manifest.json does not match manifest.json.sha256; run optgate verify",
-            args.from.display()
-        )));
-    }
+    ds.require_intact()?;
     let loaded = load_tables(
         &ds,
         &TableOverrides {

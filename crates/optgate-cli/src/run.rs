@@ -39,7 +39,7 @@ fn now_micros() -> i64 {
         .unwrap_or(0)
 }
 
-fn millis(since: Instant) -> u64 {
+pub(crate) fn millis(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
 
@@ -135,13 +135,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         return Err(Failure::input(anyhow!("--threads must be at least 1")));
     }
     // One run per OUT at a time; the lock is held until this function returns.
-    let _lock = OutLock::acquire(&args.out, &run_id)?;
-    if fs::symlink_metadata(&args.out).is_ok() && !args.overwrite {
-        return Err(Failure::input(anyhow!(
-            "{}: output already exists; pass --overwrite to replace it",
-            args.out.display()
-        )));
-    }
+    let _lock = OutLock::acquire_for_publish(&args.out, &run_id, args.overwrite)?;
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -157,7 +151,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     let mut plan = plan_posts(posts_dir, &config.columns.posts)?;
     // A sharded run: only this shard's units, from inputs that match the plan.
     let shard = match (&args.plan, args.shard) {
-        (Some(path), Some(index)) => Some(select_shard(path, index, &mut plan)?),
+        (Some(path), Some(index)) => Some(crate::shard::select_shard(path, index, &mut plan)?),
         _ => None,
     };
     let accounts_src = check_accounts(accounts_path, &config.columns.accounts)?;
@@ -735,76 +729,4 @@ fn summary_line(m: &Manifest, out: &Path, secs: f64) -> String {
         secs,
         m.counts.rows_in as f64 / secs.max(1e-9)
     )
-}
-
-/// The shard of a plan this run processes.
-struct ShardSelection {
-    plan_sha256: String,
-    shards: u32,
-    index: u32,
-    files: Vec<crate::shard::PlanFile>,
-}
-
-/// Checks that the posts directory is the one `plan` describes (same files,
-/// sizes, rows and row groups; digests are checked once hashed) and keeps
-/// only the work units of shard `index`.
-fn select_shard(
-    path: &Path,
-    index: u32,
-    posts: &mut optgate_io::PostsPlan,
-) -> Result<ShardSelection, Failure> {
-    let (plan, plan_sha256) = crate::shard::Plan::read(path)?;
-    if index >= plan.shards {
-        return Err(Failure::input(anyhow!(
-            "--shard {index}: the plan {} has shards 0 to {}",
-            path.display(),
-            plan.shards - 1
-        )));
-    }
-    let differs = |what: String| {
-        Failure::input(anyhow!(
-            "{}: the posts directory differs from the plan {} ({what}); make a new plan",
-            posts.dir.display(),
-            path.display()
-        ))
-    };
-    if plan.files.len() != posts.files.len() {
-        return Err(differs(format!(
-            "{} files, the plan has {}",
-            posts.files.len(),
-            plan.files.len()
-        )));
-    }
-    for (f, p) in posts.files.iter().zip(&plan.files) {
-        let bytes = fs::metadata(&f.source.path).map(|m| m.len()).unwrap_or(0);
-        if f.rel_path != p.path
-            || bytes != p.bytes
-            || f.source.rows() != p.rows
-            || f.source.row_groups() != p.row_groups
-        {
-            return Err(differs(format!("{} is not as planned", f.rel_path)));
-        }
-    }
-    let same_units = plan.units.len() == posts.units.len()
-        && plan
-            .units
-            .iter()
-            .zip(&posts.units)
-            .all(|(p, u)| p.file == u.file && p.row_group == u.row_group && p.rows == u.rows);
-    if !same_units {
-        return Err(differs("its work units are not the planned ones".into()));
-    }
-    let shard_of: Vec<u32> = plan.units.iter().map(|u| u.shard).collect();
-    let mut k = 0;
-    posts.units.retain(|_| {
-        let keep = shard_of[k] == index;
-        k += 1;
-        keep
-    });
-    Ok(ShardSelection {
-        plan_sha256,
-        shards: plan.shards,
-        index,
-        files: plan.files,
-    })
 }

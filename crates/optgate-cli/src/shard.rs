@@ -214,6 +214,78 @@ pub fn plan(args: &PlanArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The shard of a plan this run processes.
+pub struct ShardSelection {
+    pub plan_sha256: String,
+    pub shards: u32,
+    pub index: u32,
+    pub files: Vec<PlanFile>,
+}
+
+/// Checks that the posts directory is the one `plan` describes (same files,
+/// sizes, rows and row groups; digests are checked once hashed) and keeps
+/// only the work units of shard `index`.
+pub fn select_shard(
+    path: &Path,
+    index: u32,
+    posts: &mut optgate_io::PostsPlan,
+) -> Result<ShardSelection, Failure> {
+    let (plan, plan_sha256) = Plan::read(path)?;
+    if index >= plan.shards {
+        return Err(Failure::input(anyhow!(
+            "--shard {index}: the plan {} has shards 0 to {}",
+            path.display(),
+            plan.shards - 1
+        )));
+    }
+    let differs = |what: String| {
+        Failure::input(anyhow!(
+            "{}: the posts directory differs from the plan {} ({what}); make a new plan",
+            posts.dir.display(),
+            path.display()
+        ))
+    };
+    if plan.files.len() != posts.files.len() {
+        return Err(differs(format!(
+            "{} files, the plan has {}",
+            posts.files.len(),
+            plan.files.len()
+        )));
+    }
+    for (f, p) in posts.files.iter().zip(&plan.files) {
+        let bytes = fs::metadata(&f.source.path).map(|m| m.len()).unwrap_or(0);
+        if f.rel_path != p.path
+            || bytes != p.bytes
+            || f.source.rows() != p.rows
+            || f.source.row_groups() != p.row_groups
+        {
+            return Err(differs(format!("{} is not as planned", f.rel_path)));
+        }
+    }
+    let same_units = plan.units.len() == posts.units.len()
+        && plan
+            .units
+            .iter()
+            .zip(&posts.units)
+            .all(|(p, u)| p.file == u.file && p.row_group == u.row_group && p.rows == u.rows);
+    if !same_units {
+        return Err(differs("its work units are not the planned ones".into()));
+    }
+    let shard_of: Vec<u32> = plan.units.iter().map(|u| u.shard).collect();
+    let mut k = 0;
+    posts.units.retain(|_| {
+        let keep = shard_of[k] == index;
+        k += 1;
+        keep
+    });
+    Ok(ShardSelection {
+        plan_sha256,
+        shards: plan.shards,
+        index,
+        files: plan.files,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

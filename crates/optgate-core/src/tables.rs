@@ -151,12 +151,6 @@ impl AccountIndex {
         }
     }
 
-    /// The author's country (ISO 3166 alpha-2), the region hint for phone numbers.
-    #[inline]
-    pub fn country(&self, key: IdKey) -> Option<&str> {
-        country_str(&self.get(key)?.country)
-    }
-
     /// Rows read, including duplicates.
     pub fn rows(&self) -> u64 {
         self.rows
@@ -399,6 +393,11 @@ pub fn valid_consents(mut rows: Vec<ConsentRow>) -> KeySet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The country an account lookup returns, as text.
+    fn country(idx: &AccountIndex, key: IdKey) -> Option<String> {
+        country_str(&idx.lookup_with_country(key).1).map(str::to_owned)
+    }
     use crate::dates::days_from_date;
     use chrono::NaiveDate;
 
@@ -444,10 +443,10 @@ mod tests {
         b.push_with_country(2, Some(0), Some("AT"));
         b.push_with_country(3, Some(0), None);
         let idx = b.finish();
-        assert_eq!(idx.country(1), Some("FR"));
-        assert_eq!(idx.country(2), None, "disagreeing rows");
-        assert_eq!(idx.country(3), None);
-        assert_eq!(idx.country(4), None);
+        assert_eq!(country(&idx, 1), Some("FR".into()));
+        assert_eq!(country(&idx, 2), None, "disagreeing rows");
+        assert_eq!(country(&idx, 3), None);
+        assert_eq!(country(&idx, 4), None);
     }
 
     #[test]
@@ -540,8 +539,8 @@ mod tests {
                 AgeStatus::AdultFrom(coming_of_age_day(i as i32, 18).expect("a valid day"))
             );
             assert_eq!(
-                idx.country(key(i)),
-                Some(if i % 2 == 0 { "FR" } else { "DE" })
+                country(&idx, key(i)),
+                Some(if i % 2 == 0 { "FR" } else { "DE" }.to_owned())
             );
             assert_eq!(idx.lookup(key(i) ^ 1), AgeStatus::NoAccount);
         }

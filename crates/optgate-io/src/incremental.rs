@@ -33,18 +33,8 @@ pub struct PreviousOutput<'a> {
 /// Whether any row of the unit's input is by an author in `set`.
 fn has_author_in(plan: &PostsPlan, unit: &WorkUnit, set: &KeySet) -> Result<bool> {
     let f = &plan.files[unit.file];
-    let err = |source| IoError::Decode {
-        path: f.source.path.clone(),
-        row_group: unit.row_group,
-        source,
-    };
-    let reader = f
-        .source
-        .builder()?
-        .with_projection(f.source.projection([f.author_index()]))
-        .with_row_groups(vec![unit.row_group])
-        .build()
-        .map_err(err)?;
+    let err = f.decode_error(unit.row_group);
+    let reader = f.row_group_reader(unit.row_group, Some(&[f.author_index()]), None)?;
     for batch in reader {
         let batch = batch.map_err(|e| err(e.into()))?;
         if let Some(ids) = IdColumn::new(batch.column(0))

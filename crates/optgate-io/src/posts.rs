@@ -17,7 +17,7 @@ use optgate_core::{
 use optgate_manifest::OutputFile;
 use optgate_pii::{EntityCounts, TextScrubber};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::RowSelection;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, RowSelection};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
@@ -50,6 +50,51 @@ impl PostsFile {
     /// Schema position of the author column.
     pub fn author_index(&self) -> usize {
         self.author_index
+    }
+
+    /// The error of a failed decode of `row_group`, naming the file.
+    pub(crate) fn decode_error(
+        &self,
+        row_group: usize,
+    ) -> impl Fn(parquet::errors::ParquetError) -> IoError {
+        move |source| IoError::Decode {
+            path: self.source.path.clone(),
+            row_group,
+            source,
+        }
+    }
+
+    /// A reader of one row group, `BATCH_ROWS` rows at a time: the columns
+    /// at `columns` (every column when `None`), the rows `selection` picks
+    /// (every row when `None`).
+    pub fn row_group_reader(
+        &self,
+        row_group: usize,
+        columns: Option<&[usize]>,
+        selection: Option<RowSelection>,
+    ) -> Result<ParquetRecordBatchReader> {
+        let mut builder = self
+            .source
+            .builder()?
+            .with_row_groups(vec![row_group])
+            .with_batch_size(BATCH_ROWS);
+        if let Some(columns) = columns {
+            builder = builder.with_projection(self.source.projection(columns.iter().copied()));
+        }
+        if let Some(selection) = selection {
+            builder = builder.with_row_selection(selection);
+        }
+        builder.build().map_err(self.decode_error(row_group))
+    }
+
+    /// The output columns written without dictionary or statistics: the
+    /// post id and the text (see [`unique_columns`]).
+    fn unique_columns(&self) -> Vec<String> {
+        let schema = self.source.metadata.schema();
+        let post_id = schema
+            .field(self.rule_indices[self.rule_columns.post_id])
+            .name();
+        unique_columns(schema, &[post_id, schema.field(self.text_index).name()])
     }
 }
 
@@ -257,19 +302,8 @@ fn evaluated_batches<'a>(
     tables: &'a SideTables,
 ) -> Result<impl Iterator<Item = Result<Evaluated>> + 'a> {
     let row_group = unit.row_group;
-    let decode = move |source: parquet::errors::ParquetError| IoError::Decode {
-        path: f.source.path.clone(),
-        row_group,
-        source,
-    };
-    let reader = f
-        .source
-        .builder()?
-        .with_projection(f.source.projection(f.rule_indices.iter().copied()))
-        .with_row_groups(vec![row_group])
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(decode)?;
+    let decode = f.decode_error(row_group);
+    let reader = f.row_group_reader(row_group, Some(&f.rule_indices), None)?;
     Ok(reader.map(move |batch| {
         let batch = batch.map_err(|e| decode(e.into()))?;
         let (r, regions) = evaluate_posts_with_regions(&batch, &f.rule_columns, policy, tables)
@@ -402,14 +436,7 @@ pub fn process_unit(
     let schema: SchemaRef = f.source.metadata.schema().clone();
     let path = data_dir.join(&name);
     let post_index = f.rule_indices[f.rule_columns.post_id];
-    let unique = unique_columns(
-        &schema,
-        &[
-            schema.field(post_index).name(),
-            schema.field(f.text_index).name(),
-        ],
-    );
-    let mut writer = PartWriter::create(&path, schema.clone(), options, &unique)?;
+    let mut writer = PartWriter::create(&path, schema.clone(), options, &f.unique_columns())?;
 
     let mut pii = EntityCounts::default();
     let mut posts_changed = 0u64;
@@ -468,15 +495,11 @@ pub fn process_unit(
         }
     } else {
         let mask = keep_mask(&reasons);
-        let rest_reader = f
-            .source
-            .builder()?
-            .with_projection(f.source.projection(f.rest_indices.iter().copied()))
-            .with_row_groups(vec![unit.row_group])
-            .with_row_selection(RowSelection::from_filters(&[mask]))
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(build_err)?;
+        let rest_reader = f.row_group_reader(
+            unit.row_group,
+            Some(&f.rest_indices),
+            Some(RowSelection::from_filters(&[mask])),
+        )?;
         let mut offset = 0;
         for rest in rest_reader {
             let rest = rest.map_err(decode)?;
@@ -739,28 +762,15 @@ pub fn floor_unit(
     options: &WriteOptions,
 ) -> Result<FloorOutcome> {
     let f = &plan.files[unit.file];
-    let decode = |source: parquet::errors::ParquetError| IoError::Decode {
-        path: f.source.path.clone(),
-        row_group: unit.row_group,
-        source,
-    };
-    let reader = f
-        .source
-        .builder()?
-        .with_row_groups(vec![unit.row_group])
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(decode)?;
+    let decode = f.decode_error(unit.row_group);
+    let reader = f.row_group_reader(unit.row_group, None, None)?;
     let schema: SchemaRef = f.source.metadata.schema().clone();
-    let post_index = f.rule_indices[f.rule_columns.post_id];
-    let unique = unique_columns(
-        &schema,
-        &[
-            schema.field(post_index).name(),
-            schema.field(f.text_index).name(),
-        ],
-    );
-    let mut writer = PartWriter::create(&out_dir.join(part_name(unit)), schema, options, &unique)?;
+    let mut writer = PartWriter::create(
+        &out_dir.join(part_name(unit)),
+        schema,
+        options,
+        &f.unique_columns(),
+    )?;
     let mut outcome = FloorOutcome::default();
     for batch in reader {
         let batch = batch.map_err(|e| decode(e.into()))?;

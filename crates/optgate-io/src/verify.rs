@@ -416,6 +416,10 @@ fn repeated(keys: &[IdKey]) -> Vec<IdKey> {
     dup
 }
 
+fn partition_path(dir: &Path, p: usize) -> std::path::PathBuf {
+    dir.join(format!("keys-{p:05}"))
+}
+
 /// Post-id keys spilled to disk in partitions by their top bits, so that
 /// repeats are found one partition at a time. Keys are uniform hashes, so
 /// partitions hold about the same number.
@@ -439,8 +443,8 @@ impl KeySpill {
             .map_err(|e| write_err(scratch, e))?;
         let n = partitions.max(1).next_power_of_two();
         let mut parts = Vec::with_capacity(n as usize);
-        for p in 0..n {
-            let path = dir.path().join(format!("keys-{p:05}"));
+        for p in 0..n as usize {
+            let path = partition_path(dir.path(), p);
             let file = std::fs::File::create(&path).map_err(|e| write_err(&path, e))?;
             parts.push(std::sync::Mutex::new(std::io::BufWriter::new(file)));
         }
@@ -460,7 +464,7 @@ impl KeySpill {
     }
 
     fn path(&self, p: usize) -> std::path::PathBuf {
-        self.dir.path().join(format!("keys-{p:05}"))
+        partition_path(self.dir.path(), p)
     }
 
     /// Appends one file's keys, sorted so each partition gets one run.
@@ -487,7 +491,7 @@ impl KeySpill {
         let KeySpill { dir, parts, .. } = self;
         let mut dup = Vec::new();
         for (p, part) in parts.into_iter().enumerate() {
-            let path = dir.path().join(format!("keys-{p:05}"));
+            let path = partition_path(dir.path(), p);
             let read_err = |source| IoError::Read {
                 path: path.clone(),
                 source,
