@@ -5,8 +5,9 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use optgate_core::policy::PostColumnNames;
 use optgate_core::{IdColumn, KeySet, key_of_i64};
-use optgate_io::posts::{PartWriter, WriteOptions, unique_columns};
+use optgate_io::posts::{PartWriter, PlainColumns, WriteOptions};
 use optgate_io::read::ParquetSource;
 use optgate_io::sample::{SampleOptions, generate};
 
@@ -112,9 +113,9 @@ fn bench_parquet(c: &mut Criterion) {
             b.iter(|| {
                 let _ = std::fs::remove_file(&target);
                 let schema = batches[0].schema();
-                // The run's settings: no dictionary or statistics for the unique columns.
-                let unique = unique_columns(&schema, &["post_id", "text"]);
-                let mut w = PartWriter::create(&target, schema, &WriteOptions::default(), &unique)
+                // The run's settings for the posts' columns.
+                let plain = PlainColumns::for_posts(&schema, &PostColumnNames::default());
+                let mut w = PartWriter::create(&target, schema, &WriteOptions::default(), &plain)
                     .expect("create");
                 for batch in batches {
                     w.write(batch).expect("write");

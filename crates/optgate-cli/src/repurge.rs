@@ -13,7 +13,7 @@ use arrow_array::{BooleanArray, RecordBatch};
 use arrow_select::filter::filter_record_batch;
 use optgate_core::{IdColumn, ReasonSet};
 use optgate_io::ledger::LedgerBuilder;
-use optgate_io::posts::unique_columns;
+use optgate_io::posts::PlainColumns;
 use optgate_io::registry::{OPTOUTS_KEYS, write_keys};
 use optgate_io::verify::{Claim, verify_output};
 use optgate_io::{ParquetSource, PartWriter, WriteOptions};
@@ -136,8 +136,8 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
             outputs.push(f.clone());
         } else if f.rows > removed_here {
             let schema = src.metadata.schema().clone();
-            let unique = unique_columns(&schema, &[post_col, &ds.columns.posts.text]);
-            let mut w = PartWriter::create(&target, schema, &options, &unique)?;
+            let plain = PlainColumns::for_posts(&schema, &ds.columns.posts);
+            let mut w = PartWriter::create(&target, schema, &options, &plain)?;
             for b in kept_batches.iter().filter(|b| b.num_rows() > 0) {
                 w.write(b)?;
             }

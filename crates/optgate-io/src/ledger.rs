@@ -13,7 +13,7 @@ use optgate_core::ReasonSet;
 use optgate_manifest::OutputFile;
 
 use crate::error::Result;
-use crate::posts::{PartWriter, WriteOptions};
+use crate::posts::{PartWriter, PlainColumns, WriteOptions};
 
 /// Column names of a ledger file.
 pub const POST_ID: &str = "post_id";
@@ -104,8 +104,8 @@ impl LedgerBuilder {
         let batch = RecordBatch::try_new(schema.clone(), columns)
             .expect("ledger columns match the ledger schema");
         let path = dir.join(name);
-        let unique = crate::posts::unique_columns(&schema, &["post_id"]);
-        let mut writer = PartWriter::create(&path, schema, options, &unique)?;
+        let plain = PlainColumns::new(&schema, &[POST_ID], &[]);
+        let mut writer = PartWriter::create(&path, schema, options, &plain)?;
         writer.write(&batch)?;
         let (rows, bytes, sha256) = writer.finish()?;
         Ok(Some(OutputFile {

@@ -87,14 +87,21 @@ impl PostsFile {
         builder.build().map_err(self.decode_error(row_group))
     }
 
-    /// The output columns written without dictionary or statistics: the
-    /// post id and the text (see [`unique_columns`]).
-    fn unique_columns(&self) -> Vec<String> {
+    /// How the output columns are encoded (see [`PlainColumns::for_posts`]).
+    fn plain_columns(&self) -> PlainColumns {
         let schema = self.source.metadata.schema();
-        let post_id = schema
-            .field(self.rule_indices[self.rule_columns.post_id])
-            .name();
-        unique_columns(schema, &[post_id, schema.field(self.text_index).name()])
+        let name = |rule_column: usize| schema.field(self.rule_indices[rule_column]).name();
+        PlainColumns::new(
+            schema,
+            &[
+                name(self.rule_columns.post_id),
+                schema.field(self.text_index).name(),
+            ],
+            &[
+                name(self.rule_columns.author_id),
+                name(self.rule_columns.created_at),
+            ],
+        )
     }
 }
 
@@ -256,17 +263,46 @@ impl Default for WriteOptions {
     }
 }
 
-/// Columns whose values are (nearly) all distinct: the post id and the text.
-/// They are written without a dictionary and without min/max statistics. A
-/// dictionary of unique values only grows until the writer gives up on it,
-/// and min/max of free text or random ids prunes nothing; measured, the two
-/// cost about a tenth of a run's CPU time (see `benches/README.md`).
-pub fn unique_columns(schema: &arrow_schema::Schema, names: &[&str]) -> Vec<String> {
-    names
-        .iter()
-        .filter(|n| schema.field_with_name(n).is_ok())
-        .map(|n| (*n).to_owned())
-        .collect()
+/// The columns of a part file that the writer encodes plainly: values that
+/// are (nearly) all distinct, for which a dictionary only grows until the
+/// writer gives up on it. Measured, dictionaries and statistics on these
+/// columns cost a fifth of the writer's time (see `benches/README.md`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlainColumns {
+    /// No dictionary and no min/max statistics: min/max of free text or of
+    /// random ids prunes nothing (the post id, the text).
+    pub unique: Vec<String>,
+    /// No dictionary, statistics kept: a reader prunes row groups by their
+    /// min/max (the creation time).
+    pub no_dictionary: Vec<String>,
+}
+
+impl PlainColumns {
+    /// Only the names that `schema` has are kept.
+    pub fn new(schema: &arrow_schema::Schema, unique: &[&str], no_dictionary: &[&str]) -> Self {
+        let present = |names: &[&str]| -> Vec<String> {
+            names
+                .iter()
+                .filter(|n| schema.field_with_name(n).is_ok())
+                .map(|n| (*n).to_owned())
+                .collect()
+        };
+        PlainColumns {
+            unique: present(unique),
+            no_dictionary: present(no_dictionary),
+        }
+    }
+
+    /// The posts' columns: the post id and the text are unique; the author
+    /// and the creation time have no dictionary (in a dump ordered by time,
+    /// a row group holds about as many authors as posts).
+    pub fn for_posts(schema: &arrow_schema::Schema, cols: &PostColumnNames) -> Self {
+        PlainColumns::new(
+            schema,
+            &[&cols.post_id, &cols.text],
+            &[&cols.author_id, &cols.created_at],
+        )
+    }
 }
 
 /// The keys of the post ids of one work unit that the policy keeps (before
@@ -436,7 +472,7 @@ pub fn process_unit(
     let schema: SchemaRef = f.source.metadata.schema().clone();
     let path = data_dir.join(&name);
     let post_index = f.rule_indices[f.rule_columns.post_id];
-    let mut writer = PartWriter::create(&path, schema.clone(), options, &f.unique_columns())?;
+    let mut writer = PartWriter::create(&path, schema.clone(), options, &f.plain_columns())?;
 
     let mut pii = EntityCounts::default();
     let mut posts_changed = 0u64;
@@ -649,13 +685,13 @@ impl std::fmt::Debug for PartWriter {
 }
 
 impl PartWriter {
-    /// Creates `path`, which must not exist yet. `unique` names the columns
-    /// written without dictionary and statistics (see [`unique_columns`]).
+    /// Creates `path`, which must not exist yet, writing the columns that
+    /// `plain` names without dictionary (and statistics, for the unique ones).
     pub fn create(
         path: &Path,
         schema: SchemaRef,
         options: &WriteOptions,
-        unique: &[String],
+        plain: &PlainColumns,
     ) -> Result<Self> {
         let write_err = |source| IoError::Write {
             path: path.to_path_buf(),
@@ -672,14 +708,16 @@ impl PartWriter {
                 source,
             })?;
         let mut props = WriterProperties::builder().set_compression(Compression::ZSTD(level));
-        for name in unique {
+        for name in plain.unique.iter().chain(&plain.no_dictionary) {
             let column = parquet::schema::types::ColumnPath::from(name.as_str());
-            props = props
-                .set_column_dictionary_enabled(column.clone(), false)
-                .set_column_statistics_enabled(
-                    column,
-                    parquet::file::properties::EnabledStatistics::None,
-                );
+            props = props.set_column_dictionary_enabled(column, false);
+        }
+        for name in &plain.unique {
+            let column = parquet::schema::types::ColumnPath::from(name.as_str());
+            props = props.set_column_statistics_enabled(
+                column,
+                parquet::file::properties::EnabledStatistics::None,
+            );
         }
         let props = props.build();
         let writer = ArrowWriter::try_new(
@@ -769,7 +807,7 @@ pub fn floor_unit(
         &out_dir.join(part_name(unit)),
         schema,
         options,
-        &f.unique_columns(),
+        &f.plain_columns(),
     )?;
     let mut outcome = FloorOutcome::default();
     for batch in reader {

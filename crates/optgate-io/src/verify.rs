@@ -735,7 +735,9 @@ mod tests {
         )
         .expect("batch");
         let path = dir.join("data").join(name);
-        let mut w = PartWriter::create(&path, schema, &WriteOptions::default(), &[]).expect("w");
+        let mut w =
+            PartWriter::create(&path, schema, &WriteOptions::default(), &Default::default())
+                .expect("w");
         w.write(&batch).expect("write");
         let (rows, bytes, sha256) = w.finish().expect("finish");
         OutputFile {
