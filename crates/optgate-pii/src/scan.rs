@@ -205,6 +205,20 @@ fn is_sep(c: char) -> bool {
 }
 
 pub(crate) fn candidates(text: &str, region: Option<&str>, kw: &Keywords) -> Vec<Span> {
+    candidates_with(text, region, kw, WordWalk::SkipQuiet)
+}
+
+/// How [`word_pass`] moves over the bytes that cannot start anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WordWalk {
+    /// Eight bytes at a time to the next byte that needs attention.
+    SkipQuiet,
+    /// Word by word (the reference the skipping walk is tested against).
+    #[cfg(test)]
+    EveryWord,
+}
+
+fn candidates_with(text: &str, region: Option<&str>, kw: &Keywords, walk: WordWalk) -> Vec<Span> {
     let mut spans = Vec::new();
     let mut hits: Vec<Hit> = Vec::new();
     let mut push = |s: usize, e: usize, pattern: usize| {
@@ -285,7 +299,7 @@ pub(crate) fn candidates(text: &str, region: Option<&str>, kw: &Keywords) -> Vec
             street(text, h, true, &mut spans);
         }
     }
-    word_pass(text, region, kw, &near_before, &mut spans);
+    word_pass(text, region, kw, &near_before, walk, &mut spans);
     ipv6(text, &mut spans);
     spans
 }
@@ -1184,6 +1198,92 @@ fn class(b: u8) -> u8 {
     CLASSES[b as usize]
 }
 
+/// Whether the word walk must look at byte `b`, which follows `prev`: a
+/// digit, an ASCII capital, `(`, `)`, `*` or `+` (the range that holds the
+/// two that open a phone number), or a non-ASCII byte that starts a word.
+/// Every other byte is a lower-case letter, `_` or a non-ASCII byte inside
+/// a word, which the walk passes over with the word, or punctuation.
+#[cfg(test)]
+fn needs_attention(prev: u8, b: u8) -> bool {
+    b.is_ascii_digit()
+        || b.is_ascii_uppercase()
+        || (b'('..=b'+').contains(&b)
+        || (b >= 0x80 && class(prev) & WORD == 0)
+}
+
+const LANES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each lane of `y` (bytes below 0x80) that lies in `lo..=hi`.
+#[inline(always)]
+fn lanes_in(y: u64, lo: u8, hi: u8) -> u64 {
+    // No lane carries into the next: y's lanes are at most 0x7F.
+    let at_least_lo = y + LANES * u64::from(0x80 - lo);
+    let above_hi = y + LANES * u64::from(0x7F - hi);
+    at_least_lo & !above_hi & HIGH
+}
+
+/// [`needs_attention`] for the eight bytes of `x` (little-endian), each
+/// after the one before it, the first after `prev`: the high bit of each
+/// lane that needs attention.
+#[inline(always)]
+fn attention_lanes(x: u64, prev: u8) -> u64 {
+    let ascii = !x & HIGH;
+    let y = x & !HIGH;
+    let wanted =
+        (lanes_in(y, b'0', b'9') | lanes_in(y, b'A', b'Z') | lanes_in(y, b'(', b'+')) & ascii;
+    let p = (x << 8) | u64::from(prev);
+    let p7 = p & !HIGH;
+    let prev_word = (p & HIGH)
+        | ((lanes_in(p7, b'0', b'9')
+            | lanes_in(p7, b'A', b'Z')
+            | lanes_in(p7, b'a', b'z')
+            | lanes_in(p7, b'_', b'_'))
+            & !p
+            & HIGH);
+    wanted | (x & HIGH & !prev_word)
+}
+
+/// Where the word walk at `i` goes on: past every byte before the next one
+/// that needs attention, except that it stops at the start of the word
+/// holding the byte seven before that one, since an identifier token is
+/// recognised from the letters before its first digit (`token_at` looks six
+/// bytes ahead), and never stops inside a word. Every byte it passes the
+/// walk would have passed one by one without finding anything.
+#[inline]
+fn skip_quiet(b: &[u8], i: usize) -> usize {
+    let mut p = i;
+    let next = loop {
+        let Some(chunk) = b.get(p..p + 8) else {
+            let mut q = p;
+            while q < b.len() {
+                let prev = if q == 0 { b' ' } else { b[q - 1] };
+                let lane = attention_lanes(u64::from(b[q]), prev) & 0x80;
+                if lane != 0 {
+                    break;
+                }
+                q += 1;
+            }
+            break q;
+        };
+        let x = u64::from_le_bytes(chunk.try_into().expect("a chunk of eight bytes"));
+        let prev = if p == 0 { b' ' } else { b[p - 1] };
+        let lanes = attention_lanes(x, prev);
+        if lanes != 0 {
+            break p + (lanes.trailing_zeros() / 8) as usize;
+        }
+        p += 8;
+    };
+    if next == b.len() {
+        return next;
+    }
+    let mut q = next.saturating_sub(7).max(i);
+    while q > i && class(b[q - 1]) & WORD != 0 {
+        q -= 1;
+    }
+    q
+}
+
 /// One walk over the text: numbers, identifier tokens (an IBAN-shaped near
 /// miss is skipped whole, numbers inside it included), first names followed
 /// by a surname, and compound street names followed by a house number.
@@ -1192,6 +1292,7 @@ fn word_pass(
     region: Option<&str>,
     kw: &Keywords,
     near_before: &dyn Fn(usize, Cue, usize) -> bool,
+    walk: WordWalk,
     spans: &mut Vec<Span>,
 ) {
     let mut i = 0;
@@ -1204,6 +1305,12 @@ fn word_pass(
         i
     };
     while i < b.len() {
+        if walk == WordWalk::SkipQuiet {
+            i = skip_quiet(b, i);
+            if i == b.len() {
+                break;
+            }
+        }
         let c = b[i];
         let k = class(c);
         if k & WORD == 0 {
@@ -1287,5 +1394,79 @@ fn word_pass(
             });
         }
         i = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn attention_lanes_agree_with_the_byte_rule_in_every_lane() {
+        for prev in 0..=255u8 {
+            for b in 0..=255u8 {
+                let want = needs_attention(prev, b);
+                // `b` in lane 3 after `prev` in lane 2, lanes 0 and 1 quiet.
+                let x = u64::from_le_bytes([b'a', b'a', prev, b, b'a', b'a', b'a', b'a']);
+                let lane3 = attention_lanes(x, b' ') & (0x80 << 24) != 0;
+                assert_eq!(lane3, want, "prev {prev:#04x}, byte {b:#04x}");
+                // `b` in lane 0 after the previous chunk's last byte.
+                let lane0 = attention_lanes(u64::from(b), prev) & 0x80 != 0;
+                assert_eq!(lane0, want, "prev {prev:#04x}, byte {b:#04x} in lane 0");
+            }
+        }
+    }
+
+    fn same_spans(text: &str, region: Option<&str>) {
+        let kw = keywords();
+        assert_eq!(
+            candidates_with(text, region, kw, WordWalk::SkipQuiet),
+            candidates_with(text, region, kw, WordWalk::EveryWord),
+            "{text:?}"
+        );
+    }
+
+    fn keywords() -> &'static Keywords {
+        static KW: std::sync::OnceLock<Keywords> = std::sync::OnceLock::new();
+        KW.get_or_init(Keywords::new)
+    }
+
+    #[test]
+    fn skipping_walk_finds_what_the_word_by_word_walk_finds_on_the_corpus() {
+        for case in crate::eval::generate(11, 40, 40, 200) {
+            same_spans(&case.text, case.region.as_deref());
+            // Shifted by one to eight bytes, so every byte meets every lane.
+            for pad in 1..8 {
+                let padded = format!("{}{}", "x ".repeat(pad).get(..pad).unwrap_or(""), case.text);
+                same_spans(&padded, case.region.as_deref());
+            }
+        }
+    }
+
+    #[test]
+    fn skipping_walk_stops_for_tokens_whose_digits_come_late() {
+        // Codice fiscale: six letters before the first digit; lower-case
+        // IBAN and NIE; a non-ASCII capital after punctuation.
+        for text in [
+            "codice rssmra85t10a562s ok",
+            "mi codice fiscale è RSSMRA85T10A562S.",
+            "iban nl91abna0417164300 merci",
+            "nie x1234567l vale",
+            "rue de la paix, Émile Zola 12 et Łukasz Nowak",
+            "abcdefgh abcdefg1 abcdef12 ab 12 34 56 c",
+        ] {
+            same_spans(text, Some("IT"));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn skipping_walk_agrees_on_arbitrary_text(
+            text in "[a-zA-Z0-9 _+()*,.:@/ÉéŁł\u{a0}-]{0,120}",
+            region in prop_oneof![Just(None), Just(Some("FR")), Just(Some("IT")), Just(Some("GB"))],
+        ) {
+            same_spans(&text, region);
+        }
     }
 }
