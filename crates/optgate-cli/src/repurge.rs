@@ -115,8 +115,9 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
                 if objected {
                     removed_here += 1;
                     removed_authors.insert(key);
+                    let mut id_text = itoa::Buffer::new();
                     ledger_rows.push(
-                        posts.as_ref().and_then(|p| p.text_ref(i)).as_deref(),
+                        posts.as_ref().and_then(|p| p.text_in(i, &mut id_text)),
                         opted_out,
                     );
                 }

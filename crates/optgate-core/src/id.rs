@@ -69,6 +69,30 @@ impl<'a> IdColumn<'a> {
         self.len() == 0
     }
 
+    /// Whether row `i` holds an id (is not null).
+    #[inline]
+    pub fn is_valid(&self, i: usize) -> bool {
+        match self {
+            IdColumn::Utf8(a) => a.is_valid(i),
+            IdColumn::LargeUtf8(a) => a.is_valid(i),
+            IdColumn::Utf8View(a) => a.is_valid(i),
+            IdColumn::Int64(a) => a.is_valid(i),
+        }
+    }
+
+    /// The canonical text of row `i`, or `None` when null: borrowed from the
+    /// column where it is text already, else formatted into `buf`, so that
+    /// no row allocates.
+    #[inline]
+    pub fn text_in<'b>(&'b self, i: usize, buf: &'b mut itoa::Buffer) -> Option<&'b str> {
+        match self {
+            IdColumn::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
+            IdColumn::LargeUtf8(a) => a.is_valid(i).then(|| a.value(i)),
+            IdColumn::Utf8View(a) => a.is_valid(i).then(|| a.value(i)),
+            IdColumn::Int64(a) => a.is_valid(i).then(|| buf.format(a.value(i))),
+        }
+    }
+
     /// The key of row `i`, or `None` when the id is null.
     #[inline]
     pub fn key(&self, i: usize) -> Option<IdKey> {
@@ -77,18 +101,6 @@ impl<'a> IdColumn<'a> {
             IdColumn::LargeUtf8(a) => a.is_valid(i).then(|| key_of_str(a.value(i))),
             IdColumn::Utf8View(a) => a.is_valid(i).then(|| key_of_str(a.value(i))),
             IdColumn::Int64(a) => a.is_valid(i).then(|| key_of_i64(a.value(i))),
-        }
-    }
-
-    /// The canonical text of row `i`, borrowed from the column where it is
-    /// text already (no allocation on the hot path), or `None` when null.
-    pub fn text_ref(&self, i: usize) -> Option<std::borrow::Cow<'a, str>> {
-        use std::borrow::Cow;
-        match self {
-            IdColumn::Utf8(a) => a.is_valid(i).then(|| Cow::Borrowed(a.value(i))),
-            IdColumn::LargeUtf8(a) => a.is_valid(i).then(|| Cow::Borrowed(a.value(i))),
-            IdColumn::Utf8View(a) => a.is_valid(i).then(|| Cow::Borrowed(a.value(i))),
-            IdColumn::Int64(a) => a.is_valid(i).then(|| Cow::Owned(a.value(i).to_string())),
         }
     }
 

@@ -226,7 +226,7 @@ pub fn evaluate_posts_with_regions(
             kind.get(i),
             platform.get(i),
             visibility.get(i),
-            post_id.key(i).is_some(),
+            post_id.is_valid(i),
         ) else {
             // Rules that read a null field cannot be evaluated: drop the row for that.
             let mut r = ReasonSet::EMPTY;

@@ -434,12 +434,13 @@ pub fn process_unit(
     for evaluated in evaluated_batches(f, unit, policy, tables)? {
         let (batch, r, regions) = evaluated?;
         let ids = IdColumn::new(batch.column(f.rule_columns.post_id));
+        let mut id_text = itoa::Buffer::new();
         for (i, x) in r.iter().enumerate() {
             counts.record(*x);
             if x.is_empty() {
                 kept_regions.push(regions[i]);
             } else {
-                ledger.push(ids.as_ref().and_then(|c| c.text_ref(i)).as_deref(), *x);
+                ledger.push(ids.as_ref().and_then(|c| c.text_in(i, &mut id_text)), *x);
             }
         }
         let mask = keep_mask(&r);
@@ -493,10 +494,11 @@ pub fn process_unit(
             let ids = IdColumn::new(s.batch.column(post_index));
             let mut pii_error = ReasonSet::EMPTY;
             pii_error.insert(DropReason::PiiError);
+            let mut id_text = itoa::Buffer::new();
             for (i, _) in s.failed.iter().enumerate().filter(|(_, x)| **x) {
                 counts.drop_kept(DropReason::PiiError);
                 ledger.push(
-                    ids.as_ref().and_then(|c| c.text_ref(i)).as_deref(),
+                    ids.as_ref().and_then(|c| c.text_in(i, &mut id_text)),
                     pii_error,
                 );
             }
