@@ -1245,11 +1245,11 @@ fn attention_lanes(x: u64, prev: u8) -> u64 {
 }
 
 /// Where the word walk at `i` goes on: past every byte before the next one
-/// that needs attention, except that it stops at the start of the word
-/// holding the byte seven before that one, since an identifier token is
-/// recognised from the letters before its first digit (`token_at` looks six
-/// bytes ahead), and never stops inside a word. Every byte it passes the
-/// walk would have passed one by one without finding anything.
+/// that needs attention, never stopping inside a word. Before a digit it
+/// stops at the start of the word holding the byte seven before it, since
+/// an identifier token is recognised from the letters before its first
+/// digit (`token_at` looks six bytes ahead). Every byte it passes the walk
+/// would have passed one by one without finding anything.
 #[inline]
 fn skip_quiet(b: &[u8], i: usize) -> usize {
     let mut p = i;
@@ -1258,8 +1258,7 @@ fn skip_quiet(b: &[u8], i: usize) -> usize {
             let mut q = p;
             while q < b.len() {
                 let prev = if q == 0 { b' ' } else { b[q - 1] };
-                let lane = attention_lanes(u64::from(b[q]), prev) & 0x80;
-                if lane != 0 {
+                if attention_lanes(u64::from(b[q]), prev) & 0x80 != 0 {
                     break;
                 }
                 q += 1;
@@ -1274,10 +1273,14 @@ fn skip_quiet(b: &[u8], i: usize) -> usize {
         }
         p += 8;
     };
-    if next == b.len() {
+    if next == i || next == b.len() {
         return next;
     }
-    let mut q = next.saturating_sub(7).max(i);
+    let mut q = if b[next].is_ascii_digit() {
+        next.saturating_sub(7).max(i)
+    } else {
+        next
+    };
     while q > i && class(b[q - 1]) & WORD != 0 {
         q -= 1;
     }
@@ -1305,7 +1308,9 @@ fn word_pass(
         i
     };
     while i < b.len() {
-        if walk == WordWalk::SkipQuiet {
+        // Only from a lower-case letter: where letters, digits and capitals
+        // come close together, looking ahead costs more than it skips.
+        if walk == WordWalk::SkipQuiet && b[i].is_ascii_lowercase() {
             i = skip_quiet(b, i);
             if i == b.len() {
                 break;
