@@ -191,6 +191,9 @@ impl TextScrubber for Scanner {
 }
 
 /// A scanner built once per run and shared by every worker.
+/// Scrubbing passes over one text at most (see [`Scanner::scrub`]).
+const MAX_PASSES: usize = 8;
+
 #[derive(Debug, Clone)]
 pub struct Scanner {
     enabled: [bool; 10],
@@ -224,8 +227,37 @@ impl Scanner {
         scan::resolve(spans)
     }
 
-    /// Replaces every personal datum in `text` by its typed placeholder.
+    /// Replaces every personal datum in `text` by its typed placeholder,
+    /// again on the result until nothing more is found: a placeholder is
+    /// shorter than what it replaces, so it can bring a context word within
+    /// reach of a number ("BSN", then a URL, then nine digits), and the
+    /// output must hold nothing that the scanner would find in it. Posts
+    /// without personal data are scanned once and returned unchanged.
     pub fn scrub<'a>(&self, text: &'a str, region: Option<&str>) -> Scrubbed<'a> {
+        let first = self.scrub_once(text, region);
+        let Cow::Owned(mut current) = first.text else {
+            return first;
+        };
+        let mut counts = first.counts;
+        // Each pass that changes the text replaces text outside placeholders,
+        // so this ends; the bound is a guard, never reached in the tests.
+        for _ in 1..MAX_PASSES {
+            let next = self.scrub_once(&current, region);
+            match next.text {
+                Cow::Borrowed(_) => break,
+                Cow::Owned(t) => {
+                    counts.merge(&next.counts);
+                    current = t;
+                }
+            }
+        }
+        Scrubbed {
+            text: Cow::Owned(current),
+            counts,
+        }
+    }
+
+    fn scrub_once<'a>(&self, text: &'a str, region: Option<&str>) -> Scrubbed<'a> {
         let spans = self.find(text, region);
         let mut counts = EntityCounts::default();
         if spans.is_empty() {

@@ -1,6 +1,6 @@
 //! The scanner on examples of every type, in every language, and on decoys.
 
-use optgate_pii::{Scanner, ScannerConfig};
+use optgate_pii::{Entity, Scanner, ScannerConfig};
 
 fn scrub(text: &str, region: Option<&str>) -> String {
     Scanner::new(&ScannerConfig::default())
@@ -182,4 +182,22 @@ fn disabled_types_are_kept() {
         ..ScannerConfig::default()
     });
     assert_eq!(s.scrub("a@b.fr", None).text, "[EMAIL]");
+}
+
+#[test]
+fn placeholder_that_brings_an_id_keyword_near_a_number_is_scrubbed_to_the_end() {
+    // The URL and the name are shorter as placeholders, which brings "BSN"
+    // within reach of a number that passes the BSN check: the output must not
+    // hold what the scanner finds in the output itself.
+    let text = "BSN \u{202f}\u{a0}facebook.com/je m'appelle Łukasz  001010001";
+    let scanner = Scanner::new(&ScannerConfig::default());
+    let s = scanner.scrub(text, None);
+    assert_eq!(
+        s.text,
+        "BSN \u{202f}\u{a0}<URL> m'appelle <PERSON>  <NATIONAL_ID>"
+    );
+    assert_eq!(s.counts.get(Entity::Url), 1);
+    assert_eq!(s.counts.get(Entity::Person), 1);
+    assert_eq!(s.counts.get(Entity::NationalId), 1);
+    assert_eq!(scanner.scrub(&s.text, None).text, s.text);
 }
