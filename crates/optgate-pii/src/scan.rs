@@ -1202,15 +1202,17 @@ fn class(b: u8) -> u8 {
 
 /// Whether the word walk must look at byte `b`, which follows `prev`: a
 /// digit, an ASCII capital, `(`, `)`, `*` or `+` (the range that holds the
-/// two that open a phone number), or a non-ASCII byte that starts a word.
-/// Every other byte is a lower-case letter, `_` or a non-ASCII byte inside
-/// a word, which the walk passes over with the word, or punctuation.
+/// two that open a phone number), or a non-ASCII byte that does not follow
+/// a lower-case ASCII letter or another non-ASCII byte (so every non-ASCII
+/// byte that starts a word, and a few that do not). Every other byte is a
+/// lower-case letter, `_` or a non-ASCII byte inside a word, which the walk
+/// passes over with the word, or punctuation.
 #[cfg(test)]
 fn needs_attention(prev: u8, b: u8) -> bool {
     b.is_ascii_digit()
         || b.is_ascii_uppercase()
         || (b'('..=b'+').contains(&b)
-        || (b >= 0x80 && class(prev) & WORD == 0)
+        || (b >= 0x80 && !(prev >= 0x80 || prev.is_ascii_lowercase()))
 }
 
 const LANES: u64 = 0x0101_0101_0101_0101;
@@ -1230,20 +1232,11 @@ fn lanes_in(y: u64, lo: u8, hi: u8) -> u64 {
 /// lane that needs attention.
 #[inline(always)]
 fn attention_lanes(x: u64, prev: u8) -> u64 {
-    let ascii = !x & HIGH;
     let y = x & !HIGH;
-    let wanted =
-        (lanes_in(y, b'0', b'9') | lanes_in(y, b'A', b'Z') | lanes_in(y, b'(', b'+')) & ascii;
+    let wanted = (lanes_in(y, b'0', b'9') | lanes_in(y, b'A', b'Z') | lanes_in(y, b'(', b'+')) & !x;
     let p = (x << 8) | u64::from(prev);
-    let p7 = p & !HIGH;
-    let prev_word = (p & HIGH)
-        | ((lanes_in(p7, b'0', b'9')
-            | lanes_in(p7, b'A', b'Z')
-            | lanes_in(p7, b'a', b'z')
-            | lanes_in(p7, b'_', b'_'))
-            & !p
-            & HIGH);
-    wanted | (x & HIGH & !prev_word)
+    let after_quiet = p | lanes_in(p & !HIGH, b'a', b'z');
+    (wanted | (x & !after_quiet)) & HIGH
 }
 
 /// Where the word walk at `i` goes on: past every byte before the next one
