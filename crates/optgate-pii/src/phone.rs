@@ -271,6 +271,27 @@ mod tests {
     use super::*;
     use rand::{RngExt, SeedableRng};
 
+    /// The example numbers of every type a plan lists.
+    fn examples(m: &'static Metadata) -> Vec<&'static str> {
+        let d = m.descriptors();
+        [
+            Some(d.general()),
+            d.fixed_line(),
+            d.mobile(),
+            d.toll_free(),
+            d.premium_rate(),
+            d.voip(),
+            d.uan(),
+            d.pager(),
+            d.shared_cost(),
+            d.personal_number(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x.example())
+        .collect()
+    }
+
     /// Every plan's example numbers, and random numbers for every country
     /// code: the same answer as the library.
     #[test]
@@ -278,22 +299,9 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let mut checked = 0;
         let mut valid = 0;
-        for m in DATABASE.iter() {
+        for m in &plans().metas {
             let cc = m.country_code();
-            let d = m.descriptors();
-            let examples: Vec<String> = [
-                Some(d.general()),
-                d.fixed_line(),
-                d.mobile(),
-                d.toll_free(),
-                d.premium_rate(),
-                d.voip(),
-                d.uan(),
-            ]
-            .into_iter()
-            .flatten()
-            .filter_map(|x| x.example().map(str::to_owned))
-            .collect();
+            let examples: Vec<String> = examples(m).into_iter().map(str::to_owned).collect();
             let mut inputs: Vec<String> = examples.clone();
             for e in &examples {
                 // Near misses: one digit changed, one dropped, one added.
@@ -341,25 +349,9 @@ mod tests {
             phonenumber::parse(None, format!("+{digits}")).is_ok_and(|n| is_valid(&n))
         };
         let mut inputs: Vec<String> = Vec::new();
-        for m in DATABASE.iter() {
+        for m in &plans().metas {
             let cc = m.country_code();
-            let d = m.descriptors();
-            let examples: Vec<&str> = [
-                Some(d.general()),
-                d.fixed_line(),
-                d.mobile(),
-                d.toll_free(),
-                d.premium_rate(),
-                d.voip(),
-                d.uan(),
-                d.pager(),
-                d.shared_cost(),
-                d.personal_number(),
-            ]
-            .into_iter()
-            .flatten()
-            .filter_map(|x| x.example())
-            .collect();
+            let examples = examples(m);
             let prefix = m.national_prefix().unwrap_or("0");
             for e in examples {
                 inputs.push(format!("{cc}{e}"));

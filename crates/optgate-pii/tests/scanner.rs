@@ -201,3 +201,21 @@ fn placeholder_that_brings_an_id_keyword_near_a_number_is_scrubbed_to_the_end() 
     assert_eq!(s.counts.get(Entity::NationalId), 1);
     assert_eq!(scanner.scrub(&s.text, None).text, s.text);
 }
+
+#[test]
+fn non_geographic_international_numbers_are_scrubbed_not_a_panic() {
+    // +800 (international freephone) and the other non-geographic codes share
+    // one region id in the phone metadata; the validity check once looked
+    // their plans up by an address that only one of them had, and panicked.
+    let scanner = Scanner::new(&ScannerConfig::default());
+    for (text, want) in [
+        (
+            "Appelez le +800 1234 5678 gratuitement.",
+            "Appelez le <PHONE> gratuitement.",
+        ),
+        ("Inmarsat: +870 301 234 567.", "Inmarsat: <PHONE>."),
+        ("Satellite +881 6 1234 5678 ok", "Satellite <PHONE> ok"),
+    ] {
+        assert_eq!(scanner.scrub(text, Some("FR")).text, want, "{text}");
+    }
+}
