@@ -230,8 +230,8 @@ pub fn evaluate_posts_with_regions(
             None => (AgeStatus::NoAccount, [0, 0]),
         })
         .collect();
-    let objected = members(&keys, optouts, false);
-    let consented = members(&keys, consents, true);
+    let objected = optouts.map_or_else(|| vec![false; n], |s| s.contains_each(&keys));
+    let consented = consents.map_or_else(|| vec![true; n], |s| s.contains_each(&keys));
 
     let mut out = Vec::with_capacity(n);
     let mut regions = Vec::with_capacity(n);
@@ -281,18 +281,6 @@ pub fn evaluate_posts_with_regions(
         out.push(r);
     }
     Ok((out, regions))
-}
-
-/// Whether each key is in `set` (a null key is in none); `without_set`
-/// for every row when there is no set.
-fn members(keys: &[Option<IdKey>], set: Option<&KeySet>, without_set: bool) -> Vec<bool> {
-    match set {
-        Some(set) => keys
-            .iter()
-            .map(|k| k.is_some_and(|k| set.contains(k)))
-            .collect(),
-        None => vec![without_set; keys.len()],
-    }
 }
 
 /// The keep mask of evaluated rows: true where no rule failed.

@@ -44,6 +44,8 @@ pub struct PostsFile {
     /// Schema positions of the text and author columns, for scrubbing.
     text_index: usize,
     author_index: usize,
+    /// How the output columns are encoded, worked out once per file.
+    plain: PlainColumns,
 }
 
 impl PostsFile {
@@ -85,23 +87,6 @@ impl PostsFile {
             builder = builder.with_row_selection(selection);
         }
         builder.build().map_err(self.decode_error(row_group))
-    }
-
-    /// How the output columns are encoded (see [`PlainColumns::for_posts`]).
-    fn plain_columns(&self) -> PlainColumns {
-        let schema = self.source.metadata.schema();
-        let name = |rule_column: usize| schema.field(self.rule_indices[rule_column]).name();
-        PlainColumns::new(
-            schema,
-            &[
-                name(self.rule_columns.post_id),
-                schema.field(self.text_index).name(),
-            ],
-            &[
-                name(self.rule_columns.author_id),
-                name(self.rule_columns.created_at),
-            ],
-        )
     }
 }
 
@@ -234,7 +219,9 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
+        let plain = PlainColumns::for_posts(source.metadata.schema(), cols);
         files.push(PostsFile {
+            plain,
             source,
             rel_path,
             rule_indices,
@@ -473,7 +460,7 @@ pub fn process_unit(
     let schema: SchemaRef = f.source.metadata.schema().clone();
     let path = data_dir.join(&name);
     let post_index = f.rule_indices[f.rule_columns.post_id];
-    let mut writer = PartWriter::create(&path, schema.clone(), options, &f.plain_columns())?;
+    let mut writer = PartWriter::create(&path, schema.clone(), options, &f.plain)?;
 
     let mut pii = EntityCounts::default();
     let mut posts_changed = 0u64;
@@ -805,12 +792,7 @@ pub fn floor_unit(
     let decode = f.decode_error(unit.row_group);
     let reader = f.row_group_reader(unit.row_group, None, None)?;
     let schema: SchemaRef = f.source.metadata.schema().clone();
-    let mut writer = PartWriter::create(
-        &out_dir.join(part_name(unit)),
-        schema,
-        options,
-        &f.plain_columns(),
-    )?;
+    let mut writer = PartWriter::create(&out_dir.join(part_name(unit)), schema, options, &f.plain)?;
     let mut outcome = FloorOutcome::default();
     for batch in reader {
         let batch = batch.map_err(|e| decode(e.into()))?;

@@ -188,20 +188,16 @@ fn check_rows(
             .iter()
             .map(|k| k.map_or(AgeStatus::NoAccount, |k| tables.accounts.lookup(k)))
             .collect();
-        let objected: Vec<bool> = match &tables.optouts {
-            Some(set) => authors
-                .iter()
-                .map(|k| k.is_some_and(|k| set.contains(k)))
-                .collect(),
-            None => vec![false; n],
-        };
-        let consented: Vec<bool> = match (policy.mode, &tables.consents) {
-            (ConsentMode::Consent, Some(set)) => authors
-                .iter()
-                .map(|k| k.is_some_and(|k| set.contains(k)))
-                .collect(),
-            (ConsentMode::Consent, None) => vec![false; n],
-            (ConsentMode::OptOut, _) => vec![true; n],
+        let objected = tables
+            .optouts
+            .as_ref()
+            .map_or_else(|| vec![false; n], |s| s.contains_each(&authors));
+        let consented = match policy.mode {
+            ConsentMode::Consent => tables
+                .consents
+                .as_ref()
+                .map_or_else(|| vec![false; n], |s| s.contains_each(&authors)),
+            ConsentMode::OptOut => vec![true; n],
         };
         for i in 0..n {
             tally.rows += 1;

@@ -190,10 +190,10 @@ impl TextScrubber for Scanner {
     }
 }
 
-/// A scanner built once per run and shared by every worker.
 /// Scrubbing passes over one text at most (see [`Scanner::scrub`]).
 const MAX_PASSES: usize = 8;
 
+/// A scanner built once per run and shared by every worker.
 #[derive(Debug, Clone)]
 pub struct Scanner {
     enabled: [bool; 10],

@@ -223,8 +223,9 @@ pub(crate) fn international_is_valid(digits: &str) -> bool {
     // any leading zeros, as the library chooses it.
     let mut national = std::borrow::Cow::Borrowed(national);
     if let Some(m) = plan_for(code, national.trim_start_matches('0')) {
-        let potential = plan(m).strip_national_prefix(m, &national);
-        if !plan(m).too_short(potential.len()) {
+        let p = plan(m);
+        let potential = p.strip_national_prefix(m, &national);
+        if !p.too_short(potential.len()) {
             national = std::borrow::Cow::Owned(potential.into_owned());
         }
     }
@@ -271,6 +272,13 @@ mod tests {
     use super::*;
     use rand::{RngExt, SeedableRng};
 
+    /// `n` random ASCII digits.
+    fn random_digits(rng: &mut rand_chacha::ChaCha8Rng, n: usize) -> String {
+        (0..n)
+            .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+            .collect()
+    }
+
     /// The example numbers of every type a plan lists.
     fn examples(m: &'static Metadata) -> Vec<&'static str> {
         let d = m.descriptors();
@@ -314,11 +322,7 @@ mod tests {
             }
             for _ in 0..20 {
                 let n = rng.random_range(4..=14usize);
-                inputs.push(
-                    (0..n)
-                        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-                        .collect(),
-                );
+                inputs.push(random_digits(&mut rng, n));
             }
             for national in inputs {
                 let text = format!("+{cc}{national}");
@@ -366,19 +370,12 @@ mod tests {
             }
             for _ in 0..20 {
                 let n = rng.random_range(1..=15usize);
-                let national: String = (0..n)
-                    .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-                    .collect();
-                inputs.push(format!("{cc}{national}"));
+                inputs.push(format!("{cc}{}", random_digits(&mut rng, n)));
             }
         }
         for _ in 0..5000 {
             let n = rng.random_range(1..=19usize);
-            inputs.push(
-                (0..n)
-                    .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-                    .collect(),
-            );
+            inputs.push(random_digits(&mut rng, n));
         }
         let mut valid = 0;
         for digits in &inputs {
