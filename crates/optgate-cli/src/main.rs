@@ -187,6 +187,8 @@ fn init_logging(format: LogFormat, quiet: bool) {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts; see optgate-malloc for the why and the figures.
+    let allocator_tuned = optgate_malloc::tune();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -203,6 +205,7 @@ fn main() -> ExitCode {
     };
     let quiet = matches!(&cli.command, Command::Run(a) if a.quiet);
     init_logging(cli.log_format, quiet);
+    tracing::debug!(allocator_tuned, "glibc allocator thresholds");
     let result = match cli.command {
         Command::Run(args) => publish::install_signal_handlers().and_then(|()| run::run(&args)),
         Command::GenSample(args) => gen_sample::gen_sample(&args),

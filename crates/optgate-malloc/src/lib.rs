@@ -1,0 +1,66 @@
+//! Allocator settings for the `optgate` binary, and the only crate of the
+//! workspace allowed an `unsafe` block: the call to glibc's `mallopt`.
+//!
+//! Why: by default glibc serves allocations from 128 KiB up (raised
+//! dynamically to the largest freed one, at most 32 MiB) with fresh `mmap`s,
+//! and gives the top of each arena back to the kernel once 2× that threshold
+//! is free. A work unit allocates and frees buffers of a few MiB every batch
+//! (decoded columns, scrubbed text, pages to compress), so the kernel kept
+//! handing back zeroed pages: a tenth of a run's CPU time was page faults
+//! (`perf record`, 2M posts). With the thresholds below the freed buffers
+//! are reused: measured in `benches/README.md` (2026-11-30), about 10% less
+//! wall time for a few MiB more peak resident memory.
+//!
+//! Only the binary calls [`tune`]: a library must not change the allocator
+//! of the process it is linked into.
+
+/// Allocations below this come from the arenas, never from `mmap`.
+pub const MMAP_THRESHOLD: usize = 64 << 20;
+/// Free memory at the top of an arena kept before it is given back.
+pub const TRIM_THRESHOLD: usize = 128 << 20;
+
+/// Applies [`MMAP_THRESHOLD`] and [`TRIM_THRESHOLD`], unless the user set
+/// `MALLOC_MMAP_THRESHOLD_` or `MALLOC_TRIM_THRESHOLD_` (glibc's own
+/// variables, which then stay in force). Call first thing in `main`, before
+/// any thread starts. Returns whether the settings were applied; always
+/// false off glibc.
+pub fn tune() -> bool {
+    let user_set = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    !user_set && set_thresholds(MMAP_THRESHOLD, TRIM_THRESHOLD)
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn set_thresholds(mmap: usize, trim: usize) -> bool {
+    let (Ok(mmap), Ok(trim)) = (libc::c_int::try_from(mmap), libc::c_int::try_from(trim)) else {
+        return false;
+    };
+    // SAFETY: `mallopt` only sets allocator parameters (under the main
+    // arena's lock); it touches no memory of ours, and an unaccepted value
+    // makes it return 0, nothing else.
+    #[allow(unsafe_code)]
+    let ok = unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, mmap) == 1
+            && libc::mallopt(libc::M_TRIM_THRESHOLD, trim) == 1
+    };
+    ok
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn set_thresholds(_mmap: usize, _trim: usize) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn glibc_accepts_the_thresholds() {
+        assert!(set_thresholds(MMAP_THRESHOLD, TRIM_THRESHOLD));
+        // Beyond what `mallopt` takes: not applied, and said so.
+        assert!(!set_thresholds(usize::MAX, TRIM_THRESHOLD));
+    }
+}
