@@ -283,9 +283,13 @@ pub fn verify_output_with(
     keys_in_memory: usize,
 ) -> Result<Report> {
     let spill = match claim.scratch {
+        // Partitions are checked one per thread at a time, so each gets an
+        // equal share of the budget.
         Some(dir) if claim.kept > keys_in_memory as u64 => Some(KeySpill::create(
             dir,
-            claim.kept.div_ceil(keys_in_memory.max(1) as u64),
+            claim
+                .kept
+                .div_ceil((keys_in_memory / rayon::current_num_threads()).max(1) as u64),
         )?),
         _ => None,
     };
@@ -388,7 +392,7 @@ pub fn verify_output_with(
                 .iter()
                 .flat_map(|t| t.keys.iter().copied())
                 .collect();
-            keys.sort_unstable();
+            keys.par_sort_unstable();
             let dup_keys = repeated(&keys);
             (keys, dup_keys)
         }
@@ -495,39 +499,46 @@ impl KeySpill {
         Ok(())
     }
 
-    /// The keys that occur more than once, reading one partition at a time.
+    /// The keys that occur more than once, reading one partition per
+    /// thread at a time.
     fn repeated_keys(self) -> Result<Vec<IdKey>> {
-        use std::io::{Read, Write};
         let KeySpill { dir, parts, .. } = self;
-        let mut dup = Vec::new();
-        for (p, part) in parts.into_iter().enumerate() {
-            let path = partition_path(dir.path(), p);
-            let read_err = |source| IoError::Read {
-                path: path.clone(),
-                source,
-            };
-            let mut w = part
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            w.flush().map_err(|source| IoError::Write {
-                path: path.clone(),
-                source,
-            })?;
-            drop(w);
-            let file = std::fs::File::open(&path).map_err(read_err)?;
-            let len = file.metadata().map_err(read_err)?.len();
-            let mut keys: Vec<IdKey> = Vec::with_capacity((len / 8) as usize);
-            let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-            let mut buf = [0u8; 8];
-            for _ in 0..len / 8 {
-                reader.read_exact(&mut buf).map_err(read_err)?;
-                keys.push(IdKey::from_le_bytes(buf));
-            }
-            keys.sort_unstable();
-            dup.extend(repeated(&keys));
-            drop(keys);
-            std::fs::remove_file(&path).map_err(read_err)?;
-        }
+        let per_part: Vec<Vec<IdKey>> = parts
+            .into_par_iter()
+            .enumerate()
+            .map(|(p, part)| {
+                use std::io::Write;
+                let path = partition_path(dir.path(), p);
+                let mut w = part
+                    .into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                w.flush().map_err(|source| IoError::Write {
+                    path: path.clone(),
+                    source,
+                })?;
+                drop(w);
+                let read_err = |source| IoError::Read {
+                    path: path.clone(),
+                    source,
+                };
+                let bytes = std::fs::read(&path).map_err(read_err)?;
+                if bytes.len() % 8 != 0 {
+                    return Err(read_err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{} bytes of 8-byte keys", bytes.len()),
+                    )));
+                }
+                let mut keys: Vec<IdKey> = bytes
+                    .chunks_exact(8)
+                    .map(|c| IdKey::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect();
+                drop(bytes);
+                keys.sort_unstable();
+                std::fs::remove_file(&path).map_err(read_err)?;
+                Ok(repeated(&keys))
+            })
+            .collect::<Result<_>>()?;
+        let mut dup: Vec<IdKey> = per_part.into_iter().flatten().collect();
         dup.sort_unstable();
         Ok(dup)
     }
@@ -587,15 +598,13 @@ fn exact_duplicates(
     Ok((dups, examples))
 }
 
-/// Digest, size and rows of a ledger file; adds its rows per reason to `by_reason`.
-fn read_ledger_file(
-    path: &Path,
-    by_reason: &mut BTreeMap<String, u64>,
-) -> Result<(String, u64, u64)> {
+/// Digest, size and rows of a ledger file, and its rows per reason.
+fn read_ledger_file(path: &Path) -> Result<(String, u64, u64, BTreeMap<String, u64>)> {
     let (sha, bytes) = sha256_file(path)?;
     let src = ParquetSource::open(path)?;
     let index = src.column("ledger", "reason", ledger::REASON)?;
     let mut n = 0u64;
+    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
     for batch in src.read_columns(&[index])? {
         let batch = batch?;
         let reasons =
@@ -609,13 +618,18 @@ fn read_ledger_file(
                     expected: "utf8",
                 })?;
         for r in reasons.iter() {
-            *by_reason
-                .entry(r.unwrap_or("(null)").to_owned())
-                .or_default() += 1;
+            let r = r.unwrap_or("(null)");
+            // A handful of reasons: allocate a key only for a new one.
+            match by_reason.get_mut(r) {
+                Some(c) => *c += 1,
+                None => {
+                    by_reason.insert(r.to_owned(), 1);
+                }
+            }
         }
         n += reasons.len() as u64;
     }
-    Ok((sha, bytes, n))
+    Ok((sha, bytes, n, by_reason))
 }
 
 /// The ledger: files as recorded, rows per reason equal to the manifest.
@@ -623,10 +637,17 @@ fn check_ledger(claim: &Claim<'_>) -> Result<Vec<Finding>> {
     let mut bad_files = Vec::new();
     let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
     let mut rows = 0u64;
-    for f in claim.ledger {
-        let path = claim.out_dir.join(&f.path);
-        match read_ledger_file(&path, &mut by_reason) {
-            Ok((sha, bytes, n)) => {
+    let read: Vec<_> = claim
+        .ledger
+        .par_iter()
+        .map(|f| read_ledger_file(&claim.out_dir.join(&f.path)))
+        .collect();
+    for (f, file) in claim.ledger.iter().zip(read) {
+        match file {
+            Ok((sha, bytes, n, file_by_reason)) => {
+                for (r, c) in file_by_reason {
+                    *by_reason.entry(r).or_default() += c;
+                }
                 if sha != f.sha256 || bytes != f.bytes {
                     bad_files.push(format!(
                         "{}: SHA-256 or size differs from the manifest",
@@ -797,7 +818,8 @@ mod tests {
         };
         let in_memory =
             verify_output_with(&claim(None), &cols, &policy, &tables, 100).expect("verifies");
-        // 1,200 keys over a budget of 100: 12 partitions, rounded to 16.
+        // 1,200 keys over a budget of 100, shared by the threads: at least
+        // 12 partitions, checked in parallel.
         let spilled =
             verify_output_with(&claim(Some(scratch.path())), &cols, &policy, &tables, 100)
                 .expect("verifies");
