@@ -628,25 +628,27 @@ fn scrub_text(
             }
         }
     }
+    // Sized up front: the column is as large as the text of the batch, and
+    // growing it by doubling copied it over and over (a percent of a run).
+    let bytes: usize = values.iter().flatten().map(|v| v.len()).sum();
     let array: ArrayRef = match column.data_type() {
-        arrow_schema::DataType::LargeUtf8 => Arc::new(
-            values
-                .iter()
-                .map(|v| v.as_deref())
-                .collect::<arrow_array::LargeStringArray>(),
-        ),
+        arrow_schema::DataType::LargeUtf8 => {
+            let mut b =
+                arrow_array::builder::LargeStringBuilder::with_capacity(values.len(), bytes);
+            values.iter().for_each(|v| b.append_option(v.as_deref()));
+            Arc::new(b.finish())
+        }
         arrow_schema::DataType::Utf8View => Arc::new(
             values
                 .iter()
                 .map(|v| v.as_deref())
                 .collect::<arrow_array::StringViewArray>(),
         ),
-        _ => Arc::new(
-            values
-                .iter()
-                .map(|v| v.as_deref())
-                .collect::<arrow_array::StringArray>(),
-        ),
+        _ => {
+            let mut b = arrow_array::builder::StringBuilder::with_capacity(values.len(), bytes);
+            values.iter().for_each(|v| b.append_option(v.as_deref()));
+            Arc::new(b.finish())
+        }
     };
     let mut columns = batch.columns().to_vec();
     columns[text_index] = array;
