@@ -6,10 +6,11 @@
 //! and gives the top of each arena back to the kernel once 2× that threshold
 //! is free. A work unit allocates and frees buffers of a few MiB every batch
 //! (decoded columns, scrubbed text, pages to compress), so the kernel kept
-//! handing back zeroed pages: a tenth of a run's CPU time was page faults
+//! handing back zeroed pages: 7% of a run's CPU time was page faults
 //! (`perf record`, 2M posts). With the thresholds below the freed buffers
-//! are reused: measured in `benches/README.md` (2026-11-30), about 10% less
-//! wall time for a few MiB more peak resident memory.
+//! are reused: measured in `benches/README.md` (2026-11-30), 7% less wall
+//! time for a full run and 10% for the floor, for 5 MiB more peak resident
+//! memory.
 //!
 //! Only the binary calls [`tune`]: a library must not change the allocator
 //! of the process it is linked into.
@@ -60,7 +61,7 @@ mod tests {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     fn glibc_accepts_the_thresholds() {
         assert!(set_thresholds(MMAP_THRESHOLD, TRIM_THRESHOLD));
-        // Beyond what `mallopt` takes: not applied, and said so.
+        // A value no C `int` holds: not applied, and said so.
         assert!(!set_thresholds(usize::MAX, TRIM_THRESHOLD));
     }
 }
