@@ -40,11 +40,12 @@ pub fn bench_floor(args: &BenchFloorArgs) -> Result<(), Failure> {
     let plan = plan_posts(posts, &loaded.config.columns.posts)?;
     std::fs::create_dir(&args.out)
         .map_err(|e| Failure::runtime(anyhow!("{}: cannot create: {e}", args.out.display())))?;
-    let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = args.threads {
-        pool = pool.num_threads(n);
-    }
-    let pool = pool.build().map_err(Failure::runtime)?;
+    // The run's thread pool (see run.rs).
+    let threads = crate::worker_threads(args.threads);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(Failure::runtime)?;
     let options = WriteOptions {
         zstd_level: loaded.config.output.zstd_level,
     };

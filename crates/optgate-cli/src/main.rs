@@ -233,6 +233,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// The worker threads of a command: `requested`, or one per CPU.
+pub(crate) fn worker_threads(requested: Option<usize>) -> usize {
+    requested.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+}
+
 /// The error and its causes on one line, leaving out a cause whose text the
 /// message already holds (library errors often repeat their source).
 pub(crate) fn error_message(error: &anyhow::Error) -> String {

@@ -136,11 +136,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     }
     // One run per OUT at a time; the lock is held until this function returns.
     let _lock = OutLock::acquire_for_publish(&args.out, &run_id, args.overwrite)?;
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let threads = crate::worker_threads(args.threads);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("optgate-worker-{i}"))

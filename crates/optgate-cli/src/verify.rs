@@ -61,11 +61,7 @@ fn finding(
 
 pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
     let ds = Dataset::open(&args.out)?;
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let threads = crate::worker_threads(args.threads);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
