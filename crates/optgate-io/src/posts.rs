@@ -628,27 +628,15 @@ fn scrub_text(
             }
         }
     }
-    // Sized up front: the column is as large as the text of the batch, and
-    // growing it by doubling copied it over and over (a percent of a run).
-    let bytes: usize = values.iter().flatten().map(|v| v.len()).sum();
     let array: ArrayRef = match column.data_type() {
-        arrow_schema::DataType::LargeUtf8 => {
-            let mut b =
-                arrow_array::builder::LargeStringBuilder::with_capacity(values.len(), bytes);
-            values.iter().for_each(|v| b.append_option(v.as_deref()));
-            Arc::new(b.finish())
-        }
+        arrow_schema::DataType::LargeUtf8 => Arc::new(string_array::<i64>(&values)),
         arrow_schema::DataType::Utf8View => Arc::new(
             values
                 .iter()
                 .map(|v| v.as_deref())
                 .collect::<arrow_array::StringViewArray>(),
         ),
-        _ => {
-            let mut b = arrow_array::builder::StringBuilder::with_capacity(values.len(), bytes);
-            values.iter().for_each(|v| b.append_option(v.as_deref()));
-            Arc::new(b.finish())
-        }
+        _ => Arc::new(string_array::<i32>(&values)),
     };
     let mut columns = batch.columns().to_vec();
     columns[text_index] = array;
@@ -658,6 +646,18 @@ fn scrub_text(
         counts,
         changed,
     })
+}
+
+/// A string column of `values`, sized up front: it is as large as the text
+/// of the batch, and growing it by doubling copied it over and over (a
+/// percent of a run).
+fn string_array<O: arrow_array::OffsetSizeTrait>(
+    values: &[Option<std::borrow::Cow<'_, str>>],
+) -> arrow_array::GenericStringArray<O> {
+    let bytes: usize = values.iter().flatten().map(|v| v.len()).sum();
+    let mut b = arrow_array::builder::GenericStringBuilder::<O>::with_capacity(values.len(), bytes);
+    values.iter().for_each(|v| b.append_option(v.as_deref()));
+    b.finish()
 }
 
 /// A zstd Parquet part file that hashes itself as it is written.

@@ -1,5 +1,5 @@
 //! Allocator settings for the `optgate` binary, and the only crate of the
-//! workspace allowed `unsafe` blocks: the calls to glibc's `mallopt`.
+//! workspace allowed an `unsafe` block: the call to glibc's `mallopt`.
 //!
 //! Why: by default glibc serves allocations from 128 KiB up (raised
 //! dynamically to the largest freed one, at most 32 MiB) with fresh `mmap`s,
@@ -49,41 +49,44 @@ fn limit_arenas() -> bool {
     std::env::var_os("MALLOC_ARENA_MAX").is_none() && set_arena_max(cpus)
 }
 
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn set_arena_max(arenas: usize) -> bool {
-    let Ok(arenas) = libc::c_int::try_from(arenas) else {
-        return false;
-    };
-    // SAFETY: as for the thresholds: `mallopt` sets a parameter and touches
-    // no memory of ours.
-    #[allow(unsafe_code)]
-    let ok = unsafe { libc::mallopt(libc::M_ARENA_MAX, arenas) == 1 };
-    ok
+    mallopt(Param::ArenaMax, arenas)
 }
 
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn set_arena_max(_arenas: usize) -> bool {
-    false
-}
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn set_thresholds(mmap: usize, trim: usize) -> bool {
-    let (Ok(mmap), Ok(trim)) = (libc::c_int::try_from(mmap), libc::c_int::try_from(trim)) else {
+    mallopt(Param::MmapThreshold, mmap) && mallopt(Param::TrimThreshold, trim)
+}
+
+/// The `mallopt` parameters this crate sets.
+#[derive(Debug, Clone, Copy)]
+enum Param {
+    MmapThreshold,
+    TrimThreshold,
+    ArenaMax,
+}
+
+/// glibc's `mallopt(param, value)`: whether glibc took the value (false
+/// when no C `int` holds it, and always off glibc).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn mallopt(param: Param, value: usize) -> bool {
+    let param = match param {
+        Param::MmapThreshold => libc::M_MMAP_THRESHOLD,
+        Param::TrimThreshold => libc::M_TRIM_THRESHOLD,
+        Param::ArenaMax => libc::M_ARENA_MAX,
+    };
+    let Ok(value) = libc::c_int::try_from(value) else {
         return false;
     };
-    // SAFETY: `mallopt` only sets allocator parameters (under the main
+    // SAFETY: `mallopt` only sets an allocator parameter (under the main
     // arena's lock); it touches no memory of ours, and an unaccepted value
     // makes it return 0, nothing else.
     #[allow(unsafe_code)]
-    let ok = unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, mmap) == 1
-            && libc::mallopt(libc::M_TRIM_THRESHOLD, trim) == 1
-    };
+    let ok = unsafe { libc::mallopt(param, value) == 1 };
     ok
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn set_thresholds(_mmap: usize, _trim: usize) -> bool {
+fn mallopt(_param: Param, _value: usize) -> bool {
     false
 }
 
