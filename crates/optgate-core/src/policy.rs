@@ -89,6 +89,19 @@ pub enum PolicyError {
     NoPublicVisibility,
 }
 
+/// `label.trim()`, without decoding characters from either end when the
+/// label starts and ends with a visible ASCII character, as nearly every
+/// label does (the rules test each post's kind three times: a Unicode trim
+/// each time was a percent of a run).
+#[inline]
+fn trim_label(label: &str) -> &str {
+    match label.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => label,
+        [only] if only.is_ascii_graphic() => label,
+        _ => label.trim(),
+    }
+}
+
 /// Labels (kinds, platforms, visibilities) compared trimmed and ASCII
 /// case-insensitively, so that `"Private_Message "` is still a private message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +124,7 @@ impl LabelSet {
 
     #[inline]
     pub fn contains(&self, label: &str) -> bool {
-        let label = label.trim();
+        let label = trim_label(label);
         self.0.iter().any(|l| l.eq_ignore_ascii_case(label))
     }
 
@@ -186,7 +199,7 @@ impl Policy {
 
     #[inline]
     pub fn is_excluded_surface(&self, platform: &str, kind: &str) -> bool {
-        let (platform, kind) = (platform.trim(), kind.trim());
+        let (platform, kind) = (trim_label(platform), trim_label(kind));
         self.excluded_surfaces
             .iter()
             .any(|(p, k)| p.eq_ignore_ascii_case(platform) && k.eq_ignore_ascii_case(kind))
@@ -314,6 +327,23 @@ mod tests {
         assert!(p.private_kinds.contains(" Private_Message"));
         assert!(p.is_excluded_surface("WhatsApp", "AI_interaction "));
         assert!(!p.public_visibilities.contains("publicly"));
+    }
+
+    #[test]
+    fn label_trim_agrees_with_str_trim() {
+        for label in [
+            "", " ", "a", " a", "a ", "\tpublic\n", "public", "\u{a0}public", "public\u{3000}",
+            "é", "éa", "aé", "a b", "\u{85}", "x\u{2028}", "~",
+        ] {
+            assert_eq!(trim_label(label), label.trim(), "{label:?}");
+        }
+    }
+
+    #[test]
+    fn labels_with_unicode_spaces_still_match() {
+        let p = Policy::resolve(&PolicyConfig::default()).expect("valid");
+        assert!(p.private_kinds.contains("\u{a0}private_message\u{2003}"));
+        assert!(p.is_excluded_surface("whatsapp\u{3000}", "\u{a0}ai_interaction"));
     }
 
     #[test]
