@@ -1,12 +1,13 @@
 //! Criterion: the pipeline's stages on their own, small / medium / large:
 //! id canonicalisation and keying, opt-out membership, Parquet decode of the
-//! rule columns, and zstd Parquet write of whole posts.
+//! rule columns, zstd Parquet write of whole posts, and the removal ledger.
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use optgate_core::policy::PostColumnNames;
-use optgate_core::{IdColumn, KeySet, key_of_i64};
+use optgate_core::{DropReason, IdColumn, KeySet, ReasonSet, key_of_i64};
+use optgate_io::ledger::LedgerBuilder;
 use optgate_io::posts::{PartWriter, PlainColumns, WriteOptions};
 use optgate_io::read::ParquetSource;
 use optgate_io::sample::{SampleOptions, generate};
@@ -128,5 +129,62 @@ fn bench_parquet(c: &mut Criterion) {
     write.finish();
 }
 
-criterion_group!(benches, bench_keying, bench_membership, bench_parquet);
+/// The rules a dropped post of the generated sample fails, about in the
+/// proportions of `optgate run` on it: not public alone, not public with a
+/// private message or an objection, underage, and so on.
+fn reason_mix() -> Vec<ReasonSet> {
+    use DropReason::*;
+    let sets: [(&[DropReason], usize); 9] = [
+        (&[NotPublic], 36),
+        (&[Underage], 18),
+        (&[PrivateMessage, NotPublic], 16),
+        (&[AgeUnknown], 7),
+        (&[OptedOut], 5),
+        (&[NotPublic, OptedOut], 2),
+        (&[ExcludedSurface], 4),
+        (&[NoAccount], 3),
+        (&[InvalidRow], 1),
+    ];
+    let mut out = Vec::new();
+    for (reasons, weight) in sets {
+        let mut r = ReasonSet::EMPTY;
+        reasons.iter().for_each(|x| r.insert(*x));
+        out.extend(std::iter::repeat_n(r, weight));
+    }
+    out
+}
+
+fn bench_ledger(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mix = reason_mix();
+    let mut group = c.benchmark_group("ledger_write");
+    for (name, rows) in SIZES {
+        let ids: Vec<String> = (0..rows).map(|i| format!("p{:012}", i * 7919)).collect();
+        group.throughput(Throughput::Elements(rows as u64));
+        let target = dir.path().join(format!("{name}.parquet"));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &ids, |b, ids| {
+            b.iter(|| {
+                let _ = std::fs::remove_file(&target);
+                let mut ledger = LedgerBuilder::new("posts/part-00000.parquet", 3);
+                for (i, id) in ids.iter().enumerate() {
+                    ledger.push(Some(id), mix[i % mix.len()]);
+                }
+                black_box(
+                    ledger
+                        .write(dir.path(), &format!("{name}.parquet"), &WriteOptions::default())
+                        .expect("write"),
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_keying,
+    bench_membership,
+    bench_parquet,
+    bench_ledger
+);
 criterion_main!(benches);
