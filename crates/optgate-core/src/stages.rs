@@ -285,7 +285,11 @@ pub fn evaluate_posts_with_regions(
 
 /// The keep mask of evaluated rows: true where no rule failed.
 pub fn keep_mask(reasons: &[ReasonSet]) -> BooleanArray {
-    reasons.iter().map(|r| Some(r.is_empty())).collect()
+    // Bit-packed directly: no validity, no per-row `Option`.
+    BooleanArray::new(
+        arrow_buffer::BooleanBuffer::collect_bool(reasons.len(), |i| reasons[i].is_empty()),
+        None,
+    )
 }
 
 #[cfg(test)]
