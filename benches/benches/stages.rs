@@ -171,7 +171,11 @@ fn bench_ledger(c: &mut Criterion) {
                 }
                 black_box(
                     ledger
-                        .write(dir.path(), &format!("{name}.parquet"), &WriteOptions::default())
+                        .write(
+                            dir.path(),
+                            &format!("{name}.parquet"),
+                            &WriteOptions::default(),
+                        )
                         .expect("write"),
                 )
             })

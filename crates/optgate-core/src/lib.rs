@@ -42,8 +42,8 @@ pub use id::{IdColumn, IdKey, is_id_type, key_of_i64, key_of_str};
 pub use policy::{ColumnNames, ConsentMode, Policy, PolicyConfig, PolicyError};
 pub use reason::{DropCounts, DropReason, ReasonSet};
 pub use stages::{
-    RuleColumns, SideTables, StageError, StrColumn, evaluate_posts, evaluate_posts_with_regions,
-    is_str_type, keep_mask, timestamp_units_per_day,
+    LABEL_DICTIONARY_KEY, RuleColumns, SideTables, StageError, StrColumn, evaluate_posts,
+    evaluate_posts_with_regions, is_str_type, keep_mask, timestamp_units_per_day,
 };
 pub use tables::{
     AccountIndex, AccountIndexBuilder, AgeStatus, ConsentRow, KeySet, country_code, country_str,

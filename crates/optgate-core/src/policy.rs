@@ -332,8 +332,22 @@ mod tests {
     #[test]
     fn label_trim_agrees_with_str_trim() {
         for label in [
-            "", " ", "a", " a", "a ", "\tpublic\n", "public", "\u{a0}public", "public\u{3000}",
-            "é", "éa", "aé", "a b", "\u{85}", "x\u{2028}", "~",
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\tpublic\n",
+            "public",
+            "\u{a0}public",
+            "public\u{3000}",
+            "é",
+            "éa",
+            "aé",
+            "a b",
+            "\u{85}",
+            "x\u{2028}",
+            "~",
         ] {
             assert_eq!(trim_label(label), label.trim(), "{label:?}");
         }

@@ -6,8 +6,9 @@
 //! work units can run it in any order on any thread.
 
 use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, GenericStringArray, RecordBatch, StringViewArray,
+    Array, ArrayRef, BooleanArray, GenericStringArray, Int32Array, RecordBatch, StringViewArray,
 };
 use arrow_schema::{DataType, TimeUnit};
 
@@ -57,13 +58,22 @@ pub enum StageError {
     },
 }
 
-/// A borrowed utf8 column of any string layout.
+/// A borrowed utf8 column of any string layout, or a dictionary of strings
+/// with `i32` keys (how the label columns are read: see
+/// [`LABEL_DICTIONARY_KEY`]).
 #[derive(Debug, Clone, Copy)]
 pub enum StrColumn<'a> {
     Utf8(&'a GenericStringArray<i32>),
     LargeUtf8(&'a GenericStringArray<i64>),
     Utf8View(&'a StringViewArray),
+    Dictionary(&'a Int32Array, &'a GenericStringArray<i32>),
+    LargeDictionary(&'a Int32Array, &'a GenericStringArray<i64>),
 }
+
+/// The key type the label columns (platform, kind, visibility) are decoded
+/// with: a row is a key into the page's dictionary of labels, not a copy of
+/// its label.
+pub const LABEL_DICTIONARY_KEY: DataType = DataType::Int32;
 
 impl<'a> StrColumn<'a> {
     pub fn new(array: &'a ArrayRef) -> Option<Self> {
@@ -71,6 +81,16 @@ impl<'a> StrColumn<'a> {
             DataType::Utf8 => StrColumn::Utf8(array.as_string::<i32>()),
             DataType::LargeUtf8 => StrColumn::LargeUtf8(array.as_string::<i64>()),
             DataType::Utf8View => StrColumn::Utf8View(array.as_string_view()),
+            DataType::Dictionary(key, value) if **key == LABEL_DICTIONARY_KEY => {
+                let d = array.as_dictionary::<Int32Type>();
+                match value.as_ref() {
+                    DataType::Utf8 => StrColumn::Dictionary(d.keys(), d.values().as_string()),
+                    DataType::LargeUtf8 => {
+                        StrColumn::LargeDictionary(d.keys(), d.values().as_string())
+                    }
+                    _ => return None,
+                }
+            }
             _ => return None,
         })
     }
@@ -81,8 +101,26 @@ impl<'a> StrColumn<'a> {
             StrColumn::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
             StrColumn::LargeUtf8(a) => a.is_valid(i).then(|| a.value(i)),
             StrColumn::Utf8View(a) => a.is_valid(i).then(|| a.value(i)),
+            StrColumn::Dictionary(keys, values) => dictionary_value(keys, values, i),
+            StrColumn::LargeDictionary(keys, values) => dictionary_value(keys, values, i),
         }
     }
+}
+
+/// Row `i` of a dictionary: null when its key or its value is null, or
+/// when its key is outside the dictionary (which arrow rules out when it
+/// builds the array; a null here drops the row as invalid, never a guess).
+#[inline]
+fn dictionary_value<'a, O: arrow_array::OffsetSizeTrait>(
+    keys: &Int32Array,
+    values: &'a GenericStringArray<O>,
+    i: usize,
+) -> Option<&'a str> {
+    if !keys.is_valid(i) {
+        return None;
+    }
+    let k = usize::try_from(keys.value(i)).ok()?;
+    (k < values.len() && values.is_valid(k)).then(|| values.value(k))
 }
 
 /// Whether a column of this type can hold labels or text.
@@ -299,7 +337,9 @@ mod tests {
     use crate::id::{key_of_i64, key_of_str};
     use crate::policy::PolicyConfig;
     use crate::tables::{AccountIndexBuilder, ConsentRow, valid_consents};
-    use arrow_array::{Int64Array, StringArray, TimestampMicrosecondArray, TimestampSecondArray};
+    use arrow_array::{
+        DictionaryArray, Int64Array, StringArray, TimestampMicrosecondArray, TimestampSecondArray,
+    };
     use chrono::{NaiveDate, NaiveDateTime};
     use std::sync::Arc;
 
@@ -588,6 +628,107 @@ mod tests {
                 DropReason::OptedOut
             ]
         );
+    }
+
+    /// `batch` with its label columns as dictionaries, as the run reads them.
+    fn with_label_dictionaries(batch: &RecordBatch) -> RecordBatch {
+        let columns: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if [COLS.platform, COLS.kind, COLS.visibility].contains(&i) {
+                    let s = c.as_string::<i32>();
+                    Arc::new(s.iter().collect::<DictionaryArray<Int32Type>>()) as ArrayRef
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        let fields: Vec<_> = batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+            .collect();
+        RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns)
+            .expect("dictionary batch")
+    }
+
+    #[test]
+    fn labels_as_dictionaries_give_the_same_verdicts() {
+        let policy = Policy::resolve(&PolicyConfig::default()).expect("default policy");
+        let mut posts = Vec::new();
+        for (platform, kind, visibility) in [
+            ("facebook", "post", "public"),
+            ("messenger", "private_message", "public"),
+            ("whatsapp", "ai_interaction", "public"),
+            ("facebook", "post", "friends"),
+            ("instagram", "business_message", "private"),
+            (" Facebook", "POST ", "\u{a0}Public"),
+        ] {
+            for author in ["adult", "teen", "objector", "stranger"] {
+                posts.push(Post {
+                    author: Some(author),
+                    at: Some("2024-01-01 00:00:00"),
+                    platform,
+                    kind,
+                    visibility,
+                });
+            }
+        }
+        let plain = batch(&posts, None);
+        let dict = with_label_dictionaries(&plain);
+        assert!(matches!(
+            dict.column(COLS.kind).data_type(),
+            DataType::Dictionary(_, _)
+        ));
+        let a = evaluate_posts(&plain, &COLS, &policy, &tables()).expect("evaluates");
+        let b = evaluate_posts(&dict, &COLS, &policy, &tables()).expect("evaluates");
+        assert_eq!(a, b);
+        assert!(a.iter().any(|r| r.is_empty()) && a.iter().any(|r| !r.is_empty()));
+    }
+
+    #[test]
+    fn a_null_dictionary_key_or_value_is_a_null_label() {
+        let values = StringArray::from(vec![Some("public"), None]);
+        let keys = Int32Array::from(vec![Some(0), None, Some(1)]);
+        let dict: ArrayRef =
+            Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).expect("dict"));
+        let col = StrColumn::new(&dict).expect("a dictionary of strings");
+        assert_eq!(
+            (col.get(0), col.get(1), col.get(2)),
+            (Some("public"), None, None)
+        );
+        let large: ArrayRef = Arc::new(
+            [Some("post"), None, Some("post")]
+                .into_iter()
+                .collect::<DictionaryArray<Int32Type>>(),
+        );
+        let large = arrow_cast_large(&large);
+        let col = StrColumn::new(&large).expect("a dictionary of large strings");
+        assert_eq!(
+            (col.get(0), col.get(1), col.get(2)),
+            (Some("post"), None, Some("post"))
+        );
+        // Other key types are not how labels are read.
+        let int8: ArrayRef = Arc::new(
+            [Some("post")]
+                .into_iter()
+                .collect::<DictionaryArray<arrow_array::types::Int8Type>>(),
+        );
+        assert!(StrColumn::new(&int8).is_none());
+    }
+
+    /// A dictionary with `LargeUtf8` values and the keys of `dict`.
+    fn arrow_cast_large(dict: &ArrayRef) -> ArrayRef {
+        let d = dict.as_dictionary::<Int32Type>();
+        let values: arrow_array::LargeStringArray = d.values().as_string::<i32>().iter().collect();
+        Arc::new(
+            DictionaryArray::<Int32Type>::try_new(d.keys().clone(), Arc::new(values))
+                .expect("dict"),
+        )
     }
 
     #[test]

@@ -33,6 +33,9 @@ const BATCH_ROWS: usize = 16 * 1024;
 #[derive(Debug, Clone)]
 pub struct PostsFile {
     pub source: ParquetSource,
+    /// The footer as the work units read it: the label columns as
+    /// dictionaries (`ParquetSource::with_label_dictionaries`).
+    read_metadata: parquet::arrow::arrow_reader::ArrowReaderMetadata,
     /// Relative to the posts directory, `/`-separated.
     pub rel_path: String,
     /// Columns the rules read, in file order.
@@ -68,7 +71,8 @@ impl PostsFile {
 
     /// A reader of one row group, `BATCH_ROWS` rows at a time: the columns
     /// at `columns` (every column when `None`), the rows `selection` picks
-    /// (every row when `None`).
+    /// (every row when `None`). The label columns come as dictionaries, which
+    /// the writer takes for the file's string columns as they are.
     pub fn row_group_reader(
         &self,
         row_group: usize,
@@ -77,7 +81,7 @@ impl PostsFile {
     ) -> Result<ParquetRecordBatchReader> {
         let mut builder = self
             .source
-            .builder()?
+            .builder_with(&self.read_metadata)?
             .with_row_groups(vec![row_group])
             .with_batch_size(BATCH_ROWS);
         if let Some(columns) = columns {
@@ -220,7 +224,14 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
             .collect::<Vec<_>>()
             .join("/");
         let plain = PlainColumns::for_posts(source.metadata.schema(), cols);
+        // A column that is also an id or the text stays a plain string column.
+        let labels: Vec<usize> = [platform, kind, visibility]
+            .into_iter()
+            .filter(|i| ![post_id, author_id, text_index].contains(i))
+            .collect();
+        let read_metadata = source.with_label_dictionaries(&labels)?;
         files.push(PostsFile {
+            read_metadata,
             plain,
             source,
             rel_path,
@@ -458,6 +469,8 @@ pub fn process_unit(
     let kept_rules = concat_batches(&rule_schema, &kept_rules).map_err(decode)?;
 
     let schema: SchemaRef = f.source.metadata.schema().clone();
+    // The batches' own schema: the file's, with the label columns as read.
+    let batch_schema: SchemaRef = f.read_metadata.schema().clone();
     let path = data_dir.join(&name);
     let post_index = f.rule_indices[f.rule_columns.post_id];
     let mut writer = PartWriter::create(&path, schema.clone(), options, &f.plain)?;
@@ -494,7 +507,7 @@ pub fn process_unit(
         };
 
     let assemble = |rules: &RecordBatch, rest: Option<&RecordBatch>| -> Result<RecordBatch> {
-        let columns: Vec<ArrayRef> = (0..schema.fields().len())
+        let columns: Vec<ArrayRef> = (0..batch_schema.fields().len())
             .map(|i| match f.rule_indices.binary_search(&i) {
                 Ok(p) => rules.column(p).clone(),
                 Err(_) => {
@@ -503,7 +516,7 @@ pub fn process_unit(
                 }
             })
             .collect();
-        RecordBatch::try_new(schema.clone(), columns).map_err(decode)
+        RecordBatch::try_new(batch_schema.clone(), columns).map_err(decode)
     };
 
     if f.rest_indices.is_empty() {

@@ -91,14 +91,58 @@ impl ParquetSource {
 
     /// A reader builder over a fresh handle on the file, with the footer already parsed.
     pub fn builder(&self) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+        self.builder_with(&self.metadata)
+    }
+
+    /// [`Self::builder`] with `metadata`, the file's footer read with other
+    /// Arrow types (see [`Self::with_label_dictionaries`]).
+    pub fn builder_with(
+        &self,
+        metadata: &ArrowReaderMetadata,
+    ) -> Result<ParquetRecordBatchReaderBuilder<File>> {
         let file = File::open(&self.path).map_err(|source| IoError::Read {
             path: self.path.clone(),
             source,
         })?;
         Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
             file,
-            self.metadata.clone(),
+            metadata.clone(),
         ))
+    }
+
+    /// The footer with the string columns at `labels` decoded as
+    /// dictionaries with `i32` keys: a label column holds a handful of
+    /// values, and a key per row replaces a copy of the label per row (the
+    /// rules and the writer read them through the dictionary). Columns of
+    /// another type are left as they are.
+    pub fn with_label_dictionaries(&self, labels: &[usize]) -> Result<ArrowReaderMetadata> {
+        let schema = self.metadata.schema();
+        let fields: Vec<arrow_schema::FieldRef> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| match f.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 if labels.contains(&i) => {
+                    std::sync::Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
+                        Box::new(optgate_core::LABEL_DICTIONARY_KEY),
+                        Box::new(f.data_type().clone()),
+                    )))
+                }
+                _ => f.clone(),
+            })
+            .collect();
+        let supplied = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
+            fields,
+            schema.metadata().clone(),
+        ));
+        ArrowReaderMetadata::try_new(
+            self.metadata.metadata().clone(),
+            ArrowReaderOptions::new().with_schema(supplied),
+        )
+        .map_err(|source| IoError::Parquet {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     pub fn projection(&self, indices: impl IntoIterator<Item = usize>) -> ProjectionMask {
@@ -110,8 +154,18 @@ impl ParquetSource {
         &self,
         indices: &[usize],
     ) -> Result<impl Iterator<Item = Result<RecordBatch>> + '_> {
+        self.read_columns_with(&self.metadata, indices)
+    }
+
+    /// [`Self::read_columns`] with the footer read as `metadata` (see
+    /// [`Self::with_label_dictionaries`]).
+    pub fn read_columns_with(
+        &self,
+        metadata: &ArrowReaderMetadata,
+        indices: &[usize],
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + '_> {
         let reader = self
-            .builder()?
+            .builder_with(metadata)?
             .with_projection(self.projection(indices.iter().copied()))
             .with_batch_size(64 * 1024)
             .build()

@@ -165,7 +165,14 @@ fn check_rows(
         .iter()
         .map(|i| projected_position(&sorted, *i))
         .collect();
-    for batch in src.read_columns(&sorted)? {
+    // The labels through their dictionaries, as the run reads them.
+    let labels: Vec<usize> = indices[3..]
+        .iter()
+        .copied()
+        .filter(|i| !indices[..2].contains(i))
+        .collect();
+    let metadata = src.with_label_dictionaries(&labels)?;
+    for batch in src.read_columns_with(&metadata, &sorted)? {
         let batch = batch?;
         let wrong = |column: &str| IoError::ColumnType {
             path: path.to_path_buf(),
