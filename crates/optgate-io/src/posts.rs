@@ -191,7 +191,8 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
         let visibility = text("visibility", &cols.visibility)?;
         let text_index = text("text", &cols.text)?;
         // lang is an optional hint: absent is fine, but if present it must be text.
-        if let Ok(lang) = source.metadata.schema().index_of(&cols.lang) {
+        let lang = source.metadata.schema().index_of(&cols.lang).ok();
+        if let Some(lang) = lang {
             source.expect_type(lang, "utf8", is_str_type)?;
         }
         let mut rule_indices = vec![post_id, author_id, created_at, platform, kind, visibility];
@@ -224,9 +225,11 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
             .collect::<Vec<_>>()
             .join("/");
         let plain = PlainColumns::for_posts(source.metadata.schema(), cols);
-        // A column that is also an id or the text stays a plain string column.
-        let labels: Vec<usize> = [platform, kind, visibility]
+        // The language tag is a label too. A column that is also an id or
+        // the text stays a plain string column.
+        let labels: Vec<usize> = [Some(platform), Some(kind), Some(visibility), lang]
             .into_iter()
+            .flatten()
             .filter(|i| ![post_id, author_id, text_index].contains(i))
             .collect();
         let read_metadata = source.with_label_dictionaries(&labels)?;
