@@ -188,6 +188,11 @@ fn plans() -> &'static Plans {
     })
 }
 
+/// Loads the library's metadata and the index of its plans.
+pub(crate) fn load() {
+    plans();
+}
+
 fn plan(m: &Metadata) -> &'static Plan {
     let p = plans();
     let i = p.index[&(m.country_code(), m.id())];
