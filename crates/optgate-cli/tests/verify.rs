@@ -329,6 +329,41 @@ fn arrow_select_concat(schema: &arrow_schema::SchemaRef, batches: &[RecordBatch]
 }
 
 #[test]
+fn verify_counts_the_ledger_by_reason_and_catches_a_changed_reason() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (_, out) = sample_run(tmp.path(), 3000, 3, 700, "");
+    let (o, v) = verify(&out, &[]);
+    assert!(o.status.success(), "{v:#}");
+
+    // One ledger row's first reason changed to another reason: the row count
+    // still matches, the count per reason does not.
+    let changed = tmp.path().join("changed");
+    copy_dir(&out, &changed);
+    let part = parquet_files(&changed.join("ledger"))[0].clone();
+    let batches = read_parquet(&part);
+    let schema = batches[0].schema();
+    let batch = arrow_select_concat(&schema, &batches);
+    let index = schema.index_of("reason").expect("reason column");
+    let mut reasons: Vec<Option<String>> = arrow_cast_utf8(batch.column(index));
+    let other = if reasons[0].as_deref() == Some("underage") {
+        "not_public"
+    } else {
+        "underage"
+    };
+    reasons[0] = Some(other.to_owned());
+    let mut columns = batch.columns().to_vec();
+    columns[index] = Arc::new(StringArray::from(reasons)) as ArrayRef;
+    let edited = RecordBatch::try_new(schema, columns).expect("batch");
+    fs::remove_file(&part).expect("rm");
+    write_batch(&part, &edited);
+    let (o, v) = verify(&changed, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let f = failed(&v);
+    assert!(f.contains_key("ledger_reasons_match"), "{v:#}");
+    assert!(!f.contains_key("ledger_rows"), "{v:#}");
+}
+
+#[test]
 fn verify_against_a_newer_registry_lists_the_posts_of_new_objectors() {
     let tmp = tempfile::tempdir().expect("tmp");
     let (_, out) = sample_run(tmp.path(), 3000, 3, 700, "");

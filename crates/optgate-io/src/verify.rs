@@ -11,6 +11,7 @@ use std::path::Path;
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
 use optgate_core::policy::PostColumnNames;
 use optgate_core::{AgeStatus, ConsentMode, IdColumn, IdKey, Policy, SideTables, StrColumn};
 use optgate_manifest::{Assertion, OutputFile};
@@ -610,31 +611,56 @@ fn read_ledger_file(path: &Path) -> Result<(String, u64, u64, BTreeMap<String, u
     let (sha, bytes) = sha256_file(path)?;
     let src = ParquetSource::open(path)?;
     let index = src.column("ledger", "reason", ledger::REASON)?;
+    let wrong = |found: &arrow_schema::DataType| IoError::ColumnType {
+        path: path.to_path_buf(),
+        column: ledger::REASON.into(),
+        found: found.to_string(),
+        expected: "utf8",
+    };
     let mut n = 0u64;
     let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
-    for batch in src.read_columns(&[index])? {
-        let batch = batch?;
-        let reasons =
-            batch
-                .column(0)
-                .as_string_opt::<i32>()
-                .ok_or_else(|| IoError::ColumnType {
-                    path: path.to_path_buf(),
-                    column: ledger::REASON.into(),
-                    found: batch.column(0).data_type().to_string(),
-                    expected: "utf8",
-                })?;
-        for r in reasons.iter() {
-            let r = r.unwrap_or("(null)");
-            // A handful of reasons: allocate a key only for a new one.
-            match by_reason.get_mut(r) {
-                Some(c) => *c += 1,
-                None => {
-                    by_reason.insert(r.to_owned(), 1);
-                }
+    let mut add = |reason: Option<&str>, count: u64| {
+        let r = reason.unwrap_or("(null)");
+        // A handful of reasons: allocate a key only for a new one.
+        match by_reason.get_mut(r) {
+            Some(c) => *c += count,
+            None => {
+                by_reason.insert(r.to_owned(), count);
             }
         }
-        n += reasons.len() as u64;
+    };
+    // The reasons come as a dictionary, counted by key: a ledger row costs an
+    // increment, not a copy of its reason and a map lookup.
+    let metadata = src.with_label_dictionaries(&[index])?;
+    for batch in src.read_columns_with(&metadata, &[index])? {
+        let batch = batch?;
+        let column = batch.column(0);
+        if let Some(d) = column.as_dictionary_opt::<Int32Type>() {
+            let values = d
+                .values()
+                .as_string_opt::<i32>()
+                .ok_or_else(|| wrong(column.data_type()))?;
+            let mut per_key = vec![0u64; values.len()];
+            let mut unkeyed = 0u64;
+            for k in d.keys() {
+                match k.and_then(|k| usize::try_from(k).ok()) {
+                    Some(k) if k < per_key.len() => per_key[k] += 1,
+                    _ => unkeyed += 1,
+                }
+            }
+            for (k, count) in per_key.into_iter().enumerate().filter(|(_, c)| *c > 0) {
+                add(values.is_valid(k).then(|| values.value(k)), count);
+            }
+            if unkeyed > 0 {
+                add(None, unkeyed);
+            }
+        } else {
+            let reasons = column
+                .as_string_opt::<i32>()
+                .ok_or_else(|| wrong(column.data_type()))?;
+            reasons.iter().for_each(|r| add(r, 1));
+        }
+        n += column.len() as u64;
     }
     Ok((sha, bytes, n, by_reason))
 }
