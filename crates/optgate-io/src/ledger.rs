@@ -6,10 +6,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{ListBuilder, StringBuilder, UInt32Builder};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::builder::StringBuilder;
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    ArrayRef, DictionaryArray, Int32Array, ListArray, RecordBatch, StringArray, UInt32Array,
+};
+use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use optgate_core::ReasonSet;
+use optgate_core::{DropReason, ReasonSet};
 use optgate_manifest::OutputFile;
 
 use crate::error::Result;
@@ -44,9 +48,9 @@ pub struct LedgerBuilder {
     input_file: String,
     row_group: u32,
     post_id: StringBuilder,
-    reason: StringBuilder,
-    reasons: ListBuilder<StringBuilder>,
-    rows: usize,
+    /// The rules each dropped post failed; the reason columns are built from
+    /// them when the file is written.
+    reasons: Vec<ReasonSet>,
 }
 
 impl LedgerBuilder {
@@ -55,53 +59,87 @@ impl LedgerBuilder {
             input_file: input_file.to_owned(),
             row_group: u32::try_from(row_group).unwrap_or(u32::MAX),
             post_id: StringBuilder::new(),
-            reason: StringBuilder::new(),
-            reasons: ListBuilder::new(StringBuilder::new()),
-            rows: 0,
+            reasons: Vec::new(),
         }
     }
 
     /// Records a dropped post. `reasons` must not be empty.
     pub fn push(&mut self, post_id: Option<&str>, reasons: ReasonSet) {
-        let first = reasons.first().expect("a dropped post failed a rule");
+        assert!(!reasons.is_empty(), "a dropped post failed a rule");
         self.post_id.append_option(post_id);
-        self.reason.append_value(first.name());
-        for r in reasons.iter() {
-            self.reasons.values().append_value(r.name());
-        }
-        self.reasons.append(true);
-        self.rows += 1;
+        self.reasons.push(reasons);
     }
 
     pub fn rows(&self) -> usize {
-        self.rows
+        self.reasons.len()
     }
 
     /// Writes the rows to `dir/name`; nothing is written for an empty ledger.
+    ///
+    /// The reason and input-file columns are handed to the writer as
+    /// dictionaries (a key per row into the reason names, or into the one
+    /// input file), which it writes as the string columns of [`schema`]:
+    /// the file is the same as from strings, without a copy of a name per row.
     pub fn write(
         mut self,
         dir: &Path,
         name: &str,
         options: &WriteOptions,
     ) -> Result<Option<OutputFile>> {
-        if self.rows == 0 {
+        let rows = self.reasons.len();
+        if rows == 0 {
             return Ok(None);
         }
-        let mut file = StringBuilder::new();
-        let mut group = UInt32Builder::new();
-        for _ in 0..self.rows {
-            file.append_value(&self.input_file);
-            group.append_value(self.row_group);
+        let names: ArrayRef = Arc::new(StringArray::from_iter_values(
+            DropReason::ALL.iter().map(|r| r.name()),
+        ));
+        let dictionary = |keys: Vec<i32>, values: &ArrayRef| -> ArrayRef {
+            Arc::new(
+                DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), values.clone())
+                    .expect("ledger keys index their dictionary"),
+            )
+        };
+        let first: Vec<i32> = self
+            .reasons
+            .iter()
+            .map(|r| r.first().map_or(0, |x| x as i32))
+            .collect();
+        let mut all: Vec<i32> = Vec::with_capacity(rows + rows / 2);
+        let mut offsets: Vec<i32> = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        for r in &self.reasons {
+            all.extend(r.iter().map(|x| x as i32));
+            offsets.push(i32::try_from(all.len()).expect("a unit's ledger fits i32 offsets"));
         }
-        let schema = schema();
+        let item = Arc::new(Field::new(
+            "item",
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            true,
+        ));
+        let reasons = ListArray::try_new(
+            item.clone(),
+            OffsetBuffer::new(offsets.into()),
+            dictionary(all, &names),
+            None,
+        )
+        .expect("ledger reasons form a list");
+        let file: ArrayRef = Arc::new(StringArray::from(vec![self.input_file.as_str()]));
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.post_id.finish()),
-            Arc::new(self.reason.finish()),
-            Arc::new(self.reasons.finish()),
-            Arc::new(file.finish()),
-            Arc::new(group.finish()),
+            dictionary(first, &names),
+            Arc::new(reasons),
+            dictionary(vec![0; rows], &file),
+            Arc::new(UInt32Array::from(vec![self.row_group; rows])),
         ];
-        let batch = RecordBatch::try_new(schema.clone(), columns)
+        let schema = schema();
+        // The batch's own types; the file's are `schema`'s.
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+            .collect();
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
             .expect("ledger columns match the ledger schema");
         let path = dir.join(name);
         let plain = PlainColumns::new(&schema, &[POST_ID], &[]);
@@ -114,5 +152,94 @@ impl LedgerBuilder {
             bytes,
             sha256,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+
+    fn set(reasons: &[DropReason]) -> ReasonSet {
+        let mut s = ReasonSet::EMPTY;
+        reasons.iter().for_each(|r| s.insert(*r));
+        s
+    }
+
+    #[test]
+    fn written_ledger_reads_back_as_strings_with_every_reason_in_order() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut b = LedgerBuilder::new("posts/day=1/part-0.parquet", 7);
+        b.push(
+            Some("p1"),
+            set(&[DropReason::OptedOut, DropReason::PrivateMessage]),
+        );
+        b.push(None, set(&[DropReason::InvalidRow]));
+        b.push(Some("p3"), set(&[DropReason::PiiError]));
+        let out = b
+            .write(dir.path(), "l.parquet", &WriteOptions::default())
+            .expect("write")
+            .expect("a file");
+        assert_eq!(out.rows, 3);
+        let src = crate::ParquetSource::open(&dir.path().join("l.parquet")).expect("open");
+        assert_eq!(src.metadata.schema().as_ref(), schema().as_ref());
+        let all: Vec<usize> = (0..5).collect();
+        let batches: Vec<RecordBatch> = src
+            .read_columns(&all)
+            .expect("read")
+            .map(|x| x.expect("batch"))
+            .collect();
+        let b = &batches[0];
+        let strings = |i: usize| -> Vec<Option<String>> {
+            b.column(i)
+                .as_string::<i32>()
+                .iter()
+                .map(|x| x.map(str::to_owned))
+                .collect()
+        };
+        let some = |x: &str| Some(x.to_owned());
+        assert_eq!(strings(0), vec![some("p1"), None, some("p3")]);
+        assert_eq!(
+            strings(1),
+            vec![
+                some("private_message"),
+                some("invalid_row"),
+                some("pii_error")
+            ]
+        );
+        let lists: Vec<Vec<String>> = (0..3)
+            .map(|i| {
+                let l = b.column(2).as_list::<i32>().value(i);
+                l.as_string::<i32>()
+                    .iter()
+                    .map(|x| x.expect("a reason").to_owned())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            lists,
+            vec![
+                vec!["private_message".to_owned(), "opted_out".to_owned()],
+                vec!["invalid_row".to_owned()],
+                vec!["pii_error".to_owned()],
+            ]
+        );
+        assert_eq!(strings(3), vec![some("posts/day=1/part-0.parquet"); 3]);
+        let groups = b.column(4).as_primitive::<arrow_array::types::UInt32Type>();
+        assert_eq!(groups.values().to_vec(), vec![7, 7, 7]);
+        assert_eq!(b.column(1).null_count(), 0);
+    }
+
+    #[test]
+    fn an_empty_ledger_writes_no_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let b = LedgerBuilder::new("posts/part-0.parquet", 0);
+        assert!(
+            b.write(dir.path(), "l.parquet", &WriteOptions::default())
+                .expect("write")
+                .is_none()
+        );
+        assert!(!dir.path().join("l.parquet").exists());
     }
 }
