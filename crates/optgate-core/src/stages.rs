@@ -706,7 +706,7 @@ mod tests {
                 .into_iter()
                 .collect::<DictionaryArray<Int32Type>>(),
         );
-        let large = arrow_cast_large(&large);
+        let large = with_large_values(&large);
         let col = StrColumn::new(&large).expect("a dictionary of large strings");
         assert_eq!(
             (col.get(0), col.get(1), col.get(2)),
@@ -722,7 +722,7 @@ mod tests {
     }
 
     /// A dictionary with `LargeUtf8` values and the keys of `dict`.
-    fn arrow_cast_large(dict: &ArrayRef) -> ArrayRef {
+    fn with_large_values(dict: &ArrayRef) -> ArrayRef {
         let d = dict.as_dictionary::<Int32Type>();
         let values: arrow_array::LargeStringArray = d.values().as_string::<i32>().iter().collect();
         Arc::new(
