@@ -209,7 +209,7 @@ fn main() {
         one("registry", *p);
     }
     println!();
-    println!("## Accounts (load_accounts: 16-byte entries with a bucket directory)");
+    println!("## Accounts (load_accounts: 12-byte entries with a bucket directory)");
     println!();
     println!(
         "| accounts | load s | heap B/account | RSS after load B/account | peak RSS during load B/account | miss ns | hit ns |"

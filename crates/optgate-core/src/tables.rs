@@ -1,6 +1,6 @@
 //! Side-table indexes: accounts and registries, keyed by [`IdKey`].
 //!
-//! Each is a sorted array (8-byte keys; for accounts, 16-byte entries that
+//! Each is a sorted array (8-byte keys; for accounts, 12-byte entries that
 //! hold the key, the coming-of-age day and the country together) with a
 //! bucket directory in front: the top bits of a key, which is a uniform
 //! xxh3 hash, give the slice of the array where it can be, two to four
@@ -23,8 +23,9 @@ pub enum AgeStatus {
     AdultFrom(i32),
 }
 
-/// Sentinel in [`Account::adult_from_day`] for an unknown age.
-const AGE_UNKNOWN: i32 = i32::MIN;
+/// The day stored in an [`Account`] for an unknown age (or birth day): one
+/// below the range of days an entry holds.
+const AGE_UNKNOWN: i32 = -(1 << (31 - COUNTRY_BITS));
 
 /// Where each key can be in a sorted key array: bucket `b` (the key's top
 /// `bits` bits) spans `starts[b]..starts[b + 1]`. About n/4 to n/2 buckets
@@ -99,16 +100,71 @@ fn find<T>(slice: &[T], key: IdKey, key_of: impl Fn(&T) -> IdKey) -> Option<usiz
     }
 }
 
-/// One distinct account, as the index holds it: 16 bytes.
+/// One distinct account, as the index holds it: 12 bytes, the key and then
+/// one word holding a day (signed, in the top 22 bits: 5,700 years either
+/// side of 1970) and the country (the low 10 bits). Aligned to 4, so an
+/// array of them has no padding; fields are only ever copied out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, packed(4))]
 struct Account {
     key: IdKey,
-    adult_from_day: i32,
-    /// ISO 3166 alpha-2, upper case; `[0, 0]` when unknown.
-    country: [u8; 2],
+    day_country: u32,
 }
 
-/// Accounts by key: 16 bytes per distinct account plus 1 to 2 of directory.
+/// Bits of [`Account::day_country`] that hold the country.
+const COUNTRY_BITS: u32 = 10;
+
+impl Account {
+    /// `day` is a birth day while the index is built and a coming-of-age day
+    /// after; a day out of the stored range is stored as unknown (fail
+    /// closed: such an account's age is unknown, and its posts are dropped).
+    fn new(key: IdKey, day: Option<i32>, country: [u8; 2]) -> Account {
+        let day = match day {
+            Some(d) if (AGE_UNKNOWN + 1..=-(AGE_UNKNOWN + 1)).contains(&d) => d,
+            _ => AGE_UNKNOWN,
+        };
+        Account {
+            key,
+            day_country: ((day as u32) << COUNTRY_BITS) | country_index(country),
+        }
+    }
+
+    #[inline]
+    fn key(self) -> IdKey {
+        self.key
+    }
+
+    /// The stored day, [`AGE_UNKNOWN`] when unknown.
+    #[inline]
+    fn day(self) -> i32 {
+        // An arithmetic shift: the sign of the day comes back.
+        (self.day_country as i32) >> COUNTRY_BITS
+    }
+
+    #[inline]
+    fn country(self) -> [u8; 2] {
+        country_of_index(self.day_country & ((1 << COUNTRY_BITS) - 1))
+    }
+}
+
+/// A stored country code (two upper-case ASCII letters, or `[0, 0]`) as a
+/// number below 2^10: 0 for unknown, else 1 + its place among the 676
+/// letter pairs.
+fn country_index(c: [u8; 2]) -> u32 {
+    match c {
+        [a @ b'A'..=b'Z', b @ b'A'..=b'Z'] => 1 + u32::from(a - b'A') * 26 + u32::from(b - b'A'),
+        _ => 0,
+    }
+}
+
+fn country_of_index(i: u32) -> [u8; 2] {
+    match i {
+        1..=676 => [b'A' + ((i - 1) / 26) as u8, b'A' + ((i - 1) % 26) as u8],
+        _ => [0, 0],
+    }
+}
+
+/// Accounts by key: 12 bytes per distinct account plus 1 to 2 of directory.
 #[derive(Debug, Clone, Default)]
 pub struct AccountIndex {
     accounts: Vec<Account>,
@@ -121,14 +177,14 @@ impl AccountIndex {
     fn get(&self, key: IdKey) -> Option<&Account> {
         let range = self.directory.range(key);
         let slice = self.accounts.get(range)?;
-        find(slice, key, |a| a.key).map(|i| &slice[i])
+        find(slice, key, |a| a.key()).map(|i| &slice[i])
     }
 
     #[inline]
     pub fn lookup(&self, key: IdKey) -> AgeStatus {
         match self.get(key) {
             None => AgeStatus::NoAccount,
-            Some(a) => match a.adult_from_day {
+            Some(a) => match a.day() {
                 AGE_UNKNOWN => AgeStatus::Unknown,
                 day => AgeStatus::AdultFrom(day),
             },
@@ -142,11 +198,11 @@ impl AccountIndex {
         match self.get(key) {
             None => (AgeStatus::NoAccount, [0, 0]),
             Some(a) => (
-                match a.adult_from_day {
+                match a.day() {
                     AGE_UNKNOWN => AgeStatus::Unknown,
                     day => AgeStatus::AdultFrom(day),
                 },
-                a.country,
+                a.country(),
             ),
         }
     }
@@ -164,7 +220,7 @@ impl AccountIndex {
     pub fn unknown_age(&self) -> usize {
         self.accounts
             .iter()
-            .filter(|a| a.adult_from_day == AGE_UNKNOWN)
+            .filter(|a| a.day() == AGE_UNKNOWN)
             .count()
     }
 
@@ -175,16 +231,13 @@ impl AccountIndex {
 }
 
 /// Builds an [`AccountIndex`] from rows in any order. Rows are held as the
-/// index's own 16-byte entries (the birth day where the coming-of-age day
+/// index's own 12-byte entries (the birth day where the coming-of-age day
 /// will be) and compacted in place, so loading needs no second copy.
 #[derive(Debug)]
 pub struct AccountIndexBuilder {
     min_age_years: u16,
     rows: Vec<Account>,
 }
-
-/// A birth day of `None` while building: no valid birth day is this far back.
-const BIRTH_UNKNOWN: i32 = i32::MIN;
 
 /// A stored country code as text; `None` for `[0, 0]` (unknown).
 #[inline]
@@ -211,13 +264,7 @@ impl AccountIndexBuilder {
     }
 
     fn push_row(&mut self, key: IdKey, birth_day: Option<i32>, country: [u8; 2]) {
-        self.rows.push(Account {
-            key,
-            // A real birth day of i32::MIN days is out of range anyway, and
-            // comes out as unknown, as `None` does.
-            adult_from_day: birth_day.unwrap_or(BIRTH_UNKNOWN),
-            country,
-        });
+        self.rows.push(Account::new(key, birth_day, country));
     }
 
     /// Adds one accounts row: the user's key and birth date (days since the epoch).
@@ -232,36 +279,30 @@ impl AccountIndexBuilder {
 
     pub fn finish(mut self) -> AccountIndex {
         let rows = self.rows.len() as u64;
-        self.rows.sort_unstable_by_key(|a| a.key);
+        self.rows.sort_unstable_by_key(|a| a.key());
         let mut kept = 0;
         let mut i = 0;
         while i < self.rows.len() {
-            let Account {
-                key,
-                adult_from_day: birth,
-                mut country,
-            } = self.rows[i];
+            let (key, birth, mut country) = (
+                self.rows[i].key(),
+                self.rows[i].day(),
+                self.rows[i].country(),
+            );
             let mut agree = true;
             let mut j = i + 1;
-            while j < self.rows.len() && self.rows[j].key == key {
-                agree &= self.rows[j].adult_from_day == birth;
-                if self.rows[j].country != country {
+            while j < self.rows.len() && self.rows[j].key() == key {
+                agree &= self.rows[j].day() == birth;
+                if self.rows[j].country() != country {
                     country = [0, 0];
                 }
                 j += 1;
             }
             // Rows that disagree on birth_date leave the age unknown: fail closed.
             let adult_from_day = match (agree, birth) {
-                (true, b) if b != BIRTH_UNKNOWN => {
-                    coming_of_age_day(b, self.min_age_years).unwrap_or(AGE_UNKNOWN)
-                }
-                _ => AGE_UNKNOWN,
+                (true, b) if b != AGE_UNKNOWN => coming_of_age_day(b, self.min_age_years),
+                _ => None,
             };
-            self.rows[kept] = Account {
-                key,
-                adult_from_day,
-                country,
-            };
+            self.rows[kept] = Account::new(key, adult_from_day, country);
             kept += 1;
             i = j;
         }
@@ -269,7 +310,7 @@ impl AccountIndexBuilder {
         accounts.truncate(kept);
         accounts.shrink_to_fit();
         AccountIndex {
-            directory: Directory::build(accounts.iter().map(|a| a.key)),
+            directory: Directory::build(accounts.iter().map(|a| a.key())),
             accounts,
             rows,
         }
@@ -455,6 +496,57 @@ mod tests {
         assert_eq!(country(&idx, 2), None, "disagreeing rows");
         assert_eq!(country(&idx, 3), None);
         assert_eq!(country(&idx, 4), None);
+    }
+
+    #[test]
+    fn an_account_entry_is_twelve_bytes_and_keeps_its_day_and_country() {
+        assert_eq!(std::mem::size_of::<Account>(), 12);
+        let lo = AGE_UNKNOWN + 1;
+        let hi = -(AGE_UNKNOWN + 1);
+        for day in [
+            lo,
+            lo + 1,
+            -1,
+            0,
+            1,
+            d(1900, 1, 1),
+            d(2024, 2, 29),
+            hi - 1,
+            hi,
+        ] {
+            for c in [[0, 0], *b"AA", *b"FR", *b"ZZ", *b"AZ", *b"ZA"] {
+                let a = Account::new(u64::MAX - 3, Some(day), c);
+                assert_eq!((a.key(), a.day(), a.country()), (u64::MAX - 3, day, c));
+            }
+        }
+        // Every letter pair comes back; anything else is an unknown country.
+        for x in b'A'..=b'Z' {
+            for y in b'A'..=b'Z' {
+                assert_eq!(country_of_index(country_index([x, y])), [x, y]);
+            }
+        }
+        assert_eq!(Account::new(1, Some(0), *b"fr").country(), [0, 0]);
+        // A day the entry cannot hold is an unknown one, never a wrong one.
+        for day in [hi + 1, lo - 1, i32::MAX, i32::MIN] {
+            assert_eq!(Account::new(1, Some(day), *b"FR").day(), AGE_UNKNOWN);
+        }
+        assert_eq!(Account::new(1, None, [0, 0]).day(), AGE_UNKNOWN);
+    }
+
+    #[test]
+    fn a_birth_day_out_of_the_stored_range_makes_the_age_unknown() {
+        let mut b = AccountIndexBuilder::new(18);
+        b.push_with_country(1, Some(-(AGE_UNKNOWN + 1) + 10), Some("FR"));
+        b.push_with_country(2, Some(AGE_UNKNOWN - 10), Some("DE"));
+        b.push_with_country(3, Some(d(1970, 1, 1)), Some("IT"));
+        let idx = b.finish();
+        assert_eq!(idx.lookup_with_country(1), (AgeStatus::Unknown, *b"FR"));
+        assert_eq!(idx.lookup_with_country(2), (AgeStatus::Unknown, *b"DE"));
+        assert_eq!(
+            idx.lookup_with_country(3),
+            (AgeStatus::AdultFrom(d(1988, 1, 1)), *b"IT")
+        );
+        assert_eq!(idx.unknown_age(), 2);
     }
 
     #[test]
