@@ -145,6 +145,15 @@ impl Account {
     fn country(self) -> [u8; 2] {
         country_of_index(self.day_country & ((1 << COUNTRY_BITS) - 1))
     }
+
+    /// What the stored coming-of-age day says of the account's age.
+    #[inline]
+    fn age(self) -> AgeStatus {
+        match self.day() {
+            AGE_UNKNOWN => AgeStatus::Unknown,
+            day => AgeStatus::AdultFrom(day),
+        }
+    }
 }
 
 /// A stored country code (two upper-case ASCII letters, or `[0, 0]`) as a
@@ -182,29 +191,15 @@ impl AccountIndex {
 
     #[inline]
     pub fn lookup(&self, key: IdKey) -> AgeStatus {
-        match self.get(key) {
-            None => AgeStatus::NoAccount,
-            Some(a) => match a.day() {
-                AGE_UNKNOWN => AgeStatus::Unknown,
-                day => AgeStatus::AdultFrom(day),
-            },
-        }
+        self.get(key).map_or(AgeStatus::NoAccount, |a| a.age())
     }
 
     /// The age status and the stored country code (`[0, 0]` when unknown or
     /// without an account) from one lookup.
     #[inline]
     pub fn lookup_with_country(&self, key: IdKey) -> (AgeStatus, [u8; 2]) {
-        match self.get(key) {
-            None => (AgeStatus::NoAccount, [0, 0]),
-            Some(a) => (
-                match a.day() {
-                    AGE_UNKNOWN => AgeStatus::Unknown,
-                    day => AgeStatus::AdultFrom(day),
-                },
-                a.country(),
-            ),
-        }
+        self.get(key)
+            .map_or((AgeStatus::NoAccount, [0, 0]), |a| (a.age(), a.country()))
     }
 
     /// Rows read, including duplicates.
@@ -283,11 +278,8 @@ impl AccountIndexBuilder {
         let mut kept = 0;
         let mut i = 0;
         while i < self.rows.len() {
-            let (key, birth, mut country) = (
-                self.rows[i].key(),
-                self.rows[i].day(),
-                self.rows[i].country(),
-            );
+            let first = self.rows[i];
+            let (key, birth, mut country) = (first.key(), first.day(), first.country());
             let mut agree = true;
             let mut j = i + 1;
             while j < self.rows.len() && self.rows[j].key() == key {

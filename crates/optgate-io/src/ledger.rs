@@ -99,16 +99,16 @@ impl LedgerBuilder {
                     .expect("ledger keys index their dictionary"),
             )
         };
-        let first: Vec<i32> = self
-            .reasons
-            .iter()
-            .map(|r| r.first().map_or(0, |x| x as i32))
-            .collect();
+        // Every failed rule in order, and the first of each row's (its reason).
         let mut all: Vec<i32> = Vec::with_capacity(rows + rows / 2);
+        let mut first: Vec<i32> = Vec::with_capacity(rows);
         let mut offsets: Vec<i32> = Vec::with_capacity(rows + 1);
         offsets.push(0);
         for r in &self.reasons {
+            let start = all.len();
             all.extend(r.iter().map(|x| x as i32));
+            // `push` takes no empty set: every row has a first reason.
+            first.push(all[start]);
             offsets.push(i32::try_from(all.len()).expect("a unit's ledger fits i32 offsets"));
         }
         let item = Arc::new(Field::new(
@@ -117,7 +117,7 @@ impl LedgerBuilder {
             true,
         ));
         let reasons = ListArray::try_new(
-            item.clone(),
+            item,
             OffsetBuffer::new(offsets.into()),
             dictionary(all, &names),
             None,

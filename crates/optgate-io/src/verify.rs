@@ -617,48 +617,36 @@ fn read_ledger_file(path: &Path) -> Result<(String, u64, u64, BTreeMap<String, u
         found: found.to_string(),
         expected: "utf8",
     };
+    // The reasons come as a dictionary (a utf8 column always does), counted
+    // by key: a ledger row costs an increment, not a copy of its reason and a
+    // map lookup.
     let mut n = 0u64;
     let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
-    let mut add = |reason: Option<&str>, count: u64| {
-        let r = reason.unwrap_or("(null)");
-        // A handful of reasons: allocate a key only for a new one.
-        match by_reason.get_mut(r) {
-            Some(c) => *c += count,
-            None => {
-                by_reason.insert(r.to_owned(), count);
-            }
-        }
-    };
-    // The reasons come as a dictionary, counted by key: a ledger row costs an
-    // increment, not a copy of its reason and a map lookup.
     let metadata = src.with_label_dictionaries(&[index])?;
     for batch in src.read_columns_with(&metadata, &[index])? {
         let batch = batch?;
         let column = batch.column(0);
-        if let Some(d) = column.as_dictionary_opt::<Int32Type>() {
-            let values = d
-                .values()
-                .as_string_opt::<i32>()
-                .ok_or_else(|| wrong(column.data_type()))?;
-            let mut per_key = vec![0u64; values.len()];
-            let mut unkeyed = 0u64;
-            for k in d.keys() {
-                match k.and_then(|k| usize::try_from(k).ok()) {
-                    Some(k) if k < per_key.len() => per_key[k] += 1,
-                    _ => unkeyed += 1,
-                }
+        let (keys, values) = column
+            .as_dictionary_opt::<Int32Type>()
+            .and_then(|d| Some((d.keys(), d.values().as_string_opt::<i32>()?)))
+            .ok_or_else(|| wrong(column.data_type()))?;
+        let mut per_key = vec![0u64; values.len()];
+        let mut unkeyed = 0u64;
+        for k in keys {
+            match k.and_then(|k| usize::try_from(k).ok()) {
+                Some(k) if k < per_key.len() => per_key[k] += 1,
+                _ => unkeyed += 1,
             }
-            for (k, count) in per_key.into_iter().enumerate().filter(|(_, c)| *c > 0) {
-                add(values.is_valid(k).then(|| values.value(k)), count);
-            }
-            if unkeyed > 0 {
-                add(None, unkeyed);
-            }
-        } else {
-            let reasons = column
-                .as_string_opt::<i32>()
-                .ok_or_else(|| wrong(column.data_type()))?;
-            reasons.iter().for_each(|r| add(r, 1));
+        }
+        let counted = per_key
+            .into_iter()
+            .enumerate()
+            .map(|(k, c)| (values.is_valid(k).then(|| values.value(k)), c))
+            .chain([(None, unkeyed)]);
+        for (reason, count) in counted.filter(|(_, c)| *c > 0) {
+            *by_reason
+                .entry(reason.unwrap_or("(null)").to_owned())
+                .or_default() += count;
         }
         n += column.len() as u64;
     }
