@@ -1,10 +1,12 @@
 //! Criterion: the personal-data scanner on post text, in bytes per second.
 //! Clean text (the common case), the sample mix (8% of posts with personal
-//! data, as `optgate gen-sample` writes), and text dense with personal data.
+//! data, as `optgate gen-sample` writes), and text dense with personal data;
+//! one text at a time (`scrub_text`) and as the pipeline scrubs a batch
+//! (`scrub_texts`: the keyword search of two texts side by side).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use optgate_pii::eval;
-use optgate_pii::{Scanner, ScannerConfig};
+use optgate_pii::{Scanner, ScannerConfig, Scrubbing, TextScrubber};
 
 /// Texts with the author's region hint.
 type Texts = Vec<(String, Option<String>)>;
@@ -63,6 +65,25 @@ fn bench_scanner(c: &mut Criterion) {
                     ));
                 }
                 changed
+            })
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("scrub_texts");
+    for (name, texts) in texts() {
+        let bytes: usize = texts.iter().map(|(t, _)| t.len()).sum();
+        let (texts, regions): (Vec<Option<&str>>, Vec<Option<&str>>) = texts
+            .iter()
+            .map(|(t, r)| (Some(t.as_str()), r.as_deref()))
+            .unzip();
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &texts, |b, texts| {
+            b.iter(|| {
+                scanner
+                    .scrub_texts(texts, &regions)
+                    .iter()
+                    .filter(|s| matches!(s, Scrubbing::Done(d) if matches!(d.text, std::borrow::Cow::Owned(_))))
+                    .count()
             })
         });
     }

@@ -15,7 +15,7 @@ use optgate_core::{
     country_str, evaluate_posts_with_regions, is_id_type, is_str_type, keep_mask,
 };
 use optgate_manifest::OutputFile;
-use optgate_pii::{EntityCounts, TextScrubber};
+use optgate_pii::{EntityCounts, Scrubbing, TextScrubber};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, RowSelection};
 use parquet::basic::{Compression, ZstdLevel};
@@ -618,27 +618,28 @@ fn scrub_text(
     let column = batch.column(text_index);
     let wrong = || arrow_schema::ArrowError::SchemaError("text column changed type".into());
     let text = StrColumn::new(column).ok_or_else(wrong)?;
-    let mut failed = vec![false; batch.num_rows()];
+    let n = batch.num_rows();
+    let texts: Vec<Option<&str>> = (0..n).map(|i| text.get(i)).collect();
+    let regions: Vec<Option<&str>> = regions[..n].iter().map(country_str).collect();
+    let mut failed = vec![false; n];
     let mut counts = EntityCounts::default();
     let mut changed = 0u64;
-    let mut values: Vec<Option<std::borrow::Cow<'_, str>>> = Vec::with_capacity(batch.num_rows());
-    for (i, fail) in failed.iter_mut().enumerate() {
-        let Some(t) = text.get(i) else {
-            values.push(None);
-            continue;
-        };
-        let region = country_str(&regions[i]);
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            scanner.scrub_text(t, region)
-        })) {
-            Ok(s) => {
+    let mut values: Vec<Option<std::borrow::Cow<'_, str>>> = Vec::with_capacity(n);
+    for (s, fail) in scanner
+        .scrub_texts(&texts, &regions)
+        .into_iter()
+        .zip(&mut failed)
+    {
+        match s {
+            Scrubbing::Null => values.push(None),
+            Scrubbing::Done(s) => {
                 counts.merge(&s.counts);
                 if matches!(s.text, std::borrow::Cow::Owned(_)) {
                     changed += 1;
                 }
                 values.push(Some(s.text));
             }
-            Err(_) => {
+            Scrubbing::Failed => {
                 *fail = true;
                 values.push(None);
             }

@@ -20,6 +20,7 @@
 
 pub mod checks;
 pub mod eval;
+mod lanes;
 mod phone;
 mod scan;
 pub mod words;
@@ -178,16 +179,69 @@ pub struct Scrubbed<'a> {
     pub counts: EntityCounts,
 }
 
+/// One text of a batch after [`TextScrubber::scrub_texts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scrubbing<'a> {
+    /// A null text, left null.
+    Null,
+    Done(Scrubbed<'a>),
+    /// Scrubbing this text panicked: the caller must drop it (fail closed).
+    Failed,
+}
+
 /// Something that scrubs post text: the [`Scanner`], or a stand-in in tests
 /// that exercise what happens when scrubbing fails.
 pub trait TextScrubber: Sync {
     fn scrub_text<'a>(&self, text: &'a str, region: Option<&str>) -> Scrubbed<'a>;
+
+    /// Scrubs each text (`None` is a null) with the region hint of the same
+    /// index, each with the result [`TextScrubber::scrub_text`] gives it
+    /// alone. A panic fails only the text it happened on.
+    fn scrub_texts<'a>(
+        &self,
+        texts: &[Option<&'a str>],
+        regions: &[Option<&str>],
+    ) -> Vec<Scrubbing<'a>> {
+        texts
+            .iter()
+            .zip(regions)
+            .map(|(t, r)| scrub_caught(*t, || self.scrub_text(t.unwrap_or_default(), *r)))
+            .collect()
+    }
+}
+
+/// `scrub` on a text, with a panic caught as [`Scrubbing::Failed`].
+fn scrub_caught<'a>(text: Option<&'a str>, scrub: impl FnOnce() -> Scrubbed<'a>) -> Scrubbing<'a> {
+    match text {
+        None => Scrubbing::Null,
+        Some(_) => caught(scrub).map_or(Scrubbing::Failed, Scrubbing::Done),
+    }
 }
 
 impl TextScrubber for Scanner {
     fn scrub_text<'a>(&self, text: &'a str, region: Option<&str>) -> Scrubbed<'a> {
         self.scrub(text, region)
     }
+
+    fn scrub_texts<'a>(
+        &self,
+        texts: &[Option<&'a str>],
+        regions: &[Option<&str>],
+    ) -> Vec<Scrubbing<'a>> {
+        self.scrub_batch(texts, regions)
+    }
+}
+
+/// `f()`, or `None` when it panicked.
+fn caught<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
+
+/// What one pass did to one text.
+enum Pass {
+    Unchanged,
+    Changed(String, EntityCounts),
+    Failed,
 }
 
 /// Scrubbing passes over one text at most (see [`Scanner::scrub`]).
@@ -231,7 +285,13 @@ impl Scanner {
     /// The personal data found in `text`, non-overlapping, in text order.
     /// `region` is an ISO 3166 alpha-2 hint for national phone numbers.
     pub fn find(&self, text: &str, region: Option<&str>) -> Vec<Span> {
-        let mut spans = scan::candidates(text, region, &self.keywords);
+        self.find_with(text, region, scan::Prior::Unknown)
+    }
+
+    /// [`Scanner::find`], with what is known of the full keyword
+    /// automaton's matches in `text`.
+    fn find_with(&self, text: &str, region: Option<&str>, keywords: scan::Prior<'_>) -> Vec<Span> {
+        let mut spans = scan::candidates(text, region, &self.keywords, keywords);
         spans.retain(|s| self.enabled[s.entity as usize]);
         scan::resolve(spans)
     }
@@ -243,7 +303,7 @@ impl Scanner {
     /// output must hold nothing that the scanner would find in it. Posts
     /// without personal data are scanned once and returned unchanged.
     pub fn scrub<'a>(&self, text: &'a str, region: Option<&str>) -> Scrubbed<'a> {
-        let first = self.scrub_once(text, region);
+        let first = self.scrub_once(text, region, scan::Prior::Unknown);
         let Cow::Owned(mut current) = first.text else {
             return first;
         };
@@ -251,7 +311,7 @@ impl Scanner {
         // Each pass that changes the text replaces text outside placeholders,
         // so this ends; the bound is a guard, never reached in the tests.
         for _ in 1..MAX_PASSES {
-            let next = self.scrub_once(&current, region);
+            let next = self.scrub_once(&current, region, scan::Prior::Unknown);
             match next.text {
                 Cow::Borrowed(_) => break,
                 Cow::Owned(t) => {
@@ -266,8 +326,105 @@ impl Scanner {
         }
     }
 
-    fn scrub_once<'a>(&self, text: &'a str, region: Option<&str>) -> Scrubbed<'a> {
-        let spans = self.find(text, region);
+    /// [`Scanner::scrub`] on each text, pass by pass: each pass searches the
+    /// full keyword automaton in every text that needs it first, two texts
+    /// side by side (the search waits on one table lookup per byte, and two
+    /// independent ones overlap), then scans each text with its matches.
+    /// The texts a pass changed go on to the next. A panic fails the text
+    /// it happened on.
+    fn scrub_batch<'a>(
+        &self,
+        texts: &[Option<&'a str>],
+        regions: &[Option<&str>],
+    ) -> Vec<Scrubbing<'a>> {
+        let mut out: Vec<Scrubbing<'a>> = texts
+            .iter()
+            .map(|t| match t {
+                None => Scrubbing::Null,
+                Some(t) => Scrubbing::Done(Scrubbed {
+                    text: Cow::Borrowed(*t),
+                    counts: EntityCounts::default(),
+                }),
+            })
+            .collect();
+        let mut active: Vec<usize> = (0..texts.len()).filter(|&i| texts[i].is_some()).collect();
+        let mut found = lanes::Found::default();
+        for _ in 0..MAX_PASSES {
+            if active.is_empty() {
+                break;
+            }
+            let current: Vec<&str> = active
+                .iter()
+                .map(|&i| match &out[i] {
+                    Scrubbing::Done(s) => s.text.as_ref(),
+                    _ => unreachable!("only scrubbed texts are active"),
+                })
+                .collect();
+            let searched: Vec<usize> = (0..current.len())
+                .filter(|&j| scan::needs_all_keywords(current[j]))
+                .collect();
+            let bytes: Vec<&[u8]> = searched.iter().map(|&j| current[j].as_bytes()).collect();
+            // Should the batch search fail, each text searches on its own.
+            let batch =
+                caught(|| scan::search_keywords(&bytes, &self.keywords, &mut found)).is_some();
+            let mut next_searched = searched.iter().enumerate().peekable();
+            let passes: Vec<Pass> = current
+                .iter()
+                .zip(&active)
+                .enumerate()
+                .map(|(j, (text, &i))| {
+                    let prior = match next_searched.peek() {
+                        Some((k, at)) if **at == j => {
+                            let k = *k;
+                            next_searched.next();
+                            if batch {
+                                scan::Prior::Found(found.matches(k))
+                            } else {
+                                scan::Prior::Unknown
+                            }
+                        }
+                        _ => scan::Prior::NotNeeded,
+                    };
+                    caught(|| match self.scrub_once(text, regions[i], prior) {
+                        Scrubbed {
+                            text: Cow::Borrowed(_),
+                            ..
+                        } => Pass::Unchanged,
+                        Scrubbed {
+                            text: Cow::Owned(t),
+                            counts,
+                        } => Pass::Changed(t, counts),
+                    })
+                    .unwrap_or(Pass::Failed)
+                })
+                .collect();
+            drop(current);
+            let mut still = Vec::new();
+            for (i, pass) in active.into_iter().zip(passes) {
+                match pass {
+                    Pass::Unchanged => {}
+                    Pass::Changed(text, counts) => {
+                        if let Scrubbing::Done(s) = &mut out[i] {
+                            s.text = Cow::Owned(text);
+                            s.counts.merge(&counts);
+                        }
+                        still.push(i);
+                    }
+                    Pass::Failed => out[i] = Scrubbing::Failed,
+                }
+            }
+            active = still;
+        }
+        out
+    }
+
+    fn scrub_once<'a>(
+        &self,
+        text: &'a str,
+        region: Option<&str>,
+        keywords: scan::Prior<'_>,
+    ) -> Scrubbed<'a> {
+        let spans = self.find_with(text, region, keywords);
         let mut counts = EntityCounts::default();
         if spans.is_empty() {
             return Scrubbed {

@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Match, MatchKind};
 
 use crate::Entity;
 use crate::checks;
+use crate::lanes;
 use crate::words::{self, Cue};
 
 /// A detected personal datum: byte range in the text and its type.
@@ -25,10 +27,12 @@ pub struct Span {
 /// introductions, searched by two small automata: the titles case-sensitively
 /// (they are only used with their exact case), the introductions on a copy of
 /// the text with ASCII letters lower-cased. Both allow the automaton's SIMD
-/// prefilter, which the full case-insensitive automaton cannot use.
+/// prefilter, which the full case-insensitive automaton cannot use. The full
+/// one is a bare DFA, searched by [`lanes`] (two texts at a time when a
+/// batch is scrubbed).
 #[derive(Debug, Clone)]
 pub(crate) struct Keywords {
-    automaton: AhoCorasick,
+    automaton: DFA,
     titles: SubAutomaton,
     intros: SubAutomaton,
     patterns: Vec<&'static str>,
@@ -64,11 +68,13 @@ impl Keywords {
                 }
             }
         }
-        let automaton = AhoCorasickBuilder::new()
+        // A DFA: a few hundred KB once per run, the fastest search per byte.
+        // No prefilter: with this many short patterns none applies, and the
+        // lanes step the DFA themselves.
+        let automaton = DFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
-            // A DFA: a few hundred KB once per run, the fastest search per byte.
-            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(&patterns)
             .expect("the keyword lists build an automaton");
         let titles = SubAutomaton::new(&patterns, &cues, Cue::Title, |p| p.to_owned());
@@ -204,8 +210,39 @@ fn is_sep(c: char) -> bool {
     matches!(c, ' ' | '\u{00A0}' | '\u{202F}' | '.' | '-' | '/')
 }
 
-pub(crate) fn candidates(text: &str, region: Option<&str>, kw: &Keywords) -> Vec<Span> {
-    candidates_with(text, region, kw, WordWalk::SkipQuiet)
+/// What is known, before a text is scanned, of the full keyword automaton's
+/// matches in it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Prior<'m> {
+    /// Nothing: the scan finds out.
+    Unknown,
+    /// The text does not need them ([`needs_all_keywords`] is false).
+    NotNeeded,
+    /// They were found beforehand (see [`search_keywords`]).
+    Found(&'m [Match]),
+}
+
+/// The candidates in `text`.
+pub(crate) fn candidates(
+    text: &str,
+    region: Option<&str>,
+    kw: &Keywords,
+    keywords: Prior<'_>,
+) -> Vec<Span> {
+    candidates_with(text, region, kw, WordWalk::SkipQuiet, keywords)
+}
+
+/// Whether a text needs the full keyword automaton: the keywords that only
+/// matter near a digit or a slash. Other text is searched for titles and
+/// name introductions only.
+pub(crate) fn needs_all_keywords(text: &str) -> bool {
+    has_digit_or_slash(text.as_bytes())
+}
+
+/// The full automaton's matches in each text, two texts at a time, into
+/// `found`; for texts that [`needs_all_keywords`].
+pub(crate) fn search_keywords(texts: &[&[u8]], kw: &Keywords, found: &mut lanes::Found) {
+    lanes::find_each(&kw.automaton, texts, found);
 }
 
 /// How [`word_pass`] moves over the bytes that cannot start anything.
@@ -218,7 +255,13 @@ enum WordWalk {
     EveryWord,
 }
 
-fn candidates_with(text: &str, region: Option<&str>, kw: &Keywords, walk: WordWalk) -> Vec<Span> {
+fn candidates_with(
+    text: &str,
+    region: Option<&str>,
+    kw: &Keywords,
+    walk: WordWalk,
+    keywords: Prior<'_>,
+) -> Vec<Span> {
     let mut spans = Vec::new();
     let mut hits: Vec<Hit> = Vec::new();
     let mut push = |s: usize, e: usize, pattern: usize| {
@@ -235,8 +278,17 @@ fn candidates_with(text: &str, region: Option<&str>, kw: &Keywords, walk: WordWa
             });
         }
     };
-    if has_digit_or_slash(text.as_bytes()) {
-        for m in kw.automaton.find_iter(text) {
+    let mut own = Vec::new();
+    let all = match keywords {
+        Prior::Found(matches) => Some(matches),
+        Prior::NotNeeded => None,
+        Prior::Unknown => needs_all_keywords(text).then(|| {
+            lanes::find_one(&kw.automaton, text.as_bytes(), &mut own);
+            &own[..]
+        }),
+    };
+    if let Some(matches) = all {
+        for m in matches {
             push(m.start(), m.end(), m.pattern().as_usize());
         }
     } else {
@@ -1421,8 +1473,8 @@ mod tests {
     fn same_spans(text: &str, region: Option<&str>) {
         let kw = keywords();
         assert_eq!(
-            candidates_with(text, region, kw, WordWalk::SkipQuiet),
-            candidates_with(text, region, kw, WordWalk::EveryWord),
+            candidates_with(text, region, kw, WordWalk::SkipQuiet, Prior::Unknown),
+            candidates_with(text, region, kw, WordWalk::EveryWord, Prior::Unknown),
             "{text:?}"
         );
     }

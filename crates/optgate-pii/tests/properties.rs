@@ -1,7 +1,9 @@
 //! Properties on arbitrary input: never panics, only placeholders are added,
-//! scrubbing is idempotent.
+//! scrubbing is idempotent, and a batch scrubs each text as it would be alone.
 
-use optgate_pii::{Scanner, ScannerConfig};
+use std::borrow::Cow;
+
+use optgate_pii::{EntityCounts, Scanner, ScannerConfig, Scrubbing, TextScrubber};
 use proptest::prelude::*;
 
 fn scanner() -> &'static Scanner {
@@ -40,8 +42,86 @@ fn pii_like() -> impl Strategy<Value = String> {
     proptest::collection::vec(piece, 0..24).prop_map(|v| v.concat())
 }
 
+/// Scrubbing as the scanner's documentation defines it, from `find` alone:
+/// the spans replaced by their placeholders, again on the result until
+/// nothing is found (at most the scanner's eight passes).
+fn reference(text: &str, region: Option<&str>) -> (String, EntityCounts) {
+    let mut current = text.to_owned();
+    let mut counts = EntityCounts::default();
+    for _ in 0..8 {
+        let spans = scanner().find(&current, region);
+        if spans.is_empty() {
+            break;
+        }
+        let mut rebuilt = String::new();
+        let mut at = 0;
+        for s in &spans {
+            rebuilt.push_str(&current[at..s.start]);
+            rebuilt.push('<');
+            rebuilt.push_str(s.entity.tag());
+            rebuilt.push('>');
+            counts.add(s.entity);
+            at = s.end;
+        }
+        rebuilt.push_str(&current[at..]);
+        current = rebuilt;
+    }
+    (current, counts)
+}
+
+/// `scrub_texts` on a batch gives each text the reference result, borrowed
+/// exactly when nothing was found, and keeps nulls null.
+fn check_batch(texts: &[Option<String>], regions: &[Option<&str>]) -> Result<(), TestCaseError> {
+    let borrowed: Vec<Option<&str>> = texts.iter().map(Option::as_deref).collect();
+    let out = scanner().scrub_texts(&borrowed, regions);
+    prop_assert_eq!(out.len(), texts.len());
+    for ((t, r), got) in borrowed.iter().zip(regions).zip(&out) {
+        match (t, got) {
+            (None, Scrubbing::Null) => {}
+            (Some(t), Scrubbing::Done(s)) => {
+                let (text, counts) = reference(t, *r);
+                prop_assert_eq!(s.text.as_ref(), text.as_str(), "{:?}", t);
+                prop_assert_eq!(s.counts, counts, "{:?}", t);
+                prop_assert_eq!(matches!(s.text, Cow::Borrowed(_)), counts.total() == 0);
+            }
+            (t, got) => prop_assert!(false, "{:?} gave {:?}", t, got),
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_batch_of_the_evaluation_corpus_scrubs_each_text_as_alone() {
+    let corpus = optgate_pii::eval::generate(7, 60, 60, 200);
+    let mut texts: Vec<Option<String>> = corpus
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i % 17 != 5).then(|| c.text.clone()))
+        .collect();
+    let mut regions: Vec<Option<&str>> = corpus.iter().map(|c| c.region.as_deref()).collect();
+    // A text that takes a second pass (see the scanner's tests), between
+    // texts that need the full keyword search and texts that do not.
+    let second_pass = "BSN \u{202f}\u{a0}facebook.com/je m'appelle Łukasz  001010001";
+    for at in [0, texts.len() / 2, texts.len()] {
+        texts.insert(at, Some(second_pass.to_owned()));
+        regions.insert(at, None);
+    }
+    check_batch(&texts, &regions).expect("each text as alone");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn a_batch_scrubs_each_text_as_alone(
+        batch in proptest::collection::vec(
+            (proptest::option::weighted(0.9, pii_like()), prop_oneof![Just(None), Just(Some("FR")), Just(Some("DE"))]),
+            0..10,
+        ),
+    ) {
+        let (texts, regions): (Vec<Option<String>>, Vec<Option<&str>>) = batch.into_iter().unzip();
+        check_batch(&texts, &regions)?;
+    }
 
     #[test]
     fn never_panics_and_is_idempotent(text in pii_like(), region in prop_oneof![Just(None), Just(Some("FR")), Just(Some("DE")), Just(Some("US"))]) {
