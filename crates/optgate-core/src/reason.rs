@@ -113,13 +113,32 @@ pub struct DropCounts {
 
 impl DropCounts {
     pub fn record(&mut self, reasons: ReasonSet) {
-        self.rows_in += 1;
+        self.record_n(reasons, 1);
+    }
+
+    /// [`DropCounts::record`] for each of `sets`: each distinct set is
+    /// tallied first and attributed once, not rule by rule for every row.
+    pub fn record_all(&mut self, sets: &[ReasonSet]) {
+        let mut tally = [0u64; 1 << DropReason::ALL.len()];
+        for s in sets {
+            // A set holds only the bits of `DropReason::ALL`: indexing
+            // checks it.
+            tally[usize::from(s.0)] += 1;
+        }
+        for (bits, n) in tally.into_iter().enumerate().filter(|(_, n)| *n > 0) {
+            let bits = u16::try_from(bits).expect("the tally has one entry per set");
+            self.record_n(ReasonSet(bits), n);
+        }
+    }
+
+    fn record_n(&mut self, reasons: ReasonSet, n: u64) {
+        self.rows_in += n;
         match reasons.first() {
-            None => self.kept += 1,
+            None => self.kept += n,
             Some(first) => {
-                self.first_failing[first as usize] += 1;
+                self.first_failing[first as usize] += n;
                 for r in reasons.iter() {
-                    self.failing[r as usize] += 1;
+                    self.failing[r as usize] += n;
                 }
             }
         }
@@ -176,5 +195,29 @@ mod tests {
         assert_eq!(c.first_failing[DropReason::Underage as usize], 1);
         assert_eq!(c.first_failing[DropReason::OptedOut as usize], 0);
         assert_eq!(c.failing[DropReason::OptedOut as usize], 1);
+    }
+
+    #[test]
+    fn recording_a_batch_counts_as_recording_each_row() {
+        // Every set of three rules or fewer, some more than once.
+        let mut sets = Vec::new();
+        for (i, a) in DropReason::ALL.iter().enumerate() {
+            for b in &DropReason::ALL[i..] {
+                for c in [None, Some(DropReason::ALL[(i * 5) % 9])] {
+                    let mut s = ReasonSet::EMPTY;
+                    s.insert(*a);
+                    s.insert(*b);
+                    c.into_iter().for_each(|c| s.insert(c));
+                    sets.extend(std::iter::repeat_n(s, i + 1));
+                    sets.push(ReasonSet::EMPTY);
+                }
+            }
+        }
+        let mut each = DropCounts::default();
+        sets.iter().for_each(|s| each.record(*s));
+        let mut all = DropCounts::default();
+        all.record_all(&sets);
+        assert_eq!(all, each);
+        assert!(each.kept > 0 && each.dropped() > 0);
     }
 }

@@ -436,8 +436,8 @@ pub fn process_unit(
         let (batch, r, regions) = evaluated?;
         let ids = IdColumn::new(batch.column(f.rule_columns.post_id));
         let mut id_text = itoa::Buffer::new();
+        counts.record_all(&r);
         for (i, x) in r.iter().enumerate() {
-            counts.record(*x);
             if x.is_empty() {
                 kept_regions.push(regions[i]);
             } else {
