@@ -621,36 +621,26 @@ fn scrub_text(
     let n = batch.num_rows();
     let texts: Vec<Option<&str>> = (0..n).map(|i| text.get(i)).collect();
     let regions: Vec<Option<&str>> = regions[..n].iter().map(country_str).collect();
-    let mut failed = vec![false; n];
-    let mut counts = EntityCounts::default();
-    let mut changed = 0u64;
-    let mut values: Vec<Option<std::borrow::Cow<'_, str>>> = Vec::with_capacity(n);
-    for (s, fail) in scanner
-        .scrub_texts(&texts, &regions)
-        .into_iter()
-        .zip(&mut failed)
-    {
-        match s {
-            Scrubbing::Null => values.push(None),
-            Scrubbing::Done(s) => {
-                counts.merge(&s.counts);
-                if matches!(s.text, std::borrow::Cow::Owned(_)) {
-                    changed += 1;
-                }
-                values.push(Some(s.text));
-            }
-            Scrubbing::Failed => {
-                *fail = true;
-                values.push(None);
-            }
-        }
-    }
+    let scrubbed = scanner.scrub_texts(&texts, &regions);
+    let failed: Vec<bool> = scrubbed
+        .texts
+        .iter()
+        .map(|s| matches!(s, Scrubbing::Failed))
+        .collect();
+    let values: Vec<Option<&str>> = scrubbed
+        .texts
+        .iter()
+        .map(|s| match s {
+            Scrubbing::Done(t) => Some(t.as_ref()),
+            Scrubbing::Null | Scrubbing::Failed => None,
+        })
+        .collect();
     let array: ArrayRef = match column.data_type() {
         arrow_schema::DataType::LargeUtf8 => Arc::new(string_array::<i64>(&values)),
         arrow_schema::DataType::Utf8View => Arc::new(
             values
                 .iter()
-                .map(|v| v.as_deref())
+                .copied()
                 .collect::<arrow_array::StringViewArray>(),
         ),
         _ => Arc::new(string_array::<i32>(&values)),
@@ -660,8 +650,8 @@ fn scrub_text(
     Ok(ScrubbedBatch {
         batch: RecordBatch::try_new(batch.schema(), columns)?,
         failed,
-        counts,
-        changed,
+        counts: scrubbed.counts,
+        changed: scrubbed.changed,
     })
 }
 
@@ -669,11 +659,11 @@ fn scrub_text(
 /// of the batch, and growing it by doubling copied it over and over (a
 /// percent of a run).
 fn string_array<O: arrow_array::OffsetSizeTrait>(
-    values: &[Option<std::borrow::Cow<'_, str>>],
+    values: &[Option<&str>],
 ) -> arrow_array::GenericStringArray<O> {
     let bytes: usize = values.iter().flatten().map(|v| v.len()).sum();
     let mut b = arrow_array::builder::GenericStringBuilder::<O>::with_capacity(values.len(), bytes);
-    values.iter().for_each(|v| b.append_option(v.as_deref()));
+    values.iter().for_each(|v| b.append_option(*v));
     b.finish()
 }
 

@@ -184,9 +184,20 @@ pub struct Scrubbed<'a> {
 pub enum Scrubbing<'a> {
     /// A null text, left null.
     Null,
-    Done(Scrubbed<'a>),
+    /// The scrubbed text: borrowed when nothing was replaced.
+    Done(Cow<'a, str>),
     /// Scrubbing this text panicked: the caller must drop it (fail closed).
     Failed,
+}
+
+/// A batch of texts after [`TextScrubber::scrub_texts`]: each text, and the
+/// replacements in the texts that were scrubbed (not in failed ones).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScrubbedTexts<'a> {
+    pub texts: Vec<Scrubbing<'a>>,
+    pub counts: EntityCounts,
+    /// Texts with at least one replacement.
+    pub changed: u64,
 }
 
 /// Something that scrubs post text: the [`Scanner`], or a stand-in in tests
@@ -201,20 +212,23 @@ pub trait TextScrubber: Sync {
         &self,
         texts: &[Option<&'a str>],
         regions: &[Option<&str>],
-    ) -> Vec<Scrubbing<'a>> {
-        texts
-            .iter()
-            .zip(regions)
-            .map(|(t, r)| scrub_caught(*t, || self.scrub_text(t.unwrap_or_default(), *r)))
-            .collect()
-    }
-}
-
-/// `scrub` on a text, with a panic caught as [`Scrubbing::Failed`].
-fn scrub_caught<'a>(text: Option<&'a str>, scrub: impl FnOnce() -> Scrubbed<'a>) -> Scrubbing<'a> {
-    match text {
-        None => Scrubbing::Null,
-        Some(_) => caught(scrub).map_or(Scrubbing::Failed, Scrubbing::Done),
+    ) -> ScrubbedTexts<'a> {
+        let mut out = ScrubbedTexts::default();
+        for (t, r) in texts.iter().zip(regions) {
+            let s = match t {
+                None => Scrubbing::Null,
+                Some(t) => match caught(|| self.scrub_text(t, *r)) {
+                    None => Scrubbing::Failed,
+                    Some(s) => {
+                        out.counts.merge(&s.counts);
+                        out.changed += u64::from(matches!(s.text, Cow::Owned(_)));
+                        Scrubbing::Done(s.text)
+                    }
+                },
+            };
+            out.texts.push(s);
+        }
+        out
     }
 }
 
@@ -227,7 +241,7 @@ impl TextScrubber for Scanner {
         &self,
         texts: &[Option<&'a str>],
         regions: &[Option<&str>],
-    ) -> Vec<Scrubbing<'a>> {
+    ) -> ScrubbedTexts<'a> {
         self.scrub_batch(texts, regions)
     }
 }
@@ -336,17 +350,13 @@ impl Scanner {
         &self,
         texts: &[Option<&'a str>],
         regions: &[Option<&str>],
-    ) -> Vec<Scrubbing<'a>> {
+    ) -> ScrubbedTexts<'a> {
         let mut out: Vec<Scrubbing<'a>> = texts
             .iter()
-            .map(|t| match t {
-                None => Scrubbing::Null,
-                Some(t) => Scrubbing::Done(Scrubbed {
-                    text: Cow::Borrowed(*t),
-                    counts: EntityCounts::default(),
-                }),
-            })
+            .map(|t| t.map_or(Scrubbing::Null, |t| Scrubbing::Done(Cow::Borrowed(t))))
             .collect();
+        // The replacements in each text a pass changed, in text order.
+        let mut counts: Vec<(usize, EntityCounts)> = Vec::new();
         let mut active: Vec<usize> = (0..texts.len()).filter(|&i| texts[i].is_some()).collect();
         let mut found = lanes::Found::default();
         for _ in 0..MAX_PASSES {
@@ -356,7 +366,7 @@ impl Scanner {
             let current: Vec<&str> = active
                 .iter()
                 .map(|&i| match &out[i] {
-                    Scrubbing::Done(s) => s.text.as_ref(),
+                    Scrubbing::Done(s) => s.as_ref(),
                     _ => unreachable!("only scrubbed texts are active"),
                 })
                 .collect();
@@ -403,10 +413,13 @@ impl Scanner {
             for (i, pass) in active.into_iter().zip(passes) {
                 match pass {
                     Pass::Unchanged => {}
-                    Pass::Changed(text, counts) => {
-                        if let Scrubbing::Done(s) = &mut out[i] {
-                            s.text = Cow::Owned(text);
-                            s.counts.merge(&counts);
+                    Pass::Changed(text, c) => {
+                        out[i] = Scrubbing::Done(Cow::Owned(text));
+                        // Texts change in order in the first pass, and
+                        // later passes change only those.
+                        match counts.binary_search_by_key(&i, |(t, _)| *t) {
+                            Ok(k) => counts[k].1.merge(&c),
+                            Err(k) => counts.insert(k, (i, c)),
                         }
                         still.push(i);
                     }
@@ -415,7 +428,19 @@ impl Scanner {
             }
             active = still;
         }
-        out
+        let mut total = EntityCounts::default();
+        let mut changed = 0;
+        for (i, c) in &counts {
+            if matches!(out[*i], Scrubbing::Done(_)) {
+                total.merge(c);
+                changed += 1;
+            }
+        }
+        ScrubbedTexts {
+            texts: out,
+            counts: total,
+            changed,
+        }
     }
 
     fn scrub_once<'a>(
