@@ -2,7 +2,7 @@
 //! their verdicts, small / medium / large.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use optgate_benches::{RULE_COLUMNS, posts_batch, side_tables};
+use optgate_benches::{RULE_COLUMNS, labels_as_dictionaries, posts_batch, side_tables};
 use optgate_core::{Policy, PolicyConfig, evaluate_posts, keep_mask};
 
 fn bench_rules(c: &mut Criterion) {
@@ -19,6 +19,17 @@ fn bench_rules(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(name), &batch, |b, batch| {
             b.iter(|| evaluate_posts(batch, &RULE_COLUMNS, &policy, &tables).expect("evaluates"))
         });
+        // The labels as the pipeline reads them: dictionaries.
+        let batch = labels_as_dictionaries(&batch);
+        group.bench_with_input(
+            BenchmarkId::from_parameter(format!("{name}_dictionary_labels")),
+            &batch,
+            |b, batch| {
+                b.iter(|| {
+                    evaluate_posts(batch, &RULE_COLUMNS, &policy, &tables).expect("evaluates")
+                })
+            },
+        );
     }
     group.finish();
 

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, DictionaryArray, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_schema::{Field, Schema};
 use optgate_core::{AccountIndexBuilder, KeySet, RuleColumns, SideTables, key_of_str};
 
 /// Column positions of [`posts_batch`].
@@ -54,6 +57,38 @@ pub fn posts_batch(rows: usize, authors: usize) -> RecordBatch {
         ("visibility", col(&|i| vis[(i / 7) % vis.len()].to_owned())),
     ])
     .expect("benchmark batch is well-formed")
+}
+
+/// `batch` with its label columns (platform, kind, visibility) as
+/// dictionaries with `i32` keys, as the pipeline reads them.
+pub fn labels_as_dictionaries(batch: &RecordBatch) -> RecordBatch {
+    let labels = [
+        RULE_COLUMNS.platform,
+        RULE_COLUMNS.kind,
+        RULE_COLUMNS.visibility,
+    ];
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if labels.contains(&i) {
+                let s = c.as_string::<i32>();
+                Arc::new(s.iter().collect::<DictionaryArray<Int32Type>>()) as ArrayRef
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
+    let fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(&columns)
+        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .expect("the same batch with dictionary labels")
 }
 
 /// Accounts for every author (a few with unknown age), and 5% of them objecting.

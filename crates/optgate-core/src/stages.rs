@@ -107,6 +107,117 @@ impl<'a> StrColumn<'a> {
     }
 }
 
+/// What the policy says of a row's labels, as bits: [`PRIVATE`],
+/// [`EXEMPT`] and [`PUBLIC`] of a kind or a visibility, [`EXCLUDED`] of a
+/// platform and kind, or [`NULL`] when a label the rule reads is null.
+type Verdict = u8;
+const PRIVATE: Verdict = 1;
+const EXEMPT: Verdict = 2;
+const PUBLIC: Verdict = 4;
+const EXCLUDED: Verdict = 8;
+const NULL: Verdict = 128;
+
+/// Dictionaries with more values than this are judged row by row (a
+/// surface table holds one verdict per pair of platform and kind values).
+const VERDICTS_BY_VALUE: usize = 256;
+
+impl<'a> StrColumn<'a> {
+    /// The dictionary's keys and, for each value, `of(value)` (or [`NULL`]);
+    /// `None` for a column that is not a small dictionary.
+    fn by_value(&self, of: impl Fn(&str) -> Verdict) -> Option<(&'a Int32Array, Vec<Verdict>)> {
+        fn table<O: arrow_array::OffsetSizeTrait>(
+            values: &GenericStringArray<O>,
+            of: impl Fn(&str) -> Verdict,
+        ) -> Option<Vec<Verdict>> {
+            (values.len() <= VERDICTS_BY_VALUE)
+                .then(|| values.iter().map(|v| v.map_or(NULL, &of)).collect())
+        }
+        match self {
+            StrColumn::Dictionary(keys, values) => Some((*keys, table(values, of)?)),
+            StrColumn::LargeDictionary(keys, values) => Some((*keys, table(values, of)?)),
+            _ => None,
+        }
+    }
+
+    /// Value `v` of a dictionary column's values (`None` when null; only
+    /// for dictionaries).
+    fn value_at(&self, v: usize) -> Option<&'a str> {
+        match self {
+            StrColumn::Dictionary(_, values) => values.is_valid(v).then(|| values.value(v)),
+            StrColumn::LargeDictionary(_, values) => values.is_valid(v).then(|| values.value(v)),
+            _ => None,
+        }
+    }
+}
+
+/// The dictionary value index of row `i`, `None` when the key is null or
+/// outside the dictionary (then the row is invalid, as in
+/// `dictionary_value`).
+#[inline]
+fn value_index(keys: &Int32Array, i: usize, values: usize) -> Option<usize> {
+    if !keys.is_valid(i) {
+        return None;
+    }
+    usize::try_from(keys.value(i)).ok().filter(|k| *k < values)
+}
+
+/// `of` applied to every row's label: once per dictionary value when the
+/// column is a dictionary (as the pipeline reads labels), else per row.
+fn label_verdicts(column: &StrColumn<'_>, n: usize, of: impl Fn(&str) -> Verdict) -> Vec<Verdict> {
+    match column.by_value(&of) {
+        Some((keys, table)) => (0..n)
+            .map(|i| value_index(keys, i, table.len()).map_or(NULL, |k| table[k]))
+            .collect(),
+        None => (0..n).map(|i| column.get(i).map_or(NULL, &of)).collect(),
+    }
+}
+
+/// Whether each row's platform and kind form an excluded surface
+/// ([`EXCLUDED`], or [`NULL`] when either is null): from a table of every
+/// pair of dictionary values when both columns are dictionaries.
+fn surface_verdicts<'a>(
+    platform: &StrColumn<'a>,
+    kind: &StrColumn<'a>,
+    n: usize,
+    policy: &Policy,
+) -> Vec<Verdict> {
+    let of = |p: &str, k: &str| {
+        if policy.is_excluded_surface(p, k) {
+            EXCLUDED
+        } else {
+            0
+        }
+    };
+    if let (Some((pk, pv)), Some((kk, kv))) = (platform.by_value(|_| 0), kind.by_value(|_| 0)) {
+        let values = |c: &StrColumn<'a>, len: usize| -> Vec<Option<&'a str>> {
+            (0..len).map(|v| c.value_at(v)).collect()
+        };
+        let (ps, ks) = (values(platform, pv.len()), values(kind, kv.len()));
+        let table: Vec<Verdict> = ps
+            .iter()
+            .flat_map(|p| ks.iter().map(move |k| (*p, *k)))
+            .map(|pair| match pair {
+                (Some(p), Some(k)) => of(p, k),
+                _ => NULL,
+            })
+            .collect();
+        return (0..n)
+            .map(
+                |i| match (value_index(pk, i, ps.len()), value_index(kk, i, ks.len())) {
+                    (Some(p), Some(k)) => table[p * ks.len() + k],
+                    _ => NULL,
+                },
+            )
+            .collect();
+    }
+    (0..n)
+        .map(|i| match (platform.get(i), kind.get(i)) {
+            (Some(p), Some(k)) => of(p, k),
+            _ => NULL,
+        })
+        .collect()
+}
+
 /// Row `i` of a dictionary: null when its key or its value is null, or
 /// when its key is outside the dictionary (which arrow rules out when it
 /// builds the array; a null here drops the row as invalid, never a guess).
@@ -271,24 +382,42 @@ pub fn evaluate_posts_with_regions(
     let objected = optouts.map_or_else(|| vec![false; n], |s| s.contains_each(&keys));
     let consented = consents.map_or_else(|| vec![true; n], |s| s.contains_each(&keys));
 
+    // The label rules' verdicts, once per label value (see `label_verdicts`).
+    let kinds = label_verdicts(&kind, n, |k| {
+        let mut v = 0;
+        if policy.private_kinds.contains(k) {
+            v |= PRIVATE;
+        }
+        if policy.public_exempt_kinds.contains(k) {
+            v |= EXEMPT;
+        }
+        v
+    });
+    let visibilities = label_verdicts(&visibility, n, |v| {
+        if policy.public_visibilities.contains(v) {
+            PUBLIC
+        } else {
+            0
+        }
+    });
+    let surfaces = surface_verdicts(&platform, &kind, n, policy);
+
     let mut out = Vec::with_capacity(n);
     let mut regions = Vec::with_capacity(n);
     for i in 0..n {
-        let (true, true, Some(kind), Some(platform), Some(visibility), true) = (
-            keys[i].is_some(),
-            created.is_valid(i),
-            kind.get(i),
-            platform.get(i),
-            visibility.get(i),
-            post_id.is_valid(i),
-        ) else {
+        let (kind, visibility, surface) = (kinds[i], visibilities[i], surfaces[i]);
+        if keys[i].is_none()
+            || !created.is_valid(i)
+            || (kind | visibility | surface) & NULL != 0
+            || !post_id.is_valid(i)
+        {
             // Rules that read a null field cannot be evaluated: drop the row for that.
             let mut r = ReasonSet::EMPTY;
             r.insert(DropReason::InvalidRow);
             out.push(r);
             regions.push([0, 0]);
             continue;
-        };
+        }
         let mut r = ReasonSet::EMPTY;
         let (age, region) = accounts[i];
         regions.push(region);
@@ -301,16 +430,14 @@ pub fn evaluate_posts_with_regions(
                 }
             }
         }
-        let private = policy.private_kinds.contains(kind);
+        let private = kind & PRIVATE != 0;
         if private {
             r.insert(DropReason::PrivateMessage);
         }
-        if policy.is_excluded_surface(platform, kind) {
+        if surface & EXCLUDED != 0 {
             r.insert(DropReason::ExcludedSurface);
         }
-        if !policy.public_visibilities.contains(visibility)
-            && (private || !policy.public_exempt_kinds.contains(kind))
-        {
+        if visibility & PUBLIC == 0 && (private || kind & EXEMPT == 0) {
             r.insert(DropReason::NotPublic);
         }
         if objected[i] || !consented[i] {
@@ -719,6 +846,153 @@ mod tests {
                 .collect::<DictionaryArray<arrow_array::types::Int8Type>>(),
         );
         assert!(StrColumn::new(&int8).is_none());
+    }
+
+    /// `labels` as a dictionary whose values are every distinct label once,
+    /// a null value among them (rows with a null label point at it when
+    /// `null_values`, else have a null key), and `padding` unused values.
+    fn dictionary_of(labels: &[Option<String>], null_values: bool, padding: usize) -> ArrayRef {
+        let mut values: Vec<Option<String>> = vec![None];
+        values.extend((0..padding).map(|i| Some(format!("unused{i}"))));
+        let keys: Int32Array = labels
+            .iter()
+            .map(|l| match l {
+                None => null_values.then_some(0),
+                Some(l) => {
+                    let k = values.iter().position(|v| v.as_deref() == Some(l.as_str()));
+                    Some(k.unwrap_or_else(|| {
+                        values.push(Some(l.clone()));
+                        values.len() - 1
+                    }) as i32)
+                }
+            })
+            .collect();
+        Arc::new(
+            DictionaryArray::<Int32Type>::try_new(keys, Arc::new(StringArray::from(values)))
+                .expect("dict"),
+        )
+    }
+
+    /// `batch` with its label columns replaced.
+    fn with_labels(batch: &RecordBatch, labels: [ArrayRef; 3]) -> RecordBatch {
+        let mut columns = batch.columns().to_vec();
+        let [platform, kind, visibility] = labels;
+        columns[COLS.platform] = platform;
+        columns[COLS.kind] = kind;
+        columns[COLS.visibility] = visibility;
+        let fields: Vec<_> = batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| {
+                f.as_ref()
+                    .clone()
+                    .with_data_type(c.data_type().clone())
+                    .with_nullable(true)
+            })
+            .collect();
+        RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns)
+            .expect("labelled batch")
+    }
+
+    fn label() -> impl proptest::strategy::Strategy<Value = Option<String>> {
+        use proptest::prelude::*;
+        proptest::option::weighted(
+            0.9,
+            prop_oneof![
+                proptest::sample::select(vec![
+                    "facebook",
+                    "whatsapp",
+                    "WhatsApp ",
+                    "messenger",
+                    "post",
+                    "ai_interaction",
+                    " AI_Interaction",
+                    "private_message",
+                    "business_message",
+                    "public",
+                    "\u{a0}Public",
+                    "friends",
+                    "private",
+                    "",
+                ])
+                .prop_map(str::to_owned),
+                "[a-z_ ]{0,6}",
+            ],
+        )
+    }
+
+    proptest::proptest! {
+        /// Verdicts taken once per dictionary value equal verdicts row by
+        /// row: every label column a dictionary or not, nulls as null keys
+        /// or as keys of a null value, and dictionaries too large for tables.
+        #[test]
+        fn verdicts_by_dictionary_value_equal_verdicts_by_row(
+            rows in proptest::collection::vec((label(), label(), label()), 1..40),
+            layout in 0u8..8,
+            null_values: bool,
+            large: bool,
+        ) {
+            let policy = Policy::resolve(&PolicyConfig::default()).expect("default policy");
+            let authors = ["adult", "teen", "objector"];
+            let posts: Vec<Post> = (0..rows.len())
+                .map(|i| post(authors[i % 3], "2024-01-01 00:00:00"))
+                .collect();
+            let plain = batch(&posts, None);
+            let column = |k: usize, as_dict: bool| -> ArrayRef {
+                let labels: Vec<Option<String>> = rows
+                    .iter()
+                    .map(|r| [&r.0, &r.1, &r.2][k].clone())
+                    .collect();
+                if as_dict {
+                    dictionary_of(&labels, null_values, if large { 300 } else { 2 })
+                } else {
+                    Arc::new(StringArray::from(labels))
+                }
+            };
+            let by_row = with_labels(&plain, [column(0, false), column(1, false), column(2, false)]);
+            let mixed = with_labels(
+                &plain,
+                [column(0, layout & 1 != 0), column(1, layout & 2 != 0), column(2, layout & 4 != 0)],
+            );
+            let want = evaluate_posts(&by_row, &COLS, &policy, &tables()).expect("evaluates");
+            let got = evaluate_posts(&mixed, &COLS, &policy, &tables()).expect("evaluates");
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn an_excluded_surface_is_found_through_both_dictionaries() {
+        let policy = Policy::resolve(&PolicyConfig::default()).expect("default policy");
+        let posts: Vec<Post> = (0..3)
+            .map(|_| post("adult", "2024-01-01 00:00:00"))
+            .collect();
+        let labels = |v: [&str; 3]| -> Vec<Option<String>> {
+            v.iter().map(|s| Some((*s).to_owned())).collect()
+        };
+        let b = with_labels(
+            &batch(&posts, None),
+            [
+                dictionary_of(&labels(["whatsapp", " WhatsApp", "facebook"]), false, 0),
+                dictionary_of(
+                    &labels(["ai_interaction", "AI_INTERACTION", "ai_interaction"]),
+                    false,
+                    0,
+                ),
+                dictionary_of(&labels(["public", "public", "public"]), false, 0),
+            ],
+        );
+        let r = evaluate_posts(&b, &COLS, &policy, &tables()).expect("evaluates");
+        let first: Vec<Option<DropReason>> = r.iter().map(|s| s.first()).collect();
+        assert_eq!(
+            first,
+            vec![
+                Some(DropReason::ExcludedSurface),
+                Some(DropReason::ExcludedSurface),
+                None
+            ]
+        );
     }
 
     /// A dictionary with `LargeUtf8` values and the keys of `dict`.
