@@ -207,12 +207,14 @@ pub trait TextScrubber: Sync {
 
     /// Scrubs each text (`None` is a null) with the region hint of the same
     /// index, each with the result [`TextScrubber::scrub_text`] gives it
-    /// alone. A panic fails only the text it happened on.
+    /// alone. A panic fails only the text it happened on. Panics when
+    /// `regions` and `texts` differ in length.
     fn scrub_texts<'a>(
         &self,
         texts: &[Option<&'a str>],
         regions: &[Option<&str>],
     ) -> ScrubbedTexts<'a> {
+        assert_eq!(texts.len(), regions.len(), "one region hint per text");
         let mut out = ScrubbedTexts::default();
         for (t, r) in texts.iter().zip(regions) {
             let s = match t {
@@ -351,6 +353,7 @@ impl Scanner {
         texts: &[Option<&'a str>],
         regions: &[Option<&str>],
     ) -> ScrubbedTexts<'a> {
+        assert_eq!(texts.len(), regions.len(), "one region hint per text");
         let mut out: Vec<Scrubbing<'a>> = texts
             .iter()
             .map(|t| t.map_or(Scrubbing::Null, |t| Scrubbing::Done(Cow::Borrowed(t))))

@@ -219,3 +219,11 @@ fn non_geographic_international_numbers_are_scrubbed_not_a_panic() {
         assert_eq!(scanner.scrub(text, Some("FR")).text, want, "{text}");
     }
 }
+
+#[test]
+#[should_panic(expected = "one region hint per text")]
+fn a_batch_needs_a_region_hint_for_every_text() {
+    use optgate_pii::TextScrubber;
+    let scanner = Scanner::new(&ScannerConfig::default());
+    scanner.scrub_texts(&[Some("a"), Some("b")], &[None]);
+}
