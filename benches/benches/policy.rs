@@ -2,7 +2,7 @@
 //! their verdicts, small / medium / large.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use optgate_benches::{RULE_COLUMNS, labels_as_dictionaries, posts_batch, side_tables};
+use optgate_benches::{RULE_COLUMNS, posts_batch, posts_batch_dictionary_labels, side_tables};
 use optgate_core::{Policy, PolicyConfig, evaluate_posts, keep_mask};
 
 fn bench_rules(c: &mut Criterion) {
@@ -20,7 +20,7 @@ fn bench_rules(c: &mut Criterion) {
             b.iter(|| evaluate_posts(batch, &RULE_COLUMNS, &policy, &tables).expect("evaluates"))
         });
         // The labels as the pipeline reads them: dictionaries.
-        let batch = labels_as_dictionaries(&batch);
+        let batch = posts_batch_dictionary_labels(rows, authors);
         group.bench_with_input(
             BenchmarkId::from_parameter(format!("{name}_dictionary_labels")),
             &batch,

@@ -3,10 +3,8 @@
 
 use std::sync::Arc;
 
-use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, DictionaryArray, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow_schema::{Field, Schema};
 use optgate_core::{AccountIndexBuilder, KeySet, RuleColumns, SideTables, key_of_str};
 
 /// Column positions of [`posts_batch`].
@@ -21,6 +19,16 @@ pub const RULE_COLUMNS: RuleColumns = RuleColumns {
 
 /// A batch of `rows` posts by `authors` authors with a realistic mix of kinds and visibilities.
 pub fn posts_batch(rows: usize, authors: usize) -> RecordBatch {
+    posts_batch_with(rows, authors, false)
+}
+
+/// [`posts_batch`] with its label columns (platform, kind, visibility) as
+/// dictionaries with `i32` keys, as the pipeline reads them.
+pub fn posts_batch_dictionary_labels(rows: usize, authors: usize) -> RecordBatch {
+    posts_batch_with(rows, authors, true)
+}
+
+fn posts_batch_with(rows: usize, authors: usize, dictionary_labels: bool) -> RecordBatch {
     let kinds = [
         "post",
         "comment",
@@ -33,6 +41,13 @@ pub fn posts_batch(rows: usize, authors: usize) -> RecordBatch {
     let vis = ["public", "public", "public", "friends", "private"];
     let col = |f: &dyn Fn(usize) -> String| -> ArrayRef {
         Arc::new(StringArray::from((0..rows).map(f).collect::<Vec<_>>()))
+    };
+    let label = |f: &dyn Fn(usize) -> &'static str| -> ArrayRef {
+        if dictionary_labels {
+            Arc::new((0..rows).map(f).collect::<DictionaryArray<Int32Type>>())
+        } else {
+            Arc::new(StringArray::from((0..rows).map(f).collect::<Vec<_>>()))
+        }
     };
     let created: ArrayRef = Arc::new(
         TimestampMicrosecondArray::from(
@@ -49,46 +64,11 @@ pub fn posts_batch(rows: usize, authors: usize) -> RecordBatch {
             col(&|i| (100_000_000 + (i * 7919) % authors).to_string()),
         ),
         ("created_at", created),
-        (
-            "platform",
-            col(&|i| platforms[i % platforms.len()].to_owned()),
-        ),
-        ("kind", col(&|i| kinds[(i / 3) % kinds.len()].to_owned())),
-        ("visibility", col(&|i| vis[(i / 7) % vis.len()].to_owned())),
+        ("platform", label(&|i| platforms[i % platforms.len()])),
+        ("kind", label(&|i| kinds[(i / 3) % kinds.len()])),
+        ("visibility", label(&|i| vis[(i / 7) % vis.len()])),
     ])
     .expect("benchmark batch is well-formed")
-}
-
-/// `batch` with its label columns (platform, kind, visibility) as
-/// dictionaries with `i32` keys, as the pipeline reads them.
-pub fn labels_as_dictionaries(batch: &RecordBatch) -> RecordBatch {
-    let labels = [
-        RULE_COLUMNS.platform,
-        RULE_COLUMNS.kind,
-        RULE_COLUMNS.visibility,
-    ];
-    let columns: Vec<ArrayRef> = batch
-        .columns()
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            if labels.contains(&i) {
-                let s = c.as_string::<i32>();
-                Arc::new(s.iter().collect::<DictionaryArray<Int32Type>>()) as ArrayRef
-            } else {
-                c.clone()
-            }
-        })
-        .collect();
-    let fields: Vec<Field> = batch
-        .schema()
-        .fields()
-        .iter()
-        .zip(&columns)
-        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
-        .collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-        .expect("the same batch with dictionary labels")
 }
 
 /// Accounts for every author (a few with unknown age), and 5% of them objecting.

@@ -122,37 +122,25 @@ const NULL: Verdict = 128;
 const VERDICTS_BY_VALUE: usize = 256;
 
 impl<'a> StrColumn<'a> {
-    /// The dictionary's keys and, for each value, `of(value)` (or [`NULL`]);
-    /// `None` for a column that is not a small dictionary.
-    fn by_value(&self, of: impl Fn(&str) -> Verdict) -> Option<(&'a Int32Array, Vec<Verdict>)> {
-        fn table<O: arrow_array::OffsetSizeTrait>(
-            values: &GenericStringArray<O>,
-            of: impl Fn(&str) -> Verdict,
-        ) -> Option<Vec<Verdict>> {
-            (values.len() <= VERDICTS_BY_VALUE)
-                .then(|| values.iter().map(|v| v.map_or(NULL, &of)).collect())
-        }
+    /// A dictionary column's keys and values (`None` for a null value);
+    /// `None` for a column that is not a dictionary of at most
+    /// [`VERDICTS_BY_VALUE`] values.
+    fn small_dictionary(&self) -> Option<(&'a Int32Array, Vec<Option<&'a str>>)> {
         match self {
-            StrColumn::Dictionary(keys, values) => Some((*keys, table(values, of)?)),
-            StrColumn::LargeDictionary(keys, values) => Some((*keys, table(values, of)?)),
-            _ => None,
-        }
-    }
-
-    /// Value `v` of a dictionary column's values (`None` when null; only
-    /// for dictionaries).
-    fn value_at(&self, v: usize) -> Option<&'a str> {
-        match self {
-            StrColumn::Dictionary(_, values) => values.is_valid(v).then(|| values.value(v)),
-            StrColumn::LargeDictionary(_, values) => values.is_valid(v).then(|| values.value(v)),
+            StrColumn::Dictionary(keys, values) if values.len() <= VERDICTS_BY_VALUE => {
+                Some((*keys, values.iter().collect()))
+            }
+            StrColumn::LargeDictionary(keys, values) if values.len() <= VERDICTS_BY_VALUE => {
+                Some((*keys, values.iter().collect()))
+            }
             _ => None,
         }
     }
 }
 
-/// The dictionary value index of row `i`, `None` when the key is null or
-/// outside the dictionary (then the row is invalid, as in
-/// `dictionary_value`).
+/// The dictionary value index of row `i`: `None` when its key is null or
+/// outside the dictionary (which arrow rules out when it builds the array;
+/// such a row is invalid, never a guess).
 #[inline]
 fn value_index(keys: &Int32Array, i: usize, values: usize) -> Option<usize> {
     if !keys.is_valid(i) {
@@ -164,10 +152,13 @@ fn value_index(keys: &Int32Array, i: usize, values: usize) -> Option<usize> {
 /// `of` applied to every row's label: once per dictionary value when the
 /// column is a dictionary (as the pipeline reads labels), else per row.
 fn label_verdicts(column: &StrColumn<'_>, n: usize, of: impl Fn(&str) -> Verdict) -> Vec<Verdict> {
-    match column.by_value(&of) {
-        Some((keys, table)) => (0..n)
-            .map(|i| value_index(keys, i, table.len()).map_or(NULL, |k| table[k]))
-            .collect(),
+    match column.small_dictionary() {
+        Some((keys, values)) => {
+            let table: Vec<Verdict> = values.iter().map(|v| v.map_or(NULL, &of)).collect();
+            (0..n)
+                .map(|i| value_index(keys, i, table.len()).map_or(NULL, |k| table[k]))
+                .collect()
+        }
         None => (0..n).map(|i| column.get(i).map_or(NULL, &of)).collect(),
     }
 }
@@ -175,63 +166,46 @@ fn label_verdicts(column: &StrColumn<'_>, n: usize, of: impl Fn(&str) -> Verdict
 /// Whether each row's platform and kind form an excluded surface
 /// ([`EXCLUDED`], or [`NULL`] when either is null): from a table of every
 /// pair of dictionary values when both columns are dictionaries.
-fn surface_verdicts<'a>(
-    platform: &StrColumn<'a>,
-    kind: &StrColumn<'a>,
+fn surface_verdicts(
+    platform: &StrColumn<'_>,
+    kind: &StrColumn<'_>,
     n: usize,
     policy: &Policy,
 ) -> Vec<Verdict> {
-    let of = |p: &str, k: &str| {
-        if policy.is_excluded_surface(p, k) {
-            EXCLUDED
-        } else {
-            0
-        }
+    let of = |p: Option<&str>, k: Option<&str>| match (p, k) {
+        (Some(p), Some(k)) if policy.is_excluded_surface(p, k) => EXCLUDED,
+        (Some(_), Some(_)) => 0,
+        _ => NULL,
     };
-    if let (Some((pk, pv)), Some((kk, kv))) = (platform.by_value(|_| 0), kind.by_value(|_| 0)) {
-        let values = |c: &StrColumn<'a>, len: usize| -> Vec<Option<&'a str>> {
-            (0..len).map(|v| c.value_at(v)).collect()
-        };
-        let (ps, ks) = (values(platform, pv.len()), values(kind, kv.len()));
-        let table: Vec<Verdict> = ps
-            .iter()
-            .flat_map(|p| ks.iter().map(move |k| (*p, *k)))
-            .map(|pair| match pair {
-                (Some(p), Some(k)) => of(p, k),
-                _ => NULL,
-            })
-            .collect();
-        return (0..n)
-            .map(
-                |i| match (value_index(pk, i, ps.len()), value_index(kk, i, ks.len())) {
-                    (Some(p), Some(k)) => table[p * ks.len() + k],
-                    _ => NULL,
-                },
-            )
-            .collect();
+    match (platform.small_dictionary(), kind.small_dictionary()) {
+        (Some((pk, ps)), Some((kk, ks))) => {
+            let table: Vec<Verdict> = ps
+                .iter()
+                .flat_map(|p| ks.iter().map(|k| of(*p, *k)))
+                .collect();
+            (0..n)
+                .map(
+                    |i| match (value_index(pk, i, ps.len()), value_index(kk, i, ks.len())) {
+                        (Some(p), Some(k)) => table[p * ks.len() + k],
+                        _ => NULL,
+                    },
+                )
+                .collect()
+        }
+        _ => (0..n).map(|i| of(platform.get(i), kind.get(i))).collect(),
     }
-    (0..n)
-        .map(|i| match (platform.get(i), kind.get(i)) {
-            (Some(p), Some(k)) => of(p, k),
-            _ => NULL,
-        })
-        .collect()
 }
 
 /// Row `i` of a dictionary: null when its key or its value is null, or
-/// when its key is outside the dictionary (which arrow rules out when it
-/// builds the array; a null here drops the row as invalid, never a guess).
+/// when its key is outside the dictionary.
 #[inline]
 fn dictionary_value<'a, O: arrow_array::OffsetSizeTrait>(
     keys: &Int32Array,
     values: &'a GenericStringArray<O>,
     i: usize,
 ) -> Option<&'a str> {
-    if !keys.is_valid(i) {
-        return None;
-    }
-    let k = usize::try_from(keys.value(i)).ok()?;
-    (k < values.len() && values.is_valid(k)).then(|| values.value(k))
+    let k = value_index(keys, i, values.len())?;
+    values.is_valid(k).then(|| values.value(k))
 }
 
 /// Whether a column of this type can hold labels or text.
@@ -759,28 +733,18 @@ mod tests {
 
     /// `batch` with its label columns as dictionaries, as the run reads them.
     fn with_label_dictionaries(batch: &RecordBatch) -> RecordBatch {
-        let columns: Vec<ArrayRef> = batch
-            .columns()
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                if [COLS.platform, COLS.kind, COLS.visibility].contains(&i) {
-                    let s = c.as_string::<i32>();
-                    Arc::new(s.iter().collect::<DictionaryArray<Int32Type>>()) as ArrayRef
-                } else {
-                    c.clone()
-                }
-            })
-            .collect();
-        let fields: Vec<_> = batch
-            .schema()
-            .fields()
-            .iter()
-            .zip(&columns)
-            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
-            .collect();
-        RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns)
-            .expect("dictionary batch")
+        let dictionary = |i: usize| -> ArrayRef {
+            let s = batch.column(i).as_string::<i32>();
+            Arc::new(s.iter().collect::<DictionaryArray<Int32Type>>())
+        };
+        with_labels(
+            batch,
+            [
+                dictionary(COLS.platform),
+                dictionary(COLS.kind),
+                dictionary(COLS.visibility),
+            ],
+        )
     }
 
     #[test]

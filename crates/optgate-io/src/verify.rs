@@ -166,11 +166,14 @@ fn check_rows(
         .iter()
         .map(|i| projected_position(&sorted, *i))
         .collect();
-    // The labels through their dictionaries, as the run reads them.
-    let labels: Vec<usize> = indices[3..]
-        .iter()
-        .copied()
-        .filter(|i| !indices[..2].contains(i))
+    // The labels through their dictionaries, as the run reads them; a
+    // column that is also an id stays a plain string column.
+    let [post_id, author_id, _, platform, kind, visibility] = indices[..] else {
+        unreachable!("one index per name");
+    };
+    let labels: Vec<usize> = [platform, kind, visibility]
+        .into_iter()
+        .filter(|i| ![post_id, author_id].contains(i))
         .collect();
     let metadata = src.with_label_dictionaries(&labels)?;
     for batch in src.read_columns_with(&metadata, &sorted)? {

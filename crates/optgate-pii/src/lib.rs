@@ -239,12 +239,113 @@ impl TextScrubber for Scanner {
         self.scrub(text, region)
     }
 
+    /// [`Scanner::scrub`] on each text, pass by pass: each pass searches the
+    /// full keyword automaton in every text that needs it first, two texts
+    /// side by side (the search waits on one table lookup per byte, and two
+    /// independent ones overlap), then scans each text with its matches.
+    /// The texts a pass changed go on to the next. A panic fails the text
+    /// it happened on.
     fn scrub_texts<'a>(
         &self,
         texts: &[Option<&'a str>],
         regions: &[Option<&str>],
     ) -> ScrubbedTexts<'a> {
-        self.scrub_batch(texts, regions)
+        assert_eq!(texts.len(), regions.len(), "one region hint per text");
+        let mut out: Vec<Scrubbing<'a>> = texts
+            .iter()
+            .map(|t| t.map_or(Scrubbing::Null, |t| Scrubbing::Done(Cow::Borrowed(t))))
+            .collect();
+        // The replacements in each text a pass changed, in text order.
+        let mut counts: Vec<(usize, EntityCounts)> = Vec::new();
+        let mut active: Vec<usize> = (0..texts.len()).filter(|&i| texts[i].is_some()).collect();
+        let mut found = lanes::Found::default();
+        for _ in 0..MAX_PASSES {
+            if active.is_empty() {
+                break;
+            }
+            let current: Vec<&str> = active
+                .iter()
+                .map(|&i| match &out[i] {
+                    Scrubbing::Done(s) => s.as_ref(),
+                    _ => unreachable!("only scrubbed texts are active"),
+                })
+                .collect();
+            let needs: Vec<bool> = current
+                .iter()
+                .map(|t| scan::needs_all_keywords(t))
+                .collect();
+            let bytes: Vec<&[u8]> = current
+                .iter()
+                .zip(&needs)
+                .filter(|(_, n)| **n)
+                .map(|(t, _)| t.as_bytes())
+                .collect();
+            // Should the batch search fail, each text searches on its own.
+            let batch =
+                caught(|| scan::search_keywords(&bytes, &self.keywords, &mut found)).is_some();
+            // The place of each searched text among the searched ones.
+            let mut searched = 0;
+            let passes: Vec<Pass> = current
+                .iter()
+                .zip(&active)
+                .zip(&needs)
+                .map(|((text, &i), &needs)| {
+                    let prior = if !needs {
+                        scan::Prior::NotNeeded
+                    } else {
+                        searched += 1;
+                        if batch {
+                            scan::Prior::Found(found.matches(searched - 1))
+                        } else {
+                            scan::Prior::Unknown
+                        }
+                    };
+                    caught(|| match self.scrub_once(text, regions[i], prior) {
+                        Scrubbed {
+                            text: Cow::Borrowed(_),
+                            ..
+                        } => Pass::Unchanged,
+                        Scrubbed {
+                            text: Cow::Owned(t),
+                            counts,
+                        } => Pass::Changed(t, counts),
+                    })
+                    .unwrap_or(Pass::Failed)
+                })
+                .collect();
+            drop(current);
+            let mut still = Vec::new();
+            for (i, pass) in active.into_iter().zip(passes) {
+                match pass {
+                    Pass::Unchanged => {}
+                    Pass::Changed(text, c) => {
+                        out[i] = Scrubbing::Done(Cow::Owned(text));
+                        // Texts change in order in the first pass, and
+                        // later passes change only those.
+                        match counts.binary_search_by_key(&i, |(t, _)| *t) {
+                            Ok(k) => counts[k].1.merge(&c),
+                            Err(k) => counts.insert(k, (i, c)),
+                        }
+                        still.push(i);
+                    }
+                    Pass::Failed => out[i] = Scrubbing::Failed,
+                }
+            }
+            active = still;
+        }
+        let mut total = EntityCounts::default();
+        let mut changed = 0;
+        for (i, c) in &counts {
+            if matches!(out[*i], Scrubbing::Done(_)) {
+                total.merge(c);
+                changed += 1;
+            }
+        }
+        ScrubbedTexts {
+            texts: out,
+            counts: total,
+            changed,
+        }
     }
 }
 
@@ -339,110 +440,6 @@ impl Scanner {
         Scrubbed {
             text: Cow::Owned(current),
             counts,
-        }
-    }
-
-    /// [`Scanner::scrub`] on each text, pass by pass: each pass searches the
-    /// full keyword automaton in every text that needs it first, two texts
-    /// side by side (the search waits on one table lookup per byte, and two
-    /// independent ones overlap), then scans each text with its matches.
-    /// The texts a pass changed go on to the next. A panic fails the text
-    /// it happened on.
-    fn scrub_batch<'a>(
-        &self,
-        texts: &[Option<&'a str>],
-        regions: &[Option<&str>],
-    ) -> ScrubbedTexts<'a> {
-        assert_eq!(texts.len(), regions.len(), "one region hint per text");
-        let mut out: Vec<Scrubbing<'a>> = texts
-            .iter()
-            .map(|t| t.map_or(Scrubbing::Null, |t| Scrubbing::Done(Cow::Borrowed(t))))
-            .collect();
-        // The replacements in each text a pass changed, in text order.
-        let mut counts: Vec<(usize, EntityCounts)> = Vec::new();
-        let mut active: Vec<usize> = (0..texts.len()).filter(|&i| texts[i].is_some()).collect();
-        let mut found = lanes::Found::default();
-        for _ in 0..MAX_PASSES {
-            if active.is_empty() {
-                break;
-            }
-            let current: Vec<&str> = active
-                .iter()
-                .map(|&i| match &out[i] {
-                    Scrubbing::Done(s) => s.as_ref(),
-                    _ => unreachable!("only scrubbed texts are active"),
-                })
-                .collect();
-            let searched: Vec<usize> = (0..current.len())
-                .filter(|&j| scan::needs_all_keywords(current[j]))
-                .collect();
-            let bytes: Vec<&[u8]> = searched.iter().map(|&j| current[j].as_bytes()).collect();
-            // Should the batch search fail, each text searches on its own.
-            let batch =
-                caught(|| scan::search_keywords(&bytes, &self.keywords, &mut found)).is_some();
-            let mut next_searched = searched.iter().enumerate().peekable();
-            let passes: Vec<Pass> = current
-                .iter()
-                .zip(&active)
-                .enumerate()
-                .map(|(j, (text, &i))| {
-                    let prior = match next_searched.peek() {
-                        Some((k, at)) if **at == j => {
-                            let k = *k;
-                            next_searched.next();
-                            if batch {
-                                scan::Prior::Found(found.matches(k))
-                            } else {
-                                scan::Prior::Unknown
-                            }
-                        }
-                        _ => scan::Prior::NotNeeded,
-                    };
-                    caught(|| match self.scrub_once(text, regions[i], prior) {
-                        Scrubbed {
-                            text: Cow::Borrowed(_),
-                            ..
-                        } => Pass::Unchanged,
-                        Scrubbed {
-                            text: Cow::Owned(t),
-                            counts,
-                        } => Pass::Changed(t, counts),
-                    })
-                    .unwrap_or(Pass::Failed)
-                })
-                .collect();
-            drop(current);
-            let mut still = Vec::new();
-            for (i, pass) in active.into_iter().zip(passes) {
-                match pass {
-                    Pass::Unchanged => {}
-                    Pass::Changed(text, c) => {
-                        out[i] = Scrubbing::Done(Cow::Owned(text));
-                        // Texts change in order in the first pass, and
-                        // later passes change only those.
-                        match counts.binary_search_by_key(&i, |(t, _)| *t) {
-                            Ok(k) => counts[k].1.merge(&c),
-                            Err(k) => counts.insert(k, (i, c)),
-                        }
-                        still.push(i);
-                    }
-                    Pass::Failed => out[i] = Scrubbing::Failed,
-                }
-            }
-            active = still;
-        }
-        let mut total = EntityCounts::default();
-        let mut changed = 0;
-        for (i, c) in &counts {
-            if matches!(out[*i], Scrubbing::Done(_)) {
-                total.merge(c);
-                changed += 1;
-            }
-        }
-        ScrubbedTexts {
-            texts: out,
-            counts: total,
-            changed,
         }
     }
 
