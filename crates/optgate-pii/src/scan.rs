@@ -220,7 +220,9 @@ pub(crate) enum Prior<'m> {
     Unknown,
     /// The text does not need them ([`needs_all_keywords`] is false).
     NotNeeded,
-    /// They were found beforehand (see [`search_keywords`]).
+    /// The matches the text needs were found beforehand: the full
+    /// automaton's when it [`needs_all_keywords`] (see [`search_keywords`]),
+    /// else the titles' and name introductions' (see [`search_cues`]).
     Found(&'m [Match]),
 }
 
@@ -245,6 +247,97 @@ pub(crate) fn needs_all_keywords(text: &str) -> bool {
 /// `found`; for texts that [`needs_all_keywords`].
 pub(crate) fn search_keywords(texts: &[&[u8]], kw: &Keywords, found: &mut lanes::Found) {
     lanes::find_each(&kw.automaton, texts, found);
+}
+
+/// The titles and name introductions of many texts, each text's in order of
+/// start (see [`search_cues`]).
+#[derive(Debug, Default)]
+pub(crate) struct Cues {
+    matches: Vec<Match>,
+    /// Where each text's matches are in `matches`.
+    ranges: Vec<std::ops::Range<usize>>,
+    /// Texts joined for one search, and where each starts in it.
+    joined: Vec<u8>,
+    starts: Vec<usize>,
+    /// The matches of one run of texts: text, then match.
+    run: Vec<(usize, Match)>,
+}
+
+impl Cues {
+    /// The matches of text `i`.
+    pub(crate) fn matches(&self, i: usize) -> &[Match] {
+        &self.matches[self.ranges[i].clone()]
+    }
+}
+
+/// Joined texts searched at once: about what the first cache level holds.
+const JOINED_BYTES: usize = 32 * 1024;
+
+/// Never a byte of UTF-8 text, so no keyword match spans two joined texts.
+const JOIN: u8 = 0xFF;
+
+/// For texts that do not [`needs_all_keywords`]: the titles' and the name
+/// introductions' matches in each text (with their indices among all the
+/// keywords, and in order of start, titles first where both start at one
+/// place), as [`candidates`] would find them in each text alone, into
+/// `found`. Texts are joined by a byte that no keyword holds, a run of them
+/// at a time, so that the two automata's SIMD search runs over many texts
+/// at once instead of starting afresh for each short one: no match spans
+/// two texts, and a leftmost search that begins before a text finds in it
+/// the matches that a search of the text alone finds.
+pub(crate) fn search_cues(texts: &[&[u8]], kw: &Keywords, found: &mut Cues) {
+    let Cues {
+        matches,
+        ranges,
+        joined,
+        starts,
+        run,
+    } = found;
+    matches.clear();
+    ranges.clear();
+    let mut first = 0;
+    while first < texts.len() {
+        joined.clear();
+        starts.clear();
+        let mut end = first;
+        while end < texts.len() && (end == first || joined.len() + texts[end].len() < JOINED_BYTES)
+        {
+            starts.push(joined.len());
+            joined.extend_from_slice(texts[end]);
+            joined.push(JOIN);
+            end += 1;
+        }
+        run.clear();
+        // The text a match starts in: matches come in order of start.
+        let place = |run: &mut Vec<(usize, Match)>, m: Match, global: usize, text: &mut usize| {
+            while *text + 1 < starts.len() && starts[*text + 1] <= m.start() {
+                *text += 1;
+            }
+            let at = starts[*text];
+            run.push((*text, Match::must(global, m.start() - at..m.end() - at)));
+        };
+        let mut text = 0;
+        for m in kw.titles.automaton.find_iter(&joined[..]) {
+            place(run, m, kw.titles.global[m.pattern().as_usize()], &mut text);
+        }
+        joined.make_ascii_lowercase();
+        let mut text = 0;
+        for m in kw.intros.automaton.find_iter(&joined[..]) {
+            place(run, m, kw.intros.global[m.pattern().as_usize()], &mut text);
+        }
+        // Stable: titles stay before introductions that start with them.
+        run.sort_by_key(|(t, m)| (*t, m.start()));
+        let mut k = 0;
+        for t in 0..end - first {
+            let from = matches.len();
+            while k < run.len() && run[k].0 == t {
+                matches.push(run[k].1);
+                k += 1;
+            }
+            ranges.push(from..matches.len());
+        }
+        first = end;
+    }
 }
 
 /// How [`word_pass`] moves over the bytes that cannot start anything.
@@ -1534,7 +1627,96 @@ mod tests {
         }
     }
 
+    /// Each text's titles and introductions searched alone, as
+    /// `search_cues` reports them: the titles in the text, the
+    /// introductions in its lower-cased copy, in order of start.
+    fn cues_alone(text: &str) -> Vec<Match> {
+        let kw = keywords();
+        let mut all: Vec<Match> = kw
+            .titles
+            .automaton
+            .find_iter(text)
+            .map(|m| Match::must(kw.titles.global[m.pattern().as_usize()], m.span()))
+            .collect();
+        let folded = text.to_ascii_lowercase();
+        all.extend(
+            kw.intros
+                .automaton
+                .find_iter(&folded)
+                .map(|m| Match::must(kw.intros.global[m.pattern().as_usize()], m.span())),
+        );
+        all.sort_by_key(Match::start);
+        all
+    }
+
+    fn check_cues(texts: &[String]) -> Result<(), TestCaseError> {
+        let bytes: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+        let mut cues = Cues::default();
+        // Twice, the second time over the first's results.
+        for _ in 0..2 {
+            search_cues(&bytes, keywords(), &mut cues);
+            prop_assert_eq!(cues.ranges.len(), texts.len());
+            for (i, t) in texts.iter().enumerate() {
+                prop_assert_eq!(
+                    cues.matches(i),
+                    &cues_alone(t)[..],
+                    "text {} of {:?}",
+                    i,
+                    texts
+                );
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn joined_texts_give_each_text_its_own_titles_and_introductions() {
+        let texts: Vec<String> = [
+            "",
+            "Herr Müller und Frau Dr. Schneider",
+            "Je m'appelle Marie. MY NAME IS Bob",
+            "Mrs",
+            "Sig.ra Rossi, ich heiße Jan",
+            "Mr.",
+            "name is Ann, my name is Ann",
+            "Pani Nowak",
+        ]
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect();
+        check_cues(&texts).expect("as alone");
+        // Texts longer than one search's run, and runs that end anywhere.
+        let long: Vec<String> = (0..40)
+            .map(|i| {
+                format!(
+                    "{}Herr Weber. My name is Eve{}",
+                    "x".repeat(i * 997),
+                    "Dr.".repeat(i % 3)
+                )
+            })
+            .collect();
+        check_cues(&long).expect("as alone");
+        check_cues(&[]).expect("none");
+    }
+
     proptest! {
+        #[test]
+        fn joined_search_agrees_on_arbitrary_texts(
+            texts in proptest::collection::vec(
+                proptest::collection::vec(
+                    prop_oneof![
+                        Just("Herr "), Just("Mrs"), Just("Mr."), Just("M."), Just("Dr. "),
+                        Just("Je M'appelle "), Just("my name is "), Just("NAME IS "), Just("Ich heiße "),
+                        Just("Anna "), Just("é"), Just("."), Just(" "), Just("x"),
+                    ],
+                    0..12,
+                ).prop_map(|v| v.concat()),
+                0..12,
+            ),
+        ) {
+            check_cues(&texts)?;
+        }
+
         #[test]
         fn skipping_walk_agrees_on_arbitrary_text(
             text in "[a-zA-Z0-9 _+()*,.:@/ÉéŁł\u{a0}-]{0,120}",

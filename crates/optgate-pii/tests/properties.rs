@@ -29,6 +29,7 @@ fn pii_like() -> impl Strategy<Value = String> {
         Just("ul. ".to_owned()),
         Just("Herr ".to_owned()),
         Just("je m'appelle ".to_owned()),
+        Just("My name is ".to_owned()),
         Just("facebook.com/".to_owned()),
         Just("wa.me/".to_owned()),
         Just("NL91".to_owned()),
