@@ -304,7 +304,7 @@ impl TextScrubber for Scanner {
                     let prior = if !needs {
                         others += 1;
                         if batch_cues {
-                            scan::Prior::Found(cues.matches(others - 1))
+                            cues.prior(others - 1)
                         } else {
                             scan::Prior::NotNeeded
                         }

@@ -39,6 +39,8 @@ pub(crate) struct Keywords {
     cues: Vec<Vec<Cue>>,
     /// Sorted, for binary search.
     first_names: Vec<&'static str>,
+    /// The last byte of each first name.
+    name_ends: [bool; 256],
 }
 
 impl Keywords {
@@ -90,6 +92,15 @@ impl Keywords {
                 let mut v = words::FIRST_NAMES.to_vec();
                 v.sort_unstable();
                 v
+            },
+            name_ends: {
+                let mut t = [false; 256];
+                for n in words::FIRST_NAMES {
+                    if let Some(&last) = n.as_bytes().last() {
+                        t[usize::from(last)] = true;
+                    }
+                }
+                t
             },
         }
     }
@@ -220,10 +231,16 @@ pub(crate) enum Prior<'m> {
     Unknown,
     /// The text does not need them ([`needs_all_keywords`] is false).
     NotNeeded,
-    /// The matches the text needs were found beforehand: the full
-    /// automaton's when it [`needs_all_keywords`] (see [`search_keywords`]),
-    /// else the titles' and name introductions' (see [`search_cues`]).
+    /// The full automaton's matches, found beforehand (see
+    /// [`search_keywords`]), for a text that [`needs_all_keywords`].
     Found(&'m [Match]),
+    /// For a text that does not [`needs_all_keywords`], found beforehand (see
+    /// [`search_cues`]): its titles' and name introductions' matches, and
+    /// whether [`may_hold_name_pair`].
+    Cues {
+        matches: &'m [Match],
+        name_pair: bool,
+    },
 }
 
 /// The candidates in `text`.
@@ -256,6 +273,8 @@ pub(crate) struct Cues {
     matches: Vec<Match>,
     /// Where each text's matches are in `matches`.
     ranges: Vec<std::ops::Range<usize>>,
+    /// Whether each text [`may_hold_name_pair`].
+    name_pairs: Vec<bool>,
     /// Texts joined for one search, and where each starts in it.
     joined: Vec<u8>,
     starts: Vec<usize>,
@@ -264,9 +283,12 @@ pub(crate) struct Cues {
 }
 
 impl Cues {
-    /// The matches of text `i`.
-    pub(crate) fn matches(&self, i: usize) -> &[Match] {
-        &self.matches[self.ranges[i].clone()]
+    /// What is known of text `i` before it is scanned.
+    pub(crate) fn prior(&self, i: usize) -> Prior<'_> {
+        Prior::Cues {
+            matches: &self.matches[self.ranges[i].clone()],
+            name_pair: self.name_pairs[i],
+        }
     }
 }
 
@@ -289,12 +311,15 @@ pub(crate) fn search_cues(texts: &[&[u8]], kw: &Keywords, found: &mut Cues) {
     let Cues {
         matches,
         ranges,
+        name_pairs,
         joined,
         starts,
         run,
     } = found;
     matches.clear();
     ranges.clear();
+    name_pairs.clear();
+    name_pairs.extend(texts.iter().map(|t| may_hold_name_pair(t, kw)));
     let mut first = 0;
     while first < texts.len() {
         joined.clear();
@@ -340,6 +365,53 @@ pub(crate) fn search_cues(texts: &[&[u8]], kw: &Keywords, found: &mut Cues) {
     }
 }
 
+/// The high bit of each lane of `x` that holds `byte` (below 0x80).
+#[inline(always)]
+fn lanes_equal(x: u64, byte: u8) -> u64 {
+    lanes_in(x & !HIGH, byte, byte) & !x
+}
+
+/// The high bit of each lane of `x` (little-endian bytes) that holds a
+/// space, after a byte that can end a first name (an ASCII lower-case
+/// letter, or any non-ASCII byte) and before one that can start a
+/// capitalised word (an ASCII capital, or any non-ASCII byte); `prev` and
+/// `next` are the eight bytes one before and one after `x`.
+#[inline(always)]
+fn pair_lanes(prev: u64, x: u64, next: u64) -> u64 {
+    let ends_name = prev | (lanes_in(prev & !HIGH, b'a', b'z') & !prev);
+    let starts_word = next | (lanes_in(next & !HIGH, b'A', b'Z') & !next);
+    lanes_equal(x, b' ') & ends_name & starts_word & HIGH
+}
+
+/// Whether the text may hold a first name followed by a space and a
+/// capitalised word: a space after the last byte of a first name and before
+/// an ASCII capital or a non-ASCII byte. Without a digit, that is the only
+/// thing the word walk can find: numbers, identifier tokens (each shape
+/// has a digit in its first seven bytes) and streets (before a house
+/// number) all need one. When this is false the walk finds nothing, and a
+/// text without a digit is not walked. Eight bytes at a time: a text that
+/// passes is walked as any other.
+pub(crate) fn may_hold_name_pair(b: &[u8], kw: &Keywords) -> bool {
+    let at = |e: usize| {
+        b[e] == b' '
+            && kw.name_ends[usize::from(b[e - 1])]
+            && (b[e + 1].is_ascii_uppercase() || b[e + 1] >= 0x80)
+    };
+    let word = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
+    let mut e = 1;
+    while e + 9 <= b.len() {
+        let mut lanes = pair_lanes(word(e - 1), word(e), word(e + 1));
+        while lanes != 0 {
+            if at(e + (lanes.trailing_zeros() / 8) as usize) {
+                return true;
+            }
+            lanes &= lanes - 1;
+        }
+        e += 8;
+    }
+    (e..b.len().saturating_sub(1)).any(at)
+}
+
 /// How [`word_pass`] moves over the bytes that cannot start anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WordWalk {
@@ -374,8 +446,15 @@ fn candidates_with(
         }
     };
     let mut own = Vec::new();
+    // Without a digit, the word walk finds only a first name followed by a
+    // capitalised word (see `may_hold_name_pair`).
+    let mut walk_finds = true;
     let all = match keywords {
         Prior::Found(matches) => Some(matches),
+        Prior::Cues { matches, name_pair } => {
+            walk_finds = name_pair;
+            Some(matches)
+        }
         Prior::NotNeeded => None,
         Prior::Unknown => needs_all_keywords(text).then(|| {
             lanes::find_one(&kw.automaton, text.as_bytes(), &mut own);
@@ -446,7 +525,9 @@ fn candidates_with(
             street(text, h, true, &mut spans);
         }
     }
-    word_pass(text, region, kw, &near_before, walk, &mut spans);
+    if walk_finds {
+        word_pass(text, region, kw, &near_before, walk, &mut spans);
+    }
     ipv6(text, &mut spans);
     spans
 }
@@ -1657,13 +1738,11 @@ mod tests {
             search_cues(&bytes, keywords(), &mut cues);
             prop_assert_eq!(cues.ranges.len(), texts.len());
             for (i, t) in texts.iter().enumerate() {
-                prop_assert_eq!(
-                    cues.matches(i),
-                    &cues_alone(t)[..],
-                    "text {} of {:?}",
-                    i,
-                    texts
-                );
+                let Prior::Cues { matches, name_pair } = cues.prior(i) else {
+                    unreachable!("cues are cues")
+                };
+                prop_assert_eq!(matches, &cues_alone(t)[..], "text {} of {:?}", i, texts);
+                prop_assert_eq!(name_pair, may_hold_name_pair(t.as_bytes(), keywords()));
             }
         }
         Ok(())
@@ -1699,7 +1778,91 @@ mod tests {
         check_cues(&[]).expect("none");
     }
 
+    /// `may_hold_name_pair` byte by byte.
+    fn name_pair_bytewise(b: &[u8]) -> bool {
+        (1..b.len().saturating_sub(1)).any(|e| {
+            b[e] == b' '
+                && keywords().name_ends[usize::from(b[e - 1])]
+                && (b[e + 1].is_ascii_uppercase() || b[e + 1] >= 0x80)
+        })
+    }
+
+    /// The word walk's spans in `text`.
+    fn walked(text: &str) -> Vec<Span> {
+        let mut spans = Vec::new();
+        word_pass(
+            text,
+            None,
+            keywords(),
+            &|_, _, _| false,
+            WordWalk::EveryWord,
+            &mut spans,
+        );
+        spans
+    }
+
+    /// On text without a digit, a walk that finds something needs a name
+    /// pair; and the eight-byte test agrees with the byte-by-byte one.
+    fn check_name_pair(text: &str) -> Result<(), TestCaseError> {
+        let b = text.as_bytes();
+        let may = may_hold_name_pair(b, keywords());
+        prop_assert_eq!(may, name_pair_bytewise(b), "{:?}", text);
+        if !b.iter().any(u8::is_ascii_digit) && !walked(text).is_empty() {
+            prop_assert!(may, "the walk found {:?} in {:?}", walked(text), text);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_walk_without_a_name_pair_finds_nothing_in_text_without_digits() {
+        let mut found = 0;
+        for case in crate::eval::generate(11, 40, 40, 200) {
+            found += usize::from(!walked(&case.text).is_empty());
+            check_name_pair(&case.text).expect("sound");
+            // Every place in an eight-byte step.
+            for pad in 1..8 {
+                check_name_pair(&format!("{}{}", "x".repeat(pad), case.text)).expect("sound");
+            }
+        }
+        assert!(found > 0, "the corpus has names for the walk");
+        for text in [
+            "Marie Curie",
+            "avec Marie Curie",
+            "Marie  Curie",
+            "Marie Łukasiewicz",
+            "Marie <PERSON>",
+            "x Élodie Émile",
+            "ABC-Marie Curie",
+            "Marie curie",
+            "Marie",
+            " ",
+            "",
+        ] {
+            check_name_pair(text).expect("sound");
+        }
+        assert!(may_hold_name_pair(b"avec Marie Curie", keywords()));
+        assert!(!may_hold_name_pair(
+            b"Marie curie, et puis voila.",
+            keywords()
+        ));
+    }
+
     proptest! {
+        #[test]
+        fn name_pair_test_is_sound_on_arbitrary_text(
+            pieces in proptest::collection::vec(
+                prop_oneof![
+                    Just("Marie"), Just("Jean"), Just("Łukasz"), Just("Élodie"), Just("Chloé"),
+                    Just("Curie"), Just("Émile"), Just("Łódź"), Just("Zofia"), Just("berg"), Just("x"),
+                    Just(" "), Just("  "), Just("-"), Just("'"), Just("."), Just(", "),
+                    Just("<PERSON>"), Just("\u{a0}"), Just("é"), Just("A"), Just("ß"),
+                ],
+                0..24,
+            ).prop_map(|v| v.concat()),
+        ) {
+            check_name_pair(&pieces)?;
+        }
+
         #[test]
         fn joined_search_agrees_on_arbitrary_texts(
             texts in proptest::collection::vec(
