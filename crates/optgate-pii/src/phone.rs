@@ -54,7 +54,11 @@ struct Plan {
 impl Plan {
     fn new(m: &Metadata) -> Plan {
         let d = m.descriptors();
+        // The common types first: a number is valid when any matches, so
+        // the order changes no answer, and most numbers are one of these.
         let types = [
+            d.fixed_line(),
+            d.mobile(),
             d.premium_rate(),
             d.toll_free(),
             d.shared_cost(),
@@ -63,8 +67,6 @@ impl Plan {
             d.pager(),
             d.uan(),
             d.voicemail(),
-            d.fixed_line(),
-            d.mobile(),
         ]
         .into_iter()
         .flatten()
