@@ -142,7 +142,8 @@ impl LedgerBuilder {
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
             .expect("ledger columns match the ledger schema");
         let path = dir.join(name);
-        let plain = PlainColumns::new(&schema, &[POST_ID], &[]);
+        let mut plain = PlainColumns::new(&schema, &[POST_ID], &[]);
+        plain.no_statistics = vec![vec![REASONS.into(), "list".into(), "item".into()]];
         let mut writer = PartWriter::create(&path, schema, options, &plain)?;
         writer.write(&batch)?;
         let (rows, bytes, sha256) = writer.finish()?;
@@ -184,6 +185,20 @@ mod tests {
         assert_eq!(out.rows, 3);
         let src = crate::ParquetSource::open(&dir.path().join("l.parquet")).expect("open");
         assert_eq!(src.metadata.schema().as_ref(), schema().as_ref());
+        // Min/max for every column a reader can prune by; none for the post
+        // ids (all distinct) or the lists of reasons (see `PlainColumns`).
+        let group = src.metadata.metadata().row_group(0);
+        let with_statistics: Vec<String> = group
+            .columns()
+            .iter()
+            .filter(|c| c.statistics().is_some_and(|s| s.min_bytes_opt().is_some()))
+            .map(|c| c.column_path().string())
+            .collect();
+        assert_eq!(
+            with_statistics,
+            ["reason", "input_file", "input_row_group"],
+            "columns with min/max"
+        );
         let all: Vec<usize> = (0..5).collect();
         let batches: Vec<RecordBatch> = src
             .read_columns(&all)

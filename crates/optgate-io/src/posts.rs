@@ -276,6 +276,11 @@ pub struct PlainColumns {
     /// No dictionary, statistics kept: a reader prunes row groups by their
     /// min/max (the creation time).
     pub no_dictionary: Vec<String>,
+    /// Dictionary kept, no statistics, by the column's path (a list's
+    /// values are `name.list.item`): the min/max of the ledger's lists of
+    /// reasons prunes nothing that the first reason's does not, and costs a
+    /// comparison per value.
+    pub no_statistics: Vec<Vec<String>>,
 }
 
 impl PlainColumns {
@@ -291,6 +296,7 @@ impl PlainColumns {
         PlainColumns {
             unique: present(unique),
             no_dictionary: present(no_dictionary),
+            no_statistics: Vec::new(),
         }
     }
 
@@ -710,8 +716,15 @@ impl PartWriter {
             let column = parquet::schema::types::ColumnPath::from(name.as_str());
             props = props.set_column_dictionary_enabled(column, false);
         }
-        for name in &plain.unique {
-            let column = parquet::schema::types::ColumnPath::from(name.as_str());
+        let unique = plain
+            .unique
+            .iter()
+            .map(|name| parquet::schema::types::ColumnPath::from(name.as_str()));
+        let nested = plain
+            .no_statistics
+            .iter()
+            .map(|path| parquet::schema::types::ColumnPath::new(path.clone()));
+        for column in unique.chain(nested) {
             props = props.set_column_statistics_enabled(
                 column,
                 parquet::file::properties::EnabledStatistics::None,
