@@ -244,7 +244,8 @@ impl TextScrubber for Scanner {
     /// side by side (the search waits on one table lookup per byte, and two
     /// independent ones overlap), and the titles and name introductions in
     /// the others, many texts joined at a time (one SIMD search instead of
-    /// one per short text), then scans each text with its matches.
+    /// one per short text), with whether the word walk can find anything in
+    /// them; then it scans each text with what was found.
     /// The texts a pass changed go on to the next. A panic fails the text
     /// it happened on.
     fn scrub_texts<'a>(
