@@ -130,6 +130,34 @@ proptest! {
         check_batch(&texts, &regions)?;
     }
 
+    /// Text without digits, where a batch takes the joined titles search and
+    /// walks a text only if it may hold a first name before a capitalised
+    /// word: names, titles, introductions, handles and words glued to them.
+    #[test]
+    fn a_batch_of_text_without_digits_scrubs_each_text_as_alone(
+        batch in proptest::collection::vec(
+            proptest::collection::vec(
+                prop_oneof![
+                    proptest::sample::select(vec![
+                        "Marie", "Jean", "Łukasz", "Élodie", "Chloé", "Curie", "Nowak", "Émile",
+                        "Herr", "Frau", "Dr.", "je m'appelle", "My name is", "ich heiße",
+                        "@marie", "anna@example.org", "dead:beef::cafe", " ", "  ", "-", "'",
+                        ". ", ", ", "\u{a0}", "<PERSON>",
+                    ])
+                    .prop_map(str::to_owned),
+                    "[a-z]{1,6}",
+                    "[A-Z][a-z]{1,6}",
+                ],
+                0..16,
+            ).prop_map(|v| v.concat()),
+            0..10,
+        ),
+    ) {
+        let texts: Vec<Option<String>> = batch.into_iter().map(Some).collect();
+        let regions = vec![Some("FR"); texts.len()];
+        check_batch(&texts, &regions)?;
+    }
+
     #[test]
     fn never_panics_and_is_idempotent(text in pii_like(), region in prop_oneof![Just(None), Just(Some("FR")), Just(Some("DE")), Just(Some("US"))]) {
         let once = scanner().scrub(&text, region);
