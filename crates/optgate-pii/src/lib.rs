@@ -295,6 +295,10 @@ impl TextScrubber for Scanner {
                 caught(|| scan::search_keywords(&bytes, &self.keywords, &mut found)).is_some();
             let batch_cues =
                 caught(|| scan::search_cues(&rest, &self.keywords, &mut cues)).is_some();
+            let name_pairs: Vec<bool> = rest
+                .iter()
+                .map(|t| scan::may_hold_name_pair(t, &self.keywords))
+                .collect();
             // The place of each text among those searched the same way.
             let (mut searched, mut others) = (0, 0);
             let passes: Vec<Pass> = current
@@ -305,7 +309,10 @@ impl TextScrubber for Scanner {
                     let prior = if !needs {
                         others += 1;
                         if batch_cues {
-                            cues.prior(others - 1)
+                            scan::Prior::Cues {
+                                matches: cues.matches(others - 1),
+                                name_pair: name_pairs[others - 1],
+                            }
                         } else {
                             scan::Prior::NotNeeded
                         }

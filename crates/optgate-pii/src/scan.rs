@@ -150,9 +150,8 @@ fn has_digit_or_slash(b: &[u8]) -> bool {
 }
 
 thread_local! {
-    /// The lower-cased copy of the text that name introductions are searched
-    /// in, reused from post to post.
-    static FOLDED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The titles search of a text scanned alone, reused from post to post.
+    static ALONE: std::cell::RefCell<Cues> = std::cell::RefCell::new(Cues::default());
 }
 
 /// A keyword occurrence at word boundaries.
@@ -223,8 +222,7 @@ fn is_sep(c: char) -> bool {
     matches!(c, ' ' | '\u{00A0}' | '\u{202F}' | '.' | '-' | '/')
 }
 
-/// What is known, before a text is scanned, of the full keyword automaton's
-/// matches in it.
+/// What is known, before a text is scanned, of the keywords in it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Prior<'m> {
     /// Nothing: the scan finds out.
@@ -234,9 +232,9 @@ pub(crate) enum Prior<'m> {
     /// The full automaton's matches, found beforehand (see
     /// [`search_keywords`]), for a text that [`needs_all_keywords`].
     Found(&'m [Match]),
-    /// For a text that does not [`needs_all_keywords`], found beforehand (see
-    /// [`search_cues`]): its titles' and name introductions' matches, and
-    /// whether [`may_hold_name_pair`].
+    /// For a text that does not [`needs_all_keywords`]: its titles' and name
+    /// introductions' matches, found beforehand (see [`search_cues`]), and
+    /// whether it [`may_hold_name_pair`].
     Cues {
         matches: &'m [Match],
         name_pair: bool,
@@ -273,8 +271,6 @@ pub(crate) struct Cues {
     matches: Vec<Match>,
     /// Where each text's matches are in `matches`.
     ranges: Vec<std::ops::Range<usize>>,
-    /// Whether each text [`may_hold_name_pair`].
-    name_pairs: Vec<bool>,
     /// Texts joined for one search, and where each starts in it.
     joined: Vec<u8>,
     starts: Vec<usize>,
@@ -283,12 +279,9 @@ pub(crate) struct Cues {
 }
 
 impl Cues {
-    /// What is known of text `i` before it is scanned.
-    pub(crate) fn prior(&self, i: usize) -> Prior<'_> {
-        Prior::Cues {
-            matches: &self.matches[self.ranges[i].clone()],
-            name_pair: self.name_pairs[i],
-        }
+    /// The matches of text `i`.
+    pub(crate) fn matches(&self, i: usize) -> &[Match] {
+        &self.matches[self.ranges[i].clone()]
     }
 }
 
@@ -311,15 +304,12 @@ pub(crate) fn search_cues(texts: &[&[u8]], kw: &Keywords, found: &mut Cues) {
     let Cues {
         matches,
         ranges,
-        name_pairs,
         joined,
         starts,
         run,
     } = found;
     matches.clear();
     ranges.clear();
-    name_pairs.clear();
-    name_pairs.extend(texts.iter().map(|t| may_hold_name_pair(t, kw)));
     let mut first = 0;
     while first < texts.len() {
         joined.clear();
@@ -363,6 +353,14 @@ pub(crate) fn search_cues(texts: &[&[u8]], kw: &Keywords, found: &mut Cues) {
         }
         first = end;
     }
+}
+
+/// [`search_cues`] on one text, into `out`.
+fn search_cues_alone(text: &str, kw: &Keywords, out: &mut Vec<Match>) {
+    ALONE.with_borrow_mut(|cues| {
+        search_cues(&[text.as_bytes()], kw, cues);
+        out.extend_from_slice(cues.matches(0));
+    });
 }
 
 /// The high bit of each lane of `x` that holds `byte` (below 0x80).
@@ -447,36 +445,31 @@ fn candidates_with(
     };
     let mut own = Vec::new();
     // Without a digit, the word walk finds only a first name followed by a
-    // capitalised word (see `may_hold_name_pair`).
+    // capitalised word (see `may_hold_name_pair`). A text scanned alone is
+    // walked whatever that test says: it is the reference a batch is
+    // tested against.
     let mut walk_finds = true;
-    let all = match keywords {
-        Prior::Found(matches) => Some(matches),
+    let matches = match keywords {
+        Prior::Found(matches) => matches,
         Prior::Cues { matches, name_pair } => {
             walk_finds = name_pair;
-            Some(matches)
+            matches
         }
-        Prior::NotNeeded => None,
-        Prior::Unknown => needs_all_keywords(text).then(|| {
-            lanes::find_one(&kw.automaton, text.as_bytes(), &mut own);
+        Prior::NotNeeded => {
+            search_cues_alone(text, kw, &mut own);
             &own[..]
-        }),
-    };
-    if let Some(matches) = all {
-        for m in matches {
-            push(m.start(), m.end(), m.pattern().as_usize());
         }
-    } else {
-        for m in kw.titles.automaton.find_iter(text) {
-            push(m.start(), m.end(), kw.titles.global[m.pattern().as_usize()]);
-        }
-        FOLDED.with_borrow_mut(|folded| {
-            folded.clear();
-            folded.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
-            for m in kw.intros.automaton.find_iter(&folded[..]) {
-                push(m.start(), m.end(), kw.intros.global[m.pattern().as_usize()]);
+        Prior::Unknown => {
+            if needs_all_keywords(text) {
+                lanes::find_one(&kw.automaton, text.as_bytes(), &mut own);
+            } else {
+                search_cues_alone(text, kw, &mut own);
             }
-        });
-        hits.sort_by_key(|h| h.start);
+            &own[..]
+        }
+    };
+    for m in matches {
+        push(m.start(), m.end(), m.pattern().as_usize());
     }
     let has = |h: &Hit, cue: Cue| kw.cues[h.pattern].contains(&cue);
     let near_before = |pos: usize, cue: Cue, window: usize| {
@@ -1738,11 +1731,13 @@ mod tests {
             search_cues(&bytes, keywords(), &mut cues);
             prop_assert_eq!(cues.ranges.len(), texts.len());
             for (i, t) in texts.iter().enumerate() {
-                let Prior::Cues { matches, name_pair } = cues.prior(i) else {
-                    unreachable!("cues are cues")
-                };
-                prop_assert_eq!(matches, &cues_alone(t)[..], "text {} of {:?}", i, texts);
-                prop_assert_eq!(name_pair, may_hold_name_pair(t.as_bytes(), keywords()));
+                prop_assert_eq!(
+                    cues.matches(i),
+                    &cues_alone(t)[..],
+                    "text {} of {:?}",
+                    i,
+                    texts
+                );
             }
         }
         Ok(())
