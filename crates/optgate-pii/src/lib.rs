@@ -278,27 +278,22 @@ impl TextScrubber for Scanner {
                 .iter()
                 .map(|t| scan::needs_all_keywords(t))
                 .collect();
-            let bytes: Vec<&[u8]> = current
-                .iter()
-                .zip(&needs)
-                .filter(|(_, n)| **n)
-                .map(|(t, _)| t.as_bytes())
-                .collect();
-            let rest: Vec<&[u8]> = current
-                .iter()
-                .zip(&needs)
-                .filter(|(_, n)| !**n)
-                .map(|(t, _)| t.as_bytes())
-                .collect();
+            // The texts for the full keyword search, and the others with
+            // whether the word walk can find anything in them.
+            let (mut bytes, mut rest, mut name_pairs) = (Vec::new(), Vec::new(), Vec::new());
+            for (t, &n) in current.iter().zip(&needs) {
+                if n {
+                    bytes.push(t.as_bytes());
+                } else {
+                    rest.push(t.as_bytes());
+                    name_pairs.push(scan::may_hold_name_pair(t.as_bytes(), &self.keywords));
+                }
+            }
             // Should a batch search fail, each text searches on its own.
             let batch =
                 caught(|| scan::search_keywords(&bytes, &self.keywords, &mut found)).is_some();
             let batch_cues =
                 caught(|| scan::search_cues(&rest, &self.keywords, &mut cues)).is_some();
-            let name_pairs: Vec<bool> = rest
-                .iter()
-                .map(|t| scan::may_hold_name_pair(t, &self.keywords))
-                .collect();
             // The place of each text among those searched the same way.
             let (mut searched, mut others) = (0, 0);
             let passes: Vec<Pass> = current
