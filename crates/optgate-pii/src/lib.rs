@@ -286,7 +286,7 @@ impl TextScrubber for Scanner {
                     bytes.push(t.as_bytes());
                 } else {
                     rest.push(t.as_bytes());
-                    name_pairs.push(scan::may_hold_name_pair(t.as_bytes(), &self.keywords));
+                    name_pairs.push(scan::may_hold_name_pair(t, &self.keywords));
                 }
             }
             // Should a batch search fail, each text searches on its own.

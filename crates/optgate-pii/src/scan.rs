@@ -41,6 +41,8 @@ pub(crate) struct Keywords {
     first_names: Vec<&'static str>,
     /// The last byte of each first name.
     name_ends: [bool; 256],
+    /// The byte length of the longest first name.
+    longest_name: usize,
 }
 
 impl Keywords {
@@ -102,6 +104,11 @@ impl Keywords {
                 }
                 t
             },
+            longest_name: words::FIRST_NAMES
+                .iter()
+                .map(|n| n.len())
+                .max()
+                .unwrap_or(0),
         }
     }
 }
@@ -381,19 +388,51 @@ fn pair_lanes(prev: u64, x: u64, next: u64) -> u64 {
     lanes_equal(x, b' ') & ends_name & starts_word & HIGH
 }
 
+/// Whether a first name that starts a word ends at `e` (`e` > 0): the
+/// word the walk looks up before a space, when it is a first name. Names
+/// are letters only, so the one place such a name can start is where the
+/// letters that end at `e` begin.
+fn first_name_ends_at(text: &str, e: usize, kw: &Keywords) -> bool {
+    let b = text.as_bytes();
+    if !kw.name_ends[usize::from(b[e - 1])] {
+        return false;
+    }
+    let mut s = e;
+    loop {
+        let letter = match b[..s].last() {
+            Some(&c) if c < 0x80 => c.is_ascii_alphabetic().then_some(1),
+            Some(_) => prev_char(text, s)
+                .filter(|c| c.is_alphabetic())
+                .map(char::len_utf8),
+            None => None,
+        };
+        let Some(len) = letter else { break };
+        s -= len;
+        if e - s > kw.longest_name {
+            return false;
+        }
+    }
+    next_char(text, s).is_some_and(char::is_uppercase)
+        && word_start(text, s)
+        && kw.first_names.binary_search(&&text[s..e]).is_ok()
+}
+
 /// Whether the text may hold a first name followed by a space and a
-/// capitalised word: a space after the last byte of a first name and before
-/// an ASCII capital or a non-ASCII byte. Without a digit, that is the only
-/// thing the word walk can find: numbers, identifier tokens (each shape
-/// has a digit in its first seven bytes) and streets (before a house
-/// number) all need one. When this is false the walk finds nothing, and a
-/// text without a digit is not walked. Eight bytes at a time: a text that
-/// passes is walked as any other.
-pub(crate) fn may_hold_name_pair(b: &[u8], kw: &Keywords) -> bool {
+/// capitalised word: a first name that starts a word, then a space, then
+/// an upper-case character. Without a digit, that is the only thing the
+/// word walk can find: numbers, identifier tokens (each shape has a digit
+/// in its first seven bytes) and streets (before a house number) all need
+/// one, and the walk takes a name only where the whole capitalised word
+/// before the space is one of the first names. When this is false the walk
+/// finds nothing, and a text without a digit is not walked. The spaces
+/// worth a look are found eight bytes at a time ([`pair_lanes`]); a text
+/// that passes is walked as any other.
+pub(crate) fn may_hold_name_pair(text: &str, kw: &Keywords) -> bool {
+    let b = text.as_bytes();
     let at = |e: usize| {
         b[e] == b' '
-            && kw.name_ends[usize::from(b[e - 1])]
-            && (b[e + 1].is_ascii_uppercase() || b[e + 1] >= 0x80)
+            && next_char(text, e + 1).is_some_and(char::is_uppercase)
+            && first_name_ends_at(text, e, kw)
     };
     let word = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
     let mut e = 1;
@@ -1773,12 +1812,18 @@ mod tests {
         check_cues(&[]).expect("none");
     }
 
-    /// `may_hold_name_pair` byte by byte.
-    fn name_pair_bytewise(b: &[u8]) -> bool {
+    /// `may_hold_name_pair` character by character, each first name tried
+    /// at each space.
+    fn name_pair_bytewise(text: &str) -> bool {
+        let b = text.as_bytes();
         (1..b.len().saturating_sub(1)).any(|e| {
             b[e] == b' '
-                && keywords().name_ends[usize::from(b[e - 1])]
-                && (b[e + 1].is_ascii_uppercase() || b[e + 1] >= 0x80)
+                && next_char(text, e + 1).is_some_and(char::is_uppercase)
+                && words::FIRST_NAMES.iter().any(|n| {
+                    text[..e].ends_with(n)
+                        && text.is_char_boundary(e - n.len())
+                        && word_start(text, e - n.len())
+                })
         })
     }
 
@@ -1800,8 +1845,8 @@ mod tests {
     /// pair; and the eight-byte test agrees with the byte-by-byte one.
     fn check_name_pair(text: &str) -> Result<(), TestCaseError> {
         let b = text.as_bytes();
-        let may = may_hold_name_pair(b, keywords());
-        prop_assert_eq!(may, name_pair_bytewise(b), "{:?}", text);
+        let may = may_hold_name_pair(text, keywords());
+        prop_assert_eq!(may, name_pair_bytewise(text), "{:?}", text);
         if !b.iter().any(u8::is_ascii_digit) && !walked(text).is_empty() {
             prop_assert!(may, "the walk found {:?} in {:?}", walked(text), text);
         }
@@ -1835,11 +1880,19 @@ mod tests {
         ] {
             check_name_pair(text).expect("sound");
         }
-        assert!(may_hold_name_pair(b"avec Marie Curie", keywords()));
+        assert!(may_hold_name_pair("avec Marie Curie", keywords()));
         assert!(!may_hold_name_pair(
-            b"Marie curie, et puis voila.",
+            "Marie curie, et puis voila.",
             keywords()
         ));
+        // Only a whole first name before the space: not a word that ends
+        // like one, nor one inside a longer word.
+        assert!(!may_hold_name_pair(
+            "Kennt jemand eine Werkstatt in der Nähe?",
+            keywords()
+        ));
+        assert!(!may_hold_name_pair("Rosemarie Curie", keywords()));
+        assert!(may_hold_name_pair("(Marie Curie)", keywords()));
     }
 
     proptest! {
@@ -1851,6 +1904,7 @@ mod tests {
                     Just("Curie"), Just("Émile"), Just("Łódź"), Just("Zofia"), Just("berg"), Just("x"),
                     Just(" "), Just("  "), Just("-"), Just("'"), Just("."), Just(", "),
                     Just("<PERSON>"), Just("\u{a0}"), Just("é"), Just("A"), Just("ß"),
+                    Just("\u{2019}"), Just("_"), Just("7"), Just("Rose"), Just("Maximilian"),
                 ],
                 0..24,
             ).prop_map(|v| v.concat()),
