@@ -1,6 +1,7 @@
 //! Criterion: the personal-data scanner on post text, in bytes per second.
 //! Clean text (the common case), the sample mix (8% of posts with personal
-//! data, as `optgate gen-sample` writes), and text dense with personal data;
+//! data), the texts `optgate gen-sample` writes (all, and split into those
+//! with a digit or slash and the others), and text dense with personal data;
 //! one text at a time (`scrub_text`) and as the pipeline scrubs a batch
 //! (`scrub_texts`: the keyword search of two texts side by side).
 
@@ -41,10 +42,19 @@ fn texts() -> Vec<(&'static str, Texts)> {
         .into_iter()
         .map(|(t, c)| (t, Some(c.to_owned())))
         .collect();
+    // The generated texts split as a batch scrubs them: those with a digit
+    // or a slash (the full keyword search and the word walk) and the others
+    // (the titles' search over joined texts and the name-pair test).
+    let (gen_digits, gen_no_digits): (Vec<_>, Vec<_>) = generated
+        .iter()
+        .cloned()
+        .partition(|(t, _)| t.bytes().any(|b| b.is_ascii_digit() || b == b'/'));
     vec![
         ("clean", clean),
         ("sample_mix", mix),
         ("gen_sample", generated),
+        ("gen_sample_digits", gen_digits),
+        ("gen_sample_no_digits", gen_no_digits),
         ("dense", dense),
     ]
 }
