@@ -1853,6 +1853,18 @@ mod tests {
         Ok(())
     }
 
+    /// `first_name_ends_at` looks only where the letters before a space
+    /// begin: sound only while every first name is letters alone, starting
+    /// with a capital and no longer than the limit it stops at.
+    #[test]
+    fn first_names_are_capitalised_letters_only() {
+        for n in words::FIRST_NAMES {
+            assert!(n.chars().all(char::is_alphabetic), "{n:?}");
+            assert!(n.chars().next().is_some_and(char::is_uppercase), "{n:?}");
+            assert!(n.len() <= keywords().longest_name, "{n:?}");
+        }
+    }
+
     #[test]
     fn a_walk_without_a_name_pair_finds_nothing_in_text_without_digits() {
         let mut found = 0;
