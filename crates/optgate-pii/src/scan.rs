@@ -1814,7 +1814,7 @@ mod tests {
 
     /// `may_hold_name_pair` character by character, each first name tried
     /// at each space.
-    fn name_pair_bytewise(text: &str) -> bool {
+    fn name_pair_by_each_name(text: &str) -> bool {
         let b = text.as_bytes();
         (1..b.len().saturating_sub(1)).any(|e| {
             b[e] == b' '
@@ -1842,11 +1842,12 @@ mod tests {
     }
 
     /// On text without a digit, a walk that finds something needs a name
-    /// pair; and the eight-byte test agrees with the byte-by-byte one.
+    /// pair; and the eight-byte test agrees with trying each name at each
+    /// space.
     fn check_name_pair(text: &str) -> Result<(), TestCaseError> {
         let b = text.as_bytes();
         let may = may_hold_name_pair(text, keywords());
-        prop_assert_eq!(may, name_pair_bytewise(text), "{:?}", text);
+        prop_assert_eq!(may, name_pair_by_each_name(text), "{:?}", text);
         if !b.iter().any(u8::is_ascii_digit) && !walked(text).is_empty() {
             prop_assert!(may, "the walk found {:?} in {:?}", walked(text), text);
         }
