@@ -144,16 +144,22 @@ impl SubAutomaton {
 
 /// Whether any byte is an ASCII digit or a slash. The two are one range
 /// (`/` is 0x2F, the digits 0x30-0x39), so each byte is one subtraction and
-/// one comparison, 32 bytes at a time in vector registers.
+/// one comparison, 32 bytes at a time in vector registers; the bytes after
+/// the last whole 32 are looked at as the text's last 32, overlapping the
+/// chunk before, rather than one by one.
 fn has_digit_or_slash(b: &[u8]) -> bool {
     let flag = |x: u8| x.wrapping_sub(b'/') <= b'9' - b'/';
+    let any = |c: &[u8; 32]| c.iter().fold(false, |acc, x| acc | flag(*x));
+    let Some(last) = b.len().checked_sub(32) else {
+        return b.iter().any(|x| flag(*x));
+    };
     let mut chunks = b.chunks_exact(32);
     for c in &mut chunks {
-        if c.iter().fold(false, |acc, x| acc | flag(*x)) {
+        if any(c.try_into().expect("32 bytes")) {
             return true;
         }
     }
-    chunks.remainder().iter().any(|x| flag(*x))
+    !chunks.remainder().is_empty() && any(b[last..].try_into().expect("32 bytes"))
 }
 
 thread_local! {
@@ -597,6 +603,9 @@ fn candidates_with(
 /// candidate that sticks out of a higher one is never left half-scrubbed.
 /// Returned in text order, non-overlapping.
 pub(crate) fn resolve(mut spans: Vec<Span>) -> Vec<Span> {
+    if spans.len() < 2 {
+        return spans;
+    }
     spans.sort_by(|a, b| {
         b.entity
             .priority()
