@@ -485,7 +485,8 @@ pub(crate) fn may_hold_name_pair(text: &str, kw: &Keywords) -> bool {
 /// How [`word_pass`] moves over the bytes that cannot start anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WordWalk {
-    /// Eight bytes at a time to the next byte that needs attention.
+    /// Sixteen bytes at a time ([`attention16`]), then eight, to the next
+    /// byte that needs attention.
     SkipQuiet,
     /// Word by word (the reference the skipping walk is tested against).
     #[cfg(test)]
@@ -1535,6 +1536,26 @@ fn attention_lanes(x: u64, prev: u8) -> u64 {
     (wanted | (x & !after_quiet)) & HIGH
 }
 
+/// [`attention_lanes`] for sixteen bytes at once: bit `k` is set when byte
+/// `k` of `w[1..17]` needs attention after the byte before it (`w[0]` is the
+/// byte before the first).
+#[inline(always)]
+fn attention16(w: &[u8; 17]) -> u32 {
+    use wide::{i8x16, u8x16};
+    let load = |k: usize| u8x16::new(w[k..k + 16].try_into().expect("sixteen bytes")).cast_signed();
+    let (prev, x) = (load(0), load(1));
+    // Each range moved to the bottom of the signed range: below -128 + its
+    // length after the addition (see `pair_spaces16`).
+    let below = |v: i8x16, lo: u8, len: i8| {
+        (v + i8x16::splat(0x80u8.wrapping_sub(lo) as i8)).simd_lt(i8x16::splat(-128 + len))
+    };
+    let wanted = below(x, b'0', 10) | below(x, b'A', 26) | below(x, b'(', 4);
+    // A non-ASCII byte (sign bit set) unless it follows a lower-case
+    // letter or another non-ASCII byte.
+    let after_quiet = below(prev, b'a', 26) | prev;
+    (wanted | (x & !after_quiet)).to_bitmask()
+}
+
 /// Where the word walk at `i` goes on: past every byte before the next one
 /// that needs attention, never stopping inside a word. Before a digit it
 /// stops at the start of the word holding the byte seven before it, since
@@ -1545,6 +1566,14 @@ fn attention_lanes(x: u64, prev: u8) -> u64 {
 fn skip_quiet(b: &[u8], i: usize) -> usize {
     let mut p = i;
     let next = loop {
+        if let Some(w) = p.checked_sub(1).and_then(|s| b.get(s..p + 16)) {
+            let lanes = attention16(w.try_into().expect("seventeen bytes"));
+            if lanes != 0 {
+                break p + lanes.trailing_zeros() as usize;
+            }
+            p += 16;
+            continue;
+        }
         let Some(chunk) = b.get(p..p + 8) else {
             let mut q = p;
             while q < b.len() {
@@ -1746,6 +1775,25 @@ mod tests {
                             "prev {prev:#04x}, byte {b:#04x}, next {next:#04x} in lane {k}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sixteen_byte_attention_agrees_with_the_byte_rule_in_every_lane() {
+        for k in 0..16 {
+            for prev in 0..=255u8 {
+                for b in 0..=255u8 {
+                    // `b` in lane `k` after `prev` (in lane `k - 1`, or
+                    // before the first), every other lane quiet.
+                    let mut w = [b'a'; 17];
+                    w[k] = prev;
+                    w[k + 1] = b;
+                    let want = u32::from(needs_attention(prev, b)) << k;
+                    let prev_lane = if k == 0 { 0 } else { 1 << (k - 1) };
+                    let got = attention16(&w) & !prev_lane;
+                    assert_eq!(got, want, "prev {prev:#04x}, byte {b:#04x} in lane {k}");
                 }
             }
         }
