@@ -394,21 +394,31 @@ fn pair_lanes(prev: u64, x: u64, next: u64) -> u64 {
     lanes_equal(x, b' ') & ends_name & starts_word & HIGH
 }
 
+/// The sixteen bytes of `w` from `k` as signed lanes: a non-ASCII byte's
+/// lane has its sign bit set.
+#[inline(always)]
+fn lanes16<const N: usize>(w: &[u8; N], k: usize) -> wide::i8x16 {
+    wide::u8x16::new(w[k..k + 16].try_into().expect("sixteen bytes")).cast_signed()
+}
+
+/// All ones in each lane of `v` that holds a byte in `lo..lo + len`: the
+/// range moved to the bottom of the signed range by a wrapping addition,
+/// where only its lanes lie below -128 + `len`.
+#[inline(always)]
+fn in_range16(v: wide::i8x16, lo: u8, len: i8) -> wide::i8x16 {
+    use wide::i8x16;
+    (v + i8x16::splat(0x80u8.wrapping_sub(lo) as i8)).simd_lt(i8x16::splat(-128 + len))
+}
+
 /// [`pair_lanes`] for sixteen bytes at once: bit `k` is set when byte `k`
 /// of `w[1..17]` is such a space (`w[0]` and `w[17]` are the bytes before
-/// and after them).
+/// and after them). Only sign bits reach the mask, so a lane's own sign
+/// bit stands for "non-ASCII".
 #[inline(always)]
 fn pair_spaces16(w: &[u8; 18]) -> u32 {
-    use wide::{i8x16, u8x16};
-    let load = |k: usize| u8x16::new(w[k..k + 16].try_into().expect("sixteen bytes")).cast_signed();
-    let (prev, x, next) = (load(0), load(1), load(2));
-    // `a..=z` (and `A..=Z`) moved to the bottom of the signed range, the
-    // only lanes below -102 after the addition; a lane's sign bit marks a
-    // non-ASCII byte, and only sign bits reach the mask.
-    let lower = (prev + i8x16::splat(0x1F)).simd_lt(i8x16::splat(-102));
-    let upper = (next + i8x16::splat(0x3F)).simd_lt(i8x16::splat(-102));
-    let space = x.simd_eq(i8x16::splat(b' ' as i8));
-    (space & (lower | prev) & (upper | next)).to_bitmask()
+    let (prev, x, next) = (lanes16(w, 0), lanes16(w, 1), lanes16(w, 2));
+    let space = x.simd_eq(wide::i8x16::splat(b' ' as i8));
+    (space & (in_range16(prev, b'a', 26) | prev) & (in_range16(next, b'A', 26) | next)).to_bitmask()
 }
 
 /// Whether a first name that starts a word ends at `e` (`e` > 0): the
@@ -1541,18 +1551,11 @@ fn attention_lanes(x: u64, prev: u8) -> u64 {
 /// byte before the first).
 #[inline(always)]
 fn attention16(w: &[u8; 17]) -> u32 {
-    use wide::{i8x16, u8x16};
-    let load = |k: usize| u8x16::new(w[k..k + 16].try_into().expect("sixteen bytes")).cast_signed();
-    let (prev, x) = (load(0), load(1));
-    // Each range moved to the bottom of the signed range: below -128 + its
-    // length after the addition (see `pair_spaces16`).
-    let below = |v: i8x16, lo: u8, len: i8| {
-        (v + i8x16::splat(0x80u8.wrapping_sub(lo) as i8)).simd_lt(i8x16::splat(-128 + len))
-    };
-    let wanted = below(x, b'0', 10) | below(x, b'A', 26) | below(x, b'(', 4);
+    let (prev, x) = (lanes16(w, 0), lanes16(w, 1));
+    let wanted = in_range16(x, b'0', 10) | in_range16(x, b'A', 26) | in_range16(x, b'(', 4);
     // A non-ASCII byte (sign bit set) unless it follows a lower-case
     // letter or another non-ASCII byte.
-    let after_quiet = below(prev, b'a', 26) | prev;
+    let after_quiet = in_range16(prev, b'a', 26) | prev;
     (wanted | (x & !after_quiet)).to_bitmask()
 }
 
@@ -1959,8 +1962,8 @@ mod tests {
     }
 
     /// On text without a digit, a walk that finds something needs a name
-    /// pair; and the eight-byte test agrees with trying each name at each
-    /// space.
+    /// pair; and the sixteen- and eight-byte test agrees with trying each
+    /// name at each space.
     fn check_name_pair(text: &str) -> Result<(), TestCaseError> {
         let b = text.as_bytes();
         let may = may_hold_name_pair(text, keywords());
