@@ -142,13 +142,6 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         .thread_name(|i| format!("optgate-worker-{i}"))
         .build()
         .map_err(Failure::runtime)?;
-    // The phone plans load while the posts are planned and the side tables
-    // load, not in a worker that meets the first phone number while the
-    // other workers that meet one wait for it.
-    if config.pii.enabled {
-        pool.spawn(Scanner::load_phone_plans);
-    }
-
     let t_plan = Instant::now();
     let mut plan = plan_posts(posts_dir, &config.columns.posts)?;
     // A sharded run: only this shard's units, from inputs that match the plan.

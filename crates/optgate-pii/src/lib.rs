@@ -405,15 +405,6 @@ impl Scanner {
         }
     }
 
-    /// Loads the phone library's numbering plans now. They load on first
-    /// use otherwise, when the scanner meets its first phone number, and
-    /// take about 50 ms, during which every other thread that meets one
-    /// waits. A caller with idle threads at start-up loads them there. Does
-    /// nothing once they are loaded, and changes no result.
-    pub fn load_phone_plans() {
-        phone::load();
-    }
-
     pub fn is_enabled(&self, e: Entity) -> bool {
         self.enabled[e as usize]
     }

@@ -1,32 +1,60 @@
-//! Phone-number validity with the phone library's own numbering plans, compiled
-//! once.
+//! Phone-number validity with the phone library's own numbering plans,
+//! compiled one plan at a time.
 //!
-//! `phonenumber::is_valid` looks each pattern up in a shared regex cache keyed
+//! The library answers from a database it builds when first used, checking
+//! the syntax of every pattern of every region (about 60 ms of CPU), and its
+//! parser and `is_valid` look each pattern up in a shared regex cache keyed
 //! by the pattern's text, hashing patterns hundreds of bytes long on every
-//! lookup: about 7 µs per number, a quarter of the scanner's time on posts with
-//! personal data. This module answers the same question from the same
-//! metadata, with the patterns compiled once per numbering plan and anchored at
-//! the start. A test checks it against `phonenumber::is_valid` on every plan's
-//! example numbers and on random numbers.
+//! lookup (about 6 µs a number). This module answers the same questions from
+//! the same metadata, which `build.rs` reads from the library when the crate
+//! is built: a plan's patterns are compiled when a number first calls on it,
+//! anchored at the start. Only the steps that the scanner's input (ASCII
+//! digits, with a region hint or in international form) takes through the
+//! library's parser are followed; the tests check every answer against the
+//! library's on every plan's example numbers and on random numbers.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use phonenumber::PhoneNumber;
-use phonenumber::metadata::{DATABASE, Descriptor, Metadata};
 use regex::{Regex, RegexBuilder};
+
+/// One number type of a plan, as the library's metadata gives it.
+pub(crate) struct DescData {
+    pub(crate) pattern: &'static str,
+    pub(crate) lengths: &'static [u16],
+    pub(crate) local_lengths: &'static [u16],
+}
+
+/// One numbering plan, as the library's metadata gives it.
+pub(crate) struct PlanData {
+    pub(crate) code: u16,
+    /// The region (ISO 3166 alpha-2), or `001` for a non-geographic plan.
+    pub(crate) id: &'static str,
+    /// The international dialling prefix, a pattern.
+    pub(crate) idd: Option<&'static str>,
+    pub(crate) national_prefix: Option<&'static str>,
+    pub(crate) prefix_for_parsing: Option<&'static str>,
+    pub(crate) transform: Option<&'static str>,
+    pub(crate) leading_digits: Option<&'static str>,
+    pub(crate) general: DescData,
+    /// Every specific type (fixed line, mobile, premium rate, ...): a
+    /// number is valid when the general pattern and any of these match.
+    pub(crate) types: &'static [DescData],
+}
+
+include!(concat!(env!("OUT_DIR"), "/phone_plans.rs"));
 
 /// One number type of a plan: its possible lengths and its pattern, anchored.
 struct Desc {
-    lengths: Vec<u16>,
+    lengths: &'static [u16],
     pattern: Regex,
 }
 
 impl Desc {
-    fn new(d: &Descriptor) -> Desc {
+    fn new(d: &DescData) -> Desc {
         Desc {
-            lengths: d.possible_length().to_vec(),
-            pattern: anchored(d.national_number().as_str()),
+            lengths: d.lengths,
+            pattern: anchored(d.pattern),
         }
     }
 
@@ -40,49 +68,30 @@ impl Desc {
 
 /// One numbering plan, compiled.
 struct Plan {
+    data: &'static PlanData,
     general: Desc,
-    /// Every specific type (premium rate, toll free, ..., fixed line, mobile):
-    /// a number is valid when the general pattern and any of these match.
     types: Vec<Desc>,
     leading_digits: Option<Regex>,
     /// The library's `national_prefix_for_parsing`, unanchored as it uses it.
     prefix_for_parsing: Option<Regex>,
-    /// The general type's possible local-only lengths.
-    local_lengths: Vec<u16>,
+    idd: Option<Regex>,
 }
 
 impl Plan {
-    fn new(m: &Metadata) -> Plan {
-        let d = m.descriptors();
-        // The common types first: a number is valid when any matches, so
-        // the order changes no answer, and most numbers are one of these.
-        let types = [
-            d.fixed_line(),
-            d.mobile(),
-            d.premium_rate(),
-            d.toll_free(),
-            d.shared_cost(),
-            d.voip(),
-            d.personal_number(),
-            d.pager(),
-            d.uan(),
-            d.voicemail(),
-        ]
-        .into_iter()
-        .flatten()
-        .map(Desc::new)
-        .collect();
+    fn new(data: &'static PlanData) -> Plan {
+        let plain = |pattern: &str| {
+            RegexBuilder::new(pattern)
+                .ignore_whitespace(true)
+                .build()
+                .expect("the phone library's own patterns compile with the same regex engine")
+        };
         Plan {
-            general: Desc::new(d.general()),
-            types,
-            leading_digits: m.leading_digits().map(|r| anchored(r.as_str())),
-            prefix_for_parsing: m.national_prefix_for_parsing().map(|r| {
-                RegexBuilder::new(r.as_str())
-                    .ignore_whitespace(true)
-                    .build()
-                    .expect("the phone library's own patterns compile with the same regex engine")
-            }),
-            local_lengths: d.general().possible_local_length().to_vec(),
+            data,
+            general: Desc::new(&data.general),
+            types: data.types.iter().map(Desc::new).collect(),
+            leading_digits: data.leading_digits.map(anchored),
+            prefix_for_parsing: data.prefix_for_parsing.map(plain),
+            idd: data.idd.map(anchored),
         }
     }
 
@@ -91,20 +100,30 @@ impl Plan {
         let len = len as u16;
         match self.general.lengths.first() {
             None => false,
-            Some(&minimum) => !self.local_lengths.contains(&len) && len < minimum,
+            Some(&minimum) => !self.data.general.local_lengths.contains(&len) && len < minimum,
+        }
+    }
+
+    /// The library's `validator::length(.., Type::Unknown).is_possible()`.
+    fn is_possible(&self, len: usize) -> bool {
+        let len = len as u16;
+        let possible = self.general.lengths;
+        if self.data.general.local_lengths.contains(&len) {
+            return true;
+        }
+        match (possible.first(), possible.last()) {
+            (Some(&minimum), Some(&maximum)) => {
+                len == minimum || (len > minimum && len <= maximum && possible.contains(&len))
+            }
+            _ => false,
         }
     }
 
     /// The national number as the library's parser leaves it: its
     /// `helper::national_number` (the parsing rule, or the plain prefix),
     /// then the national prefix stripped once more when it is still there.
-    fn strip_national_prefix<'a>(
-        &self,
-        m: &Metadata,
-        national: &'a str,
-    ) -> std::borrow::Cow<'a, str> {
-        use std::borrow::Cow;
-        let prefix = m.national_prefix();
+    fn strip_national_prefix<'a>(&self, national: &'a str) -> Cow<'a, str> {
+        let prefix = self.data.national_prefix;
         let strip = |n: Cow<'a, str>| -> Cow<'a, str> {
             match prefix {
                 Some(p) if n.starts_with(p) => match n {
@@ -124,7 +143,7 @@ impl Plan {
         let last_group = parsing
             .captures(national)
             .and_then(|c| c.get(c.len() - 1).map(|g| g.as_str().len()));
-        let potential = match (m.national_prefix_transform_rule(), last_group) {
+        let potential = match (self.data.transform, last_group) {
             (Some(rule), Some(_)) => {
                 let transformed = parsing.replace(national, rule);
                 if self.general.is_match(national) && !self.general.is_match(&transformed) {
@@ -157,63 +176,44 @@ fn anchored(pattern: &str) -> Regex {
         .expect("the phone library's own patterns compile with the same regex engine")
 }
 
-/// Plans compiled on first use, keyed by country code and region id (the
-/// non-geographic plans share the id `001`). Not by the metadata's address:
-/// the database's lookups by id and by code can hand out different copies.
-struct Plans {
-    index: HashMap<(u16, &'static str), usize>,
-    compiled: Vec<OnceLock<Plan>>,
-    metas: Vec<&'static Metadata>,
+/// The plans of a country code, in the library's order (the main region
+/// first); empty for a code the metadata does not know.
+fn by_code(code: u16) -> std::ops::Range<usize> {
+    PLANS.partition_point(|p| p.code < code)..PLANS.partition_point(|p| p.code <= code)
 }
 
-fn plans() -> &'static Plans {
-    static PLANS: OnceLock<Plans> = OnceLock::new();
-    PLANS.get_or_init(|| {
-        // Every plan of every country code: iterating the database yields
-        // one plan per region id, so one of the many `001` plans only.
-        let mut index = HashMap::new();
-        let mut metas: Vec<&'static Metadata> = Vec::new();
-        let by_code = (1..=999u16)
-            .filter_map(|code| DATABASE.by_code(&code))
-            .flatten();
-        for m in by_code.chain(DATABASE.iter()) {
-            index.entry((m.country_code(), m.id())).or_insert_with(|| {
-                metas.push(m);
-                metas.len() - 1
-            });
-        }
-        Plans {
-            index,
-            compiled: metas.iter().map(|_| OnceLock::new()).collect(),
-            metas,
-        }
-    })
+/// The plan of a region, by its id (an upper-case ISO 3166 alpha-2 code).
+fn by_id(id: &str) -> Option<usize> {
+    static IDS: OnceLock<Vec<(&'static str, usize)>> = OnceLock::new();
+    let ids = IDS.get_or_init(|| {
+        let mut ids: Vec<(&'static str, usize)> = PLANS
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.id != "001")
+            .map(|(i, p)| (p.id, i))
+            .collect();
+        ids.sort_unstable();
+        ids
+    });
+    ids.binary_search_by(|(i, _)| (*i).cmp(id))
+        .ok()
+        .map(|k| ids[k].1)
 }
 
-/// Loads the library's metadata and the index of its plans.
-pub(crate) fn load() {
-    plans();
+/// Plan `i`, compiled on first use.
+fn plan(i: usize) -> &'static Plan {
+    static COMPILED: OnceLock<Vec<OnceLock<Plan>>> = OnceLock::new();
+    let compiled = COMPILED.get_or_init(|| PLANS.iter().map(|_| OnceLock::new()).collect());
+    compiled[i].get_or_init(|| Plan::new(&PLANS[i]))
 }
 
-fn plan(m: &Metadata) -> &'static Plan {
-    let p = plans();
-    let i = p.index[&(m.country_code(), m.id())];
-    p.compiled[i].get_or_init(|| Plan::new(p.metas[i]))
-}
-
-/// Whether a parsed number is valid: the same answer as
-/// `phonenumber::is_valid`, from the same metadata.
-pub(crate) fn is_valid(number: &PhoneNumber) -> bool {
-    is_valid_national(number.code().value(), &number.national().to_string())
+/// The country code of a region, for an upper-case ISO 3166 alpha-2 id.
+pub(crate) fn country_code(region: &str) -> Option<u16> {
+    by_id(region).map(|i| PLANS[i].code)
 }
 
 /// Whether `+{digits}` (ASCII digits only) is a valid number: the same
-/// answer as `phonenumber::parse(None, ..)` then [`is_valid`], without the
-/// library's parser, which looks every pattern up in a shared cache by its
-/// text (a SipHash of a pattern hundreds of bytes long and a lock on every
-/// lookup, and recompiles once the cache's 100 entries overflow): about 6 µs
-/// a number. Only the steps that input of this form takes are followed; a
-/// test checks the answer against the library's.
+/// answer as `phonenumber::parse(None, ..)` then `phonenumber::is_valid`.
 pub(crate) fn international_is_valid(digits: &str) -> bool {
     // The country code: the shortest prefix of one to three digits that
     // the metadata knows; never one that starts with 0.
@@ -222,20 +222,84 @@ pub(crate) fn international_is_valid(digits: &str) -> bool {
     }
     let Some((code, national)) = (1..=3).find_map(|len| {
         let code: u16 = digits[..len].parse().ok()?;
-        DATABASE.by_code(&code).map(|_| (code, &digits[len..]))
+        (!by_code(code).is_empty()).then(|| (code, &digits[len..]))
     }) else {
         return false;
     };
     // The plan that reads the national number, chosen on its digits past
     // any leading zeros, as the library chooses it.
-    let mut national = std::borrow::Cow::Borrowed(national);
-    if let Some(m) = plan_for(code, national.trim_start_matches('0')) {
-        let p = plan(m);
-        let potential = p.strip_national_prefix(m, &national);
+    let mut national = Cow::Borrowed(national);
+    if let Some(p) = plan_for(code, national.trim_start_matches('0')) {
+        let potential = p.strip_national_prefix(&national);
         if !p.too_short(potential.len()) {
-            national = std::borrow::Cow::Owned(potential.into_owned());
+            national = Cow::Owned(potential.into_owned());
         }
     }
+    number_is_valid(code, &national)
+}
+
+/// Whether `digits` (ASCII digits only), dialled in `region` (an upper-case
+/// ISO 3166 alpha-2 id), is a valid number: the same answer as
+/// `phonenumber::parse(Some(region), digits)` then `phonenumber::is_valid`.
+pub(crate) fn national_is_valid(digits: &str, region: &str) -> bool {
+    // A region the metadata does not know: the library finds no country
+    // code for a number without one.
+    let Some(home) = by_id(region).map(plan) else {
+        return false;
+    };
+    if digits.len() < 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    // The region's international prefix, unless a 0 follows it: the number
+    // is international, its country code the shortest known prefix.
+    let idd_end = home
+        .idd
+        .as_ref()
+        .and_then(|re| re.find(digits))
+        .map(|m| m.end())
+        .filter(|&end| !digits[end..].starts_with('0'));
+    let (code, mut national): (u16, Cow<'_, str>) = match idd_end {
+        Some(end) => {
+            let rest = &digits[end..];
+            if rest.len() <= 2 {
+                return false;
+            }
+            let Some(found) = (1..=3).find_map(|len| {
+                let code: u16 = rest[..len].parse().ok()?;
+                (!by_code(code).is_empty()).then(|| (code, Cow::Borrowed(&rest[len..])))
+            }) else {
+                return false;
+            };
+            found
+        }
+        None => {
+            // A national number that starts with the region's own country
+            // code, and is no national number as it stands, is read without
+            // it.
+            let code = home.data.code;
+            let cc = code.to_string();
+            let national = if digits.starts_with(&cc)
+                && (!home.general.is_match(digits) || !home.is_possible(digits.len()))
+            {
+                &digits[cc.len()..]
+            } else {
+                digits
+            };
+            (code, Cow::Borrowed(national))
+        }
+    };
+    // The national prefix, by the region's plan (the library reads it so
+    // whatever the country code).
+    let potential = home.strip_national_prefix(&national);
+    if !home.too_short(potential.len()) {
+        national = Cow::Owned(potential.into_owned());
+    }
+    number_is_valid(code, &national)
+}
+
+/// The library's last steps for a parsed number: the national number's
+/// length, its reading as an integer, then its validity.
+fn number_is_valid(code: u16, national: &str) -> bool {
     if !(2..=17).contains(&national.len()) {
         return false;
     }
@@ -243,46 +307,47 @@ pub(crate) fn international_is_valid(digits: &str) -> bool {
     // below 2^56 and the zeros as a count: all zeros, or too large, fail.
     let zeros = national.bytes().take_while(|b| *b == b'0').count();
     match national[zeros..].parse::<u64>() {
-        Ok(v) if v < 1 << 56 => is_valid_national(code, &national),
+        Ok(v) if v < 1 << 56 => is_valid_national(code, national),
         _ => false,
     }
 }
 
-/// The metadata the library's `validator::source_for` picks for `code`.
-fn plan_for(code: u16, national: &str) -> Option<&'static Metadata> {
-    let regions = DATABASE.region(&code)?;
-    if let [only] = regions.as_slice() {
-        return if *only == "001" {
-            DATABASE.by_code(&code).and_then(|m| m.into_iter().next())
-        } else {
-            DATABASE.by_id(*only)
-        };
+/// The plan the library's `validator::source_for` picks for `code`.
+fn plan_for(code: u16, national: &str) -> Option<&'static Plan> {
+    let plans = by_code(code);
+    if plans.len() == 1 {
+        return Some(plan(plans.start));
     }
-    regions.iter().find_map(|r| {
-        let m = DATABASE.by_id(*r)?;
-        let p = plan(m);
-        let chosen = match &p.leading_digits {
-            Some(ld) => ld.is_match(national),
-            None => p.is_valid(national),
-        };
-        chosen.then_some(m)
+    plans.map(plan).find(|p| match &p.leading_digits {
+        Some(ld) => ld.is_match(national),
+        None => p.is_valid(national),
     })
 }
 
-/// [`is_valid`] on a country code and a national number (leading zeros kept).
+/// Whether a country code and a national number (leading zeros kept) make a
+/// valid number: the library's `is_valid`.
 fn is_valid_national(code: u16, national: &str) -> bool {
-    plan_for(code, national).is_some_and(|m| plan(m).is_valid(national))
+    plan_for(code, national).is_some_and(|p| p.is_valid(national))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use phonenumber::metadata::{DATABASE, Metadata};
     use rand::{RngExt, SeedableRng};
 
     /// `n` random ASCII digits.
     fn random_digits(rng: &mut rand_chacha::ChaCha8Rng, n: usize) -> String {
         (0..n)
             .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+            .collect()
+    }
+
+    /// The library's plans in the order of [`PLANS`].
+    fn library_plans() -> Vec<&'static Metadata> {
+        (1..=999u16)
+            .filter_map(|code| DATABASE.by_code(&code))
+            .flatten()
             .collect()
     }
 
@@ -307,14 +372,54 @@ mod tests {
         .collect()
     }
 
+    /// The library's answer for digits dialled in a region; `None` when it
+    /// panics.
+    fn library_national(digits: &str, region: &str) -> Option<bool> {
+        std::panic::catch_unwind(|| {
+            let id = region.parse::<phonenumber::country::Id>().ok();
+            phonenumber::parse(id, digits).is_ok_and(|n| phonenumber::is_valid(&n))
+        })
+        .ok()
+    }
+
+    /// The plans written by build.rs are the library's, in its order, and
+    /// every region the library can be given has one.
+    #[test]
+    fn the_plans_are_the_library_s() {
+        let library = library_plans();
+        assert_eq!(PLANS.len(), library.len());
+        for (p, m) in PLANS.iter().zip(&library) {
+            assert_eq!((p.code, p.id), (m.country_code(), m.id()));
+            assert_eq!(
+                p.general.pattern,
+                m.descriptors().general().national_number().as_str()
+            );
+            assert_eq!(p.idd, m.international_prefix().map(|r| r.as_str()));
+            assert_eq!(p.national_prefix, m.national_prefix());
+        }
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                let id = String::from_utf8(vec![a, b]).expect("ASCII");
+                let known = id.parse::<phonenumber::country::Id>().is_ok()
+                    && DATABASE.by_id(id.as_str()).is_some();
+                assert_eq!(by_id(&id).is_some(), known, "{id}");
+                assert_eq!(
+                    country_code(&id),
+                    DATABASE.by_id(id.as_str()).map(|m| m.country_code()),
+                    "{id}"
+                );
+            }
+        }
+    }
+
     /// Every plan's example numbers, and random numbers for every country
-    /// code: the same answer as the library.
+    /// code: the same validity as the library's for what its parser reads.
     #[test]
     fn agrees_with_the_library() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let mut checked = 0;
         let mut valid = 0;
-        for m in &plans().metas {
+        for m in library_plans() {
             let cc = m.country_code();
             let examples: Vec<String> = examples(m).into_iter().map(str::to_owned).collect();
             let mut inputs: Vec<String> = examples.clone();
@@ -337,7 +442,8 @@ mod tests {
                     continue;
                 };
                 let expected = phonenumber::is_valid(&number);
-                assert_eq!(is_valid(&number), expected, "{text}");
+                let got = is_valid_national(number.code().value(), &number.national().to_string());
+                assert_eq!(got, expected, "{text}");
                 checked += 1;
                 valid += usize::from(expected);
             }
@@ -357,10 +463,10 @@ mod tests {
     fn international_numbers_agree_with_the_library_parser() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         let library = |digits: &str| {
-            phonenumber::parse(None, format!("+{digits}")).is_ok_and(|n| is_valid(&n))
+            phonenumber::parse(None, format!("+{digits}")).is_ok_and(|n| phonenumber::is_valid(&n))
         };
         let mut inputs: Vec<String> = Vec::new();
-        for m in &plans().metas {
+        for m in library_plans() {
             let cc = m.country_code();
             let examples = examples(m);
             let prefix = m.national_prefix().unwrap_or("0");
@@ -396,6 +502,90 @@ mod tests {
             inputs.len() > 10_000 && valid > 1000,
             "{} numbers, {valid} valid",
             inputs.len()
+        );
+    }
+
+    /// Digits dialled in a region, read without the library's parser: the
+    /// same answer as the library's parse (with the region) and validity, in
+    /// every region, on its own example numbers with and without its
+    /// national prefix and country code, other regions' numbers behind its
+    /// international prefix, near misses and random digits.
+    #[test]
+    fn national_numbers_agree_with_the_library_parser() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+        let library = library_plans();
+        let mut checked = 0;
+        let mut valid = 0;
+        let mut regions: Vec<&str> = library
+            .iter()
+            .map(|m| m.id())
+            .filter(|id| *id != "001")
+            .collect();
+        regions.extend(["XX", "ZZ", "EU", "UK"]);
+        for region in regions {
+            let home = DATABASE.by_id(region);
+            let mut inputs: Vec<String> = Vec::new();
+            if let Some(m) = home {
+                let cc = m.country_code();
+                let prefix = m.national_prefix().unwrap_or("0");
+                for e in examples(m) {
+                    inputs.push(e.to_owned());
+                    inputs.push(format!("{prefix}{e}"));
+                    inputs.push(format!("{cc}{e}"));
+                    inputs.push(format!("{cc}{prefix}{e}"));
+                    inputs.push(format!("0{e}"));
+                    let mut b = e.as_bytes().to_vec();
+                    let k = rng.random_range(0..b.len());
+                    b[k] = b'0' + rng.random_range(0..10u8);
+                    inputs.push(String::from_utf8(b).expect("ASCII"));
+                    inputs.push(e[..e.len() - 1].to_owned());
+                }
+                // Other regions' numbers behind this region's international
+                // prefix (and behind a plain 00).
+                // The scanner reads digits only ("8~10" is dialled 810).
+                let idd: String = m
+                    .preferred_international_prefix()
+                    .unwrap_or("00")
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect();
+                for _ in 0..6 {
+                    let other = library[rng.random_range(0..library.len())];
+                    for e in examples(other).into_iter().take(2) {
+                        inputs.push(format!("{idd}{}{e}", other.country_code()));
+                        inputs.push(format!("00{}{e}", other.country_code()));
+                    }
+                }
+                for _ in 0..10 {
+                    let n = rng.random_range(1..=12usize);
+                    inputs.push(format!("{idd}{}", random_digits(&mut rng, n)));
+                }
+                // Short numbers behind the national prefix, which the
+                // library keeps when stripping it leaves too few digits.
+                for n in 1..=8 {
+                    inputs.push(format!("{prefix}{}", random_digits(&mut rng, n)));
+                    inputs.push(format!("{cc}{prefix}{}", random_digits(&mut rng, n)));
+                }
+            }
+            for _ in 0..30 {
+                let n = rng.random_range(2..=18usize);
+                inputs.push(random_digits(&mut rng, n));
+                inputs.push(format!("0{}", random_digits(&mut rng, n)));
+            }
+            for digits in &inputs {
+                let Some(expected) = library_national(digits, region) else {
+                    panic!("the library panics on {digits} in {region}");
+                };
+                let got = std::panic::catch_unwind(|| national_is_valid(digits, region));
+                assert!(got.is_ok(), "panicked on {digits} in {region}");
+                assert_eq!(got.ok(), Some(expected), "{digits} in {region}");
+                checked += 1;
+                valid += usize::from(expected);
+            }
+        }
+        assert!(
+            checked > 20_000 && valid > 3000,
+            "{checked} numbers, {valid} valid"
         );
     }
 }

@@ -987,17 +987,9 @@ const TRUNK_ZERO: &[&str] = &[
 const DEFAULT_REGIONS: &[&str] = &["FR", "DE", "IT", "NL", "BE", "AT", "GB"];
 
 fn phone_valid(digits: &str, plus: bool, region: Option<&str>) -> bool {
-    // A panic in the phone library is not caught here: treating it as "not a
-    // phone" would pass the digits through. It reaches the pipeline, which
-    // drops the post as pii_error.
-    let parse = |s: &str, r: Option<&str>| -> bool {
-        let id = r.and_then(|r| r.parse::<phonenumber::country::Id>().ok());
-        phonenumber::parse(id, s)
-            .map(|n| crate::phone::is_valid(&n))
-            .unwrap_or(false)
-    };
-    // International numbers are read from the metadata directly (the same
-    // answer as the library's parser, which costs about 6 µs a number).
+    // A panic here is not caught: treating it as "not a phone" would pass
+    // the digits through. It reaches the pipeline, which drops the post as
+    // pii_error.
     if plus {
         return crate::phone::international_is_valid(digits);
     }
@@ -1011,22 +1003,24 @@ fn phone_valid(digits: &str, plus: bool, region: Option<&str>) -> bool {
             if trunk && !digits.starts_with('0') {
                 return false;
             }
-            if parse(digits, Some(&r)) {
+            if crate::phone::national_is_valid(digits, &r) {
                 return true;
             }
             // A national number that begins with its own country code ("39…"
             // in Italy) can be misread as international; read it in the
             // international form instead.
-            let Some(cc) = phonenumber::metadata::DATABASE
-                .by_id(r.as_str())
-                .map(|m| m.country_code())
-            else {
+            let Some(cc) = crate::phone::country_code(&r) else {
                 return false;
             };
             let nsn = if trunk { &digits[1..] } else { digits };
             crate::phone::international_is_valid(&format!("{cc}{nsn}"))
         }
-        None => digits.starts_with('0') && DEFAULT_REGIONS.iter().any(|r| parse(digits, Some(r))),
+        None => {
+            digits.starts_with('0')
+                && DEFAULT_REGIONS
+                    .iter()
+                    .any(|r| crate::phone::national_is_valid(digits, r))
+        }
     }
 }
 
