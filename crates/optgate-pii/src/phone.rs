@@ -79,12 +79,7 @@ struct Plan {
 
 impl Plan {
     fn new(data: &'static PlanData) -> Plan {
-        let plain = |pattern: &str| {
-            RegexBuilder::new(pattern)
-                .ignore_whitespace(true)
-                .build()
-                .expect("the phone library's own patterns compile with the same regex engine")
-        };
+        let plain = |pattern: &str| compile(pattern.to_owned());
         Plan {
             data,
             general: Desc::new(&data.general),
@@ -170,8 +165,17 @@ impl Plan {
 /// Compiled with the library's flags (whitespace in patterns ignored); the
 /// newline keeps the closing parenthesis out of any trailing comment.
 fn anchored(pattern: &str) -> Regex {
-    RegexBuilder::new(&format!("^(?:{pattern}\n)"))
+    compile(format!("^(?:{pattern}\n)"))
+}
+
+/// A pattern compiled with the library's flags (whitespace in patterns
+/// ignored), but with ASCII classes: `\d` is `[0-9]` rather than every
+/// Unicode digit, which compiles to a far smaller automaton. The same
+/// answers on the only input these patterns see here, ASCII digits.
+fn compile(pattern: String) -> Regex {
+    RegexBuilder::new(&pattern)
         .ignore_whitespace(true)
+        .unicode(false)
         .build()
         .expect("the phone library's own patterns compile with the same regex engine")
 }
@@ -409,6 +413,14 @@ mod tests {
                     "{id}"
                 );
             }
+        }
+    }
+
+    /// Every plan compiles (with ASCII classes).
+    #[test]
+    fn every_plan_compiles() {
+        for i in 0..PLANS.len() {
+            plan(i);
         }
     }
 
