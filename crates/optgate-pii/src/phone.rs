@@ -347,6 +347,14 @@ mod tests {
             .collect()
     }
 
+    /// `e` with one digit replaced by a random one (possibly the same).
+    fn one_digit_changed(rng: &mut rand_chacha::ChaCha8Rng, e: &str) -> String {
+        let mut b = e.as_bytes().to_vec();
+        let k = rng.random_range(0..b.len());
+        b[k] = b'0' + rng.random_range(0..10u8);
+        String::from_utf8(b).expect("ASCII")
+    }
+
     /// The library's plans in the order of [`PLANS`].
     fn library_plans() -> Vec<&'static Metadata> {
         (1..=999u16)
@@ -437,10 +445,7 @@ mod tests {
             let mut inputs: Vec<String> = examples.clone();
             for e in &examples {
                 // Near misses: one digit changed, one dropped, one added.
-                let mut b = e.clone().into_bytes();
-                let k = rng.random_range(0..b.len());
-                b[k] = b'0' + rng.random_range(0..10u8);
-                inputs.push(String::from_utf8(b).expect("ASCII"));
+                inputs.push(one_digit_changed(&mut rng, e));
                 inputs.push(e[..e.len() - 1].to_owned());
                 inputs.push(format!("{e}{}", rng.random_range(0..10u8)));
             }
@@ -487,10 +492,7 @@ mod tests {
                 inputs.push(format!("{cc}{prefix}{e}"));
                 inputs.push(format!("{cc}{prefix}{prefix}{e}"));
                 inputs.push(format!("{cc}0{e}"));
-                let mut b = e.as_bytes().to_vec();
-                let k = rng.random_range(0..b.len());
-                b[k] = b'0' + rng.random_range(0..10u8);
-                inputs.push(format!("{cc}{}", String::from_utf8(b).expect("ASCII")));
+                inputs.push(format!("{cc}{}", one_digit_changed(&mut rng, e)));
                 inputs.push(format!("{cc}{}", &e[..e.len() - 1]));
             }
             for _ in 0..20 {
@@ -546,10 +548,7 @@ mod tests {
                     inputs.push(format!("{cc}{e}"));
                     inputs.push(format!("{cc}{prefix}{e}"));
                     inputs.push(format!("0{e}"));
-                    let mut b = e.as_bytes().to_vec();
-                    let k = rng.random_range(0..b.len());
-                    b[k] = b'0' + rng.random_range(0..10u8);
-                    inputs.push(String::from_utf8(b).expect("ASCII"));
+                    inputs.push(one_digit_changed(&mut rng, e));
                     inputs.push(e[..e.len() - 1].to_owned());
                 }
                 // Other regions' numbers behind this region's international
