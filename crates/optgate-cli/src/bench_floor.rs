@@ -42,10 +42,7 @@ pub fn bench_floor(args: &BenchFloorArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::runtime(anyhow!("{}: cannot create: {e}", args.out.display())))?;
     // The run's thread pool (see run.rs).
     let threads = crate::worker_threads(args.threads);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(Failure::runtime)?;
+    let pool = crate::worker_pool(threads).map_err(Failure::runtime)?;
     let options = WriteOptions {
         zstd_level: loaded.config.output.zstd_level,
     };

@@ -137,11 +137,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     // One run per OUT at a time; the lock is held until this function returns.
     let _lock = OutLock::acquire_for_publish(&args.out, &run_id, args.overwrite)?;
     let threads = crate::worker_threads(args.threads);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("optgate-worker-{i}"))
-        .build()
-        .map_err(Failure::runtime)?;
+    let pool = crate::worker_pool(threads).map_err(Failure::runtime)?;
     let t_plan = Instant::now();
     let mut plan = plan_posts(posts_dir, &config.columns.posts)?;
     // A sharded run: only this shard's units, from inputs that match the plan.

@@ -62,10 +62,7 @@ fn finding(
 pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
     let ds = Dataset::open(&args.out)?;
     let threads = crate::worker_threads(args.threads);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build()
-        .map_err(Failure::runtime)?;
+    let pool = crate::worker_pool(threads.max(1)).map_err(Failure::runtime)?;
     let over = TableOverrides {
         accounts: args.accounts.clone(),
         optouts: args.optouts.clone(),
