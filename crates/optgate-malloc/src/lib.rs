@@ -43,7 +43,9 @@ pub fn tune() -> bool {
 /// its own, and each keeps what it frees (up to [`TRIM_THRESHOLD`]) for
 /// itself. Measured on 2 CPUs (2026-11-30, `benches/README.md`): the same
 /// speed, peak resident memory at 20M posts 124-125 instead of 130 MiB, at
-/// 2M 105-108 instead of 99 MiB.
+/// 2M 105-108 instead of 99 MiB. With the cap, the main thread and the
+/// workers share the arenas; optgate's worker pools start their workers one
+/// at a time so that no two workers share one (`worker_pool` in optgate-cli).
 fn limit_arenas() -> bool {
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     std::env::var_os("MALLOC_ARENA_MAX").is_none() && set_arena_max(cpus)
