@@ -238,13 +238,13 @@ fn main() -> ExitCode {
 /// started one at a time. Each allocates once before the next starts, while
 /// this thread waits: glibc gives a thread its arena at its first
 /// allocation, and with the arenas capped at the number of CPUs
-/// (optgate-malloc) two workers drew the same arena in about one run in
-/// eight, when this thread held the main arena at that moment (it plans the
-/// posts while the pool starts): those runs took 15-20% longer and 30 MiB
-/// more, with some 240,000 futex calls for the shared arena's lock.
-/// Started in turn, each worker but the last creates an arena of its own,
-/// and the last takes the main one, whose thread waits while the workers
-/// run.
+/// (optgate-malloc) two workers started together drew the same arena in
+/// about one run in eight (a worker that finds the main arena locked, as
+/// this thread planning the posts often holds it, takes another): those
+/// runs took 15-20% longer and 30 MiB more, with some 240,000 futex calls
+/// for the shared arena's lock. Started in turn, with the default of one
+/// worker per CPU, each worker but the last creates an arena of its own and
+/// the last takes the main one, whose thread waits while the workers run.
 pub(crate) fn worker_pool(
     threads: usize,
 ) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
