@@ -233,7 +233,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// The worker threads of a command: `requested`, or one per CPU.
 /// The worker pool of `run`, `verify` and the floor: `threads` workers,
 /// started one at a time. Each allocates once before the next starts, while
 /// this thread waits: glibc gives a thread its arena at its first
@@ -273,6 +272,7 @@ pub(crate) fn worker_pool(
         .build()
 }
 
+/// The worker threads of a command: `requested`, or one per CPU.
 pub(crate) fn worker_threads(requested: Option<usize>) -> usize {
     requested.unwrap_or_else(|| {
         std::thread::available_parallelism()

@@ -154,6 +154,18 @@ impl Plan {
         strip(potential)
     }
 
+    /// The national number the library's parser keeps: without the national
+    /// prefix ([`Self::strip_national_prefix`]), unless that leaves too few
+    /// digits.
+    fn national_number<'a>(&self, national: &'a str) -> Cow<'a, str> {
+        let potential = self.strip_national_prefix(national);
+        if self.too_short(potential.len()) {
+            Cow::Borrowed(national)
+        } else {
+            potential
+        }
+    }
+
     /// The library's `number_type(..) != Type::Unknown`.
     fn is_valid(&self, national: &str) -> bool {
         self.general.is_match(national) && self.types.iter().any(|t| t.is_match(national))
@@ -224,22 +236,26 @@ pub(crate) fn international_is_valid(digits: &str) -> bool {
     if digits.len() <= 2 || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
-    let Some((code, national)) = (1..=3).find_map(|len| {
-        let code: u16 = digits[..len].parse().ok()?;
-        (!by_code(code).is_empty()).then(|| (code, &digits[len..]))
-    }) else {
+    let Some((code, national)) = split_country_code(digits) else {
         return false;
     };
     // The plan that reads the national number, chosen on its digits past
     // any leading zeros, as the library chooses it.
-    let mut national = Cow::Borrowed(national);
-    if let Some(p) = plan_for(code, national.trim_start_matches('0')) {
-        let potential = p.strip_national_prefix(&national);
-        if !p.too_short(potential.len()) {
-            national = Cow::Owned(potential.into_owned());
-        }
-    }
+    let national = match plan_for(code, national.trim_start_matches('0')) {
+        Some(p) => p.national_number(national),
+        None => Cow::Borrowed(national),
+    };
     number_is_valid(code, &national)
+}
+
+/// The country code at the start of `digits` (at least three ASCII
+/// digits): the shortest prefix of one to three digits that the metadata
+/// knows, and the digits after it.
+fn split_country_code(digits: &str) -> Option<(u16, &str)> {
+    (1..=3).find_map(|len| {
+        let code: u16 = digits[..len].parse().ok()?;
+        (!by_code(code).is_empty()).then(|| (code, &digits[len..]))
+    })
 }
 
 /// Whether `digits` (ASCII digits only), dialled in `region` (an upper-case
@@ -262,16 +278,13 @@ pub(crate) fn national_is_valid(digits: &str, region: &str) -> bool {
         .and_then(|re| re.find(digits))
         .map(|m| m.end())
         .filter(|&end| !digits[end..].starts_with('0'));
-    let (code, mut national): (u16, Cow<'_, str>) = match idd_end {
+    let (code, national) = match idd_end {
         Some(end) => {
             let rest = &digits[end..];
             if rest.len() <= 2 {
                 return false;
             }
-            let Some(found) = (1..=3).find_map(|len| {
-                let code: u16 = rest[..len].parse().ok()?;
-                (!by_code(code).is_empty()).then(|| (code, Cow::Borrowed(&rest[len..])))
-            }) else {
+            let Some(found) = split_country_code(rest) else {
                 return false;
             };
             found
@@ -289,16 +302,12 @@ pub(crate) fn national_is_valid(digits: &str, region: &str) -> bool {
             } else {
                 digits
             };
-            (code, Cow::Borrowed(national))
+            (code, national)
         }
     };
     // The national prefix, by the region's plan (the library reads it so
     // whatever the country code).
-    let potential = home.strip_national_prefix(&national);
-    if !home.too_short(potential.len()) {
-        national = Cow::Owned(potential.into_owned());
-    }
-    number_is_valid(code, &national)
+    number_is_valid(code, &home.national_number(national))
 }
 
 /// The library's last steps for a parsed number: the national number's
