@@ -998,18 +998,27 @@ fn phone_valid(digits: &str, plus: bool, region: Option<&str>) -> bool {
     }
     match region {
         Some(r) => {
-            let r = r.trim().to_ascii_uppercase();
-            let trunk = TRUNK_ZERO.contains(&r.as_str());
+            // Region ids are two letters (three characters at most): a longer
+            // hint names no region, and the number has none to be read in.
+            let r = r.trim();
+            let mut upper = [0u8; 3];
+            let Some(buf) = upper.get_mut(..r.len()) else {
+                return false;
+            };
+            buf.copy_from_slice(r.as_bytes());
+            buf.make_ascii_uppercase();
+            let r = std::str::from_utf8(buf).expect("a str upper-cased in ASCII is UTF-8");
+            let trunk = TRUNK_ZERO.contains(&r);
             if trunk && !digits.starts_with('0') {
                 return false;
             }
-            if crate::phone::national_is_valid(digits, &r) {
+            if crate::phone::national_is_valid(digits, r) {
                 return true;
             }
             // A national number that begins with its own country code ("39…"
             // in Italy) can be misread as international; read it in the
             // international form instead.
-            let Some(cc) = crate::phone::country_code(&r) else {
+            let Some(cc) = crate::phone::country_code(r) else {
                 return false;
             };
             let nsn = if trunk { &digits[1..] } else { digits };

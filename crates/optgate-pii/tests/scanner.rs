@@ -227,3 +227,29 @@ fn a_batch_needs_a_region_hint_for_every_text() {
     let scanner = Scanner::new(&ScannerConfig::default());
     scanner.scrub_texts(&[Some("a"), Some("b")], &[None]);
 }
+
+/// A region hint is read whatever its case and surrounding spaces; one that
+/// names no region reads no number in a region's national form (a number
+/// with its country code is still one).
+#[test]
+fn region_hints_are_read_in_any_case() {
+    for region in ["IT", "it", " It ", "iT\t"] {
+        assert_eq!(
+            scrub("chiamami 333 123 4567", Some(region)),
+            "chiamami <PHONE>",
+            "{region:?}"
+        );
+    }
+    for region in ["ITA", "ITALY", "", "  ", "XX", "é"] {
+        assert_eq!(
+            scrub("chiamami 333 123 4567", Some(region)),
+            "chiamami 333 123 4567",
+            "{region:?}"
+        );
+        assert_eq!(
+            scrub("chiamami +39 333 123 4567", Some(region)),
+            "chiamami <PHONE>",
+            "{region:?}"
+        );
+    }
+}
