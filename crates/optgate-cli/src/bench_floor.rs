@@ -43,8 +43,13 @@ pub fn bench_floor(args: &BenchFloorArgs) -> Result<(), Failure> {
     // The run's thread pool (see run.rs).
     let threads = crate::worker_threads(args.threads);
     let pool = crate::worker_pool(threads).map_err(Failure::runtime)?;
+    // Files flushed as the run flushes them (see run.rs).
+    let syncer = optgate_io::Syncer::start().map_err(|e| {
+        Failure::runtime(anyhow!("cannot start the thread that flushes files: {e}"))
+    })?;
     let options = WriteOptions {
         zstd_level: loaded.config.output.zstd_level,
+        sync: Some(syncer.queue()),
     };
     let outcomes = pool.install(|| {
         plan.units
@@ -52,6 +57,7 @@ pub fn bench_floor(args: &BenchFloorArgs) -> Result<(), Failure> {
             .map(|u| floor_unit(&plan, u, &args.out, &options))
             .collect::<Result<Vec<FloorOutcome>, _>>()
     })?;
+    syncer.wait()?;
     let rows: u64 = outcomes.iter().map(|o| o.rows).sum();
     let text_bytes: u64 = outcomes.iter().map(|o| o.text_bytes).sum();
     if rows != plan.rows() {

@@ -82,6 +82,7 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
             .pointer("/output/zstd_level")
             .and_then(|v| v.as_i64())
             .unwrap_or(3) as i32,
+        sync: None,
     };
     let author_col = &ds.columns.posts.author_id;
     let post_col = &ds.columns.posts.post_id;

@@ -15,7 +15,9 @@ use optgate_io::side_tables::{
     check_accounts, check_consents, check_optouts, load_accounts, load_consents, load_optouts,
 };
 use optgate_io::verify::{Claim, Finding, verify_output};
-use optgate_io::{IoError, UnitOutcome, WriteOptions, plan_posts, process_unit, sha256_file};
+use optgate_io::{
+    IoError, Syncer, UnitOutcome, WriteOptions, plan_posts, process_unit, sha256_file,
+};
 use optgate_manifest::{
     Counts, Incremental, InputFile, Inputs, MANIFEST_VERSION, Manifest, ObjectionLatency,
     PiiRecord, PolicyRecord, RegistryCheck, RunInfo, Shard, Timings, Tool, Verification,
@@ -351,8 +353,15 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
 
     let t_process = Instant::now();
     let bar = posts_bar(args.progress, plan.rows());
+    // Workers hand each written file to a thread of its own to be flushed
+    // to disk, rather than wait in fsync; all are flushed before the output
+    // is verified.
+    let syncer = Syncer::start().map_err(|e| {
+        Failure::runtime(anyhow!("cannot start the thread that flushes files: {e}"))
+    })?;
     let write_options = WriteOptions {
         zstd_level: config.output.zstd_level,
+        sync: Some(syncer.queue()),
     };
     let scanner = config.pii.enabled.then(|| Scanner::new(&config.pii));
     let outcomes: Vec<UnitOutcome> = pool.install(|| {
@@ -385,6 +394,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
             .collect::<Result<_, Failure>>()
     })?;
     bar.finish_and_clear();
+    syncer.wait()?;
     let process_ms = millis(t_process);
 
     // Merged in unit order, so the thread schedule never changes the result.

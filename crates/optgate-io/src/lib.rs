@@ -20,6 +20,7 @@ pub mod read;
 pub mod registry;
 pub mod sample;
 pub mod side_tables;
+pub mod sync;
 pub mod verify;
 
 pub use error::{IoError, Result};
@@ -29,3 +30,4 @@ pub use posts::{
     list_parquet_files, part_name, plan_posts, process_unit,
 };
 pub use read::ParquetSource;
+pub use sync::{SyncQueue, Syncer};

@@ -25,6 +25,7 @@ use crate::error::{IoError, Result};
 use crate::hash::HashingWriter;
 use crate::ledger::LedgerBuilder;
 use crate::read::{ParquetSource, is_timestamp, projected_position};
+use crate::sync::SyncQueue;
 
 /// Rows decoded per batch.
 const BATCH_ROWS: usize = 16 * 1024;
@@ -256,11 +257,17 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
 #[derive(Debug, Clone)]
 pub struct WriteOptions {
     pub zstd_level: i32,
+    /// Where finished files go to be flushed to disk; `None` flushes each
+    /// in [`PartWriter::finish`].
+    pub sync: Option<SyncQueue>,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { zstd_level: 3 }
+        WriteOptions {
+            zstd_level: 3,
+            sync: None,
+        }
     }
 }
 
@@ -678,6 +685,7 @@ pub struct PartWriter {
     path: PathBuf,
     writer: ArrowWriter<HashingWriter<BufWriter<File>>>,
     rows: u64,
+    sync: Option<SyncQueue>,
 }
 
 impl std::fmt::Debug for PartWriter {
@@ -744,6 +752,7 @@ impl PartWriter {
             path: path.to_path_buf(),
             writer,
             rows: 0,
+            sync: options.sync.clone(),
         })
     }
 
@@ -766,7 +775,8 @@ impl PartWriter {
             })
     }
 
-    /// Closes the file, flushes it to disk; returns rows, bytes and hex SHA-256.
+    /// Closes the file and flushes it to disk, or hands it to the options'
+    /// sync queue to be; returns rows, bytes and hex SHA-256.
     pub fn finish(self) -> Result<(u64, u64, String)> {
         let write_err = |source| IoError::Write {
             path: self.path.clone(),
@@ -783,7 +793,10 @@ impl PartWriter {
         let file = buffered
             .into_inner()
             .map_err(|e| write_err(e.into_error()))?;
-        file.sync_all().map_err(write_err)?;
+        match &self.sync {
+            Some(queue) => queue.sync(&self.path, file)?,
+            None => file.sync_all().map_err(write_err)?,
+        }
         Ok((self.rows, bytes, sha256))
     }
 }

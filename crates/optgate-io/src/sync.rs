@@ -1,0 +1,176 @@
+//! Written files flushed to disk on a thread of their own.
+//!
+//! A worker that has written a part file hands it to the [`Syncer`] and goes
+//! on to its next work unit while the disk catches up, instead of waiting in
+//! `fsync`. Nothing is published before [`Syncer::wait`] has returned `Ok`:
+//! it returns once every file handed over has been flushed, with the first
+//! error if any flush failed.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SendError, Sender, channel};
+use std::thread::JoinHandle;
+
+use crate::error::{IoError, Result};
+
+enum Message {
+    Sync(PathBuf, File),
+    Stop,
+}
+
+/// Where a writer hands a finished file to be flushed; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SyncQueue(Sender<Message>);
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::Sync(path, _) => f.debug_tuple("Sync").field(path).finish(),
+            Message::Stop => f.write_str("Stop"),
+        }
+    }
+}
+
+impl SyncQueue {
+    /// Hands `file` over to be flushed. Once the syncer has stopped, the
+    /// file is flushed here instead, so no file goes unflushed.
+    pub fn sync(&self, path: &Path, file: File) -> Result<()> {
+        match self.0.send(Message::Sync(path.to_path_buf(), file)) {
+            Ok(()) => Ok(()),
+            Err(SendError(Message::Sync(path, file))) => file
+                .sync_all()
+                .map_err(|source| IoError::Write { path, source }),
+            Err(SendError(Message::Stop)) => unreachable!("only Syncer sends Stop"),
+        }
+    }
+}
+
+/// The thread that flushes the files handed to its queues.
+#[derive(Debug)]
+pub struct Syncer {
+    queue: SyncQueue,
+    thread: Option<JoinHandle<Result<u64>>>,
+}
+
+impl Syncer {
+    /// Starts the thread.
+    pub fn start() -> std::io::Result<Syncer> {
+        let (tx, rx) = channel();
+        let thread = std::thread::Builder::new()
+            .name("optgate-sync".into())
+            .spawn(move || flush_all(&rx))?;
+        Ok(Syncer {
+            queue: SyncQueue(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// A queue to hand files to this syncer.
+    pub fn queue(&self) -> SyncQueue {
+        self.queue.clone()
+    }
+
+    /// Waits until every file handed over before this call is flushed;
+    /// returns how many were, or the first error. Files handed over later
+    /// are flushed by the writer itself.
+    pub fn wait(mut self) -> Result<u64> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<u64> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(0);
+        };
+        // The thread is alive until it reads Stop, so the send succeeds;
+        // if it died, the join below reports it.
+        let _ = self.queue.0.send(Message::Stop);
+        thread.join().unwrap_or_else(|_| {
+            Err(IoError::Write {
+                path: PathBuf::from("(the file sync thread)"),
+                source: std::io::Error::other("the thread that flushes files to disk panicked"),
+            })
+        })
+    }
+}
+
+impl Drop for Syncer {
+    /// A run that fails still flushes (and closes) what it handed over
+    /// before its staging directory is removed.
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// Flushes files in the order they come until Stop; every file is flushed
+/// even after one fails, and the first failure is returned.
+fn flush_all(rx: &Receiver<Message>) -> Result<u64> {
+    let mut first_error = None;
+    let mut flushed = 0u64;
+    while let Ok(Message::Sync(path, file)) = rx.recv() {
+        match file.sync_all() {
+            Ok(()) => flushed += 1,
+            Err(source) => {
+                first_error.get_or_insert(IoError::Write { path, source });
+            }
+        }
+    }
+    first_error.map_or(Ok(flushed), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_handed_over_is_flushed_before_wait_returns() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let syncer = Syncer::start().expect("start");
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let queue = syncer.queue();
+                let dir = dir.path().to_path_buf();
+                std::thread::spawn(move || {
+                    for i in 0..10 {
+                        let path = dir.join(format!("{t}-{i}"));
+                        let file = File::create(&path).expect("create");
+                        queue.sync(&path, file).expect("handed over");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("writer");
+        }
+        let queue = syncer.queue();
+        assert_eq!(syncer.wait().expect("flushed"), 40);
+        // After the syncer stopped, a file is flushed by the writer.
+        let path = dir.path().join("late");
+        let file = File::create(&path).expect("create");
+        queue.sync(&path, file).expect("flushed in place");
+    }
+
+    /// Linux refuses to flush a character device (EINVAL): the error names
+    /// it, though a file was handed over after it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_failed_flush_is_reported_with_its_path() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let syncer = Syncer::start().expect("start");
+        let device = Path::new("/dev/null");
+        let null = std::fs::OpenOptions::new()
+            .write(true)
+            .open(device)
+            .expect("open /dev/null");
+        syncer.queue().sync(device, null).expect("handed over");
+        let after = dir.path().join("after");
+        let file = File::create(&after).expect("create");
+        syncer.queue().sync(&after, file).expect("handed over");
+        match syncer.wait() {
+            Err(IoError::Write { path, source }) => {
+                assert_eq!(path, device);
+                assert_eq!(source.kind(), std::io::ErrorKind::InvalidInput);
+            }
+            other => panic!("expected the device's flush to fail, got {other:?}"),
+        }
+    }
+}
