@@ -63,10 +63,16 @@ fn take(
         return Ok(None);
     }
     let to = out_dir.join(rel_new);
-    fs::copy(&from, &to).map_err(|source| IoError::Write {
+    let write_err = |source| IoError::Write {
         path: to.clone(),
         source,
-    })?;
+    };
+    fs::copy(&from, &to).map_err(write_err)?;
+    // On disk before the output is verified and published, as the files a
+    // run writes itself are.
+    fs::File::open(&to)
+        .and_then(|f| f.sync_all())
+        .map_err(write_err)?;
     Ok(Some(OutputFile {
         path: rel_new.to_owned(),
         rows: recorded.rows,
