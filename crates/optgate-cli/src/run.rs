@@ -25,7 +25,7 @@ use optgate_manifest::{
 };
 use optgate_pii::{Entity, EntityCounts, Scanner};
 use rayon::prelude::*;
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::RunArgs;
 use crate::config::LoadedConfig;
@@ -394,7 +394,13 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
             .collect::<Result<_, Failure>>()
     })?;
     bar.finish_and_clear();
-    syncer.wait()?;
+    let t_flush = Instant::now();
+    let flushed = syncer.wait()?;
+    debug!(
+        files = flushed,
+        waited_ms = millis(t_flush),
+        "Flushed the written files to disk."
+    );
     let process_ms = millis(t_process);
 
     // Merged in unit order, so the thread schedule never changes the result.
