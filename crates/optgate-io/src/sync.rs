@@ -71,8 +71,9 @@ impl Syncer {
     }
 
     /// Waits until every file handed over before this call is flushed;
-    /// returns how many were, or the first error. Files handed over later
-    /// are flushed by the writer itself.
+    /// returns how many were, or the first error. Call it once the writers
+    /// are done: a file handed over while it runs may be closed unflushed.
+    /// Files handed over after it has returned are flushed by their writer.
     pub fn wait(mut self) -> Result<u64> {
         self.stop()
     }
