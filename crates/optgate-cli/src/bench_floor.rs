@@ -44,9 +44,7 @@ pub fn bench_floor(args: &BenchFloorArgs) -> Result<(), Failure> {
     let threads = crate::worker_threads(args.threads);
     let pool = crate::worker_pool(threads).map_err(Failure::runtime)?;
     // Files flushed as the run flushes them (see run.rs).
-    let syncer = optgate_io::Syncer::start().map_err(|e| {
-        Failure::runtime(anyhow!("cannot start the thread that flushes files: {e}"))
-    })?;
+    let syncer = crate::file_syncer()?;
     let options = WriteOptions {
         zstd_level: loaded.config.output.zstd_level,
         sync: Some(syncer.queue()),

@@ -272,6 +272,16 @@ pub(crate) fn worker_pool(
         .build()
 }
 
+/// The thread that flushes the files a run (or the floor) writes, so that
+/// workers do not wait for the disk (`optgate_io::Syncer`).
+pub(crate) fn file_syncer() -> Result<optgate_io::Syncer, Failure> {
+    optgate_io::Syncer::start().map_err(|e| {
+        Failure::runtime(anyhow::anyhow!(
+            "cannot start the thread that flushes files: {e}"
+        ))
+    })
+}
+
 /// The worker threads of a command: `requested`, or one per CPU.
 pub(crate) fn worker_threads(requested: Option<usize>) -> usize {
     requested.unwrap_or_else(|| {

@@ -15,9 +15,7 @@ use optgate_io::side_tables::{
     check_accounts, check_consents, check_optouts, load_accounts, load_consents, load_optouts,
 };
 use optgate_io::verify::{Claim, Finding, verify_output};
-use optgate_io::{
-    IoError, Syncer, UnitOutcome, WriteOptions, plan_posts, process_unit, sha256_file,
-};
+use optgate_io::{IoError, UnitOutcome, WriteOptions, plan_posts, process_unit, sha256_file};
 use optgate_manifest::{
     Counts, Incremental, InputFile, Inputs, MANIFEST_VERSION, Manifest, ObjectionLatency,
     PiiRecord, PolicyRecord, RegistryCheck, RunInfo, Shard, Timings, Tool, Verification,
@@ -356,9 +354,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     // Workers hand each written file to a thread of its own to be flushed
     // to disk, rather than wait in fsync; all are flushed before the output
     // is verified.
-    let syncer = Syncer::start().map_err(|e| {
-        Failure::runtime(anyhow!("cannot start the thread that flushes files: {e}"))
-    })?;
+    let syncer = crate::file_syncer()?;
     let write_options = WriteOptions {
         zstd_level: config.output.zstd_level,
         sync: Some(syncer.queue()),

@@ -294,11 +294,11 @@ pub(crate) fn national_is_valid(digits: &str, region: &str) -> bool {
             // code, and is no national number as it stands, is read without
             // it.
             let code = home.data.code;
-            let cc = code.to_string();
-            let national = if digits.starts_with(&cc)
+            let cc_len = code.ilog10() as usize + 1;
+            let national = if digits.get(..cc_len).and_then(|p| p.parse::<u16>().ok()) == Some(code)
                 && (!home.general.is_match(digits) || !home.is_possible(digits.len()))
             {
-                &digits[cc.len()..]
+                &digits[cc_len..]
             } else {
                 digits
             };
