@@ -48,6 +48,15 @@ fn bench_membership(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(name), &set, |b, set| {
             b.iter(|| lookups.iter().filter(|k| set.contains(**k)).count())
         });
+        let batch: Vec<Option<u64>> = lookups.iter().copied().map(Some).collect();
+        group.bench_with_input(BenchmarkId::new("batched", name), &set, |b, set| {
+            b.iter(|| {
+                batch
+                    .chunks(16 * 1024)
+                    .map(|c| set.contains_each(c).iter().filter(|x| **x).count())
+                    .sum::<usize>()
+            })
+        });
     }
     group.finish();
 }

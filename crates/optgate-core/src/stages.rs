@@ -346,13 +346,7 @@ pub fn evaluate_posts_with_regions(
     // benches/README.md).
     let n = batch.num_rows();
     let keys: Vec<Option<IdKey>> = (0..n).map(|i| author.key(i)).collect();
-    let accounts: Vec<(AgeStatus, [u8; 2])> = keys
-        .iter()
-        .map(|k| match k {
-            Some(k) => tables.accounts.lookup_with_country(*k),
-            None => (AgeStatus::NoAccount, [0, 0]),
-        })
-        .collect();
+    let accounts = tables.accounts.lookup_each(&keys);
     let objected = optouts.map_or_else(|| vec![false; n], |s| s.contains_each(&keys));
     let consented = consents.map_or_else(|| vec![true; n], |s| s.contains_each(&keys));
 

@@ -195,10 +195,7 @@ fn check_rows(
         // their cache misses overlap (as in the filter's rules).
         let n = batch.num_rows();
         let authors: Vec<Option<IdKey>> = (0..n).map(|i| author.key(i)).collect();
-        let ages: Vec<AgeStatus> = authors
-            .iter()
-            .map(|k| k.map_or(AgeStatus::NoAccount, |k| tables.accounts.lookup(k)))
-            .collect();
+        let ages = tables.accounts.lookup_each(&authors);
         let objected = tables
             .optouts
             .as_ref()
@@ -231,7 +228,7 @@ fn check_rows(
                 continue;
             };
             tally.keys.push(post_key);
-            match ages[i] {
+            match ages[i].0 {
                 AgeStatus::NoAccount => flag(Rule::AuthorHasAccount, tally),
                 AgeStatus::Unknown => flag(Rule::AgeKnown, tally),
                 AgeStatus::AdultFrom(day) => {
