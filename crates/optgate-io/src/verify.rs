@@ -489,17 +489,23 @@ impl KeySpill {
         partition_path(self.dir.path(), p)
     }
 
-    /// Appends one file's keys, sorted so each partition gets one run.
-    fn add(&self, mut keys: Vec<IdKey>) -> Result<()> {
+    /// Appends one file's keys, each partition's in one write (grouped in a
+    /// single pass: a partition's keys are sorted when it is read back).
+    fn add(&self, keys: Vec<IdKey>) -> Result<()> {
         use std::io::Write;
-        keys.sort_unstable();
-        for run in keys.chunk_by(|a, b| self.partition(*a) == self.partition(*b)) {
-            let p = self.partition(run[0]);
-            let bytes: Vec<u8> = run.iter().flat_map(|k| k.to_le_bytes()).collect();
+        let mut counts = vec![0usize; self.parts.len()];
+        for k in &keys {
+            counts[self.partition(*k)] += 1;
+        }
+        let mut runs: Vec<Vec<u8>> = counts.iter().map(|c| Vec::with_capacity(c * 8)).collect();
+        for k in keys {
+            runs[self.partition(k)].extend_from_slice(&k.to_le_bytes());
+        }
+        for (p, bytes) in runs.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
             let mut w = self.parts[p]
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            w.write_all(&bytes).map_err(|source| IoError::Write {
+            w.write_all(bytes).map_err(|source| IoError::Write {
                 path: self.path(p),
                 source,
             })?;
