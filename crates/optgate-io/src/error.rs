@@ -68,13 +68,56 @@ pub enum IoError {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// The thread that flushes written files to disk panicked: files handed
+    /// to it may not be on disk, so the run must not publish them.
+    #[error(
+        "the thread that flushes output files to disk panicked; files it was given may not be on disk"
+    )]
+    SyncThreadPanicked,
 }
 
 impl IoError {
     /// Whether the error is the input's fault (exit 1) rather than the run's (exit 2).
     pub fn is_input_error(&self) -> bool {
-        !matches!(self, IoError::Write { .. } | IoError::WriteParquet { .. })
+        !matches!(
+            self,
+            IoError::Write { .. } | IoError::WriteParquet { .. } | IoError::SyncThreadPanicked
+        )
     }
 }
 
 pub type Result<T, E = IoError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Failures of the run's own writing are the run's fault (exit 2), and
+    /// a broken input is the input's (exit 1).
+    #[test]
+    fn write_failures_are_the_run_s_and_bad_input_is_the_input_s() {
+        let path = PathBuf::from("out/data/part-00000-00000.parquet");
+        let io = || std::io::Error::other("disk full");
+        assert!(!IoError::SyncThreadPanicked.is_input_error());
+        assert!(
+            !IoError::Write {
+                path: path.clone(),
+                source: io()
+            }
+            .is_input_error()
+        );
+        assert!(
+            IoError::Read {
+                path: path.clone(),
+                source: io()
+            }
+            .is_input_error()
+        );
+        assert!(IoError::NoPostFiles { path }.is_input_error());
+        assert!(
+            IoError::SyncThreadPanicked
+                .to_string()
+                .contains("may not be on disk")
+        );
+    }
+}

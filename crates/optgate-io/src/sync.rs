@@ -85,12 +85,7 @@ impl Syncer {
         // The thread is alive until it reads Stop, so the send succeeds;
         // if it died, the join below reports it.
         let _ = self.queue.0.send(Message::Stop);
-        thread.join().unwrap_or_else(|_| {
-            Err(IoError::Write {
-                path: PathBuf::from("(the file sync thread)"),
-                source: std::io::Error::other("the thread that flushes files to disk panicked"),
-            })
-        })
+        thread.join().unwrap_or(Err(IoError::SyncThreadPanicked))
     }
 }
 
