@@ -622,13 +622,7 @@ mod tests {
     /// buckets, binary-searched), at sizes around each power of two.
     #[test]
     fn key_set_lookup_is_exact_for_uniform_and_crowded_keys() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for n in [0usize, 1, 3, 4, 5, 7, 8, 9, 1000, 1023, 1024, 1025, 50_000] {
             let uniform: Vec<IdKey> = (0..n).map(|_| next()).collect();
             let crowded: Vec<IdKey> = (0..n as u64).map(|k| k * 3).collect();
@@ -655,19 +649,24 @@ mod tests {
         }
     }
 
-    /// The batched lookups (accounts, and registries with and without the
-    /// prefilter) answer as the single ones do, key for key: for uniform and crowded keys (long buckets, binary-searched), present and
-    /// absent keys, a key in the first entry of its bucket or further on,
-    /// null keys, a last group shorter than the rest, and empty tables.
-    #[test]
-    fn batched_lookups_agree_with_single_ones() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
+    /// Uniform pseudo-random keys (xorshift64) from `seed`.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state
-        };
+        }
+    }
+
+    /// The batched lookups (accounts, and registries with and without the
+    /// prefilter) answer as the single ones do, key for key: for uniform
+    /// and crowded keys (long buckets, binary-searched), present and absent
+    /// keys, null keys, keys near a batch's end (none ahead to prefetch)
+    /// and empty tables.
+    #[test]
+    fn batched_lookups_agree_with_single_ones() {
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         for n in [0usize, 1, 5, 9, 1000, 4099] {
             let uniform: Vec<IdKey> = (0..n).map(|_| next()).collect();
             let crowded: Vec<IdKey> = (0..n as u64).map(|k| k * 3).collect();
