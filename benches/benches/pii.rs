@@ -48,7 +48,7 @@ fn texts() -> Vec<(&'static str, Texts)> {
     let (gen_digits, gen_no_digits): (Vec<_>, Vec<_>) = generated
         .iter()
         .cloned()
-        .partition(|(t, _)| t.bytes().any(|b| b.is_ascii_digit() || b == b'/'));
+        .partition(|(t, _)| optgate_pii::needs_all_keywords(t));
     vec![
         ("clean", clean),
         ("sample_mix", mix),

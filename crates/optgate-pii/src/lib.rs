@@ -31,6 +31,14 @@ use serde::{Deserialize, Serialize};
 
 pub use scan::Span;
 
+/// Whether a batch scrub ([`TextScrubber::scrub_texts`]) searches `text`
+/// with the full keyword automaton and walks its words (it holds a digit or
+/// a slash), rather than searching it for titles and name introductions
+/// only. The benchmarks split their texts by it.
+pub fn needs_all_keywords(text: &str) -> bool {
+    scan::needs_all_keywords(text)
+}
+
 /// A type of personal data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
