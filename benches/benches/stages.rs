@@ -52,7 +52,7 @@ fn bench_membership(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("batched", name), &set, |b, set| {
             b.iter(|| {
                 batch
-                    .chunks(16 * 1024)
+                    .chunks(optgate_io::posts::BATCH_ROWS)
                     .map(|c| set.contains_each(c).iter().filter(|x| **x).count())
                     .sum::<usize>()
             })

@@ -178,7 +178,10 @@ fn per_batched_lookup(keys: &[u64], f: impl Fn(&[Option<u64>]) -> usize) -> (f64
     let mut found = 0;
     for _ in 0..3 {
         let t = Instant::now();
-        found = keys.chunks(16 * 1024).map(|c| f(black_box(c))).sum();
+        found = keys
+            .chunks(optgate_io::posts::BATCH_ROWS)
+            .map(|c| f(black_box(c)))
+            .sum();
         best = best.min(t.elapsed().as_secs_f64() * 1e9 / keys.len() as f64);
     }
     (best, found)

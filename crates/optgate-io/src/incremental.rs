@@ -70,9 +70,7 @@ fn take(
     fs::copy(&from, &to).map_err(write_err)?;
     // On disk before the output is verified and published, as the files a
     // run writes itself are.
-    fs::File::open(&to)
-        .and_then(|f| f.sync_all())
-        .map_err(write_err)?;
+    crate::sync::flush(&to, &fs::File::open(&to).map_err(write_err)?)?;
     Ok(Some(OutputFile {
         path: rel_new.to_owned(),
         rows: recorded.rows,

@@ -27,8 +27,8 @@ use crate::ledger::LedgerBuilder;
 use crate::read::{ParquetSource, is_timestamp, projected_position};
 use crate::sync::SyncQueue;
 
-/// Rows decoded per batch.
-const BATCH_ROWS: usize = 16 * 1024;
+/// Rows decoded per batch (and so the batch the rules look up at once).
+pub const BATCH_ROWS: usize = 16 * 1024;
 
 /// One posts file, its footer read and its schema checked.
 #[derive(Debug, Clone)]
@@ -795,7 +795,7 @@ impl PartWriter {
             .map_err(|e| write_err(e.into_error()))?;
         match &self.sync {
             Some(queue) => queue.sync(&self.path, file)?,
-            None => file.sync_all().map_err(write_err)?,
+            None => crate::sync::flush(&self.path, &file)?,
         }
         Ok((self.rows, bytes, sha256))
     }

@@ -31,15 +31,21 @@ impl std::fmt::Debug for Message {
     }
 }
 
+/// Flushes `file` (written at `path`) to disk, the error naming the path.
+pub(crate) fn flush(path: &Path, file: &File) -> Result<()> {
+    file.sync_all().map_err(|source| IoError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 impl SyncQueue {
     /// Hands `file` over to be flushed. Once the syncer has stopped, the
     /// file is flushed here instead, so no file goes unflushed.
     pub fn sync(&self, path: &Path, file: File) -> Result<()> {
         match self.0.send(Message::Sync(path.to_path_buf(), file)) {
             Ok(()) => Ok(()),
-            Err(SendError(Message::Sync(path, file))) => file
-                .sync_all()
-                .map_err(|source| IoError::Write { path, source }),
+            Err(SendError(Message::Sync(path, file))) => flush(&path, &file),
             Err(SendError(Message::Stop)) => unreachable!("only Syncer sends Stop"),
         }
     }
@@ -103,10 +109,10 @@ fn flush_all(rx: &Receiver<Message>) -> Result<u64> {
     let mut first_error = None;
     let mut flushed = 0u64;
     while let Ok(Message::Sync(path, file)) = rx.recv() {
-        match file.sync_all() {
+        match flush(&path, &file) {
             Ok(()) => flushed += 1,
-            Err(source) => {
-                first_error.get_or_insert(IoError::Write { path, source });
+            Err(e) => {
+                first_error.get_or_insert(e);
             }
         }
     }
