@@ -343,7 +343,7 @@ pub fn evaluate_posts_with_regions(
     // The side-table lookups run a batch at a time, one table at a time: a
     // lookup is a cache miss or two, and the batched lookups prefetch the
     // buckets of the keys ahead so that many misses are on their way at once
-    // (measured: see benches/README.md).
+    // (measured: see benches/HISTORY.md).
     let n = batch.num_rows();
     let keys: Vec<Option<IdKey>> = (0..n).map(|i| author.key(i)).collect();
     let accounts = tables.accounts.lookup_each(&keys);

@@ -110,7 +110,7 @@ fn prefetch<T>(x: &T) {
 /// for the bucket of the key [`AHEAD`] keys on. The prefetch waits on
 /// nothing, so many buckets are on their way at once; key by key, a
 /// mispredicted branch in one bucket's scan held back the next key's loads
-/// (measured in `benches/README.md`).
+/// (measured in `benches/HISTORY.md`).
 #[inline]
 fn probe_each<T, R>(
     keys: &[Option<IdKey>],

@@ -274,7 +274,7 @@ impl Default for WriteOptions {
 /// The columns of a part file that the writer encodes plainly: values that
 /// are (nearly) all distinct, for which a dictionary only grows until the
 /// writer gives up on it. Measured, dictionaries and statistics on these
-/// columns cost a fifth of the writer's time (see `benches/README.md`).
+/// columns cost a fifth of the writer's time (see `benches/HISTORY.md`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlainColumns {
     /// No dictionary and no min/max statistics: min/max of free text or of

@@ -8,7 +8,7 @@
 //! (decoded columns, scrubbed text, pages to compress), so the kernel kept
 //! handing back zeroed pages: 7% of a run's CPU time was page faults
 //! (`perf record`, 2M posts). With the thresholds below the freed buffers
-//! are reused: measured in `benches/README.md` (2026-11-30), 7% less wall
+//! are reused: measured in `benches/HISTORY.md` (2026-11-30), 7% less wall
 //! time for a full run and 10% for the floor, for 5 MiB more peak resident
 //! memory.
 //!
@@ -41,7 +41,7 @@ pub fn tune() -> bool {
 ///
 /// Why: by default glibc allows eight arenas per CPU, so each worker gets
 /// its own, and each keeps what it frees (up to [`TRIM_THRESHOLD`]) for
-/// itself. Measured on 2 CPUs (2026-11-30, `benches/README.md`): the same
+/// itself. Measured on 2 CPUs (2026-11-30, `benches/HISTORY.md`): the same
 /// speed, peak resident memory at 20M posts 124-125 instead of 130 MiB, at
 /// 2M 105-108 instead of 99 MiB. With the cap, the main thread and the
 /// workers share the arenas; optgate's worker pools start their workers one
