@@ -190,7 +190,58 @@ def markdown(results, meta):
     lines.append("Kept posts: " + ", ".join(f"{r['kept']:,} of {r['posts']:,}" for r in results)
                  + f"; text: " + ", ".join(f"{r['text_bytes'] / 1e6:,.0f} MB" for r in results)
                  + ".")
+    rows = targets(results)
+    if rows:
+        lines += ["", "## Against the targets (DESIGN.md)", "",
+                  "| target | measured | |", "|---|---|---|"]
+        lines += [f"| {t} | {m} | {'met' if ok else '**not met**'} |" for t, m, ok in rows]
     return "\n".join(lines) + "\n"
+
+
+# The design's targets for a run (DESIGN.md, "Targets"), on 2 threads.
+MIN_POSTS_PER_S = 2e6
+MAX_RATIO = 1.0
+MAX_RSS_GROWTH = 1.25
+MIN_SCALING = 1.8
+
+
+def targets(results):
+    """Each target the results can speak to: (target, measured, met).
+
+    Throughput and the ratio to the floor are judged on medians, one line per
+    size; the memory target on the largest size's highest peak over the
+    smallest size's (the way a user's worst night would see it); scaling on
+    the median of the alternating pairs."""
+    rows = []
+    for r in results:
+        s = r["full_summary"]["posts_per_s"]
+        rows.append((f"≥ {MIN_POSTS_PER_S / 1e6:g} M posts/s, full policy with PII, "
+                     f"{r['threads']} threads, {r['posts']:,} posts",
+                     f"{fmt_range(s, 1e-6)} M posts/s",
+                     s["median"] >= MIN_POSTS_PER_S))
+    for r in results:
+        q = r["ratio_full_over_floor"]
+        rows.append((f"full run no slower than the floor (full/floor ≤ {MAX_RATIO:g}), "
+                     f"{r['posts']:,} posts",
+                     fmt_range(q), q["median"] <= MAX_RATIO))
+    if len(results) >= 2:
+        a, b = results[0], results[-1]
+        ra = a["full_summary"]["peak_rss_bytes"]
+        rb = b["full_summary"]["peak_rss_bytes"]
+        growth = rb["max"] / ra["max"]
+        rows.append((f"peak RSS of {b['posts']:,} posts within {MAX_RSS_GROWTH:g}× of "
+                     f"{a['posts']:,}",
+                     f"{growth:.2f}× by maxima ({rb['max'] / 2**20:.1f} against "
+                     f"{ra['max'] / 2**20:.1f} MiB; {rb['median'] / ra['median']:.2f}× "
+                     "by medians)",
+                     growth <= MAX_RSS_GROWTH))
+    for r in results:
+        if "scaling" in r:
+            rows.append((f"{r['threads']} threads ≥ {MIN_SCALING:g}× 1 thread, "
+                         f"{r['posts']:,} posts",
+                         f"{fmt_range(r['scaling'])}×",
+                         r["scaling"]["median"] >= MIN_SCALING))
+    return rows
 
 
 def main():
@@ -201,9 +252,23 @@ def main():
     p.add_argument("--threads", type=int, default=2, help="worker threads [2]")
     p.add_argument("--no-scaling", action="store_true",
                    help="skip the 1-thread against N-thread runs on the smallest size")
+    p.add_argument("--require-targets", action="store_true",
+                   help="exit with status 1 when a target of DESIGN.md is not met "
+                        "(with --render too)")
     p.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "optgate"))
     p.add_argument("--out", help="results directory [benches/runs/<date>-<machine>]")
+    p.add_argument("--render", metavar="DIR",
+                   help="only write DIR/README.md again from DIR/results.json (no runs)")
     args = p.parse_args()
+    if args.render:
+        with open(os.path.join(args.render, "results.json")) as f:
+            saved = json.load(f)
+        text = markdown(saved["results"], saved["meta"])
+        with open(os.path.join(args.render, "README.md"), "w") as f:
+            f.write(text)
+        print(text)
+        require(args, saved["results"])
+        return
     if not os.access(args.binary, os.X_OK):
         sys.exit(f"bench: {args.binary} is missing; build it with "
                  "`cargo build --release -p optgate-cli`")
@@ -231,6 +296,14 @@ def main():
     print()
     print(text)
     print(f"bench: written to {out_dir}")
+    require(args, results)
+
+
+def require(args, results):
+    """With --require-targets, exits with status 1 naming each missed target."""
+    missed = [t for t, _, ok in targets(results) if not ok]
+    if args.require_targets and missed:
+        sys.exit("bench: targets not met: " + "; ".join(missed))
 
 
 if __name__ == "__main__":
