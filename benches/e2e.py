@@ -9,8 +9,10 @@ under bench-data/), it runs alternately, in the same invocation:
          pool, and nothing else;
   full   `optgate run` with the sample's default policy and PII scrubbing.
 
-Each run is its own process; wall time, peak RSS and CPU time come from
-wait4(2). It prints a table and writes results.json and README.md to
+With --config, it runs the inputs and policy of the given config files
+instead of the generated samples. Each run is its own process; wall time,
+peak RSS and CPU time come from wait4(2). It prints a table, judges the
+targets of DESIGN.md, and writes results.json and README.md to
 benches/runs/<date>-<machine>/. Python standard library only.
 """
 
@@ -100,7 +102,12 @@ def fmt_range(s, scale=1.0, digits=2):
 
 def bench_size(binary, posts, runs, threads, scratch, scaling):
     d = sample(binary, posts, os.path.join(ROOT, "bench-data"))
-    config = os.path.join(d, "config.toml")
+    return bench_config(binary, os.path.join(d, "config.toml"), runs, threads, scratch,
+                        scaling)
+
+
+def bench_config(binary, config, runs, threads, scratch, scaling):
+    """Alternating floor and full runs of one config's inputs and policy."""
     out = os.path.join(scratch, "out")
 
     def floor(t):
@@ -120,9 +127,9 @@ def bench_size(binary, posts, runs, threads, scratch, scaling):
     # One untimed round of each warms the page cache and the binary.
     _, _, _, facts = floor(threads)
     _, _, _, manifest = full(threads)
-    rows = facts["rows"]
+    rows = posts = facts["rows"]
     text_bytes = facts["text_bytes"]
-    result = {"posts": rows, "text_bytes": text_bytes, "kept": manifest["counts"]["kept"],
+    result = {"config": config, "posts": rows, "text_bytes": text_bytes, "kept": manifest["counts"]["kept"],
               "threads": threads, "runs": runs, "floor": [], "full": []}
     for i in range(runs):
         for name, fn in (("floor", floor), ("full", full)) if i % 2 == 0 else (("full", full), ("floor", floor)):
@@ -163,7 +170,11 @@ def bench_size(binary, posts, runs, threads, scratch, scaling):
 def markdown(results, meta):
     lines = [f"# End-to-end benchmark, {meta['date']}, {meta['machine']}", "",
              f"optgate {meta['commit']}, {meta['rustc']}, {meta['threads']} threads, "
-             f"{meta['runs']} runs of each, alternating; median (min–max).", "",
+             f"{meta['runs']} runs of each, alternating; median (min–max)."]
+    if meta.get("configs"):
+        lines += ["", "Inputs and policy of " + ", ".join(f"`{c}`" for c in meta["configs"])
+                  + "."]
+    lines += ["",
              "| posts | run | wall s | M posts/s | text MB/s | peak RSS MiB | CPU use | full/floor |",
              "|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -176,8 +187,9 @@ def markdown(results, meta):
                 f"{fmt_range(s['peak_rss_bytes'], 2**-20, 0)} | "
                 f"{fmt_range(s['cpu_use'], 100, 0)} % | {ratio} |")
     lines.append("")
-    if len(results) >= 2:
-        a, b = results[0], results[-1]
+    by_posts = sorted(results, key=lambda r: r["posts"])
+    if len(results) >= 2 and by_posts[0]["posts"] < by_posts[-1]["posts"]:
+        a, b = by_posts[0], by_posts[-1]
         ra = a["full_summary"]["peak_rss_bytes"]["max"]
         rb = b["full_summary"]["peak_rss_bytes"]["max"]
         lines.append(f"Peak RSS of the full run, {b['posts']:,} posts over {a['posts']:,} posts "
@@ -224,8 +236,9 @@ def targets(results):
         rows.append((f"full run no slower than the floor (full/floor ≤ {MAX_RATIO:g}), "
                      f"{r['posts']:,} posts",
                      fmt_range(q), q["median"] <= MAX_RATIO))
-    if len(results) >= 2:
-        a, b = results[0], results[-1]
+    by_posts = sorted(results, key=lambda r: r["posts"])
+    if len(results) >= 2 and by_posts[0]["posts"] < by_posts[-1]["posts"]:
+        a, b = by_posts[0], by_posts[-1]
         ra = a["full_summary"]["peak_rss_bytes"]
         rb = b["full_summary"]["peak_rss_bytes"]
         growth = rb["max"] / ra["max"]
@@ -250,6 +263,9 @@ def main():
                    help="comma-separated sample sizes in posts [2000000,20000000]")
     p.add_argument("--runs", type=int, default=5, help="timed runs of each kind per size [5]")
     p.add_argument("--threads", type=int, default=2, help="worker threads [2]")
+    p.add_argument("--config", action="append", metavar="FILE",
+                   help="benchmark this config's inputs and policy instead of the generated "
+                        "samples (repeat for several; --sizes is then ignored)")
     p.add_argument("--no-scaling", action="store_true",
                    help="skip the 1-thread against N-thread runs on the smallest size")
     p.add_argument("--require-targets", action="store_true",
@@ -284,9 +300,19 @@ def main():
     meta = {"date": date, "machine": machine, "commit": commit, "rustc": rustc,
             "kernel": platform.release(), "cpus": os.cpu_count(), "threads": args.threads,
             "runs": args.runs}
-    results = [bench_size(args.binary, n, args.runs, args.threads, scratch,
-                          scaling=(i == 0 and not args.no_scaling))
-               for i, n in enumerate(sizes)]
+    if args.config:
+        configs = [os.path.abspath(c) for c in args.config]
+        for c in configs:
+            if not os.path.isfile(c):
+                sys.exit(f"bench: {c}: no such config file")
+        meta["configs"] = configs
+        results = [bench_config(args.binary, c, args.runs, args.threads, scratch,
+                                scaling=(i == 0 and not args.no_scaling))
+                   for i, c in enumerate(configs)]
+    else:
+        results = [bench_size(args.binary, n, args.runs, args.threads, scratch,
+                              scaling=(i == 0 and not args.no_scaling))
+                   for i, n in enumerate(sizes)]
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({"meta": meta, "results": results}, f, indent=2)
