@@ -263,7 +263,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
             .zip(&used)
             .map(|(f, used)| {
                 if *used {
-                    sha256_file(&f.source.path)
+                    sha256_file(&f.path)
                 } else {
                     Ok((String::new(), 0))
                 }
@@ -275,7 +275,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
             if !sha.is_empty() && *sha != planned.sha256 {
                 return Err(Failure::input(anyhow!(
                     "{}: changed since the plan was made (SHA-256 differs); make a new plan",
-                    f.source.path.display()
+                    f.path.display()
                 )));
             }
         }
@@ -490,8 +490,8 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                 .map(|((f, (sha256, bytes)), _)| InputFile {
                     path: f.rel_path.clone(),
                     bytes: *bytes,
-                    rows: f.source.rows(),
-                    row_groups: f.source.row_groups(),
+                    rows: f.rows(),
+                    row_groups: f.row_groups(),
                     sha256: sha256.clone(),
                 })
                 .collect(),

@@ -102,12 +102,7 @@ pub fn make_plan(posts: &PostsPlan, hashes: &[(String, u64)], shards: u32) -> Pl
         .iter()
         .map(|u| {
             let f = &posts.files[u.file];
-            f.source
-                .metadata
-                .metadata()
-                .row_group(u.row_group)
-                .compressed_size()
-                .max(0) as u64
+            f.row_group_bytes(u.row_group)
         })
         .collect();
     let assigned = assign_shards(&unit_bytes, shards);
@@ -141,8 +136,8 @@ pub fn make_plan(posts: &PostsPlan, hashes: &[(String, u64)], shards: u32) -> Pl
                 path: f.rel_path.clone(),
                 bytes: *bytes,
                 sha256: sha256.clone(),
-                rows: f.source.rows(),
-                row_groups: f.source.row_groups(),
+                rows: f.rows(),
+                row_groups: f.row_groups(),
             })
             .collect(),
         units,
@@ -186,7 +181,7 @@ pub fn plan(args: &PlanArgs) -> Result<(), Failure> {
     let hashes: Vec<(String, u64)> = posts
         .files
         .par_iter()
-        .map(|f| sha256_file(&f.source.path))
+        .map(|f| sha256_file(&f.path))
         .collect::<Result<_, IoError>>()?;
     let plan = make_plan(&posts, &hashes, args.shards);
     let value = serde_json::to_value(&plan).map_err(Failure::runtime)?;
@@ -253,11 +248,11 @@ pub fn select_shard(
         )));
     }
     for (f, p) in posts.files.iter().zip(&plan.files) {
-        let bytes = fs::metadata(&f.source.path).map(|m| m.len()).unwrap_or(0);
+        let bytes = fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
         if f.rel_path != p.path
             || bytes != p.bytes
-            || f.source.rows() != p.rows
-            || f.source.row_groups() != p.row_groups
+            || f.rows() != p.rows
+            || f.row_groups() != p.row_groups
         {
             return Err(differs(format!("{} is not as planned", f.rel_path)));
         }

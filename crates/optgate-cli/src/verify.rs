@@ -226,7 +226,7 @@ fn check_inputs(
     let hashes: Vec<(String, u64)> = plan
         .files
         .par_iter()
-        .map(|f| sha256_file(&f.source.path))
+        .map(|f| sha256_file(&f.path))
         .collect::<Result<_, _>>()?;
     let mut differing = Vec::new();
     let found: HashSet<&str> = plan.files.iter().map(|f| f.rel_path.as_str()).collect();

@@ -17,7 +17,10 @@ use optgate_core::{
 use optgate_manifest::OutputFile;
 use optgate_pii::{EntityCounts, Scrubbing, TextScrubber};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, RowSelection};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
+};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
@@ -30,15 +33,29 @@ use crate::sync::SyncQueue;
 /// Rows decoded per batch (and so the batch the rules look up at once).
 pub const BATCH_ROWS: usize = 16 * 1024;
 
-/// One posts file, its footer read and its schema checked.
+/// One posts file, its footer read and its schema checked when the run was
+/// planned. The footer itself is not kept: a work unit reads it again through
+/// the plan's [`FooterCache`], so that a run over many files holds a few
+/// footers at a time rather than all of them.
 #[derive(Debug, Clone)]
 pub struct PostsFile {
-    pub source: ParquetSource,
-    /// The footer as the work units read it: the label columns as
-    /// dictionaries (`ParquetSource::with_label_dictionaries`).
-    read_metadata: parquet::arrow::arrow_reader::ArrowReaderMetadata,
+    pub path: PathBuf,
     /// Relative to the posts directory, `/`-separated.
     pub rel_path: String,
+    /// Position in the plan's files, the footer cache's key.
+    index: usize,
+    footers: Arc<FooterCache>,
+    /// The file's schema as planned; a footer read again must match it.
+    schema: SchemaRef,
+    /// The batches' schema: `schema` with the label columns as dictionaries
+    /// (`ParquetSource::with_label_dictionaries`).
+    batch_schema: SchemaRef,
+    /// The label columns, read as dictionaries.
+    labels: Vec<usize>,
+    /// Rows of each row group, as planned.
+    group_rows: Vec<u64>,
+    /// Compressed bytes of each row group, as planned.
+    group_bytes: Vec<u64>,
     /// Columns the rules read, in file order.
     rule_indices: Vec<usize>,
     /// Where each rule column sits in a batch projected to `rule_indices`.
@@ -58,13 +75,69 @@ impl PostsFile {
         self.author_index
     }
 
+    /// Rows in the file, as planned.
+    pub fn rows(&self) -> u64 {
+        self.group_rows.iter().sum()
+    }
+
+    pub fn row_groups(&self) -> usize {
+        self.group_rows.len()
+    }
+
+    /// Compressed bytes of a row group, as planned.
+    pub fn row_group_bytes(&self, row_group: usize) -> u64 {
+        self.group_bytes[row_group]
+    }
+
+    /// The file's Arrow schema, as output files are written.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// The footer as the work units read it (the label columns as
+    /// dictionaries), from the cache or read again and checked against the
+    /// plan: a file that changed since is an error, never read with the
+    /// footer of the file it replaced.
+    fn footer(&self) -> Result<ArrowReaderMetadata> {
+        if let Some(m) = self.footers.get(self.index) {
+            return Ok(m);
+        }
+        let source = ParquetSource::open(&self.path)?;
+        let changed = |what: String| IoError::InputChanged {
+            path: self.path.clone(),
+            what,
+        };
+        if source.metadata.schema() != &self.schema {
+            return Err(changed("its schema is not the one planned".into()));
+        }
+        let groups = source.metadata.metadata().row_groups();
+        if groups.len() != self.group_rows.len() {
+            return Err(changed(format!(
+                "{} row groups, {} planned",
+                groups.len(),
+                self.group_rows.len()
+            )));
+        }
+        for (i, (g, planned)) in groups.iter().zip(&self.group_rows).enumerate() {
+            if g.num_rows().max(0) as u64 != *planned {
+                return Err(changed(format!(
+                    "row group {i} has {} rows, {planned} planned",
+                    g.num_rows()
+                )));
+            }
+        }
+        let read = source.with_label_dictionaries(&self.labels)?;
+        self.footers.put(self.index, read.clone());
+        Ok(read)
+    }
+
     /// The error of a failed decode of `row_group`, naming the file.
     pub(crate) fn decode_error(
         &self,
         row_group: usize,
     ) -> impl Fn(parquet::errors::ParquetError) -> IoError {
         move |source| IoError::Decode {
-            path: self.source.path.clone(),
+            path: self.path.clone(),
             row_group,
             source,
         }
@@ -80,18 +153,95 @@ impl PostsFile {
         columns: Option<&[usize]>,
         selection: Option<RowSelection>,
     ) -> Result<ParquetRecordBatchReader> {
-        let mut builder = self
-            .source
-            .builder_with(&self.read_metadata)?
+        let footer = self.footer()?;
+        let file = File::open(&self.path).map_err(|source| IoError::Read {
+            path: self.path.clone(),
+            source,
+        })?;
+        let projection =
+            columns.map(|c| ProjectionMask::roots(footer.parquet_schema(), c.iter().copied()));
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, footer)
             .with_row_groups(vec![row_group])
             .with_batch_size(BATCH_ROWS);
-        if let Some(columns) = columns {
-            builder = builder.with_projection(self.source.projection(columns.iter().copied()));
+        if let Some(projection) = projection {
+            builder = builder.with_projection(projection);
         }
         if let Some(selection) = selection {
             builder = builder.with_row_selection(selection);
         }
         builder.build().map_err(self.decode_error(row_group))
+    }
+}
+
+/// The footers of the files whose work units are running, read again per
+/// file rather than kept for the whole run: a run over tens of thousands of
+/// files would otherwise hold every footer (21 KB each for the generated
+/// sample's files of 4 row groups and 11 columns). The workers take the
+/// files' units in turn, so a few entries hold every file in use; the least
+/// recently used one makes room.
+pub struct FooterCache {
+    entries: std::sync::Mutex<Vec<(usize, ArrowReaderMetadata, u64)>>,
+}
+
+/// Footers a [`FooterCache`] holds at most.
+pub const FOOTERS_KEPT: usize = 8;
+
+impl FooterCache {
+    fn new() -> FooterCache {
+        FooterCache {
+            entries: std::sync::Mutex::new(Vec::with_capacity(FOOTERS_KEPT)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(usize, ArrowReaderMetadata, u64)>> {
+        // A worker that panicked holding the lock left the entries whole
+        // (each change is one push or one assignment).
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn tick(entries: &[(usize, ArrowReaderMetadata, u64)]) -> u64 {
+        entries.iter().map(|e| e.2).max().unwrap_or(0) + 1
+    }
+
+    fn get(&self, file: usize) -> Option<ArrowReaderMetadata> {
+        let mut entries = self.lock();
+        let tick = Self::tick(&entries);
+        let e = entries.iter_mut().find(|e| e.0 == file)?;
+        e.2 = tick;
+        Some(e.1.clone())
+    }
+
+    fn put(&self, file: usize, footer: ArrowReaderMetadata) {
+        let mut entries = self.lock();
+        let tick = Self::tick(&entries);
+        if let Some(e) = entries.iter_mut().find(|e| e.0 == file) {
+            // Another worker read it meanwhile: the same footer.
+            e.2 = tick;
+            return;
+        }
+        if entries.len() >= FOOTERS_KEPT
+            && let Some(oldest) = (0..entries.len()).min_by_key(|&i| entries[i].2)
+        {
+            entries.swap_remove(oldest);
+        }
+        entries.push((file, footer, tick));
+    }
+
+    /// The files whose footers are held, for tests.
+    pub fn held(&self) -> Vec<usize> {
+        let mut files: Vec<usize> = self.lock().iter().map(|e| e.0).collect();
+        files.sort_unstable();
+        files
+    }
+}
+
+impl std::fmt::Debug for FooterCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FooterCache")
+            .field("held", &self.held())
+            .finish()
     }
 }
 
@@ -109,6 +259,8 @@ pub struct PostsPlan {
     pub dir: PathBuf,
     pub files: Vec<PostsFile>,
     pub units: Vec<WorkUnit>,
+    /// The footers the work units read, shared by every file of the plan.
+    pub footers: Arc<FooterCache>,
 }
 
 impl PostsPlan {
@@ -169,8 +321,9 @@ pub fn list_parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Reads every footer and checks every schema before any data is read.
 pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
-    let mut files = Vec::new();
+    let mut files: Vec<PostsFile> = Vec::new();
     let mut units = Vec::new();
+    let footers = Arc::new(FooterCache::new());
     for (file_idx, path) in list_parquet_files(dir)?.into_iter().enumerate() {
         let source = ParquetSource::open(&path)?;
         let id = |key, name: &str| -> Result<usize> {
@@ -210,12 +363,17 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
         };
         let n_cols = source.metadata.schema().fields().len();
         let rest_indices = (0..n_cols).filter(|i| !rule_indices.contains(i)).collect();
-        for rg in 0..source.row_groups() {
-            let rows = source.metadata.metadata().row_group(rg).num_rows().max(0) as u64;
+        let groups = source.metadata.metadata().row_groups();
+        let group_rows: Vec<u64> = groups.iter().map(|g| g.num_rows().max(0) as u64).collect();
+        let group_bytes: Vec<u64> = groups
+            .iter()
+            .map(|g| g.compressed_size().max(0) as u64)
+            .collect();
+        for (rg, rows) in group_rows.iter().enumerate() {
             units.push(WorkUnit {
                 file: file_idx,
                 row_group: rg,
-                rows,
+                rows: *rows,
             });
         }
         let rel_path = path
@@ -233,12 +391,27 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
             .flatten()
             .filter(|i| ![post_id, author_id, text_index].contains(i))
             .collect();
-        let read_metadata = source.with_label_dictionaries(&labels)?;
+        // Files of one dataset nearly always share a schema: one copy of it.
+        let (schema, batch_schema) = match files.last() {
+            Some(prev) if prev.schema == *source.metadata.schema() && prev.labels == labels => {
+                (prev.schema.clone(), prev.batch_schema.clone())
+            }
+            _ => (
+                source.metadata.schema().clone(),
+                source.with_label_dictionaries(&labels)?.schema().clone(),
+            ),
+        };
         files.push(PostsFile {
-            read_metadata,
-            plain,
-            source,
+            path: source.path,
             rel_path,
+            index: file_idx,
+            footers: footers.clone(),
+            schema,
+            batch_schema,
+            labels,
+            group_rows,
+            group_bytes,
+            plain,
             rule_indices,
             rule_columns,
             rest_indices,
@@ -250,6 +423,7 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
         dir: dir.to_path_buf(),
         files,
         units,
+        footers,
     })
 }
 
@@ -358,7 +532,7 @@ fn evaluated_batches<'a>(
         let batch = batch.map_err(|e| decode(e.into()))?;
         let (r, regions) = evaluate_posts_with_regions(&batch, &f.rule_columns, policy, tables)
             .map_err(|source| IoError::Stage {
-                path: f.source.path.clone(),
+                path: f.path.clone(),
                 row_group,
                 source,
             })?;
@@ -430,12 +604,12 @@ pub fn process_unit(
     let mut ledger = LedgerBuilder::new(&plan.files[unit.file].rel_path, unit.row_group);
     let f = &plan.files[unit.file];
     let decode = |source: arrow_schema::ArrowError| IoError::Decode {
-        path: f.source.path.clone(),
+        path: f.path.clone(),
         row_group: unit.row_group,
         source: source.into(),
     };
     let build_err = |source| IoError::Decode {
-        path: f.source.path.clone(),
+        path: f.path.clone(),
         row_group: unit.row_group,
         source,
     };
@@ -484,9 +658,9 @@ pub fn process_unit(
         .expect("a unit with kept rows decoded at least one batch");
     let kept_rules = concat_batches(&rule_schema, &kept_rules).map_err(decode)?;
 
-    let schema: SchemaRef = f.source.metadata.schema().clone();
+    let schema: SchemaRef = f.schema.clone();
     // The batches' own schema: the file's, with the label columns as read.
-    let batch_schema: SchemaRef = f.read_metadata.schema().clone();
+    let batch_schema: SchemaRef = f.batch_schema.clone();
     let path = data_dir.join(&name);
     let post_index = f.rule_indices[f.rule_columns.post_id];
     let mut writer = PartWriter::create(&path, schema.clone(), options, &f.plain)?;
@@ -826,7 +1000,7 @@ pub fn floor_unit(
     let f = &plan.files[unit.file];
     let decode = f.decode_error(unit.row_group);
     let reader = f.row_group_reader(unit.row_group, None, None)?;
-    let schema: SchemaRef = f.source.metadata.schema().clone();
+    let schema: SchemaRef = f.schema.clone();
     let mut writer = PartWriter::create(&out_dir.join(part_name(unit)), schema, options, &f.plain)?;
     let mut outcome = FloorOutcome::default();
     for batch in reader {
@@ -842,4 +1016,107 @@ pub fn floor_unit(
     let (rows, _, _) = writer.finish()?;
     outcome.rows = rows;
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{SampleOptions, generate};
+
+    fn sample(dir: &Path, opts: SampleOptions) -> PostsPlan {
+        generate(dir, &opts).expect("sample");
+        plan_posts(&dir.join("posts"), &PostColumnNames::default()).expect("plan")
+    }
+
+    /// Rows of a unit read through its file's footer.
+    fn read_unit(plan: &PostsPlan, unit: &WorkUnit) -> Result<u64> {
+        let f = &plan.files[unit.file];
+        let mut rows = 0;
+        for batch in f.row_group_reader(unit.row_group, None, None)? {
+            rows += batch.expect("decodes").num_rows() as u64;
+        }
+        Ok(rows)
+    }
+
+    /// Every footer is read at planning and again by the units, which keep
+    /// only the last `FOOTERS_KEPT`: memory does not grow with the files.
+    #[test]
+    fn a_plan_holds_a_few_footers_at_a_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plan = sample(
+            dir.path(),
+            SampleOptions {
+                posts: 1200,
+                files: Some(12),
+                row_group_rows: Some(50),
+                ..SampleOptions::default()
+            },
+        );
+        assert_eq!((plan.files.len(), plan.units.len()), (12, 24));
+        assert!(plan.footers.held().is_empty(), "planning keeps no footer");
+        let mut rows = 0;
+        for unit in &plan.units {
+            let n = read_unit(&plan, unit).expect("reads");
+            assert_eq!(n, unit.rows);
+            rows += n;
+        }
+        assert_eq!(rows, plan.rows());
+        // The files were read in order: the last FOOTERS_KEPT stay.
+        let last: Vec<usize> = (12 - FOOTERS_KEPT..12).collect();
+        assert_eq!(plan.footers.held(), last);
+        // A file read again comes back, and the least recently used goes.
+        read_unit(&plan, &plan.units[0]).expect("reads");
+        let held = plan.footers.held();
+        assert_eq!(held.len(), FOOTERS_KEPT);
+        assert!(held.contains(&0) && !held.contains(&(12 - FOOTERS_KEPT)));
+    }
+
+    /// A file replaced after planning is an error that names it, whether its
+    /// rows or its schema changed; its rows are never read with the old
+    /// footer, and the other files still read.
+    #[test]
+    fn a_posts_file_changed_after_planning_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = SampleOptions {
+            posts: 400,
+            files: Some(2),
+            ..SampleOptions::default()
+        };
+        let plan = sample(dir.path(), opts.clone());
+        let other = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("posts/part-00001.parquet");
+        for (replacement, what) in [
+            (
+                SampleOptions {
+                    posts: 600,
+                    ..opts.clone()
+                },
+                "rows",
+            ),
+            (
+                SampleOptions {
+                    int_ids: true,
+                    ..opts.clone()
+                },
+                "schema",
+            ),
+        ] {
+            generate(other.path(), &replacement).expect("sample");
+            fs::copy(other.path().join("posts/part-00001.parquet"), &target).expect("copy");
+            let unit = plan.units.iter().find(|u| u.file == 1).expect("a unit");
+            match read_unit(&plan, unit) {
+                Err(IoError::InputChanged { path, what: said }) => {
+                    assert_eq!(path, target);
+                    assert!(said.contains(what), "{what}: {said}");
+                }
+                other => panic!("{what}: expected InputChanged, got {other:?}"),
+            }
+            assert!(
+                plan.footers.held().iter().all(|f| *f != 1),
+                "a footer that does not match is not kept"
+            );
+            let first = plan.units.iter().find(|u| u.file == 0).expect("a unit");
+            assert_eq!(read_unit(&plan, first).expect("reads"), first.rows);
+        }
+    }
 }

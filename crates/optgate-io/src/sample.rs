@@ -825,6 +825,6 @@ mod tests {
         assert_eq!(s.post_files, 4);
         let plan = crate::plan_posts(&dir.path().join("posts"), &Default::default()).expect("plan");
         assert_eq!(plan.rows(), 1000);
-        assert!(plan.files.iter().all(|f| f.source.row_groups() == 4));
+        assert!(plan.files.iter().all(|f| f.row_groups() == 4));
     }
 }
