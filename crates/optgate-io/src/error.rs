@@ -68,9 +68,10 @@ pub enum IoError {
         #[source]
         source: parquet::errors::ParquetError,
     },
-    /// A posts file is not as it was when the run was planned: it is being
-    /// written or was replaced. Its rows are not read with the old footer.
-    #[error("{}: the file changed after the run read its footer: {what}; run again once the inputs are complete", path.display())]
+    /// A posts file is not as it was when the run was planned (and its
+    /// digest taken): it is being written or was replaced. None of its rows
+    /// are read.
+    #[error("{}: changed while the run was reading it: {what}; run again once the inputs are complete", path.display())]
     InputChanged { path: PathBuf, what: String },
     /// The thread that flushes written files to disk panicked: files handed
     /// to it may not be on disk, so the run must not publish them.

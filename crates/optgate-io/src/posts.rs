@@ -56,6 +56,9 @@ pub struct PostsFile {
     group_rows: Vec<u64>,
     /// Compressed bytes of each row group, as planned.
     group_bytes: Vec<u64>,
+    /// The file's size and modification time when it was planned (before
+    /// its digest for the manifest was taken).
+    stamp: FileStamp,
     /// Columns the rules read, in file order.
     rule_indices: Vec<usize>,
     /// Where each rule column sits in a batch projected to `rule_indices`.
@@ -154,10 +157,24 @@ impl PostsFile {
         selection: Option<RowSelection>,
     ) -> Result<ParquetRecordBatchReader> {
         let footer = self.footer()?;
-        let file = File::open(&self.path).map_err(|source| IoError::Read {
+        let read_err = |source| IoError::Read {
             path: self.path.clone(),
             source,
-        })?;
+        };
+        let file = File::open(&self.path).map_err(read_err)?;
+        // The file read must be the file planned and hashed: one written to
+        // since (or replaced) would put rows in the output that the
+        // manifest's digest does not cover.
+        let now = FileStamp::of(&file.metadata().map_err(read_err)?);
+        if now != self.stamp {
+            return Err(IoError::InputChanged {
+                path: self.path.clone(),
+                what: format!(
+                    "it was written to after the run planned it ({} bytes then, {} now)",
+                    self.stamp.bytes, now.bytes
+                ),
+            });
+        }
         let projection =
             columns.map(|c| ProjectionMask::roots(footer.parquet_schema(), c.iter().copied()));
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, footer)
@@ -245,6 +262,22 @@ impl std::fmt::Debug for FooterCache {
     }
 }
 
+/// A file's size and modification time, to tell that it was written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    bytes: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    fn of(meta: &fs::Metadata) -> FileStamp {
+        FileStamp {
+            bytes: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+}
+
 /// A unit of work: one row group of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkUnit {
@@ -326,6 +359,10 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
     let footers = Arc::new(FooterCache::new());
     for (file_idx, path) in list_parquet_files(dir)?.into_iter().enumerate() {
         let source = ParquetSource::open(&path)?;
+        let stamp = FileStamp::of(&fs::metadata(&path).map_err(|source| IoError::Read {
+            path: path.clone(),
+            source,
+        })?);
         let id = |key, name: &str| -> Result<usize> {
             let i = source.column("posts", key, name)?;
             source.expect_type(i, "utf8 or int64", is_id_type)?;
@@ -411,6 +448,7 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
             labels,
             group_rows,
             group_bytes,
+            stamp,
             plain,
             rule_indices,
             rule_columns,
@@ -1117,6 +1155,37 @@ mod tests {
             );
             let first = plan.units.iter().find(|u| u.file == 0).expect("a unit");
             assert_eq!(read_unit(&plan, first).expect("reads"), first.rows);
+        }
+    }
+
+    /// A file written to after planning (and so after its digest was taken)
+    /// is an error even when its footer is unchanged, and even when a unit
+    /// of it was read before (its footer in the cache).
+    #[test]
+    fn a_posts_file_written_to_after_planning_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plan = sample(
+            dir.path(),
+            SampleOptions {
+                posts: 400,
+                files: Some(2),
+                ..SampleOptions::default()
+            },
+        );
+        let units: Vec<&WorkUnit> = plan.units.iter().filter(|u| u.file == 1).collect();
+        assert_eq!(read_unit(&plan, units[0]).expect("reads"), units[0].rows);
+        assert!(plan.footers.held().contains(&1));
+        // The same bytes written again: only the modification time moves.
+        let target = dir.path().join("posts/part-00001.parquet");
+        let bytes = fs::read(&target).expect("read");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(&target, &bytes).expect("write");
+        match read_unit(&plan, units[1]) {
+            Err(IoError::InputChanged { path, what }) => {
+                assert_eq!(path, target);
+                assert!(what.contains("written to"), "{what}");
+            }
+            other => panic!("expected InputChanged, got {other:?}"),
         }
     }
 }
