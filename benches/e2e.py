@@ -75,15 +75,24 @@ def run(cmd):
     return wall, usage.ru_maxrss * 1024, cpu, b"".join(chunks).decode()
 
 
-def sample(binary, posts, cache):
-    """The cached sample of `posts` posts: generated once, reused after."""
-    d = os.path.join(cache, f"gen-{posts}")
+def sample(binary, posts, cache, files=None, row_group_rows=None):
+    """The cached sample of `posts` posts: generated once, reused after.
+
+    `files` and `row_group_rows` lay it out other than gen-sample's default
+    (one file per 250,000 posts, four row groups each)."""
+    layout = "".join([f"-f{files}" if files else "",
+                      f"-r{row_group_rows}" if row_group_rows else ""])
+    d = os.path.join(cache, f"gen-{posts}{layout}")
     done = os.path.join(d, ".complete")
     if not os.path.exists(done):
         shutil.rmtree(d, ignore_errors=True)
         print(f"bench: generating {posts:,} posts into {d} (once) ...", flush=True)
-        subprocess.run([binary, "gen-sample", "--posts", str(posts), "--out", d], check=True,
-                       stdout=subprocess.DEVNULL)
+        cmd = [binary, "gen-sample", "--posts", str(posts), "--out", d]
+        if files:
+            cmd += ["--files", str(files)]
+        if row_group_rows:
+            cmd += ["--row-group-rows", str(row_group_rows)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         open(done, "w").close()
     # The bundled sample's config: the default opt-out policy, PII scrubbing on.
     shutil.copyfile(os.path.join(ROOT, "sample-data", "config.toml"),
@@ -100,8 +109,9 @@ def fmt_range(s, scale=1.0, digits=2):
             f"({s['min'] * scale:.{digits}f}–{s['max'] * scale:.{digits}f})")
 
 
-def bench_size(binary, posts, runs, threads, scratch, scaling):
-    d = sample(binary, posts, os.path.join(ROOT, "bench-data"))
+def bench_size(binary, posts, runs, threads, scratch, scaling, files=None,
+               row_group_rows=None):
+    d = sample(binary, posts, os.path.join(ROOT, "bench-data"), files, row_group_rows)
     return bench_config(binary, os.path.join(d, "config.toml"), runs, threads, scratch,
                         scaling)
 
@@ -171,6 +181,13 @@ def markdown(results, meta):
     lines = [f"# End-to-end benchmark, {meta['date']}, {meta['machine']}", "",
              f"optgate {meta['commit']}, {meta['rustc']}, {meta['threads']} threads, "
              f"{meta['runs']} runs of each, alternating; median (min–max)."]
+    if meta.get("layout"):
+        lay = meta["layout"]
+        lines += ["", "Generated samples laid out as "
+                  + ", ".join(x for x in [f"{lay['files']:,} files" if lay.get("files") else "",
+                                          f"{lay['row_group_rows']:,} rows per row group"
+                                          if lay.get("row_group_rows") else ""] if x)
+                  + " (not gen-sample's default)."]
     if meta.get("configs"):
         lines += ["", "Inputs and policy of " + ", ".join(f"`{c}`" for c in meta["configs"])
                   + "."]
@@ -263,6 +280,12 @@ def main():
                    help="comma-separated sample sizes in posts [2000000,20000000]")
     p.add_argument("--runs", type=int, default=5, help="timed runs of each kind per size [5]")
     p.add_argument("--threads", type=int, default=2, help="worker threads [2]")
+    p.add_argument("--files", type=int,
+                   help="posts files per generated sample [gen-sample's: one per 250,000 "
+                        "posts, at least 4]")
+    p.add_argument("--row-group-rows", type=int,
+                   help="rows per row group of the generated samples [four row groups "
+                        "per file]")
     p.add_argument("--config", action="append", metavar="FILE",
                    help="benchmark this config's inputs and policy instead of the generated "
                         "samples (repeat for several; --sizes is then ignored)")
@@ -310,8 +333,11 @@ def main():
                                 scaling=(i == 0 and not args.no_scaling))
                    for i, c in enumerate(configs)]
     else:
+        if args.files or args.row_group_rows:
+            meta["layout"] = {"files": args.files, "row_group_rows": args.row_group_rows}
         results = [bench_size(args.binary, n, args.runs, args.threads, scratch,
-                              scaling=(i == 0 and not args.no_scaling))
+                              scaling=(i == 0 and not args.no_scaling), files=args.files,
+                              row_group_rows=args.row_group_rows)
                    for i, n in enumerate(sizes)]
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
