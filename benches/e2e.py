@@ -177,6 +177,15 @@ def bench_config(binary, config, runs, threads, scratch, scaling):
     return result
 
 
+def smallest_and_largest(results):
+    """The results with the fewest and the most posts, which the memory
+    target compares; None unless their sizes differ."""
+    by_posts = sorted(results, key=lambda r: r["posts"])
+    if len(by_posts) >= 2 and by_posts[0]["posts"] < by_posts[-1]["posts"]:
+        return by_posts[0], by_posts[-1]
+    return None
+
+
 def markdown(results, meta):
     lines = [f"# End-to-end benchmark, {meta['date']}, {meta['machine']}", "",
              f"optgate {meta['commit']}, {meta['rustc']}, {meta['threads']} threads, "
@@ -204,9 +213,9 @@ def markdown(results, meta):
                 f"{fmt_range(s['peak_rss_bytes'], 2**-20, 0)} | "
                 f"{fmt_range(s['cpu_use'], 100, 0)} % | {ratio} |")
     lines.append("")
-    by_posts = sorted(results, key=lambda r: r["posts"])
-    if len(results) >= 2 and by_posts[0]["posts"] < by_posts[-1]["posts"]:
-        a, b = by_posts[0], by_posts[-1]
+    pair = smallest_and_largest(results)
+    if pair:
+        a, b = pair
         ra = a["full_summary"]["peak_rss_bytes"]["max"]
         rb = b["full_summary"]["peak_rss_bytes"]["max"]
         lines.append(f"Peak RSS of the full run, {b['posts']:,} posts over {a['posts']:,} posts "
@@ -253,9 +262,9 @@ def targets(results):
         rows.append((f"full run no slower than the floor (full/floor ≤ {MAX_RATIO:g}), "
                      f"{r['posts']:,} posts",
                      fmt_range(q), q["median"] <= MAX_RATIO))
-    by_posts = sorted(results, key=lambda r: r["posts"])
-    if len(results) >= 2 and by_posts[0]["posts"] < by_posts[-1]["posts"]:
-        a, b = by_posts[0], by_posts[-1]
+    pair = smallest_and_largest(results)
+    if pair:
+        a, b = pair
         ra = a["full_summary"]["peak_rss_bytes"]
         rb = b["full_summary"]["peak_rss_bytes"]
         growth = rb["max"] / ra["max"]

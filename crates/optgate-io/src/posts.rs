@@ -44,6 +44,7 @@ pub struct PostsFile {
     pub rel_path: String,
     /// Position in the plan's files, the footer cache's key.
     index: usize,
+    /// The plan's footer cache, shared by all its files.
     footers: Arc<FooterCache>,
     /// The file's schema as planned; a footer read again must match it.
     schema: SchemaRef,
@@ -113,21 +114,23 @@ impl PostsFile {
         if source.metadata.schema() != &self.schema {
             return Err(changed("its schema is not the one planned".into()));
         }
-        let groups = source.metadata.metadata().row_groups();
-        if groups.len() != self.group_rows.len() {
+        let rows = group_rows(&source);
+        if rows.len() != self.group_rows.len() {
             return Err(changed(format!(
                 "{} row groups, {} planned",
-                groups.len(),
+                rows.len(),
                 self.group_rows.len()
             )));
         }
-        for (i, (g, planned)) in groups.iter().zip(&self.group_rows).enumerate() {
-            if g.num_rows().max(0) as u64 != *planned {
-                return Err(changed(format!(
-                    "row group {i} has {} rows, {planned} planned",
-                    g.num_rows()
-                )));
-            }
+        if let Some((i, (now, planned))) = rows
+            .iter()
+            .zip(&self.group_rows)
+            .enumerate()
+            .find(|(_, (now, planned))| now != planned)
+        {
+            return Err(changed(format!(
+                "row group {i} has {now} rows, {planned} planned"
+            )));
         }
         let read = source.with_label_dictionaries(&self.labels)?;
         self.footers.put(self.index, read.clone());
@@ -246,8 +249,8 @@ impl FooterCache {
         entries.push((file, footer, tick));
     }
 
-    /// The files whose footers are held, for tests.
-    pub fn held(&self) -> Vec<usize> {
+    /// The files whose footers are held.
+    fn held(&self) -> Vec<usize> {
         let mut files: Vec<usize> = self.lock().iter().map(|e| e.0).collect();
         files.sort_unstable();
         files
@@ -260,6 +263,13 @@ impl std::fmt::Debug for FooterCache {
             .field("held", &self.held())
             .finish()
     }
+}
+
+/// Rows of each row group of a file, by its footer.
+fn group_rows(source: &ParquetSource) -> Vec<u64> {
+    (source.metadata.metadata().row_groups().iter())
+        .map(|g| g.num_rows().max(0) as u64)
+        .collect()
 }
 
 /// A file's size and modification time, to tell that it was written to.
@@ -292,8 +302,6 @@ pub struct PostsPlan {
     pub dir: PathBuf,
     pub files: Vec<PostsFile>,
     pub units: Vec<WorkUnit>,
-    /// The footers the work units read, shared by every file of the plan.
-    pub footers: Arc<FooterCache>,
 }
 
 impl PostsPlan {
@@ -400,10 +408,8 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
         };
         let n_cols = source.metadata.schema().fields().len();
         let rest_indices = (0..n_cols).filter(|i| !rule_indices.contains(i)).collect();
-        let groups = source.metadata.metadata().row_groups();
-        let group_rows: Vec<u64> = groups.iter().map(|g| g.num_rows().max(0) as u64).collect();
-        let group_bytes: Vec<u64> = groups
-            .iter()
+        let group_rows = group_rows(&source);
+        let group_bytes: Vec<u64> = (source.metadata.metadata().row_groups().iter())
             .map(|g| g.compressed_size().max(0) as u64)
             .collect();
         for (rg, rows) in group_rows.iter().enumerate() {
@@ -442,7 +448,7 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
             path: source.path,
             rel_path,
             index: file_idx,
-            footers: footers.clone(),
+            footers: Arc::clone(&footers),
             schema,
             batch_schema,
             labels,
@@ -461,7 +467,6 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
         dir: dir.to_path_buf(),
         files,
         units,
-        footers,
     })
 }
 
@@ -1091,7 +1096,10 @@ mod tests {
             },
         );
         assert_eq!((plan.files.len(), plan.units.len()), (12, 24));
-        assert!(plan.footers.held().is_empty(), "planning keeps no footer");
+        assert!(
+            plan.files[0].footers.held().is_empty(),
+            "planning keeps no footer"
+        );
         let mut rows = 0;
         for unit in &plan.units {
             let n = read_unit(&plan, unit).expect("reads");
@@ -1101,10 +1109,10 @@ mod tests {
         assert_eq!(rows, plan.rows());
         // The files were read in order: the last FOOTERS_KEPT stay.
         let last: Vec<usize> = (12 - FOOTERS_KEPT..12).collect();
-        assert_eq!(plan.footers.held(), last);
+        assert_eq!(plan.files[0].footers.held(), last);
         // A file read again comes back, and the least recently used goes.
         read_unit(&plan, &plan.units[0]).expect("reads");
-        let held = plan.footers.held();
+        let held = plan.files[0].footers.held();
         assert_eq!(held.len(), FOOTERS_KEPT);
         assert!(held.contains(&0) && !held.contains(&(12 - FOOTERS_KEPT)));
     }
@@ -1150,7 +1158,7 @@ mod tests {
                 other => panic!("{what}: expected InputChanged, got {other:?}"),
             }
             assert!(
-                plan.footers.held().iter().all(|f| *f != 1),
+                plan.files[0].footers.held().iter().all(|f| *f != 1),
                 "a footer that does not match is not kept"
             );
             let first = plan.units.iter().find(|u| u.file == 0).expect("a unit");
@@ -1174,7 +1182,7 @@ mod tests {
         );
         let units: Vec<&WorkUnit> = plan.units.iter().filter(|u| u.file == 1).collect();
         assert_eq!(read_unit(&plan, units[0]).expect("reads"), units[0].rows);
-        assert!(plan.footers.held().contains(&1));
+        assert!(plan.files[0].footers.held().contains(&1));
         // The same bytes written again: only the modification time moves.
         let target = dir.path().join("posts/part-00001.parquet");
         let bytes = fs::read(&target).expect("read");
