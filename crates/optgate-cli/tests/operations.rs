@@ -149,23 +149,36 @@ fn sigkill_at_any_point_leaves_the_previous_output_or_none_never_a_partial_one()
     let reference_out = tmp.path().join("reference");
     run_ok(&mut run_cmd(&config, &reference_out));
     let reference = payload(&reference_out);
-    let started = Instant::now();
-    run_ok(&mut run_cmd(&config, &tmp.path().join("timing")));
-    let full = started.elapsed();
 
     for with_previous in [false, true] {
         let out = tmp.path().join(format!("out-{with_previous}"));
         let mut previous_manifest = None;
+        // How long a whole run takes now: the other tests share the cores,
+        // so it is measured again for each sweep.
+        let started = Instant::now();
+        run_ok(&mut run_cmd(&config, &tmp.path().join("timing")));
+        let full = started.elapsed();
         if with_previous {
             run_ok(&mut run_cmd(&config, &out));
             previous_manifest = Some(fs::read(out.join("manifest.json")).expect("manifest"));
         }
-        // Kill points spread over a whole run: reading, writing, verifying, publishing.
+        // Kill points spread over a whole run: reading, writing, verifying,
+        // publishing; up to one and a half times a whole run, so the last
+        // points fall after it. Should the machine slow down so that none
+        // of them reached the publish, the sweep goes on, half a run later
+        // each time, until one does.
         let steps = 14u32;
+        let extra = 20u32;
         let (mut absent, mut old, mut new) = (0, 0, 0);
-        for k in 0..=steps {
-            // Up to one and a half times a whole run, so the last points fall after it.
-            let delay = full * 3 * k / (2 * steps);
+        for k in 0..=steps + extra {
+            if k > steps && new > 0 {
+                break;
+            }
+            let delay = if k <= steps {
+                full * 3 * k / (2 * steps)
+            } else {
+                full * 3 / 2 + full * (k - steps) / 2
+            };
             let mut child = run_cmd(&config, &out)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -203,9 +216,12 @@ fn sigkill_at_any_point_leaves_the_previous_output_or_none_never_a_partial_one()
         eprintln!("with previous {with_previous}: absent {absent}, previous kept {old}, new {new}");
         // The sweep reached both sides of the publish.
         if with_previous {
-            assert!(old > 0 && new > 0, "{old} {new}");
+            assert!(old > 0 && new > 0, "{old} {new}, a whole run {full:?}");
         } else {
-            assert!(absent > 0 && new > 0, "{absent} {new}");
+            assert!(
+                absent > 0 && new > 0,
+                "{absent} {new}, a whole run {full:?}"
+            );
         }
         // The next run completes and gives the same bytes as an uninterrupted one.
         run_ok(&mut run_cmd(&config, &out));
