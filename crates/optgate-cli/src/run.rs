@@ -398,6 +398,11 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         "Flushed the written files to disk."
     );
     let process_ms = millis(t_process);
+    // The inputs read are those planned and hashed, to the end: a file
+    // written to while one of its units was reading it has moved since.
+    for (f, _) in plan.files.iter().zip(&used).filter(|(_, used)| **used) {
+        f.check_unchanged()?;
+    }
 
     // Merged in unit order, so the thread schedule never changes the result.
     let mut counts = DropCounts::default();

@@ -137,6 +137,31 @@ impl PostsFile {
         Ok(read)
     }
 
+    /// Whether the file is still as planned (its size and modification
+    /// time), once its units have been read: a write while a unit was
+    /// reading it, which the check at opening cannot see, shows here.
+    pub fn check_unchanged(&self) -> Result<()> {
+        let meta = fs::metadata(&self.path).map_err(|source| IoError::Read {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.check_stamp(&meta, "during the run")
+    }
+
+    fn check_stamp(&self, meta: &fs::Metadata, when: &str) -> Result<()> {
+        let now = FileStamp::of(meta);
+        if now == self.stamp {
+            return Ok(());
+        }
+        Err(IoError::InputChanged {
+            path: self.path.clone(),
+            what: format!(
+                "it was written to {when} ({} bytes then, {} now)",
+                self.stamp.bytes, now.bytes
+            ),
+        })
+    }
+
     /// The error of a failed decode of `row_group`, naming the file.
     pub(crate) fn decode_error(
         &self,
@@ -168,16 +193,10 @@ impl PostsFile {
         // The file read must be the file planned and hashed: one written to
         // since (or replaced) would put rows in the output that the
         // manifest's digest does not cover.
-        let now = FileStamp::of(&file.metadata().map_err(read_err)?);
-        if now != self.stamp {
-            return Err(IoError::InputChanged {
-                path: self.path.clone(),
-                what: format!(
-                    "it was written to after the run planned it ({} bytes then, {} now)",
-                    self.stamp.bytes, now.bytes
-                ),
-            });
-        }
+        self.check_stamp(
+            &file.metadata().map_err(read_err)?,
+            "after the run planned it",
+        )?;
         let projection =
             columns.map(|c| ProjectionMask::roots(footer.parquet_schema(), c.iter().copied()));
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, footer)
@@ -1183,6 +1202,7 @@ mod tests {
         let units: Vec<&WorkUnit> = plan.units.iter().filter(|u| u.file == 1).collect();
         assert_eq!(read_unit(&plan, units[0]).expect("reads"), units[0].rows);
         assert!(plan.files[0].footers.held().contains(&1));
+        plan.files[1].check_unchanged().expect("as planned so far");
         // The same bytes written again: only the modification time moves.
         let target = dir.path().join("posts/part-00001.parquet");
         let bytes = fs::read(&target).expect("read");
@@ -1195,5 +1215,16 @@ mod tests {
             }
             other => panic!("expected InputChanged, got {other:?}"),
         }
+        // Once the units are read, the check at the end of a run sees it
+        // too (the write could have come while the last unit was reading),
+        // and only in that file.
+        match plan.files[1].check_unchanged() {
+            Err(IoError::InputChanged { path, what }) => {
+                assert_eq!(path, target);
+                assert!(what.contains("during the run"), "{what}");
+            }
+            other => panic!("expected InputChanged, got {other:?}"),
+        }
+        plan.files[0].check_unchanged().expect("not written to");
     }
 }
