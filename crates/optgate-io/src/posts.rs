@@ -385,11 +385,13 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
     let mut units = Vec::new();
     let footers = Arc::new(FooterCache::new());
     for (file_idx, path) in list_parquet_files(dir)?.into_iter().enumerate() {
-        let source = ParquetSource::open(&path)?;
+        // Taken before the footer is read: a write in between moves the
+        // file from its stamp, which the units' checks then see.
         let stamp = FileStamp::of(&fs::metadata(&path).map_err(|source| IoError::Read {
             path: path.clone(),
             source,
         })?);
+        let source = ParquetSource::open(&path)?;
         let id = |key, name: &str| -> Result<usize> {
             let i = source.column("posts", key, name)?;
             source.expect_type(i, "utf8 or int64", is_id_type)?;
