@@ -252,6 +252,10 @@ fn check_inputs(
         .par_iter()
         .map(|u| kept_post_keys(&plan, u, &ds.policy, tables))
         .collect::<Result<_, _>>()?;
+    // The files read are those hashed above, to the end of the reading.
+    for f in &plan.files {
+        f.check_unchanged()?;
+    }
     let mut kept: Vec<IdKey> = kept.into_iter().flatten().collect();
     kept.sort_unstable();
     let not_kept = output_keys
