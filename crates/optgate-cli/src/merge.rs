@@ -12,6 +12,7 @@ use anyhow::{Context, anyhow};
 use optgate_io::registry::{OPTOUTS_KEYS, first_objections};
 use optgate_io::side_tables::check_optouts;
 use optgate_io::verify::{Claim, verify_output};
+use optgate_io::{SyncQueue, copy_flushed};
 use optgate_manifest::{InputFile, OutputFile, Shard, Timings};
 use tracing::info;
 
@@ -49,12 +50,16 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
 
     let (parent, name) = out_parts(&args.out)?;
     let mut staging = Staging::create(&parent, &name, &run_id)?;
+    // Copies (where a hard link cannot be made) are flushed to disk on a
+    // thread of their own, and all are before the output is verified.
+    let syncer = crate::file_syncer()?;
+    let sync = syncer.queue();
     let mut outputs: Vec<OutputFile> = Vec::new();
     let mut ledger: Vec<OutputFile> = Vec::new();
     for ds in &shards {
         check_interrupted()?;
         for f in ds.manifest.outputs.iter().chain(&ds.manifest.ledger) {
-            link_or_copy(&ds.dir.join(&f.path), &staging.dir.join(&f.path))?;
+            link_or_copy(&ds.dir.join(&f.path), &staging.dir.join(&f.path), &sync)?;
         }
         outputs.extend(ds.manifest.outputs.iter().cloned());
         ledger.extend(ds.manifest.ledger.iter().cloned());
@@ -75,8 +80,11 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
         link_or_copy(
             &first.dir.join(OPTOUTS_KEYS),
             &staging.dir.join(OPTOUTS_KEYS),
+            &sync,
         )?;
     }
+    drop(sync);
+    syncer.wait()?;
 
     let mut m = m0.clone();
     m.counts.rows_in = 0;
@@ -333,8 +341,10 @@ fn open_shards(dirs: &[PathBuf]) -> Result<Vec<Dataset>, Failure> {
     Ok(shards)
 }
 
-/// Hard-links `from` to `to` (same file system, no copy), else copies it.
-fn link_or_copy(from: &Path, to: &Path) -> Result<(), Failure> {
+/// Hard-links `from` to `to` (same file system, no copy: the shard's run
+/// flushed the file), else copies it and hands the copy to `sync` to be
+/// flushed.
+fn link_or_copy(from: &Path, to: &Path, sync: &SyncQueue) -> Result<(), Failure> {
     if let Some(dir) = to.parent() {
         fs::create_dir_all(dir)
             .with_context(|| format!("{}: cannot create", dir.display()))
@@ -343,8 +353,6 @@ fn link_or_copy(from: &Path, to: &Path) -> Result<(), Failure> {
     if fs::hard_link(from, to).is_ok() {
         return Ok(());
     }
-    fs::copy(from, to)
-        .map(|_| ())
-        .with_context(|| format!("{}: cannot copy to {}", from.display(), to.display()))
-        .map_err(Failure::runtime)
+    copy_flushed(from, to, Some(sync))?;
+    Ok(())
 }

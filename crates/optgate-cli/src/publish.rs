@@ -46,7 +46,10 @@ pub fn check_interrupted() -> Result<(), Failure> {
     }
 }
 
-/// Sets owner-and-group-only permissions on `path` and everything below it.
+/// Sets owner-and-group-only permissions on `path` and everything below it,
+/// and flushes every directory to disk once its entries are final: the
+/// files were flushed as they were written, and their names in the
+/// directories must be on disk too before the tree is published.
 pub fn restrict_tree(path: &Path) -> std::io::Result<()> {
     let meta = fs::symlink_metadata(path)?;
     if meta.is_dir() {
@@ -54,6 +57,7 @@ pub fn restrict_tree(path: &Path) -> std::io::Result<()> {
         for e in fs::read_dir(path)? {
             restrict_tree(&e?.path())?;
         }
+        File::open(path)?.sync_all()?;
     } else if meta.is_file() {
         fs::set_permissions(path, fs::Permissions::from_mode(FILE_MODE))?;
     }
@@ -248,7 +252,12 @@ impl Drop for Staging {
 pub fn publish(staging: &mut Staging, out: &Path) -> Result<(), Failure> {
     let (parent, _) = out_parts(out)?;
     restrict_tree(&staging.dir)
-        .with_context(|| format!("{}: cannot set permissions", staging.dir.display()))
+        .with_context(|| {
+            format!(
+                "{}: cannot set permissions or flush the directories",
+                staging.dir.display()
+            )
+        })
         .map_err(Failure::runtime)?;
     let had_previous = fs::symlink_metadata(out).is_ok();
     if had_previous {

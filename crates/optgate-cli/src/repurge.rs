@@ -5,7 +5,6 @@
 //! registry before it is published, and supersedes the old one.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs;
 use std::path::PathBuf;
 
 use anyhow::anyhow;
@@ -16,7 +15,7 @@ use optgate_io::ledger::LedgerBuilder;
 use optgate_io::posts::PlainColumns;
 use optgate_io::registry::{OPTOUTS_KEYS, write_keys};
 use optgate_io::verify::{Claim, verify_output};
-use optgate_io::{ParquetSource, PartWriter, WriteOptions};
+use optgate_io::{ParquetSource, PartWriter, WriteOptions, copy_flushed};
 use optgate_manifest::{OutputFile, Repurge};
 use tracing::info;
 
@@ -74,6 +73,9 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
 
     let (parent, name) = out_parts(&args.out)?;
     let mut staging = Staging::create(&parent, &name, &run_id)?;
+    // Every file of the new version, written or copied, is flushed to disk
+    // on a thread of its own, and all are before it is verified.
+    let syncer = crate::file_syncer()?;
     let options = WriteOptions {
         zstd_level: ds
             .manifest
@@ -82,7 +84,7 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
             .pointer("/output/zstd_level")
             .and_then(|v| v.as_i64())
             .unwrap_or(3) as i32,
-        sync: None,
+        sync: Some(syncer.queue()),
     };
     let author_col = &ds.columns.posts.author_id;
     let post_col = &ds.columns.posts.post_id;
@@ -133,8 +135,7 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
         let target = staging.dir.join(&f.path);
         if removed_here == 0 {
             // Untouched: the same bytes, the same digest.
-            fs::copy(&path, &target)
-                .map_err(|e| Failure::runtime(anyhow!("{}: cannot copy: {e}", target.display())))?;
+            copy_flushed(&path, &target, options.sync.as_ref())?;
             outputs.push(f.clone());
         } else if f.rows > removed_here {
             let schema = src.metadata.schema().clone();
@@ -161,8 +162,11 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
     }
     // The previous ledger files, as they were.
     for l in &ds.manifest.ledger {
-        fs::copy(ds.dir.join(&l.path), staging.dir.join(&l.path))
-            .map_err(|e| Failure::runtime(anyhow!("{}: cannot copy: {e}", l.path)))?;
+        copy_flushed(
+            &ds.dir.join(&l.path),
+            &staging.dir.join(&l.path),
+            options.sync.as_ref(),
+        )?;
     }
     let mut all_ledger = ds.manifest.ledger.clone();
     all_ledger.extend(ledger);
@@ -190,6 +194,8 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
         // them all: memory stays flat however large the output.
         scratch: Some(&staging.dir),
     };
+    drop(options);
+    syncer.wait()?;
     check_interrupted()?;
     let report = verify_output(&claim, &ds.columns.posts, &ds.policy, &loaded.tables)?;
     let verification = verified(&report.findings, "purged")?;

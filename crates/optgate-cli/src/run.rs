@@ -366,8 +366,15 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
             .map(|unit| {
                 check_interrupted()?;
                 if let (Some(prev), Some(pf)) = (&previous_output, reuse[unit.file])
-                    && let Some(o) =
-                        reuse_unit(&plan, unit, prev, pf, new_objectors.as_ref(), &staging.dir)?
+                    && let Some(o) = reuse_unit(
+                        &plan,
+                        unit,
+                        prev,
+                        pf,
+                        new_objectors.as_ref(),
+                        &staging.dir,
+                        write_options.sync.as_ref(),
+                    )?
                 {
                     reused_units.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     bar.inc(unit.rows);

@@ -62,6 +62,13 @@ pub enum IoError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{}: cannot copy to {}: {source}", from.display(), to.display())]
+    Copy {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{}: cannot write Parquet: {source}", path.display())]
     WriteParquet {
         path: PathBuf,
@@ -86,7 +93,10 @@ impl IoError {
     pub fn is_input_error(&self) -> bool {
         !matches!(
             self,
-            IoError::Write { .. } | IoError::WriteParquet { .. } | IoError::SyncThreadPanicked
+            IoError::Write { .. }
+                | IoError::Copy { .. }
+                | IoError::WriteParquet { .. }
+                | IoError::SyncThreadPanicked
         )
     }
 }

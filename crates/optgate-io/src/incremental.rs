@@ -16,11 +16,12 @@ use arrow_array::cast::AsArray;
 use optgate_core::{DropCounts, DropReason, IdColumn, KeySet, ReasonSet};
 use optgate_manifest::OutputFile;
 
-use crate::error::{IoError, Result};
+use crate::error::Result;
 use crate::hash::sha256_file;
 use crate::ledger;
 use crate::posts::{PostsPlan, UNIT_PII_KEY, UnitOutcome, WorkUnit, decode_unit_pii, part_name};
 use crate::read::ParquetSource;
+use crate::sync::{SyncQueue, copy_flushed};
 
 /// What the previous output holds, by path.
 #[derive(Debug)]
@@ -47,12 +48,15 @@ fn has_author_in(plan: &PostsPlan, unit: &WorkUnit, set: &KeySet) -> Result<bool
 }
 
 /// Copies `rel` of the previous output to `rel_new` in `out_dir` if it has
-/// the recorded digest; the copy's record.
+/// the recorded digest; the copy's record. The copy is flushed to disk (by
+/// `sync` when given) before the output is verified and published, as the
+/// files a run writes itself are.
 fn take(
     prev: &PreviousOutput<'_>,
     rel: &str,
     out_dir: &Path,
     rel_new: &str,
+    sync: Option<&SyncQueue>,
 ) -> Result<Option<OutputFile>> {
     let Some(recorded) = prev.files.get(rel) else {
         return Ok(None);
@@ -62,15 +66,7 @@ fn take(
     if sha != recorded.sha256 || bytes != recorded.bytes {
         return Ok(None);
     }
-    let to = out_dir.join(rel_new);
-    let write_err = |source| IoError::Write {
-        path: to.clone(),
-        source,
-    };
-    fs::copy(&from, &to).map_err(write_err)?;
-    // On disk before the output is verified and published, as the files a
-    // run writes itself are.
-    crate::sync::flush(&to, &fs::File::open(&to).map_err(write_err)?)?;
+    copy_flushed(&from, &out_dir.join(rel_new), sync)?;
     Ok(Some(OutputFile {
         path: rel_new.to_owned(),
         rows: recorded.rows,
@@ -81,7 +77,8 @@ fn take(
 
 /// The unit's outcome from the previous output, or `None` when it must be
 /// processed again. `prev_file` is the input file's index in the previous
-/// run; `new_objectors` the ids added to the registry since.
+/// run; `new_objectors` the ids added to the registry since; `sync` where
+/// the copies are handed to be flushed (else they are flushed here).
 pub fn reuse_unit(
     plan: &PostsPlan,
     unit: &WorkUnit,
@@ -89,6 +86,7 @@ pub fn reuse_unit(
     prev_file: usize,
     new_objectors: Option<&KeySet>,
     out_dir: &Path,
+    sync: Option<&SyncQueue>,
 ) -> Result<Option<UnitOutcome>> {
     if let Some(set) = new_objectors
         && !set.is_empty()
@@ -118,7 +116,7 @@ pub fn reuse_unit(
         else {
             return Ok(None);
         };
-        let Some(file) = take(prev, &old_data, out_dir, &format!("data/{new_name}"))? else {
+        let Some(file) = take(prev, &old_data, out_dir, &format!("data/{new_name}"), sync)? else {
             return Ok(None);
         };
         out.counts.rows_in += file.rows;
@@ -154,7 +152,14 @@ pub fn reuse_unit(
                 counts.record(set);
             }
         }
-        let Some(file) = take(prev, &old_ledger, out_dir, &format!("ledger/{new_name}"))? else {
+        let Some(file) = take(
+            prev,
+            &old_ledger,
+            out_dir,
+            &format!("ledger/{new_name}"),
+            sync,
+        )?
+        else {
             return Ok(None);
         };
         out.counts.merge(&counts);

@@ -30,4 +30,4 @@ pub use posts::{
     list_parquet_files, part_name, plan_posts, process_unit,
 };
 pub use read::ParquetSource;
-pub use sync::{SyncQueue, Syncer};
+pub use sync::{SyncQueue, Syncer, copy_flushed};

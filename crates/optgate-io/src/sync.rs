@@ -39,6 +39,26 @@ pub(crate) fn flush(path: &Path, file: &File) -> Result<()> {
     })
 }
 
+/// Copies `from` to `to` (a new file) and has the copy flushed to disk:
+/// handed to `sync` when given, else here. Returns the bytes copied.
+pub fn copy_flushed(from: &Path, to: &Path, sync: Option<&SyncQueue>) -> Result<u64> {
+    let write_err = |source| IoError::Write {
+        path: to.to_path_buf(),
+        source,
+    };
+    let bytes = std::fs::copy(from, to).map_err(|source| IoError::Copy {
+        from: from.to_path_buf(),
+        to: to.to_path_buf(),
+        source,
+    })?;
+    let file = File::open(to).map_err(write_err)?;
+    match sync {
+        Some(queue) => queue.sync(to, file)?,
+        None => flush(to, &file)?,
+    }
+    Ok(bytes)
+}
+
 impl SyncQueue {
     /// Hands `file` over to be flushed. Once the syncer has stopped, the
     /// file is flushed here instead, so no file goes unflushed.
@@ -173,6 +193,39 @@ mod tests {
                 assert_eq!(source.kind(), std::io::ErrorKind::InvalidInput);
             }
             other => panic!("expected the device's flush to fail, got {other:?}"),
+        }
+    }
+
+    /// A copy holds the source's bytes and is handed to the syncer; a copy
+    /// that cannot be made names both paths and is the run's failure.
+    #[test]
+    fn a_copy_is_flushed_and_a_failed_one_names_both_paths() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let from = dir.path().join("from");
+        std::fs::write(&from, b"part bytes").expect("write");
+        let syncer = Syncer::start().expect("start");
+        let to = dir.path().join("to");
+        let queue = syncer.queue();
+        assert_eq!(copy_flushed(&from, &to, Some(&queue)).expect("copied"), 10);
+        assert_eq!(std::fs::read(&to).expect("read"), b"part bytes");
+        drop(queue);
+        assert_eq!(syncer.wait().expect("flushed"), 1);
+        // Without a syncer it is flushed in place.
+        let inline = dir.path().join("inline");
+        copy_flushed(&from, &inline, None).expect("copied");
+        assert_eq!(std::fs::read(&inline).expect("read"), b"part bytes");
+
+        let missing = dir.path().join("missing");
+        match copy_flushed(&missing, &dir.path().join("nowhere"), None) {
+            Err(e @ IoError::Copy { .. }) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains("missing") && text.contains("nowhere"),
+                    "{text}"
+                );
+                assert!(!e.is_input_error());
+            }
+            other => panic!("expected Copy, got {other:?}"),
         }
     }
 }
