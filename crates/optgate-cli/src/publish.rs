@@ -297,8 +297,13 @@ pub fn publish(staging: &mut Staging, out: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Flushes the rename of the output in OUT's parent. It comes after the
+/// output is in place, so a failure cannot undo the publish: it is said.
 fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        warn!(
+            dir = %dir.display(),
+            "Published, but could not flush the directory to disk: {e}; a crash now could lose the rename."
+        );
     }
 }
