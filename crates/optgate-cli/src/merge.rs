@@ -341,9 +341,10 @@ fn open_shards(dirs: &[PathBuf]) -> Result<Vec<Dataset>, Failure> {
     Ok(shards)
 }
 
-/// Hard-links `from` to `to` (same file system, no copy: the shard's run
-/// flushed the file), else copies it and hands the copy to `sync` to be
-/// flushed.
+/// Hard-links `from` to `to` (same file system, no copy), else copies it;
+/// either way hands the file to `sync` to be flushed. A file a shard's run
+/// wrote is on disk already, and flushing it costs next to nothing, but
+/// shards copied from elsewhere may not be.
 fn link_or_copy(from: &Path, to: &Path, sync: &SyncQueue) -> Result<(), Failure> {
     if let Some(dir) = to.parent() {
         fs::create_dir_all(dir)
@@ -351,6 +352,10 @@ fn link_or_copy(from: &Path, to: &Path, sync: &SyncQueue) -> Result<(), Failure>
             .map_err(Failure::runtime)?;
     }
     if fs::hard_link(from, to).is_ok() {
+        let file = fs::File::open(to)
+            .with_context(|| format!("{}: cannot open", to.display()))
+            .map_err(Failure::runtime)?;
+        sync.sync(to, file)?;
         return Ok(());
     }
     copy_flushed(from, to, Some(sync))?;
