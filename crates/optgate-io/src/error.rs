@@ -45,6 +45,10 @@ pub enum IoError {
     },
     #[error("{}: no Parquet files (*.parquet) in the posts directory", path.display())]
     NoPostFiles { path: PathBuf },
+    /// An entry of the posts directory that would hold posts the run
+    /// cannot read as such: never skipped silently.
+    #[error("{}: {why}", path.display())]
+    NotPostsFile { path: PathBuf, why: &'static str },
     #[error("{}: the posts path is not a directory", path.display())]
     NotADirectory { path: PathBuf },
     #[error("{}: the objection registry is empty; refusing to run as if nobody objected (pass --allow-empty-registry if that is really so)", path.display())]

@@ -315,6 +315,33 @@ pub struct WorkUnit {
     pub rows: u64,
 }
 
+/// Why an entry of the posts directory not named `*.parquet` may hold posts
+/// the run would not read, or `None` for a file that holds no Parquet data
+/// (a README, a checksum).
+fn unread_posts(path: &Path) -> Result<Option<&'static str>> {
+    let read_err = |source| IoError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    // Follows a link: what it points to is what would be read.
+    let meta = fs::metadata(path).map_err(read_err)?;
+    if meta.is_dir() {
+        return Ok(Some(
+            "a link to a directory, which optgate does not follow; give the directory itself, or start the link's name with _ to leave it out",
+        ));
+    }
+    let mut magic = [0u8; 4];
+    let mut file = File::open(path).map_err(read_err)?;
+    let parquet = match std::io::Read::read_exact(&mut file, &mut magic) {
+        Ok(()) => &magic == b"PAR1",
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => false,
+        Err(e) => return Err(read_err(e)),
+    };
+    Ok(parquet.then_some(
+        "a Parquet file not named *.parquet, which optgate would not read; rename it to end in .parquet, or start its name with _ to leave it out",
+    ))
+}
+
 /// Every posts file and the work units they split into, in a fixed order.
 #[derive(Debug, Clone)]
 pub struct PostsPlan {
@@ -331,6 +358,9 @@ impl PostsPlan {
 
 /// Lists `*.parquet` under `dir` (recursively, skipping names that start with
 /// `.` or `_`, as Spark and Hive writers use them for metadata), sorted by path.
+/// Other files are left out unless they hold Parquet data (Hive names its
+/// files `000000_0`): those, and links to directories, which are not
+/// followed, are errors, so that no posts are left out unseen.
 pub fn list_parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let meta = fs::metadata(dir).map_err(|source| IoError::Read {
         path: dir.to_path_buf(),
@@ -367,6 +397,8 @@ pub fn list_parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
                 stack.push(path);
             } else if name.ends_with(".parquet") {
                 out.push(path);
+            } else if let Some(why) = unread_posts(&path)? {
+                return Err(IoError::NotPostsFile { path, why });
             }
         }
     }
@@ -1228,5 +1260,60 @@ mod tests {
             other => panic!("expected InputChanged, got {other:?}"),
         }
         plan.files[0].check_unchanged().expect("not written to");
+    }
+
+    /// Parquet data under another name (Hive's `000000_0`) and links to
+    /// directories are errors naming them; other files are left out, as
+    /// are names starting with `_` or `.`.
+    #[test]
+    fn posts_the_run_would_not_read_are_an_error_naming_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plan = sample(
+            dir.path(),
+            SampleOptions {
+                posts: 200,
+                files: Some(2),
+                ..SampleOptions::default()
+            },
+        );
+        let posts = dir.path().join("posts");
+        let listed = |plan: &PostsPlan| plan.files.len();
+        fs::write(posts.join("README.txt"), "posts of 2026-11-30\n").expect("write");
+        fs::write(posts.join("empty"), "").expect("write");
+        let parquet = posts.join("part-00001.parquet");
+        fs::copy(&parquet, posts.join("_000000_0")).expect("copy");
+        let cols = PostColumnNames::default();
+        assert_eq!(
+            listed(&plan_posts(&posts, &cols).expect("plan")),
+            listed(&plan)
+        );
+
+        let hive = posts.join("sub/000000_0");
+        fs::create_dir_all(hive.parent().expect("parent")).expect("mkdir");
+        fs::copy(&parquet, &hive).expect("copy");
+        match plan_posts(&posts, &cols) {
+            Err(IoError::NotPostsFile { path, why }) => {
+                assert_eq!(path, hive);
+                assert!(why.contains("not named *.parquet"), "{why}");
+            }
+            other => panic!("expected NotPostsFile, got {other:?}"),
+        }
+        fs::remove_dir_all(hive.parent().expect("parent")).expect("rm");
+
+        let other = dir.path().join("more-posts");
+        fs::create_dir_all(&other).expect("mkdir");
+        let link = posts.join("more");
+        std::os::unix::fs::symlink(&other, &link).expect("symlink");
+        match plan_posts(&posts, &cols) {
+            Err(e @ IoError::NotPostsFile { .. }) => {
+                assert!(e.is_input_error());
+                let text = e.to_string();
+                assert!(
+                    text.contains("more") && text.contains("does not follow"),
+                    "{text}"
+                );
+            }
+            other => panic!("expected NotPostsFile, got {other:?}"),
+        }
     }
 }
