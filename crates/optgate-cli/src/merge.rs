@@ -12,7 +12,7 @@ use anyhow::{Context, anyhow};
 use optgate_io::registry::{OPTOUTS_KEYS, first_objections};
 use optgate_io::side_tables::check_optouts;
 use optgate_io::verify::{Claim, verify_output};
-use optgate_io::{SyncQueue, copy_flushed};
+use optgate_io::{SyncQueue, copy_flushed, flush_file};
 use optgate_manifest::{InputFile, OutputFile, Shard, Timings};
 use tracing::info;
 
@@ -83,7 +83,6 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
             &sync,
         )?;
     }
-    drop(sync);
     syncer.wait()?;
 
     let mut m = m0.clone();
@@ -352,10 +351,7 @@ fn link_or_copy(from: &Path, to: &Path, sync: &SyncQueue) -> Result<(), Failure>
             .map_err(Failure::runtime)?;
     }
     if fs::hard_link(from, to).is_ok() {
-        let file = fs::File::open(to)
-            .with_context(|| format!("{}: cannot open", to.display()))
-            .map_err(Failure::runtime)?;
-        sync.sync(to, file)?;
+        flush_file(to, Some(sync))?;
         return Ok(());
     }
     copy_flushed(from, to, Some(sync))?;

@@ -50,12 +50,12 @@ pub fn check_interrupted() -> Result<(), Failure> {
 /// and flushes every directory to disk once its entries are final: the
 /// files were flushed as they were written, and their names in the
 /// directories must be on disk too before the tree is published.
-pub fn restrict_tree(path: &Path) -> std::io::Result<()> {
+pub fn restrict_and_flush_tree(path: &Path) -> std::io::Result<()> {
     let meta = fs::symlink_metadata(path)?;
     if meta.is_dir() {
         fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE))?;
         for e in fs::read_dir(path)? {
-            restrict_tree(&e?.path())?;
+            restrict_and_flush_tree(&e?.path())?;
         }
         File::open(path)?.sync_all()?;
     } else if meta.is_file() {
@@ -251,7 +251,7 @@ impl Drop for Staging {
 /// neither; the previous output is then removed.
 pub fn publish(staging: &mut Staging, out: &Path) -> Result<(), Failure> {
     let (parent, _) = out_parts(out)?;
-    restrict_tree(&staging.dir)
+    restrict_and_flush_tree(&staging.dir)
         .with_context(|| {
             format!(
                 "{}: cannot set permissions or flush the directories",

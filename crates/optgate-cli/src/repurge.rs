@@ -194,7 +194,6 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
         // them all: memory stays flat however large the output.
         scratch: Some(&staging.dir),
     };
-    drop(options);
     syncer.wait()?;
     check_interrupted()?;
     let report = verify_output(&claim, &ds.columns.posts, &ds.policy, &loaded.tables)?;

@@ -30,4 +30,4 @@ pub use posts::{
     list_parquet_files, part_name, plan_posts, process_unit,
 };
 pub use read::ParquetSource;
-pub use sync::{SyncQueue, Syncer, copy_flushed};
+pub use sync::{SyncQueue, Syncer, copy_flushed, flush_file};

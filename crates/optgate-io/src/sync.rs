@@ -39,23 +39,28 @@ pub(crate) fn flush(path: &Path, file: &File) -> Result<()> {
     })
 }
 
-/// Copies `from` to `to` (a new file) and has the copy flushed to disk:
-/// handed to `sync` when given, else here. Returns the bytes copied.
-pub fn copy_flushed(from: &Path, to: &Path, sync: Option<&SyncQueue>) -> Result<u64> {
-    let write_err = |source| IoError::Write {
-        path: to.to_path_buf(),
+/// Has the file at `path` flushed to disk: handed to `sync` when given,
+/// else here.
+pub fn flush_file(path: &Path, sync: Option<&SyncQueue>) -> Result<()> {
+    let file = File::open(path).map_err(|source| IoError::Write {
+        path: path.to_path_buf(),
         source,
-    };
+    })?;
+    match sync {
+        Some(queue) => queue.sync(path, file),
+        None => flush(path, &file),
+    }
+}
+
+/// Copies `from` to `to` (a new file) and has the copy flushed to disk
+/// ([`flush_file`]). Returns the bytes copied.
+pub fn copy_flushed(from: &Path, to: &Path, sync: Option<&SyncQueue>) -> Result<u64> {
     let bytes = std::fs::copy(from, to).map_err(|source| IoError::Copy {
         from: from.to_path_buf(),
         to: to.to_path_buf(),
         source,
     })?;
-    let file = File::open(to).map_err(write_err)?;
-    match sync {
-        Some(queue) => queue.sync(to, file)?,
-        None => flush(to, &file)?,
-    }
+    flush_file(to, sync)?;
     Ok(bytes)
 }
 
