@@ -1,13 +1,17 @@
 //! Canonical ids and their 64-bit keys.
 //!
-//! An id may arrive as utf8 or as int64; both mean the same id when the utf8
-//! text is the decimal form of the integer (`"42"` and `42`). Every id is
-//! reduced to its canonical bytes (the utf8 text, or the decimal text of the
-//! integer) and keyed with xxh3-64 of those bytes.
+//! An id may arrive as utf8, as an integer (int64, or int32 as some
+//! warehouses write it) or as a decimal of scale 0; all mean the same id when
+//! the utf8 text is the decimal form of the number (`"42"`, `42` and
+//! `42::decimal(20,0)`). Every id is reduced to its canonical bytes (the utf8
+//! text, or the decimal text of the number) and keyed with xxh3-64 of those
+//! bytes.
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::Int64Type;
-use arrow_array::{Array, ArrayRef, GenericStringArray, Int64Array, StringViewArray};
+use arrow_array::types::{Int32Type, Int64Type};
+use arrow_array::{
+    Array, ArrayRef, Decimal128Array, GenericStringArray, Int32Array, Int64Array, StringViewArray,
+};
 use arrow_schema::DataType;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -27,11 +31,27 @@ pub fn key_of_i64(id: i64) -> IdKey {
     xxh3_64(buf.format(id).as_bytes())
 }
 
-/// Whether a column of this type can hold ids.
+/// Key of an id given as a decimal of scale 0: the key of its decimal text.
+#[inline]
+pub fn key_of_i128(id: i128) -> IdKey {
+    let mut buf = itoa::Buffer::new();
+    xxh3_64(buf.format(id).as_bytes())
+}
+
+/// The id types, as error messages name them.
+pub const ID_TYPES: &str = "utf8, int64, int32 or decimal with scale 0";
+
+/// Whether a column of this type can hold ids. A decimal with a scale other
+/// than 0 is refused: `42.00` is not the id `42`, and which text would be?
 pub fn is_id_type(data_type: &DataType) -> bool {
     matches!(
         data_type,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Int64
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Int64
+            | DataType::Int32
+            | DataType::Decimal128(_, 0)
     )
 }
 
@@ -42,6 +62,9 @@ pub enum IdColumn<'a> {
     LargeUtf8(&'a GenericStringArray<i64>),
     Utf8View(&'a StringViewArray),
     Int64(&'a Int64Array),
+    Int32(&'a Int32Array),
+    /// A decimal of scale 0.
+    Decimal(&'a Decimal128Array),
 }
 
 impl<'a> IdColumn<'a> {
@@ -52,6 +75,8 @@ impl<'a> IdColumn<'a> {
             DataType::LargeUtf8 => IdColumn::LargeUtf8(array.as_string::<i64>()),
             DataType::Utf8View => IdColumn::Utf8View(array.as_string_view()),
             DataType::Int64 => IdColumn::Int64(array.as_primitive::<Int64Type>()),
+            DataType::Int32 => IdColumn::Int32(array.as_primitive::<Int32Type>()),
+            DataType::Decimal128(_, 0) => IdColumn::Decimal(array.as_primitive()),
             _ => return None,
         })
     }
@@ -62,6 +87,8 @@ impl<'a> IdColumn<'a> {
             IdColumn::LargeUtf8(a) => a.len(),
             IdColumn::Utf8View(a) => a.len(),
             IdColumn::Int64(a) => a.len(),
+            IdColumn::Int32(a) => a.len(),
+            IdColumn::Decimal(a) => a.len(),
         }
     }
 
@@ -77,6 +104,8 @@ impl<'a> IdColumn<'a> {
             IdColumn::LargeUtf8(a) => a.is_valid(i),
             IdColumn::Utf8View(a) => a.is_valid(i),
             IdColumn::Int64(a) => a.is_valid(i),
+            IdColumn::Int32(a) => a.is_valid(i),
+            IdColumn::Decimal(a) => a.is_valid(i),
         }
     }
 
@@ -90,6 +119,8 @@ impl<'a> IdColumn<'a> {
             IdColumn::LargeUtf8(a) => a.is_valid(i).then(|| a.value(i)),
             IdColumn::Utf8View(a) => a.is_valid(i).then(|| a.value(i)),
             IdColumn::Int64(a) => a.is_valid(i).then(|| buf.format(a.value(i))),
+            IdColumn::Int32(a) => a.is_valid(i).then(|| buf.format(a.value(i))),
+            IdColumn::Decimal(a) => a.is_valid(i).then(|| buf.format(a.value(i))),
         }
     }
 
@@ -101,6 +132,8 @@ impl<'a> IdColumn<'a> {
             IdColumn::LargeUtf8(a) => a.is_valid(i).then(|| key_of_str(a.value(i))),
             IdColumn::Utf8View(a) => a.is_valid(i).then(|| key_of_str(a.value(i))),
             IdColumn::Int64(a) => a.is_valid(i).then(|| key_of_i64(a.value(i))),
+            IdColumn::Int32(a) => a.is_valid(i).then(|| key_of_i64(i64::from(a.value(i)))),
+            IdColumn::Decimal(a) => a.is_valid(i).then(|| key_of_i128(a.value(i))),
         }
     }
 
@@ -111,6 +144,8 @@ impl<'a> IdColumn<'a> {
             IdColumn::LargeUtf8(a) => a.is_valid(i).then(|| a.value(i).to_owned()),
             IdColumn::Utf8View(a) => a.is_valid(i).then(|| a.value(i).to_owned()),
             IdColumn::Int64(a) => a.is_valid(i).then(|| a.value(i).to_string()),
+            IdColumn::Int32(a) => a.is_valid(i).then(|| a.value(i).to_string()),
+            IdColumn::Decimal(a) => a.is_valid(i).then(|| a.value(i).to_string()),
         }
     }
 }
@@ -140,7 +175,13 @@ mod tests {
         let large: ArrayRef = Arc::new(arrow_array::LargeStringArray::from(vec![Some("42")]));
         let view: ArrayRef = Arc::new(StringViewArray::from(vec![Some("42")]));
         let int: ArrayRef = Arc::new(Int64Array::from(vec![Some(42), None]));
-        for a in [&utf8, &large, &view, &int] {
+        let int32: ArrayRef = Arc::new(Int32Array::from(vec![Some(42), None]));
+        let decimal: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![Some(42), None])
+                .with_precision_and_scale(20, 0)
+                .expect("valid precision and scale"),
+        );
+        for a in [&utf8, &large, &view, &int, &int32, &decimal] {
             let col = IdColumn::new(a).expect("accepted id type");
             assert_eq!(col.key(0), Some(key_of_i64(42)));
             assert_eq!(col.text(0).as_deref(), Some("42"));
@@ -150,9 +191,24 @@ mod tests {
     }
 
     #[test]
+    fn a_decimal_id_beyond_int64_keys_as_its_decimal_text() {
+        let big = i128::from(i64::MAX) + 1;
+        assert_eq!(key_of_i128(big), key_of_str("9223372036854775808"));
+        assert_eq!(key_of_i128(-42), key_of_i64(-42));
+    }
+
+    #[test]
     fn other_types_are_not_ids() {
-        let int32: ArrayRef = Arc::new(arrow_array::Int32Array::from(vec![42]));
-        assert!(IdColumn::new(&int32).is_none());
+        let float: ArrayRef = Arc::new(arrow_array::Float64Array::from(vec![42.0]));
+        assert!(IdColumn::new(&float).is_none());
         assert!(!is_id_type(&DataType::Float64));
+        // 42.00 is not the id 42: a decimal with a scale is refused.
+        assert!(!is_id_type(&DataType::Decimal128(20, 2)));
+        let scaled: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![4200])
+                .with_precision_and_scale(20, 2)
+                .expect("valid precision and scale"),
+        );
+        assert!(IdColumn::new(&scaled).is_none());
     }
 }

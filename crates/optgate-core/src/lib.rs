@@ -38,7 +38,7 @@ pub mod reason;
 pub mod stages;
 pub mod tables;
 
-pub use id::{IdColumn, IdKey, is_id_type, key_of_i64, key_of_str};
+pub use id::{ID_TYPES, IdColumn, IdKey, is_id_type, key_of_i64, key_of_i128, key_of_str};
 pub use policy::{ColumnNames, ConsentMode, Policy, PolicyConfig, PolicyError};
 pub use reason::{DropCounts, DropReason, ReasonSet};
 pub use stages::{

@@ -231,8 +231,9 @@ pub fn timestamp_units_per_day(data_type: &DataType) -> Option<i64> {
     }
 }
 
-/// Timestamp values as raw i64 in their unit, whatever the unit.
-fn timestamp_values(array: &ArrayRef) -> Option<(&arrow_buffer::ScalarBuffer<i64>, i64)> {
+/// Timestamp values as raw i64 in their unit, whatever the unit, and the
+/// units per day; `None` if the array is not a timestamp.
+pub fn timestamp_values(array: &ArrayRef) -> Option<(&arrow_buffer::ScalarBuffer<i64>, i64)> {
     use arrow_array::types::*;
     let per_day = timestamp_units_per_day(array.data_type())?;
     let values = match array.data_type() {
@@ -282,7 +283,7 @@ fn id_column<'a>(
     IdColumn::new(a).ok_or_else(|| StageError::ColumnType {
         column: name,
         data_type: a.data_type().to_string(),
-        expected: "utf8 or int64",
+        expected: crate::id::ID_TYPES,
     })
 }
 

@@ -43,12 +43,31 @@ pub enum IoError {
         column: String,
         row: u64,
     },
+    #[error("{}: column `{column}`: {what}", path.display())]
+    Unsupported {
+        path: PathBuf,
+        column: String,
+        what: String,
+    },
+    #[error("{}: column `{column}` at row {row}: {what}", path.display())]
+    BadValue {
+        path: PathBuf,
+        column: String,
+        row: u64,
+        what: String,
+    },
     #[error("{}: no Parquet files (*.parquet) in the posts directory", path.display())]
     NoPostFiles { path: PathBuf },
     /// An entry of the posts directory that would hold posts the run
     /// cannot read as such: never skipped silently.
     #[error("{}: {why}", path.display())]
     NotPostsFile { path: PathBuf, why: &'static str },
+    /// A table format whose current snapshot only its log defines: its
+    /// loose files include rows the table has removed.
+    #[error("{}: the posts directory is {format}; its directory keeps the files of rows the table has deleted or rewritten until it is vacuumed, and only the table's log says which files hold its current rows, which optgate does not read. Export the table's current snapshot to plain Parquet files (for example SELECT * into a new directory) and give that directory", path.display())]
+    TableFormat { path: PathBuf, format: &'static str },
+    #[error("{}: {what}", path.display())]
+    Partitions { path: PathBuf, what: String },
     #[error("{}: the posts path is not a directory", path.display())]
     NotADirectory { path: PathBuf },
     #[error("{}: the objection registry is empty; refusing to run as if nobody objected (pass --allow-empty-registry if that is really so)", path.display())]

@@ -11,6 +11,7 @@
 //! # Ok::<(), optgate_io::IoError>(())
 //! ```
 
+pub mod discover;
 pub mod error;
 pub mod hash;
 pub mod incremental;
@@ -23,11 +24,12 @@ pub mod side_tables;
 pub mod sync;
 pub mod verify;
 
+pub use discover::{Discovered, PostsSource, discover_posts, list_parquet_files};
 pub use error::{IoError, Result};
 pub use hash::{HashingWriter, sha256_file, sha256_hex};
 pub use posts::{
     PartWriter, PostsFile, PostsPlan, UnitOutcome, WorkUnit, WriteOptions, kept_post_keys,
-    list_parquet_files, part_name, plan_posts, process_unit,
+    part_name, plan_posts, process_unit,
 };
 pub use read::ParquetSource;
 pub use sync::{SyncQueue, Syncer, copy_flushed, flush_file};

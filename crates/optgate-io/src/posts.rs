@@ -24,6 +24,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use crate::discover::{PostsSource, discover_posts};
 use crate::error::{IoError, Result};
 use crate::hash::HashingWriter;
 use crate::ledger::LedgerBuilder;
@@ -46,13 +47,22 @@ pub struct PostsFile {
     index: usize,
     /// The plan's footer cache, shared by all its files.
     footers: Arc<FooterCache>,
-    /// The file's schema as planned; a footer read again must match it.
+    /// The file's schema as planned (its text columns read as text); a
+    /// footer read again must match it.
+    file_schema: SchemaRef,
+    /// The output's schema: `file_schema`, then a utf8 column per Hive
+    /// partition key.
     schema: SchemaRef,
     /// The batches' schema: `schema` with the label columns as dictionaries
     /// (`ParquetSource::with_label_dictionaries`).
     batch_schema: SchemaRef,
+    /// The file's Hive partition values, one per key of the plan.
+    partition_values: Vec<Option<String>>,
     /// The label columns, read as dictionaries.
     labels: Vec<usize>,
+    /// The columns read as plain text whatever their Parquet type (ids,
+    /// labels, text, lang): see [`ParquetSource::reading_as_text`].
+    text_columns: Vec<usize>,
     /// Rows of each row group, as planned.
     group_rows: Vec<u64>,
     /// Compressed bytes of each row group, as planned.
@@ -98,6 +108,26 @@ impl PostsFile {
         &self.schema
     }
 
+    /// `columns` (the file's, as read) followed by the file's Hive partition
+    /// values, `rows` times each, as a batch of the output's schema.
+    fn with_partitions(
+        &self,
+        mut columns: Vec<ArrayRef>,
+        rows: usize,
+    ) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
+        for v in &self.partition_values {
+            columns.push(Arc::new(arrow_array::StringArray::from(vec![
+                v.as_deref();
+                rows
+            ])));
+        }
+        RecordBatch::try_new_with_options(
+            self.batch_schema.clone(),
+            columns,
+            &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
+        )
+    }
+
     /// The footer as the work units read it (the label columns as
     /// dictionaries), from the cache or read again and checked against the
     /// plan: a file that changed since is an error, never read with the
@@ -106,12 +136,16 @@ impl PostsFile {
         if let Some(m) = self.footers.get(self.index) {
             return Ok(m);
         }
-        let source = ParquetSource::open(&self.path)?;
+        let raw = ParquetSource::open(&self.path)?;
+        let source = ParquetSource {
+            metadata: raw.with_text_columns(&self.text_columns)?,
+            path: raw.path,
+        };
         let changed = |what: String| IoError::InputChanged {
             path: self.path.clone(),
             what,
         };
-        if source.metadata.schema() != &self.schema {
+        if source.metadata.schema() != &self.file_schema {
             return Err(changed("its schema is not the one planned".into()));
         }
         let rows = group_rows(&source);
@@ -315,33 +349,6 @@ pub struct WorkUnit {
     pub rows: u64,
 }
 
-/// Why an entry of the posts directory not named `*.parquet` may hold posts
-/// the run would not read, or `None` for a file that holds no Parquet data
-/// (a README, a checksum).
-fn unread_posts(path: &Path) -> Result<Option<&'static str>> {
-    let read_err = |source| IoError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    // Follows a link: what it points to is what would be read.
-    let meta = fs::metadata(path).map_err(read_err)?;
-    if meta.is_dir() {
-        return Ok(Some(
-            "a link to a directory, which optgate does not follow; give the directory itself, or start the link's name with _ to leave it out",
-        ));
-    }
-    let mut magic = [0u8; 4];
-    let mut file = File::open(path).map_err(read_err)?;
-    let parquet = match std::io::Read::read_exact(&mut file, &mut magic) {
-        Ok(()) => &magic == b"PAR1",
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => false,
-        Err(e) => return Err(read_err(e)),
-    };
-    Ok(parquet.then_some(
-        "a Parquet file not named *.parquet, which optgate would not read; rename it to end in .parquet, or start its name with _ to leave it out",
-    ))
-}
-
 /// Every posts file and the work units they split into, in a fixed order.
 #[derive(Debug, Clone)]
 pub struct PostsPlan {
@@ -356,59 +363,17 @@ impl PostsPlan {
     }
 }
 
-/// Lists `*.parquet` under `dir` (recursively, skipping names that start with
-/// `.` or `_`, as Spark and Hive writers use them for metadata), sorted by path.
-/// Other files are left out unless they hold Parquet data (Hive names its
-/// files `000000_0`): those, and links to directories, which are not
-/// followed, are errors, so that no posts are left out unseen.
-pub fn list_parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let meta = fs::metadata(dir).map_err(|source| IoError::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    if !meta.is_dir() {
-        return Err(IoError::NotADirectory {
-            path: dir.to_path_buf(),
-        });
+/// `schema` with `extra` fields after its own.
+fn with_fields(schema: &SchemaRef, extra: &[arrow_schema::FieldRef]) -> SchemaRef {
+    if extra.is_empty() {
+        return schema.clone();
     }
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = fs::read_dir(&d).map_err(|source| IoError::Read {
-            path: d.clone(),
-            source,
-        })?;
-        for entry in entries {
-            let entry = entry.map_err(|source| IoError::Read {
-                path: d.clone(),
-                source,
-            })?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with('.') || name.starts_with('_') {
-                continue;
-            }
-            let path = entry.path();
-            let ty = entry.file_type().map_err(|source| IoError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            if ty.is_dir() {
-                stack.push(path);
-            } else if name.ends_with(".parquet") {
-                out.push(path);
-            } else if let Some(why) = unread_posts(&path)? {
-                return Err(IoError::NotPostsFile { path, why });
-            }
-        }
-    }
-    if out.is_empty() {
-        return Err(IoError::NoPostFiles {
-            path: dir.to_path_buf(),
-        });
-    }
-    out.sort();
-    Ok(out)
+    let fields: Vec<arrow_schema::FieldRef> =
+        schema.fields().iter().chain(extra).cloned().collect();
+    Arc::new(arrow_schema::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ))
 }
 
 /// Reads every footer and checks every schema before any data is read.
@@ -416,17 +381,49 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
     let mut files: Vec<PostsFile> = Vec::new();
     let mut units = Vec::new();
     let footers = Arc::new(FooterCache::new());
-    for (file_idx, path) in list_parquet_files(dir)?.into_iter().enumerate() {
+    let discovered = discover_posts(dir)?;
+    let partition_fields: Vec<arrow_schema::FieldRef> = (discovered.partition_keys.iter())
+        .map(|k| {
+            Arc::new(arrow_schema::Field::new(
+                k,
+                arrow_schema::DataType::Utf8,
+                true,
+            ))
+        })
+        .collect();
+    for (file_idx, found) in discovered.files.into_iter().enumerate() {
+        let PostsSource {
+            path,
+            rel_path,
+            partition_values,
+        } = found;
         // Taken before the footer is read: a write in between moves the
         // file from its stamp, which the units' checks then see.
         let stamp = FileStamp::of(&fs::metadata(&path).map_err(|source| IoError::Read {
             path: path.clone(),
             source,
         })?);
-        let source = ParquetSource::open(&path)?;
+        let text_names = [
+            &cols.post_id,
+            &cols.author_id,
+            &cols.platform,
+            &cols.kind,
+            &cols.visibility,
+            &cols.text,
+            &cols.lang,
+        ];
+        let raw = ParquetSource::open(&path)?;
+        raw.check_decodable()?;
+        let text_columns: Vec<usize> = (text_names.iter())
+            .filter_map(|n| raw.metadata.schema().index_of(n).ok())
+            .collect();
+        let source = ParquetSource {
+            metadata: raw.with_text_columns(&text_columns)?,
+            path: raw.path,
+        };
         let id = |key, name: &str| -> Result<usize> {
             let i = source.column("posts", key, name)?;
-            source.expect_type(i, "utf8 or int64", is_id_type)?;
+            source.expect_type(i, optgate_core::ID_TYPES, is_id_type)?;
             Ok(i)
         };
         let text = |key, name: &str| -> Result<usize> {
@@ -472,13 +469,16 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
                 rows: *rows,
             });
         }
-        let rel_path = path
-            .strip_prefix(dir)
-            .unwrap_or(&path)
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        if let Some(k) = (discovered.partition_keys.iter())
+            .find(|k| source.metadata.schema().index_of(k).is_ok())
+        {
+            return Err(IoError::Partitions {
+                path: source.path,
+                what: format!(
+                    "the file has a column `{k}` and sits under a `{k}=` partition directory; which value holds is not clear, so the file is refused"
+                ),
+            });
+        }
         let plain = PlainColumns::for_posts(source.metadata.schema(), cols);
         // The language tag is a label too. A column that is also an id or
         // the text stays a plain string column.
@@ -488,13 +488,25 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
             .filter(|i| ![post_id, author_id, text_index].contains(i))
             .collect();
         // Files of one dataset nearly always share a schema: one copy of it.
-        let (schema, batch_schema) = match files.last() {
-            Some(prev) if prev.schema == *source.metadata.schema() && prev.labels == labels => {
-                (prev.schema.clone(), prev.batch_schema.clone())
+        let (file_schema, schema, batch_schema) = match files.last() {
+            Some(prev)
+                if prev.file_schema == *source.metadata.schema()
+                    && prev.labels == labels
+                    && prev.text_columns == text_columns =>
+            {
+                (
+                    prev.file_schema.clone(),
+                    prev.schema.clone(),
+                    prev.batch_schema.clone(),
+                )
             }
             _ => (
                 source.metadata.schema().clone(),
-                source.with_label_dictionaries(&labels)?.schema().clone(),
+                with_fields(source.metadata.schema(), &partition_fields),
+                with_fields(
+                    source.with_label_dictionaries(&labels)?.schema(),
+                    &partition_fields,
+                ),
             ),
         };
         files.push(PostsFile {
@@ -502,9 +514,12 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
             rel_path,
             index: file_idx,
             footers: Arc::clone(&footers),
+            file_schema,
             schema,
             batch_schema,
+            partition_values,
             labels,
+            text_columns,
             group_rows,
             group_bytes,
             stamp,
@@ -792,8 +807,9 @@ pub fn process_unit(
             filter_record_batch(&s.batch, &keep).map_err(decode)
         };
 
+    let file_columns = batch_schema.fields().len() - f.partition_values.len();
     let assemble = |rules: &RecordBatch, rest: Option<&RecordBatch>| -> Result<RecordBatch> {
-        let columns: Vec<ArrayRef> = (0..batch_schema.fields().len())
+        let columns: Vec<ArrayRef> = (0..file_columns)
             .map(|i| match f.rule_indices.binary_search(&i) {
                 Ok(p) => rules.column(p).clone(),
                 Err(_) => {
@@ -802,7 +818,10 @@ pub fn process_unit(
                 }
             })
             .collect();
-        RecordBatch::try_new(batch_schema.clone(), columns).map_err(decode)
+        if f.partition_values.is_empty() {
+            return RecordBatch::try_new(batch_schema.clone(), columns).map_err(decode);
+        }
+        f.with_partitions(columns, rules.num_rows()).map_err(decode)
     };
 
     if f.rest_indices.is_empty() {
@@ -1101,6 +1120,13 @@ pub fn floor_unit(
     let mut outcome = FloorOutcome::default();
     for batch in reader {
         let batch = batch.map_err(|e| decode(e.into()))?;
+        let batch = if f.partition_values.is_empty() {
+            batch
+        } else {
+            let rows = batch.num_rows();
+            f.with_partitions(batch.columns().to_vec(), rows)
+                .map_err(|e| decode(e.into()))?
+        };
         if let Some(text) = StrColumn::new(batch.column(f.text_index)) {
             outcome.text_bytes += (0..batch.num_rows())
                 .filter_map(|i| text.get(i))

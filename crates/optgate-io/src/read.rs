@@ -44,6 +44,39 @@ impl ParquetSource {
         })
     }
 
+    /// Checks, from the footer alone, that every column chunk of the file
+    /// can be decoded: a codec this build cannot read (LZO, which no Parquet
+    /// library for Rust implements) is refused here, naming the file and the
+    /// column, before any row of any file is processed.
+    pub fn check_decodable(&self) -> Result<()> {
+        use parquet::basic::Compression;
+        for group in self.metadata.metadata().row_groups() {
+            for chunk in group.columns() {
+                let supported = match chunk.compression() {
+                    Compression::UNCOMPRESSED
+                    | Compression::SNAPPY
+                    | Compression::GZIP(_)
+                    | Compression::BROTLI(_)
+                    | Compression::LZ4
+                    | Compression::ZSTD(_)
+                    | Compression::LZ4_RAW => true,
+                    Compression::LZO => false,
+                };
+                if !supported {
+                    return Err(IoError::Unsupported {
+                        path: self.path.clone(),
+                        column: chunk.column_path().string(),
+                        what: format!(
+                            "compressed with {}, which optgate cannot decompress; rewrite the file with snappy, gzip, lz4, brotli or zstd",
+                            chunk.compression()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn rows(&self) -> u64 {
         self.metadata.metadata().file_metadata().num_rows().max(0) as u64
     }
@@ -108,6 +141,59 @@ impl ParquetSource {
             file,
             metadata.clone(),
         ))
+    }
+
+    /// The file read with the columns named `names` (those absent are left
+    /// out; the caller checks for them) as plain text: a `BYTE_ARRAY` column
+    /// without the UTF8 annotation (older Hive and Impala files) is read as
+    /// utf8 and each value is validated as UTF-8 when decoded (a value that is
+    /// not fails the read, naming the file), and a dictionary column (as
+    /// pandas categoricals and some writers store strings) is read as its
+    /// values. Other columns keep the types the footer gives them.
+    pub fn reading_as_text(self, names: &[&str]) -> Result<Self> {
+        let indices: Vec<usize> = (names.iter())
+            .filter_map(|n| self.metadata.schema().index_of(n).ok())
+            .collect();
+        let metadata = self.with_text_columns(&indices)?;
+        Ok(ParquetSource {
+            path: self.path,
+            metadata,
+        })
+    }
+
+    /// [`Self::reading_as_text`] by column position: the footer with those
+    /// columns read as plain text.
+    pub fn with_text_columns(&self, text: &[usize]) -> Result<ArrowReaderMetadata> {
+        let schema = self.metadata.schema();
+        let mut changed = false;
+        let fields: Vec<arrow_schema::FieldRef> = (schema.fields().iter().enumerate())
+            .map(|(i, f)| {
+                if !text.contains(&i) {
+                    return f.clone();
+                }
+                let plain = as_text(f.data_type());
+                if &plain == f.data_type() {
+                    return f.clone();
+                }
+                changed = true;
+                std::sync::Arc::new(f.as_ref().clone().with_data_type(plain))
+            })
+            .collect();
+        if !changed {
+            return Ok(self.metadata.clone());
+        }
+        let supplied = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
+            fields,
+            schema.metadata().clone(),
+        ));
+        ArrowReaderMetadata::try_new(
+            self.metadata.metadata().clone(),
+            ArrowReaderOptions::new().with_schema(supplied),
+        )
+        .map_err(|source| IoError::Parquet {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     /// The footer with the string columns at `labels` decoded as
@@ -179,6 +265,18 @@ impl ParquetSource {
                 source: e.into(),
             })
         }))
+    }
+}
+
+/// The type a column is read as when it holds text: binary as the string
+/// type of the same layout, a dictionary as its values.
+fn as_text(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Binary => DataType::Utf8,
+        DataType::LargeBinary => DataType::LargeUtf8,
+        DataType::BinaryView => DataType::Utf8View,
+        DataType::Dictionary(_, values) => as_text(values),
+        other => other.clone(),
     }
 }
 

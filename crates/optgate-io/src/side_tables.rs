@@ -62,17 +62,18 @@ fn null_id(src: &ParquetSource, table: &'static str, column: &str, row: u64) -> 
 }
 
 fn id_column_index(src: &ParquetSource, table: &'static str, name: &str) -> Result<usize> {
+    src.check_decodable()?;
     let i = src.column(table, "user_id", name)?;
-    src.expect_type(i, "utf8 or int64", is_id_type)?;
+    src.expect_type(i, optgate_core::ID_TYPES, is_id_type)?;
     Ok(i)
 }
 
 /// Checks an accounts file's columns without reading its rows.
 pub fn check_accounts(path: &Path, cols: &AccountColumnNames) -> Result<ParquetSource> {
-    let src = ParquetSource::open(path)?;
+    let src = ParquetSource::open(path)?.reading_as_text(&[&cols.user_id, &cols.country])?;
     id_column_index(&src, "accounts", &cols.user_id)?;
     let b = src.column("accounts", "birth_date", &cols.birth_date)?;
-    src.expect_type(b, "date32", |t| *t == DataType::Date32)?;
+    src.expect_type(b, BIRTH_DATE_TYPES, is_birth_date_type)?;
     if let Ok(c) = src.metadata.schema().index_of(&cols.country) {
         src.expect_type(c, "utf8", is_str_type)?;
     }
@@ -100,10 +101,7 @@ pub fn load_accounts(
         let batch = batch?;
         let ids =
             IdColumn::new(batch.column(id_pos)).ok_or_else(|| wrong_type(src, &cols.user_id))?;
-        let births = batch
-            .column(birth_pos)
-            .as_primitive_opt::<Date32Type>()
-            .ok_or_else(|| wrong_type(src, &cols.birth_date))?;
+        let births = birth_days(src, &cols.birth_date, batch.column(birth_pos), row)?;
         let countries = country_pos
             .map(|p| StrColumn::new(batch.column(p)).ok_or_else(|| wrong_type(src, &cols.country)))
             .transpose()?;
@@ -122,6 +120,84 @@ pub fn load_accounts(
     Ok((index, snap))
 }
 
+/// The birth-date types, as error messages name them.
+const BIRTH_DATE_TYPES: &str = "date32, date64, or a timestamp at midnight UTC";
+
+fn is_birth_date_type(t: &DataType) -> bool {
+    matches!(t, DataType::Date32 | DataType::Date64) || is_timestamp(t)
+}
+
+/// A batch's birth dates as days since the epoch, whatever their type (see
+/// [`BIRTH_DATE_TYPES`]). A date64 or timestamp not at midnight UTC is
+/// refused, naming its row: which day it means depends on a time zone the
+/// file does not give, and a day's error decides who is an adult.
+fn birth_days(
+    src: &ParquetSource,
+    column: &str,
+    array: &arrow_array::ArrayRef,
+    first_row: u64,
+) -> Result<arrow_array::Date32Array> {
+    const MS_PER_DAY: i64 = 86_400_000;
+    let not_a_day = |i: usize, what: String| IoError::BadValue {
+        path: src.path.clone(),
+        column: column.to_owned(),
+        row: first_row + i as u64,
+        what,
+    };
+    let from_millis = |i: usize, ms: i64| -> Result<i32> {
+        if ms.rem_euclid(MS_PER_DAY) != 0 {
+            return Err(not_a_day(
+                i,
+                format!(
+                    "{} is not midnight UTC, so not a date",
+                    rfc3339_micros(ms.saturating_mul(1000))
+                ),
+            ));
+        }
+        i32::try_from(ms.div_euclid(MS_PER_DAY))
+            .map_err(|_| not_a_day(i, format!("{ms} ms is out of range for a date")))
+    };
+    match array.data_type() {
+        DataType::Date32 => Ok(array.as_primitive::<Date32Type>().clone()),
+        DataType::Date64 => {
+            let a = array.as_primitive::<arrow_array::types::Date64Type>();
+            (0..a.len())
+                .map(|i| {
+                    a.is_valid(i)
+                        .then(|| from_millis(i, a.value(i)))
+                        .transpose()
+                })
+                .collect()
+        }
+        DataType::Timestamp(_, _) => {
+            let (raw, per_day) = optgate_core::stages::timestamp_values(array)
+                .expect("a timestamp array has raw values");
+            (0..array.len())
+                .map(|i| {
+                    if array.is_null(i) {
+                        return Ok(None);
+                    }
+                    let v = raw[i];
+                    if v.rem_euclid(per_day) != 0 {
+                        let micros = timestamp_micros(array, i).unwrap_or_default();
+                        return Err(not_a_day(
+                            i,
+                            format!(
+                                "{} is not midnight UTC, so not a date",
+                                rfc3339_micros(micros)
+                            ),
+                        ));
+                    }
+                    i32::try_from(v.div_euclid(per_day))
+                        .map(Some)
+                        .map_err(|_| not_a_day(i, format!("{v} is out of range for a date")))
+                })
+                .collect()
+        }
+        _ => Err(wrong_type(src, column)),
+    }
+}
+
 fn wrong_type(src: &ParquetSource, column: &str) -> IoError {
     IoError::ColumnType {
         path: src.path.clone(),
@@ -133,7 +209,7 @@ fn wrong_type(src: &ParquetSource, column: &str) -> IoError {
 
 /// Checks an objection registry's columns without reading its rows.
 pub fn check_optouts(path: &Path, cols: &OptOutColumnNames) -> Result<ParquetSource> {
-    let src = ParquetSource::open(path)?;
+    let src = ParquetSource::open(path)?.reading_as_text(&[&cols.user_id])?;
     id_column_index(&src, "optouts", &cols.user_id)?;
     let t = src.column("optouts", "objected_at", &cols.objected_at)?;
     src.expect_type(t, "timestamp", is_timestamp)?;
@@ -190,7 +266,7 @@ pub fn load_optouts(
 
 /// Checks a consent registry's columns without reading its rows.
 pub fn check_consents(path: &Path, cols: &ConsentColumnNames) -> Result<ParquetSource> {
-    let src = ParquetSource::open(path)?;
+    let src = ParquetSource::open(path)?.reading_as_text(&[&cols.user_id])?;
     id_column_index(&src, "consents", &cols.user_id)?;
     let c = src.column("consents", "consented_at", &cols.consented_at)?;
     src.expect_type(c, "timestamp", is_timestamp)?;
