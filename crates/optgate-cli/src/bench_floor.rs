@@ -18,8 +18,9 @@ use crate::exit::Failure;
 #[derive(Debug, clap::Args)]
 pub struct BenchFloorArgs {
     /// Config file: the posts directory, column names and zstd level are used.
+    /// Without one, the default policy (configs/default.toml) applies.
     #[arg(long)]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
     /// Output directory for the re-encoded parts; must not exist.
     #[arg(long)]
     pub out: PathBuf,
@@ -30,7 +31,7 @@ pub struct BenchFloorArgs {
 
 pub fn bench_floor(args: &BenchFloorArgs) -> Result<(), Failure> {
     let started = Instant::now();
-    let loaded = LoadedConfig::load(&args.config)?;
+    let loaded = LoadedConfig::load_or_default(args.config.as_deref())?;
     let posts = loaded
         .config
         .inputs

@@ -85,6 +85,21 @@ pub struct LoadedConfig {
 }
 
 impl LoadedConfig {
+    /// The config at `path`, or with none the default policy, column names
+    /// and output settings (those of `configs/default.toml`) and no inputs,
+    /// which the command line then gives.
+    pub fn load_or_default(path: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
+        let Some(path) = path else {
+            let config = Config::default();
+            let policy = Policy::resolve(&config.policy).map_err(|source| ConfigError::Policy {
+                path: PathBuf::from("(default policy)"),
+                source,
+            })?;
+            return Ok(LoadedConfig { config, policy });
+        };
+        LoadedConfig::load(path)
+    }
+
     pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
@@ -132,6 +147,26 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, toml::de::Error> {
         toml::from_str(text)
+    }
+
+    /// With no config, the policy is the one `configs/default.toml` spells
+    /// out, so that leaving `--config` off changes nothing but the inputs.
+    #[test]
+    fn no_config_is_the_default_config() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let shipped = LoadedConfig::load(&root.join("configs/default.toml")).expect("default");
+        let none = LoadedConfig::load_or_default(None).expect("no config");
+        assert_eq!(format!("{:?}", none.policy), format!("{:?}", shipped.policy));
+        assert_eq!(
+            format!("{:?}", none.config.columns),
+            format!("{:?}", shipped.config.columns)
+        );
+        assert_eq!(
+            format!("{:?}", none.config.pii),
+            format!("{:?}", shipped.config.pii)
+        );
+        assert_eq!(none.config.output.zstd_level, shipped.config.output.zstd_level);
+        assert!(none.config.inputs.posts.is_none());
     }
 
     #[test]

@@ -94,8 +94,9 @@ Exit codes:
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Config file (TOML): inputs, policy, column names, output settings.
+    /// Without one, the default policy (configs/default.toml) applies.
     #[arg(long)]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
     /// Posts directory (overrides inputs.posts).
     #[arg(long)]
     pub posts: Option<PathBuf>,

@@ -95,7 +95,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
 
     // Everything that can be wrong with the inputs is checked before any
     // output directory exists.
-    let loaded = LoadedConfig::load(&args.config)?;
+    let loaded = LoadedConfig::load_or_default(args.config.as_deref())?;
     let (config, policy) = (&loaded.config, &loaded.policy);
     let mut inputs = config.inputs.clone();
     for (flag, slot) in [

@@ -150,8 +150,9 @@ pub fn make_plan(posts: &PostsPlan, hashes: &[(String, u64)], shards: u32) -> Pl
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
     /// Config file (TOML): the posts directory and column names are used.
+    /// Without one, the default policy (configs/default.toml) applies.
     #[arg(long)]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
     /// Posts directory (overrides inputs.posts).
     #[arg(long)]
     pub posts: Option<PathBuf>,
@@ -167,7 +168,7 @@ pub fn plan(args: &PlanArgs) -> Result<(), Failure> {
     if args.shards == 0 {
         return Err(Failure::input(anyhow!("--shards must be at least 1")));
     }
-    let loaded = LoadedConfig::load(&args.config)?;
+    let loaded = LoadedConfig::load_or_default(args.config.as_deref())?;
     let posts_dir = args
         .posts
         .clone()

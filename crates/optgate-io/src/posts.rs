@@ -417,6 +417,9 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
         let text_columns: Vec<usize> = (text_names.iter())
             .filter_map(|n| raw.metadata.schema().index_of(n).ok())
             .collect();
+        let raw_types: Vec<arrow_schema::DataType> = (raw.metadata.schema().fields().iter())
+            .map(|f| f.data_type().clone())
+            .collect();
         let source = ParquetSource {
             metadata: raw.with_text_columns(&text_columns)?,
             path: raw.path,
@@ -482,10 +485,21 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
         let plain = PlainColumns::for_posts(source.metadata.schema(), cols);
         // The language tag is a label too. A column that is also an id or
         // the text stays a plain string column.
+        // A column stored as raw bytes (no UTF8 annotation) stays plain:
+        // Parquet's dictionary reader hands its values back as binary,
+        // unvalidated, whatever type it is asked for.
+        let raw_bytes = |i: &usize| {
+            matches!(
+                raw_types[*i],
+                arrow_schema::DataType::Binary
+                    | arrow_schema::DataType::LargeBinary
+                    | arrow_schema::DataType::BinaryView
+            )
+        };
         let labels: Vec<usize> = [Some(platform), Some(kind), Some(visibility), lang]
             .into_iter()
             .flatten()
-            .filter(|i| ![post_id, author_id, text_index].contains(i))
+            .filter(|i| ![post_id, author_id, text_index].contains(i) && !raw_bytes(i))
             .collect();
         // Files of one dataset nearly always share a schema: one copy of it.
         let (file_schema, schema, batch_schema) = match files.last() {
