@@ -3,7 +3,7 @@
 CARGO ?= cargo
 OUT ?= out/sample
 
-.PHONY: sample test test-ray browser bench bench-stages bench-tables pii-eval pii-corpus fmt lint clean
+.PHONY: sample test test-ray test-readers golden browser bench bench-stages bench-tables pii-eval pii-corpus fmt lint clean
 
 ## Build optgate (release) and run the default policy on the bundled sample.
 sample:
@@ -16,7 +16,29 @@ sample:
 ## then optgate-ray's tests on a local Ray cluster (Ray from PyPI, in .venv).
 test: browser
 	OPTGATE_REQUIRE_BROWSER=1 $(CARGO) test --workspace --exclude optgate-benches
+	$(MAKE) test-readers
 	$(MAKE) test-ray
+
+## optgate's output read back by pyarrow, DuckDB and Polars (pinned in
+## testdata/golden/requirements-readers.txt, installed from PyPI into
+## .venv-readers), against target/debug/optgate.
+test-readers: .venv-readers/.installed
+	$(CARGO) build -p optgate-cli
+	OPTGATE_BIN=$(CURDIR)/target/debug/optgate .venv-readers/bin/python -m unittest discover -s testdata/golden -p 'test_readers.py' -v
+
+.venv-readers/.installed: testdata/golden/requirements-readers.txt
+	@echo "test-readers: creating .venv-readers and installing pyarrow, duckdb and polars from PyPI (about 150 MB)"
+	python3 -m venv .venv-readers
+	.venv-readers/bin/pip install --quiet -r testdata/golden/requirements-readers.txt
+	touch $@
+
+## Rewrite the golden files of testdata/golden/ (pyarrow, pandas, DuckDB,
+## Polars, Spark, delta-rs; Spark needs Java 17): only to add a variant.
+golden:
+	$(CARGO) build --release -p optgate-cli
+	python3 -m venv .venv-golden
+	.venv-golden/bin/pip install --quiet pyarrow pandas duckdb polars pyspark deltalake
+	.venv-golden/bin/python testdata/golden/make_golden.py --optgate target/release/optgate
 
 ## optgate-ray (python/) on a local Ray cluster, against target/debug/optgate.
 ## The binary is built as `cargo test` builds it (same features: nothing is
@@ -26,6 +48,7 @@ test-ray: .venv/.installed
 	OPTGATE_BIN=$(CURDIR)/target/debug/optgate .venv/bin/python -m unittest discover -s python/tests -v
 
 .venv/.installed: python/pyproject.toml python/optgate_ray/*.py
+	@echo "test-ray: creating .venv and installing optgate-ray with Ray from PyPI (about 20 s); Ray keeps its session files under /tmp/ray and its token under $$HOME/.ray"
 	python3 -m venv .venv
 	.venv/bin/pip install --quiet ./python
 	touch $@

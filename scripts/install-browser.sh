@@ -12,7 +12,8 @@ if [ "$(id -u)" -ne 0 ]; then
         exit 1
     fi
 fi
+echo "install-browser: installing Debian's chromium (about 360 MB, with apt-get) for the report's browser test" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq chromium >/dev/null
-command -v chromium
+echo "install-browser: installed $(command -v chromium)" >&2

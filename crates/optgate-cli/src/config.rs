@@ -156,7 +156,10 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let shipped = LoadedConfig::load(&root.join("configs/default.toml")).expect("default");
         let none = LoadedConfig::load_or_default(None).expect("no config");
-        assert_eq!(format!("{:?}", none.policy), format!("{:?}", shipped.policy));
+        assert_eq!(
+            format!("{:?}", none.policy),
+            format!("{:?}", shipped.policy)
+        );
         assert_eq!(
             format!("{:?}", none.config.columns),
             format!("{:?}", shipped.config.columns)
@@ -165,7 +168,10 @@ mod tests {
             format!("{:?}", none.config.pii),
             format!("{:?}", shipped.config.pii)
         );
-        assert_eq!(none.config.output.zstd_level, shipped.config.output.zstd_level);
+        assert_eq!(
+            none.config.output.zstd_level,
+            shipped.config.output.zstd_level
+        );
         assert!(none.config.inputs.posts.is_none());
     }
 

@@ -11,6 +11,12 @@ pub enum ExitStatus {
     BadInput = 1,
     /// The run failed on its own side (write error, internal check); nothing was published.
     RuntimeFailure = 2,
+    /// `verify`: the output was read, and an assertion does not hold (the
+    /// output breaks the policy or disagrees with its manifest).
+    AssertionFailed = 3,
+    /// `explain`: the post or author asked about is nowhere in the dataset,
+    /// its ledger or its inputs.
+    NotFound = 4,
     /// Stopped by SIGINT or SIGTERM; staging removed, nothing was published.
     Interrupted = 130,
 }
@@ -40,6 +46,20 @@ impl Failure {
         Failure {
             status: ExitStatus::Interrupted,
             error: anyhow::anyhow!("interrupted by a signal: staging removed, nothing published"),
+        }
+    }
+
+    pub fn assertion_failed(error: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            status: ExitStatus::AssertionFailed,
+            error: error.into(),
+        }
+    }
+
+    pub fn not_found(error: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            status: ExitStatus::NotFound,
+            error: error.into(),
         }
     }
 

@@ -196,6 +196,11 @@ pub fn explain(args: &ExplainArgs) -> Result<(), Failure> {
         } else {
             println!("{}", describe(&s));
         }
+        if s.status == "not_in_inputs" {
+            return Err(Failure::not_found(anyhow!(
+                "post {post_id} is in neither the dataset nor its ledger: the run never read it"
+            )));
+        }
         return Ok(());
     }
     let author_id = args
@@ -284,6 +289,11 @@ pub fn explain(args: &ExplainArgs) -> Result<(), Failure> {
         for p in &s.posts {
             println!("  {}", describe(p));
         }
+    }
+    if !s.has_account && s.posts.is_empty() {
+        return Err(Failure::not_found(anyhow!(
+            "author {author_id} has no account and no post in the inputs"
+        )));
     }
     Ok(())
 }

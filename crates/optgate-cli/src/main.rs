@@ -33,7 +33,43 @@ Exit codes:
      wrong column type, empty objection registry, existing output, bad flags): nothing published
   2  runtime failure (write error, internal consistency check, verification of the
      written output): nothing published
+  3  (verify only) an assertion does not hold; 4 (explain only) the id is nowhere
   130 interrupted by SIGINT or SIGTERM: staging removed, nothing published";
+
+const PUBLISH_EXIT_CODES: &str = "\
+Exit codes:
+  0  success: the output was verified and published
+  1  bad input or config (missing or unreadable file, corrupt Parquet, missing column,
+     wrong column type, empty objection registry, existing output, bad flags): nothing published
+  2  runtime failure (write error, internal consistency check, verification of the
+     written output): nothing published
+  130 interrupted by SIGINT or SIGTERM: staging removed, nothing published";
+
+const GEN_SAMPLE_EXIT_CODES: &str = "\
+Exit codes:
+  0  the sample was written
+  1  bad flags
+  2  a file could not be written";
+
+const PLAN_EXIT_CODES: &str = "\
+Exit codes:
+  0  the plan was written
+  1  bad input or config (missing or unreadable posts file, corrupt Parquet, missing
+     column, wrong column type, bad flags)
+  2  the plan could not be written";
+
+const EXPLAIN_EXIT_CODES: &str = "\
+Exit codes:
+  0  the post or author was found, and where it stands is printed
+  1  the output or an input cannot be read, or bad flags
+  4  the post id is in neither the dataset nor its ledger; or the author has no
+     account and no post in the inputs (what is known is still printed)";
+
+const REPORT_EXIT_CODES: &str = "\
+Exit codes:
+  0  the report was written
+  1  the output cannot be read, or bad flags
+  2  the report could not be written";
 
 #[derive(Debug, Parser)]
 #[command(name = "optgate", version, about, after_help = EXIT_CODES)]
@@ -54,10 +90,10 @@ enum LogFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Apply the policy to a posts directory and write a cleaned dataset with its manifest.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = PUBLISH_EXIT_CODES)]
     Run(RunArgs),
     /// Write a deterministic sample dataset (posts, accounts, registries) for trying and benchmarking.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = GEN_SAMPLE_EXIT_CODES)]
     GenSample(GenSampleArgs),
     /// Measure the personal-data scanner on labelled corpora (precision, recall, leaks).
     PiiEval(pii_eval::PiiEvalArgs),
@@ -66,19 +102,21 @@ enum Command {
     #[command(after_help = VERIFY_EXIT_CODES)]
     Verify(verify::VerifyArgs),
     /// Is this post (or any post of this author) in the dataset, and if not, which rule excluded it.
+    #[command(after_help = EXPLAIN_EXIT_CODES)]
     Explain(explain::ExplainArgs),
     /// Write a self-contained HTML report and a Markdown summary of an output.
+    #[command(after_help = REPORT_EXIT_CODES)]
     Report(report::ReportArgs),
     /// Apply new objections to a published output without the original dumps:
     /// remove every row of every author now in the registry, verify, publish.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = PUBLISH_EXIT_CODES)]
     Repurge(repurge::RepurgeArgs),
     /// Split the work units of a posts directory into N shards balanced by size,
     /// for `run --plan --shard` on several machines and `merge`.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = PLAN_EXIT_CODES)]
     Plan(shard::PlanArgs),
     /// Publish the shards of one plan as one dataset, verified as a whole.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = PUBLISH_EXIT_CODES)]
     Merge(merge::MergeArgs),
     /// The end-to-end benchmark's floor: decode and re-encode every post, nothing else.
     #[command(hide = true)]
@@ -88,7 +126,9 @@ enum Command {
 const VERIFY_EXIT_CODES: &str = "\
 Exit codes:
   0  every assertion holds
-  1  an assertion failed (listed), or the output or a table cannot be read";
+  1  the output, its manifest or a table cannot be read (a bad file, not a verdict), or bad flags
+  2  runtime failure (cannot start workers)
+  3  an assertion does not hold (listed): the output breaks the policy or its manifest";
 
 /// Arguments of `optgate run`.
 #[derive(Debug, clap::Args)]
@@ -205,6 +245,7 @@ fn main() -> ExitCode {
         }
     };
     let quiet = matches!(&cli.command, Command::Run(a) if a.quiet);
+    let log_format = cli.log_format;
     init_logging(cli.log_format, quiet);
     tracing::debug!(allocator_tuned, "glibc allocator thresholds");
     let result = match cli.command {
@@ -227,8 +268,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitStatus::Success.into(),
         Err(Failure { status, error }) => {
             let message = error_message(&error);
-            tracing::error!(exit_code = status as u8, "{message}");
-            eprintln!("optgate: error: {message}");
+            // Once: a JSON log line for machines, or the plain line for people.
+            match log_format {
+                LogFormat::Json => tracing::error!(exit_code = status as u8, "{message}"),
+                LogFormat::Text => eprintln!("optgate: error: {message}"),
+            }
             status.into()
         }
     }

@@ -70,9 +70,44 @@ pub fn posts_bar(mode: ProgressMode, total: u64) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), target);
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {human_pos}/{human_len} posts ({per_sec}, eta {eta})",
+            "{spinner} [{elapsed_precise}] {bar:40} {human_pos}/{human_len} posts ({rate}, eta {eta})",
         )
-        .expect("the progress template is valid"),
+        .expect("the progress template is valid")
+        // indicatif's {per_sec} prints every digit (`1,862,796.7131/s`).
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&rate(state.per_sec()));
+            },
+        ),
     );
     bar
+}
+
+/// Posts per second, rounded to what a person reads: `1.86 M posts/s`,
+/// `412 k posts/s`, `950 posts/s`.
+pub fn rate(per_sec: f64) -> String {
+    if !per_sec.is_finite() || per_sec < 0.0 {
+        return "- posts/s".to_owned();
+    }
+    if per_sec >= 1e6 {
+        format!("{:.2} M posts/s", per_sec / 1e6)
+    } else if per_sec >= 1e4 {
+        format!("{:.0} k posts/s", per_sec / 1e3)
+    } else {
+        format!("{per_sec:.0} posts/s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate;
+
+    #[test]
+    fn rates_are_rounded() {
+        assert_eq!(rate(1_862_796.7131), "1.86 M posts/s");
+        assert_eq!(rate(412_345.6), "412 k posts/s");
+        assert_eq!(rate(950.4), "950 posts/s");
+        assert_eq!(rate(f64::NAN), "- posts/s");
+    }
 }

@@ -19,6 +19,22 @@ pub const DIR_MODE: u32 = 0o750;
 /// Mode of every file optgate creates: owner rw, group r, others nothing.
 pub const FILE_MODE: u32 = 0o640;
 
+/// Writes `bytes` to `path` readable by owner and group only ([`FILE_MODE`]),
+/// whatever the umask and whatever mode an existing file had: reports,
+/// plans and lineage events name inputs and outputs and hold their figures.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(FILE_MODE)
+        .open(path)?;
+    // An existing file keeps its mode through open: set it.
+    file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+    file.write_all(bytes)
+}
+
 /// Set by SIGINT or SIGTERM; checked between work units and before publishing.
 static INTERRUPTED: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
 

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -218,7 +217,10 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; }} code {{ font-s
         finished = esc(&m.run.finished_at),
         vclass = if v.passed { "pass" } else { "fail" },
         vtext = if v.passed {
-            format!("all {} assertions passed", v.assertions.len())
+            format!(
+                "all {} assertions the run checked on its written output passed",
+                v.assertions.len()
+            )
         } else {
             "FAILED".to_owned()
         },
@@ -285,6 +287,11 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; }} code {{ font-s
         );
     }
     s.push_str("</table>");
+    let _ = write!(
+        s,
+        "<p>These are the assertions the run checked on its written output, as the manifest records them. {}</p>",
+        esc(VERIFY_ADDS.trim_end()).replace('`', "")
+    );
 
     s.push_str("<h2>Inputs and registries</h2>");
     let _ = write!(
@@ -384,13 +391,25 @@ fn markdown(m: &Manifest, ds: &Dataset) -> String {
         s,
         "\nVerification: {}.",
         if v.passed {
-            format!("all {} assertions passed", v.assertions.len())
+            format!(
+                "all {} assertions the run checked on its written output passed",
+                v.assertions.len()
+            )
         } else {
             format!("FAILED ({})", failed.join(", "))
         }
     );
+    s.push_str(VERIFY_ADDS);
     s
 }
+
+/// What `optgate verify` checks beyond the run's own assertions, which the
+/// manifest records: a report reader comparing the two counts sees why they
+/// differ.
+const VERIFY_ADDS: &str = "`optgate verify` checks these again and 4 more that only make sense \
+after publishing: the manifest's digest (`manifest_digest`), the policy's digest \
+(`policy_digest`), that the counts add up (`counts_add_up`) and that the side tables \
+are those recorded (`registry_snapshot`).\n";
 
 pub fn report(args: &ReportArgs) -> Result<(), Failure> {
     let ds = Dataset::open(&args.out)?;
@@ -403,10 +422,10 @@ pub fn report(args: &ReportArgs) -> Result<(), Failure> {
         .markdown
         .clone()
         .unwrap_or_else(|| args.out.join("report.md"));
-    fs::write(&html_path, html(&ds.manifest, &ds, &b))
+    crate::publish::write_private(&html_path, html(&ds.manifest, &ds, &b).as_bytes())
         .with_context(|| format!("{}: cannot write", html_path.display()))
         .map_err(Failure::runtime)?;
-    fs::write(&md_path, markdown(&ds.manifest, &ds))
+    crate::publish::write_private(&md_path, markdown(&ds.manifest, &ds).as_bytes())
         .with_context(|| format!("{}: cannot write", md_path.display()))
         .map_err(Failure::runtime)?;
     println!("{}\n{}", html_path.display(), md_path.display());

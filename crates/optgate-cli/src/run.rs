@@ -77,7 +77,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             result.as_ref().err(),
         );
         let text = serde_json::to_string_pretty(&event).map_err(Failure::runtime)?;
-        if let Err(e) = fs::write(path, format!("{text}\n")) {
+        if let Err(e) = crate::publish::write_private(path, format!("{text}\n").as_bytes()) {
             let e = Failure::runtime(anyhow::Error::new(e).context(format!(
                 "{}: cannot write the OpenLineage event",
                 path.display()

@@ -188,7 +188,7 @@ pub fn plan(args: &PlanArgs) -> Result<(), Failure> {
     let value = serde_json::to_value(&plan).map_err(Failure::runtime)?;
     let text = canonical_json_pretty(&value).map_err(Failure::runtime)?;
     let tmp = args.out.with_extension("json.tmp");
-    fs::write(&tmp, format!("{text}\n"))
+    crate::publish::write_private(&tmp, format!("{text}\n").as_bytes())
         .and_then(|()| fs::rename(&tmp, &args.out))
         .with_context(|| format!("{}: cannot write the plan", args.out.display()))
         .map_err(Failure::runtime)?;

@@ -206,7 +206,7 @@ pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
         Ok(())
     } else {
         // The list above is the message; the exit status says it failed.
-        Err(Failure::input(anyhow!(
+        Err(Failure::assertion_failed(anyhow!(
             "{}: verification failed",
             args.out.display()
         )))

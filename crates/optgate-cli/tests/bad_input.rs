@@ -148,7 +148,7 @@ fn wrong_column_type() {
         &[],
         &[
             "part-00002.parquet",
-            "column `author_id` has type Float64, expected utf8 or int64",
+            "column `author_id` has type Float64, expected utf8, int64, int32 or decimal with scale 0",
         ],
     );
 }

@@ -29,7 +29,10 @@ fn expected() -> Rows {
             let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
             let s = |k: &str| v[k].as_str().map(str::to_owned);
             (
-                v["post_id"].as_i64().expect("an integer post id").to_string(),
+                v["post_id"]
+                    .as_i64()
+                    .expect("an integer post id")
+                    .to_string(),
                 s("text"),
                 s("lang"),
             )
@@ -158,7 +161,10 @@ fn hive_variants_hold_lang_only_in_their_directory_names() {
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .filter(|n| !n.starts_with(['_', '.']))
             .collect();
-        assert!(dirs.iter().all(|d| d.starts_with("lang=")), "{name}: {dirs:?}");
+        assert!(
+            dirs.iter().all(|d| d.starts_with("lang=")),
+            "{name}: {dirs:?}"
+        );
         assert!(
             dirs.contains(&"lang=__HIVE_DEFAULT_PARTITION__".to_owned()),
             "{name}: a null lang is Hive's default partition: {dirs:?}"

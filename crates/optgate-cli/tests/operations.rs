@@ -317,10 +317,14 @@ fn outputs_are_owner_and_group_only_whatever_the_umask() {
     let status = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "umask 000 && exec '{}' run --progress never --config '{}' --out '{}'",
-            env!("CARGO_BIN_EXE_optgate"),
-            config.display(),
-            out.display()
+            "umask 000 && '{bin}' run --progress never --config '{config}' --out '{out}' \
+             --openlineage '{lineage}' && '{bin}' report '{out}' \
+             && '{bin}' plan --config '{config}' --shards 2 --out '{plan}'",
+            bin = env!("CARGO_BIN_EXE_optgate"),
+            config = config.display(),
+            out = out.display(),
+            lineage = tmp.path().join("lineage.json").display(),
+            plan = tmp.path().join("plan.json").display(),
         ))
         .stdout(Stdio::null())
         .status()
@@ -340,6 +344,16 @@ fn outputs_are_owner_and_group_only_whatever_the_umask() {
         checked += 1;
     }
     assert!(checked > 5);
+    // The report (inside OUT, checked above), the lineage event and the plan.
+    assert!(out.join("report.html").exists() && out.join("report.md").exists());
+    for f in ["lineage.json", "plan.json"] {
+        let mode = fs::metadata(tmp.path().join(f))
+            .expect(f)
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o640, "{f}");
+    }
     let lock = fs::metadata(tmp.path().join(".out.lock")).expect("lock");
     assert_eq!(
         lock.permissions().mode() & 0o007,
@@ -545,7 +559,7 @@ fn repurge_removes_new_objectors_without_the_dumps_and_matches_a_full_run() {
         .arg(&registry)
         .output()
         .expect("starts");
-    assert_eq!(v.status.code(), Some(1));
+    assert_eq!(v.status.code(), Some(3), "an assertion fails: exit 3");
 
     // Repurge, with the dumps out of reach.
     fs::rename(tmp.path().join("posts"), tmp.path().join("posts-away")).expect("mv");

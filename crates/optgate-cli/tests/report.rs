@@ -63,13 +63,31 @@ fn explain_says_where_a_post_and_an_authors_posts_stand() {
         text.contains("NOT in the dataset") && text.contains(reason.value(row)),
         "{text}"
     );
-    // An unknown post.
-    let v = json(&run_ok(
-        optgate()
-            .args(["explain", "--json", "--post-id", "no-such-post"])
-            .arg(&out),
-    ));
-    assert_eq!(v["status"], "not_in_inputs");
+    // An unknown post: said, and exit 4.
+    let o = optgate()
+        .args(["explain", "--json", "--post-id", "no-such-post"])
+        .arg(&out)
+        .output()
+        .expect("starts");
+    assert_eq!(o.status.code(), Some(4));
+    assert_eq!(json(&o)["status"], "not_in_inputs");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("post no-such-post is in neither"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // An unknown author: no account, no post; exit 4.
+    let o = optgate()
+        .args(["explain", "--author-id", "no-such-author"])
+        .arg(&out)
+        .output()
+        .expect("starts");
+    assert_eq!(o.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no account and no post"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // An objector: in the registry, every post excluded.
     let optouts = read_parquet(&tmp.path().join("optouts.parquet"));
     let users = optouts[0].column_by_name("user_id").expect("user_id");
@@ -79,11 +97,15 @@ fn explain_says_where_a_post_and_an_authors_posts_stand() {
         .expect("utf8");
     let mut checked = false;
     for i in (0..users.len()).filter(|i| users.is_valid(*i)) {
-        let v = json(&run_ok(
-            optgate()
-                .args(["explain", "--json", "--author-id", users.value(i)])
-                .arg(&out),
-        ));
+        let o = optgate()
+            .args(["explain", "--json", "--author-id", users.value(i)])
+            .arg(&out)
+            .output()
+            .expect("starts");
+        let v = json(&o);
+        // Registry ids unknown to the dataset are "not found" (exit 4).
+        let unknown = v["has_account"] == false && v["posts"].as_array().is_some_and(Vec::is_empty);
+        assert_eq!(o.status.code(), Some(if unknown { 4 } else { 0 }), "{v:#}");
         assert_eq!(v["in_objection_registry"], true);
         assert_eq!(v["posts_included"], 0);
         let posts = v["posts"].as_array().expect("posts");

@@ -266,7 +266,7 @@ fn verify_catches_an_edited_file_an_added_row_and_a_changed_count() {
     bytes[k] ^= 0x55;
     fs::write(&target, bytes).expect("write");
     let (o, v) = verify(&edited, &[]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3));
     assert!(failed(&v).contains_key("output_files_match"), "{v:#}");
 
     // A row added: the file rewritten with its first row twice.
@@ -281,7 +281,7 @@ fn verify_catches_an_edited_file_an_added_row_and_a_changed_count() {
     let combined = arrow_select_concat(&schema, &with_extra);
     write_batch(&target, &combined);
     let (o, v) = verify(&added, &[]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3));
     let f = failed(&v);
     assert!(f.contains_key("output_files_match"), "{v:#}");
     assert_eq!(f.get("post_ids_unique"), Some(&1), "{v:#}");
@@ -297,7 +297,7 @@ fn verify_catches_an_edited_file_an_added_row_and_a_changed_count() {
     let text = format!("{}\n", serde_json::to_string_pretty(&m).expect("json"));
     fs::write(changed.join("manifest.json"), &text).expect("write");
     let (o, v) = verify(&changed, &[]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3));
     assert!(failed(&v).contains_key("manifest_digest"), "{v:#}");
     use sha2::Digest;
     let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
@@ -307,7 +307,7 @@ fn verify_catches_an_edited_file_an_added_row_and_a_changed_count() {
     )
     .expect("write");
     let (o, v) = verify(&changed, &[]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3));
     let f = failed(&v);
     assert!(!f.contains_key("manifest_digest"), "{v:#}");
     assert!(f.contains_key("output_rows"), "{v:#}");
@@ -357,7 +357,7 @@ fn verify_counts_the_ledger_by_reason_and_catches_a_changed_reason() {
     fs::remove_file(&part).expect("rm");
     write_batch(&part, &edited);
     let (o, v) = verify(&changed, &[]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3));
     let f = failed(&v);
     assert!(f.contains_key("ledger_reasons_match"), "{v:#}");
     assert!(!f.contains_key("ledger_rows"), "{v:#}");
@@ -422,7 +422,7 @@ fn verify_against_a_newer_registry_lists_the_posts_of_new_objectors() {
     );
 
     let (o, v) = verify(&out, &["--optouts", newer.to_str().expect("utf8")]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3));
     let f = failed(&v);
     assert_eq!(f.len(), 1, "only the registry check fails: {f:?}");
     assert_eq!(f.get("no_objector"), Some(&(expected.len() as u64)));

@@ -1,0 +1,137 @@
+"""optgate's output read back by the readers a training job uses: pyarrow,
+DuckDB and Polars (versions pinned in requirements-readers.txt). Each must
+read every part and ledger file of an output with the same rows and the same
+types, and the rows must be the reference's (expected.jsonl).
+
+Run by `make test-readers` (part of `make test`), with OPTGATE_BIN naming the
+binary.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+HERE = Path(__file__).resolve().parent
+BIN = os.environ.get("OPTGATE_BIN", str(HERE.parents[1] / "target" / "debug" / "optgate"))
+
+# The variants whose outputs are read: the plain one, Spark's INT96 written
+# back as INT64, decimal ids, string views, and Hive partitions as a column.
+VARIANTS = ["base", "spark-defaults", "pyarrow-decimal-ids", "pyarrow-string-view",
+            "pyarrow-hive-partitions"]
+
+
+def expected():
+    rows = [json.loads(line) for line in open(HERE / "expected.jsonl", encoding="utf-8")]
+    return sorted((str(r["post_id"]), r["text"], r["lang"]) for r in rows)
+
+
+def run_optgate(variant: str, out: Path):
+    v = HERE / "variants" / variant
+    subprocess.run(
+        [BIN, "run", "--quiet", "--progress", "never", "--posts", str(v / "posts"),
+         "--accounts", str(v / "accounts.parquet"), "--optouts", str(v / "optouts.parquet"),
+         "--out", str(out)],
+        check=True,
+    )
+
+
+def canonical(rows):
+    """(post id as text, text, lang), sorted: ids may be int, decimal or str."""
+    out = []
+    for post_id, text, lang in rows:
+        if hasattr(post_id, "as_integer_ratio") and not isinstance(post_id, str):
+            post_id = int(post_id)
+        out.append((str(post_id), text, lang))
+    return sorted(out)
+
+
+class OutputIsReadable(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.outs = {}
+        for v in VARIANTS:
+            out = Path(cls.tmp.name) / v
+            run_optgate(v, out)
+            cls.outs[v] = out
+        cls.want = expected()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def read_all(self, out: Path):
+        glob = str(out / "data" / "*.parquet")
+        by_pyarrow = pq.read_table(out / "data")
+        by_duckdb = duckdb.sql(f"SELECT * FROM read_parquet('{glob}')")
+        by_polars = pl.read_parquet(glob)
+        return by_pyarrow, by_duckdb, by_polars
+
+    def test_every_reader_gets_the_reference_rows(self):
+        for v, out in self.outs.items():
+            with self.subTest(variant=v):
+                t, d, p = self.read_all(out)
+                cols = ["post_id", "text", "lang"]
+                got_pa = canonical(zip(*(t.column(c).to_pylist() for c in cols)))
+                got_duck = canonical(d.select(*cols).fetchall())
+                got_pl = canonical(p.select(cols).iter_rows())
+                self.assertEqual(len(got_pa), len(self.want))
+                self.assertEqual(got_pa, self.want)
+                self.assertEqual(got_duck, self.want)
+                self.assertEqual(got_pl, self.want)
+                kept = json.loads((out / "manifest.json").read_text())["counts"]["kept"]
+                self.assertEqual(t.num_rows, kept)
+
+    def test_every_reader_sees_the_same_types(self):
+        for v, out in self.outs.items():
+            with self.subTest(variant=v):
+                t, d, p = self.read_all(out)
+                schema = {f.name: f.type for f in t.schema}
+                # created_at is a timestamp every reader takes as such.
+                self.assertTrue(pa.types.is_timestamp(schema["created_at"]), schema)
+                duck = dict(zip(d.columns, (str(x) for x in d.types)))
+                self.assertTrue(duck["created_at"].startswith("TIMESTAMP"), duck)
+                self.assertIsInstance(p.schema["created_at"], pl.Datetime)
+                # Text columns are strings, never binary, for all three.
+                for c in ("platform", "kind", "visibility", "text", "lang"):
+                    self.assertTrue(pa.types.is_string(schema[c])
+                                    or pa.types.is_large_string(schema[c])
+                                    or pa.types.is_string_view(schema[c]), (c, schema[c]))
+                    self.assertEqual(duck[c], "VARCHAR", c)
+                    self.assertEqual(p.schema[c], pl.String, c)
+                # Ids keep their kind: integers stay integers, decimals decimals.
+                if v == "pyarrow-decimal-ids":
+                    self.assertTrue(pa.types.is_decimal(schema["post_id"]))
+                    self.assertTrue(duck["post_id"].startswith("DECIMAL"), duck)
+                    self.assertIsInstance(p.schema["post_id"], pl.Decimal)
+                else:
+                    self.assertEqual(schema["post_id"], pa.int64())
+                    self.assertEqual(duck["post_id"], "BIGINT")
+                    self.assertEqual(p.schema["post_id"], pl.Int64)
+                # The same column names, in the same order, for all three.
+                self.assertEqual(list(schema), d.columns)
+                self.assertEqual(list(schema), p.columns)
+
+    def test_ledgers_are_readable_and_hold_no_text(self):
+        for v, out in self.outs.items():
+            with self.subTest(variant=v):
+                glob = str(out / "ledger" / "*.parquet")
+                t = pq.read_table(out / "ledger")
+                n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}')").fetchall()[0][0]
+                self.assertEqual(pl.read_parquet(glob).height, t.num_rows)
+                self.assertEqual(n, t.num_rows)
+                dropped = json.loads((out / "manifest.json").read_text())["counts"]["dropped"]
+                self.assertEqual(t.num_rows, dropped)
+                self.assertNotIn("text", t.column_names)
+
+
+if __name__ == "__main__":
+    unittest.main()
