@@ -28,7 +28,9 @@ use crate::discover::{PostsSource, discover_posts};
 use crate::error::{IoError, Result};
 use crate::hash::HashingWriter;
 use crate::ledger::LedgerBuilder;
-use crate::read::{ParquetSource, is_timestamp, projected_position};
+use crate::read::{
+    ParquetSource, TextChecked, is_timestamp, projected_position, with_bytes_as_text,
+};
 use crate::sync::SyncQueue;
 
 /// Rows decoded per batch (and so the batch the rules look up at once).
@@ -63,6 +65,9 @@ pub struct PostsFile {
     /// The columns read as plain text whatever their Parquet type (ids,
     /// labels, text, lang): see [`ParquetSource::reading_as_text`].
     text_columns: Vec<usize>,
+    /// Of those, the columns stored as raw bytes, checked to be UTF-8 as
+    /// they are read ([`crate::read::TextChecked`]).
+    bytes_as_text: Vec<usize>,
     /// Rows of each row group, as planned.
     group_rows: Vec<u64>,
     /// Compressed bytes of each row group, as planned.
@@ -140,6 +145,7 @@ impl PostsFile {
         let source = ParquetSource {
             metadata: raw.with_text_columns(&self.text_columns)?,
             path: raw.path,
+            bytes_as_text: self.bytes_as_text.clone(),
         };
         let changed = |what: String| IoError::InputChanged {
             path: self.path.clone(),
@@ -217,7 +223,7 @@ impl PostsFile {
         row_group: usize,
         columns: Option<&[usize]>,
         selection: Option<RowSelection>,
-    ) -> Result<ParquetRecordBatchReader> {
+    ) -> Result<TextChecked<ParquetRecordBatchReader>> {
         let footer = self.footer()?;
         let read_err = |source| IoError::Read {
             path: self.path.clone(),
@@ -242,7 +248,8 @@ impl PostsFile {
         if let Some(selection) = selection {
             builder = builder.with_row_selection(selection);
         }
-        builder.build().map_err(self.decode_error(row_group))
+        let reader = builder.build().map_err(self.decode_error(row_group))?;
+        Ok(TextChecked::new(reader, &self.bytes_as_text, columns))
     }
 }
 
@@ -417,12 +424,11 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
         let text_columns: Vec<usize> = (text_names.iter())
             .filter_map(|n| raw.metadata.schema().index_of(n).ok())
             .collect();
-        let raw_types: Vec<arrow_schema::DataType> = (raw.metadata.schema().fields().iter())
-            .map(|f| f.data_type().clone())
-            .collect();
+        let bytes_as_text = crate::read::stored_as_bytes(raw.metadata.schema(), &text_columns);
         let source = ParquetSource {
             metadata: raw.with_text_columns(&text_columns)?,
             path: raw.path,
+            bytes_as_text,
         };
         let id = |key, name: &str| -> Result<usize> {
             let i = source.column("posts", key, name)?;
@@ -488,14 +494,7 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
         // A column stored as raw bytes (no UTF8 annotation) stays plain:
         // Parquet's dictionary reader hands its values back as binary,
         // unvalidated, whatever type it is asked for.
-        let raw_bytes = |i: &usize| {
-            matches!(
-                raw_types[*i],
-                arrow_schema::DataType::Binary
-                    | arrow_schema::DataType::LargeBinary
-                    | arrow_schema::DataType::BinaryView
-            )
-        };
+        let raw_bytes = |i: &usize| source.bytes_as_text.contains(i);
         let labels: Vec<usize> = [Some(platform), Some(kind), Some(visibility), lang]
             .into_iter()
             .flatten()
@@ -514,14 +513,17 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
                     prev.batch_schema.clone(),
                 )
             }
-            _ => (
-                source.metadata.schema().clone(),
-                with_fields(source.metadata.schema(), &partition_fields),
-                with_fields(
-                    source.with_label_dictionaries(&labels)?.schema(),
-                    &partition_fields,
-                ),
-            ),
+            _ => {
+                let text = |schema: &SchemaRef| with_bytes_as_text(schema, &source.bytes_as_text);
+                (
+                    source.metadata.schema().clone(),
+                    with_fields(&text(source.metadata.schema()), &partition_fields),
+                    with_fields(
+                        &text(source.with_label_dictionaries(&labels)?.schema()),
+                        &partition_fields,
+                    ),
+                )
+            }
         };
         files.push(PostsFile {
             path: source.path,
@@ -534,6 +536,7 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
             partition_values,
             labels,
             text_columns,
+            bytes_as_text: source.bytes_as_text.clone(),
             group_rows,
             group_bytes,
             stamp,

@@ -10,7 +10,7 @@ use arrow_array::types::{
     TimestampSecondType,
 };
 use arrow_array::{Array, ArrayRef};
-use arrow_schema::{DataType, TimeUnit};
+use arrow_schema::{DataType, SchemaRef, TimeUnit};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
@@ -23,6 +23,10 @@ use crate::error::{IoError, Result};
 pub struct ParquetSource {
     pub path: PathBuf,
     pub metadata: ArrowReaderMetadata,
+    /// Columns stored as raw bytes (no UTF8 annotation) and read as text:
+    /// Parquet does not check that their values are UTF-8 (it checks only
+    /// annotated columns), so every batch read is checked here.
+    pub bytes_as_text: Vec<usize>,
 }
 
 impl ParquetSource {
@@ -41,6 +45,7 @@ impl ParquetSource {
         Ok(ParquetSource {
             path: path.to_path_buf(),
             metadata,
+            bytes_as_text: Vec::new(),
         })
     }
 
@@ -110,7 +115,12 @@ impl ParquetSource {
         accept: impl Fn(&DataType) -> bool,
     ) -> Result<()> {
         let field = self.metadata.schema().field(index);
-        if accept(field.data_type()) {
+        let read_as = if self.bytes_as_text.contains(&index) {
+            text_type(field.data_type())
+        } else {
+            field.data_type().clone()
+        };
+        if accept(&read_as) {
             Ok(())
         } else {
             Err(IoError::ColumnType {
@@ -155,9 +165,11 @@ impl ParquetSource {
             .filter_map(|n| self.metadata.schema().index_of(n).ok())
             .collect();
         let metadata = self.with_text_columns(&indices)?;
+        let bytes_as_text = stored_as_bytes(self.metadata.schema(), &indices);
         Ok(ParquetSource {
             path: self.path,
             metadata,
+            bytes_as_text,
         })
     }
 
@@ -259,7 +271,8 @@ impl ParquetSource {
                 path: self.path.clone(),
                 source,
             })?;
-        Ok(reader.map(move |b| {
+        let checked = TextChecked::new(reader, &self.bytes_as_text, Some(indices));
+        Ok(checked.map(move |b| {
             b.map_err(|e| IoError::Parquet {
                 path: self.path.clone(),
                 source: e.into(),
@@ -268,16 +281,171 @@ impl ParquetSource {
     }
 }
 
-/// The type a column is read as when it holds text: binary as the string
-/// type of the same layout, a dictionary as its values.
+/// Of the columns at `indices`, those stored as raw bytes (read as binary
+/// by default), which [`as_text`] reads as strings.
+pub fn stored_as_bytes(schema: &arrow_schema::Schema, indices: &[usize]) -> Vec<usize> {
+    let bytes = |t: &DataType| match t {
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => true,
+        DataType::Dictionary(_, v) => {
+            matches!(
+                **v,
+                DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+            )
+        }
+        _ => false,
+    };
+    (indices.iter().copied())
+        .filter(|i| bytes(schema.field(*i).data_type()))
+        .collect()
+}
+
+/// A reader whose batches have the columns stored as raw bytes but read as
+/// text checked to be UTF-8, value by value, before anything reads them as
+/// strings; a batch that fails is an error naming the column.
+#[derive(Debug)]
+pub struct TextChecked<R> {
+    inner: R,
+    /// Positions in the batch, and the names, of the columns to check.
+    check: Vec<usize>,
+}
+
+impl<R> TextChecked<R> {
+    /// `bytes_as_text` are file column indices; `projection` the file
+    /// columns the batches hold (every column when `None`).
+    pub fn new(inner: R, bytes_as_text: &[usize], projection: Option<&[usize]>) -> Self {
+        let check = (bytes_as_text.iter())
+            .filter_map(|&c| match projection {
+                None => Some(c),
+                Some(p) => p.contains(&c).then(|| {
+                    let mut sorted = p.to_vec();
+                    sorted.sort_unstable();
+                    sorted.dedup();
+                    projected_position(&sorted, c)
+                }),
+            })
+            .collect();
+        TextChecked { inner, check }
+    }
+}
+
+impl<R> Iterator for TextChecked<R>
+where
+    R: Iterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>,
+{
+    type Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = match self.inner.next()? {
+            Ok(b) => b,
+            Err(e) => return Some(Err(e)),
+        };
+        if self.check.is_empty() {
+            return Some(Ok(batch));
+        }
+        let schema = batch.schema();
+        let mut fields: Vec<arrow_schema::FieldRef> = schema.fields().iter().cloned().collect();
+        let mut columns = batch.columns().to_vec();
+        for &c in &self.check {
+            match bytes_to_text(&columns[c]) {
+                Ok(text) => {
+                    fields[c] = std::sync::Arc::new(
+                        fields[c]
+                            .as_ref()
+                            .clone()
+                            .with_data_type(text.data_type().clone()),
+                    );
+                    columns[c] = text;
+                }
+                Err(row) => {
+                    return Some(Err(arrow_schema::ArrowError::ParseError(format!(
+                        "column `{}` holds a value that is not UTF-8 ({row} rows into the batch); it is stored as bytes without the UTF8 annotation, which optgate reads as text only when it is valid UTF-8",
+                        fields[c].name(),
+                    ))));
+                }
+            }
+        }
+        let schema = arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone());
+        Some(RecordBatch::try_new(std::sync::Arc::new(schema), columns))
+    }
+}
+
+/// A binary column as strings, each value checked to be UTF-8; the first
+/// row that is not, if one is not.
+fn bytes_to_text(array: &ArrayRef) -> std::result::Result<ArrayRef, usize> {
+    use arrow_array::GenericStringArray;
+    fn first_bad<'a>(values: impl Iterator<Item = Option<&'a [u8]>>) -> usize {
+        values
+            .enumerate()
+            .find(|(_, v)| v.is_some_and(|b| simdutf8::basic::from_utf8(b).is_err()))
+            .map_or(0, |(i, _)| i)
+    }
+    Ok(match array.data_type() {
+        DataType::Binary => {
+            let b = array.as_binary::<i32>();
+            std::sync::Arc::new(
+                GenericStringArray::<i32>::try_from_binary(b.clone())
+                    .map_err(|_| first_bad(b.iter()))?,
+            )
+        }
+        DataType::LargeBinary => {
+            let b = array.as_binary::<i64>();
+            std::sync::Arc::new(
+                GenericStringArray::<i64>::try_from_binary(b.clone())
+                    .map_err(|_| first_bad(b.iter()))?,
+            )
+        }
+        DataType::BinaryView => {
+            let b = array.as_binary_view();
+            std::sync::Arc::new(
+                b.clone()
+                    .to_string_view()
+                    .map_err(|_| first_bad(b.iter()))?,
+            )
+        }
+        _ => array.clone(),
+    })
+}
+
+/// The type a text column is decoded as: a dictionary as its values. Raw
+/// bytes stay binary here: Parquet reads bytes asked for as utf8 without
+/// checking them (it checks only annotated columns; a debug build panics),
+/// so [`TextChecked`] turns them into strings, checked.
 fn as_text(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Dictionary(_, values) => as_text(values),
+        other => other.clone(),
+    }
+}
+
+/// The string type of the same layout as a binary type; others unchanged.
+pub fn text_type(data_type: &DataType) -> DataType {
     match data_type {
         DataType::Binary => DataType::Utf8,
         DataType::LargeBinary => DataType::LargeUtf8,
         DataType::BinaryView => DataType::Utf8View,
-        DataType::Dictionary(_, values) => as_text(values),
         other => other.clone(),
     }
+}
+
+/// `schema` with the columns at `bytes_as_text` as their string types: the
+/// schema of the batches [`TextChecked`] hands out.
+pub fn with_bytes_as_text(schema: &SchemaRef, bytes_as_text: &[usize]) -> SchemaRef {
+    if bytes_as_text.is_empty() {
+        return schema.clone();
+    }
+    let fields: Vec<arrow_schema::FieldRef> = (schema.fields().iter().enumerate())
+        .map(|(i, f)| {
+            if bytes_as_text.contains(&i) {
+                std::sync::Arc::new(f.as_ref().clone().with_data_type(text_type(f.data_type())))
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ))
 }
 
 /// Position of `index` among the projected `indices`: a projected batch keeps
