@@ -66,12 +66,14 @@ pii-eval:
 pii-corpus:
 	$(CARGO) run --release -p optgate-cli -- pii-eval --write-corpus crates/optgate-pii/eval/corpus.jsonl
 
-## End-to-end benchmark: cached 2M- and 20M-post samples, the floor (decode +
-## re-encode) alternating with full runs; writes benches/runs/<date>-<machine>/.
+## End-to-end benchmark: cached 2M- and 20M-post samples, each also re-written
+## warehouse-style (snappy, INT96, 128 MiB row groups; benches/warehouse.py,
+## pyarrow from .venv-readers), the floor (decode + re-encode) alternating
+## with full runs; writes benches/runs/<date>-<machine>/.
 ## BENCH_ARGS passes options, e.g. BENCH_ARGS="--sizes 2000000 --runs 3".
-bench:
+bench: .venv-readers/.installed
 	$(CARGO) build --release -p optgate-cli
-	python3 benches/e2e.py $(BENCH_ARGS)
+	python3 benches/e2e.py --warehouse-python .venv-readers/bin/python $(BENCH_ARGS)
 
 ## Criterion benchmarks of each stage on its own (policy, stages, pii).
 bench-stages:

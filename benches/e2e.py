@@ -9,6 +9,12 @@ under bench-data/), it runs alternately, in the same invocation:
          pool, and nothing else;
   full   `optgate run` with the sample's default policy and PII scrubbing.
 
+With --warehouse-python (a Python with pyarrow; `make bench` passes the one
+of .venv-readers), each generated sample is also re-written the way a
+warehouse writes it (benches/warehouse.py: snappy, INT96 timestamps, row
+groups of about 128 MiB, files of one task's rows) and benchmarked beside it:
+input that optgate's own writer did not make.
+
 With --config, it runs the inputs and policy of the given config files
 instead of the generated samples. Each run is its own process; wall time,
 peak RSS and CPU time come from wait4(2). It prints a table, judges the
@@ -109,11 +115,36 @@ def fmt_range(s, scale=1.0, digits=2):
             f"({s['min'] * scale:.{digits}f}–{s['max'] * scale:.{digits}f})")
 
 
+def warehouse(python, gen_dir):
+    """The sample in `gen_dir` re-written warehouse-style (cached beside it)."""
+    d = gen_dir + "-warehouse"
+    done = os.path.join(d, ".complete")
+    if not os.path.exists(done):
+        print(f"bench: re-writing {gen_dir} warehouse-style into {d} (once) ...", flush=True)
+        subprocess.run([python, os.path.join(ROOT, "benches", "warehouse.py"), gen_dir, d],
+                       check=True)
+        open(done, "w").close()
+    shutil.copyfile(os.path.join(ROOT, "sample-data", "config.toml"),
+                    os.path.join(d, "config.toml"))
+    return d
+
+
+GEN_INPUT = "gen-sample: zstd, 4 row groups a file, timestamp[us]"
+WAREHOUSE_INPUT = "warehouse: snappy, INT96, ~128 MiB row groups (pyarrow as Spark writes)"
+
+
 def bench_size(binary, posts, runs, threads, scratch, scaling, files=None,
-               row_group_rows=None):
+               row_group_rows=None, warehouse_python=None):
     d = sample(binary, posts, os.path.join(ROOT, "bench-data"), files, row_group_rows)
-    return bench_config(binary, os.path.join(d, "config.toml"), runs, threads, scratch,
-                        scaling)
+    results = [bench_config(binary, os.path.join(d, "config.toml"), runs, threads, scratch,
+                            scaling)]
+    results[0]["input"] = GEN_INPUT
+    if warehouse_python:
+        w = warehouse(warehouse_python, d)
+        results.append(bench_config(binary, os.path.join(w, "config.toml"), runs, threads,
+                                    scratch, False))
+        results[-1]["input"] = WAREHOUSE_INPUT
+    return results
 
 
 def bench_config(binary, config, runs, threads, scratch, scaling):
@@ -179,8 +210,10 @@ def bench_config(binary, config, runs, threads, scratch, scaling):
 
 def smallest_and_largest(results):
     """The results with the fewest and the most posts, which the memory
-    target compares; None unless their sizes differ."""
-    by_posts = sorted(results, key=lambda r: r["posts"])
+    target compares (on the generated samples' layout only, so that the two
+    differ in size alone); None unless their sizes differ."""
+    same = [r for r in results if r.get("input", GEN_INPUT) == GEN_INPUT]
+    by_posts = sorted(same, key=lambda r: r["posts"])
     if len(by_posts) >= 2 and by_posts[0]["posts"] < by_posts[-1]["posts"]:
         return by_posts[0], by_posts[-1]
     return None
@@ -200,15 +233,20 @@ def markdown(results, meta):
     if meta.get("configs"):
         lines += ["", "Inputs and policy of " + ", ".join(f"`{c}`" for c in meta["configs"])
                   + "."]
+    inputs = sorted({r.get("input", GEN_INPUT) for r in results}, key=len)
+    if len(inputs) > 1:
+        lines += ["", "Inputs: " + "; ".join(f"**{i.split(':')[0]}**: {i.split(': ', 1)[1]}"
+                                             for i in inputs) + "."]
     lines += ["",
-             "| posts | run | wall s | M posts/s | text MB/s | peak RSS MiB | CPU use | full/floor |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| posts | input | run | wall s | M posts/s | text MB/s | peak RSS MiB | CPU use | full/floor |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         for name in ("floor", "full"):
             s = r[name + "_summary"]
             ratio = fmt_range(r["ratio_full_over_floor"]) if name == "full" else ""
+            label = r.get("input", GEN_INPUT).split(":")[0]
             lines.append(
-                f"| {r['posts']:,} | {name} | {fmt_range(s['wall_s'])} | "
+                f"| {r['posts']:,} | {label} | {name} | {fmt_range(s['wall_s'])} | "
                 f"{fmt_range(s['posts_per_s'], 1e-6)} | {fmt_range(s['text_mb_per_s'], 1, 0)} | "
                 f"{fmt_range(s['peak_rss_bytes'], 2**-20, 0)} | "
                 f"{fmt_range(s['cpu_use'], 100, 0)} % | {ratio} |")
@@ -253,14 +291,16 @@ def targets(results):
     rows = []
     for r in results:
         s = r["full_summary"]["posts_per_s"]
+        label = r.get("input", GEN_INPUT).split(":")[0]
         rows.append((f"≥ {MIN_POSTS_PER_S / 1e6:g} M posts/s, full policy with PII, "
-                     f"{r['threads']} threads, {r['posts']:,} posts",
+                     f"{r['threads']} threads, {r['posts']:,} posts, {label} input",
                      f"{fmt_range(s, 1e-6)} M posts/s",
                      s["median"] >= MIN_POSTS_PER_S))
     for r in results:
         q = r["ratio_full_over_floor"]
+        label = r.get("input", GEN_INPUT).split(":")[0]
         rows.append((f"full run no slower than the floor (full/floor ≤ {MAX_RATIO:g}), "
-                     f"{r['posts']:,} posts",
+                     f"{r['posts']:,} posts, {label} input",
                      fmt_range(q), q["median"] <= MAX_RATIO))
     pair = smallest_and_largest(results)
     if pair:
@@ -303,6 +343,9 @@ def main():
     p.add_argument("--require-targets", action="store_true",
                    help="exit with status 1 when a target of DESIGN.md is not met "
                         "(with --render too)")
+    p.add_argument("--warehouse-python", metavar="PYTHON",
+                   help="a Python with pyarrow: also benchmark each generated sample "
+                        "re-written warehouse-style (benches/warehouse.py)")
     p.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "optgate"))
     p.add_argument("--out", help="results directory [benches/runs/<date>-<machine>]")
     p.add_argument("--render", metavar="DIR",
@@ -341,13 +384,16 @@ def main():
         results = [bench_config(args.binary, c, args.runs, args.threads, scratch,
                                 scaling=(i == 0 and not args.no_scaling))
                    for i, c in enumerate(configs)]
+        for r in results:
+            r["input"] = f"config: {r['config']}"
     else:
         if args.files or args.row_group_rows:
             meta["layout"] = {"files": args.files, "row_group_rows": args.row_group_rows}
-        results = [bench_size(args.binary, n, args.runs, args.threads, scratch,
-                              scaling=(i == 0 and not args.no_scaling), files=args.files,
-                              row_group_rows=args.row_group_rows)
-                   for i, n in enumerate(sizes)]
+        results = [r for i, n in enumerate(sizes)
+                   for r in bench_size(args.binary, n, args.runs, args.threads, scratch,
+                                       scaling=(i == 0 and not args.no_scaling),
+                                       files=args.files, row_group_rows=args.row_group_rows,
+                                       warehouse_python=args.warehouse_python)]
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({"meta": meta, "results": results}, f, indent=2)
