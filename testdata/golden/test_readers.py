@@ -29,7 +29,8 @@ VARIANTS = ["base", "spark-defaults", "pyarrow-decimal-ids", "pyarrow-string-vie
 
 
 def expected():
-    rows = [json.loads(line) for line in open(HERE / "expected.jsonl", encoding="utf-8")]
+    with open(HERE / "expected.jsonl", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
     return sorted((str(r["post_id"]), r["text"], r["lang"]) for r in rows)
 
 

@@ -632,3 +632,86 @@ fn pii_scrubbing_can_be_switched_off_or_narrowed() {
     assert_eq!(m["pii"]["entities"], serde_json::json!(["email"]));
     assert_eq!(m["pii"]["replacements"]["phone"], 0);
 }
+
+/// (post id, text) of every kept post and (post id, reason) of every dropped
+/// one, sorted: what a run decided, whatever its files' layout.
+fn decisions(out: &Path) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    use arrow_array::cast::AsArray;
+    let mut kept = Vec::new();
+    for f in parquet_files(&out.join("data")) {
+        for b in read_parquet(&f) {
+            let ids =
+                optgate_core::IdColumn::new(b.column_by_name("post_id").expect("id")).expect("ids");
+            let text = b
+                .column_by_name("text")
+                .expect("text")
+                .as_string::<i32>()
+                .clone();
+            for i in 0..b.num_rows() {
+                kept.push((ids.text(i).expect("id"), text.value(i).to_owned()));
+            }
+        }
+    }
+    let mut dropped = Vec::new();
+    for f in parquet_files(&out.join("ledger")) {
+        for b in read_parquet(&f) {
+            let ids = b
+                .column_by_name("post_id")
+                .expect("id")
+                .as_string::<i32>()
+                .clone();
+            let reason = b
+                .column_by_name("reason")
+                .expect("reason")
+                .as_string::<i32>()
+                .clone();
+            for i in 0..b.num_rows() {
+                dropped.push((ids.value(i).to_owned(), reason.value(i).to_owned()));
+            }
+        }
+    }
+    kept.sort();
+    dropped.sort();
+    (kept, dropped)
+}
+
+/// A row group larger than a chunk (CHUNK_ROWS, 262,144 rows), as a warehouse
+/// writes them, is processed a chunk at a time: the same posts kept, with the
+/// same text, and the same drops, as from small row groups.
+#[test]
+fn a_row_group_of_several_chunks_gives_the_same_decisions_as_small_ones() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let posts = 300_000u64;
+    let (big, small) = (tmp.path().join("big"), tmp.path().join("small"));
+    gen_sample(&big, posts, &["--files", "1", "--row-group-rows", "300000"]);
+    gen_sample(
+        &small,
+        posts,
+        &["--files", "2", "--row-group-rows", "50000"],
+    );
+    let mut manifests = Vec::new();
+    for dir in [&big, &small] {
+        let out = dir.join("out");
+        run_ok(
+            optgate()
+                .args(["run", "--progress", "never", "--quiet", "--posts"])
+                .arg(dir.join("posts"))
+                .arg("--accounts")
+                .arg(dir.join("accounts.parquet"))
+                .arg("--optouts")
+                .arg(dir.join("optouts.parquet"))
+                .arg("--out")
+                .arg(&out),
+        );
+        manifests.push(manifest(&out));
+    }
+    let big_rg = &manifests[0]["inputs"]["posts"][0]["row_groups"];
+    assert_eq!(big_rg, 1, "one row group of 300,000 rows");
+    assert_eq!(manifests[0]["counts"], manifests[1]["counts"]);
+    assert_eq!(manifests[0]["pii"], manifests[1]["pii"]);
+    let (big_kept, big_dropped) = decisions(&big.join("out"));
+    let (small_kept, small_dropped) = decisions(&small.join("out"));
+    assert_eq!(big_kept.len() + big_dropped.len(), posts as usize);
+    assert!(big_kept == small_kept, "kept posts differ");
+    assert!(big_dropped == small_dropped, "dropped posts differ");
+}

@@ -42,7 +42,8 @@ pub fn schema() -> SchemaRef {
     ]))
 }
 
-/// The ledger rows of one work unit, built in memory and written at its end.
+/// The ledger rows of one work unit, built in memory and written at its end,
+/// or handed to its file in the meantime with [`LedgerBuilder::spill`].
 #[derive(Debug)]
 pub struct LedgerBuilder {
     input_file: String,
@@ -51,6 +52,9 @@ pub struct LedgerBuilder {
     /// The rules each dropped post failed; the reason columns are built from
     /// them when the file is written.
     reasons: Vec<ReasonSet>,
+    /// The file, once rows were spilled to it, and the rows it holds.
+    writer: Option<PartWriter>,
+    spilled: usize,
 }
 
 impl LedgerBuilder {
@@ -60,6 +64,8 @@ impl LedgerBuilder {
             row_group: u32::try_from(row_group).unwrap_or(u32::MAX),
             post_id: StringBuilder::new(),
             reasons: Vec::new(),
+            writer: None,
+            spilled: 0,
         }
     }
 
@@ -71,7 +77,31 @@ impl LedgerBuilder {
     }
 
     pub fn rows(&self) -> usize {
+        self.spilled + self.reasons.len()
+    }
+
+    /// Rows pushed and not yet handed to the file.
+    pub fn pending(&self) -> usize {
         self.reasons.len()
+    }
+
+    /// Hands the rows pushed so far to the file `dir/name` (created at the
+    /// first call), so that a unit of millions of rows does not hold its
+    /// whole ledger in memory. [`LedgerBuilder::write`] must be given the
+    /// same `dir` and `name`.
+    pub fn spill(&mut self, dir: &Path, name: &str, options: &WriteOptions) -> Result<()> {
+        if self.reasons.is_empty() {
+            return Ok(());
+        }
+        let batch = self.take_batch();
+        if self.writer.is_none() {
+            self.writer = Some(create_writer(dir, name, options)?);
+        }
+        self.spilled += batch.num_rows();
+        self.writer
+            .as_mut()
+            .expect("the ledger writer was just created")
+            .write(&batch)
     }
 
     /// Writes the rows to `dir/name`; nothing is written for an empty ledger.
@@ -86,10 +116,28 @@ impl LedgerBuilder {
         name: &str,
         options: &WriteOptions,
     ) -> Result<Option<OutputFile>> {
-        let rows = self.reasons.len();
-        if rows == 0 {
+        if self.rows() == 0 {
             return Ok(None);
         }
+        self.spill(dir, name, options)?;
+        let writer = self.writer.take().expect("a ledger with rows has its file");
+        let (rows, bytes, sha256) = writer.finish()?;
+        Ok(Some(OutputFile {
+            path: format!("ledger/{name}"),
+            rows,
+            bytes,
+            sha256,
+        }))
+    }
+
+    /// The pushed rows as one batch, taken out of the builder.
+    ///
+    /// The reason and input-file columns are handed to the writer as
+    /// dictionaries (a key per row into the reason names, or into the one
+    /// input file), which it writes as the string columns of [`schema`]:
+    /// the file is the same as from strings, without a copy of a name per row.
+    fn take_batch(&mut self) -> RecordBatch {
+        let rows = self.reasons.len();
         let names: ArrayRef = Arc::new(StringArray::from_iter_values(
             DropReason::ALL.iter().map(|r| r.name()),
         ));
@@ -104,7 +152,7 @@ impl LedgerBuilder {
         let mut first: Vec<i32> = Vec::with_capacity(rows);
         let mut offsets: Vec<i32> = Vec::with_capacity(rows + 1);
         offsets.push(0);
-        for r in &self.reasons {
+        for r in self.reasons.drain(..) {
             let start = all.len();
             all.extend(r.iter().map(|x| x as i32));
             // `push` takes no empty set: every row has a first reason.
@@ -131,29 +179,24 @@ impl LedgerBuilder {
             dictionary(vec![0; rows], &file),
             Arc::new(UInt32Array::from(vec![self.row_group; rows])),
         ];
-        let schema = schema();
         // The batch's own types; the file's are `schema`'s.
-        let fields: Vec<Field> = schema
+        let fields: Vec<Field> = schema()
             .fields()
             .iter()
             .zip(&columns)
             .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
             .collect();
-        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-            .expect("ledger columns match the ledger schema");
-        let path = dir.join(name);
-        let mut plain = PlainColumns::new(&schema, &[POST_ID], &[]);
-        plain.no_statistics = vec![vec![REASONS.into(), "list".into(), "item".into()]];
-        let mut writer = PartWriter::create(&path, schema, options, &plain)?;
-        writer.write(&batch)?;
-        let (rows, bytes, sha256) = writer.finish()?;
-        Ok(Some(OutputFile {
-            path: format!("ledger/{name}"),
-            rows,
-            bytes,
-            sha256,
-        }))
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+            .expect("ledger columns match the ledger schema")
     }
+}
+
+/// The writer of a ledger file, with the ledger's encodings.
+fn create_writer(dir: &Path, name: &str, options: &WriteOptions) -> Result<PartWriter> {
+    let schema = schema();
+    let mut plain = PlainColumns::new(&schema, &[POST_ID], &[]);
+    plain.no_statistics = vec![vec![REASONS.into(), "list".into(), "item".into()]];
+    PartWriter::create(&dir.join(name), schema, options, &plain)
 }
 
 #[cfg(test)]

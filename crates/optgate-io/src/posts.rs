@@ -20,6 +20,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
 };
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -715,10 +716,17 @@ pub fn part_name(unit: &WorkUnit) -> String {
     format!("part-{:05}-{:05}.parquet", unit.file, unit.row_group)
 }
 
+/// Rows of a unit decoded, evaluated and written at a time: a row group of
+/// millions of rows (one file of a warehouse table can hold one) is read in
+/// chunks of this many rows, so that memory does not grow with it. A unit of
+/// at most this many rows is one chunk.
+pub const CHUNK_ROWS: usize = 16 * BATCH_ROWS;
+
 /// Processes one work unit: decodes the rule columns, evaluates the rules,
 /// then decodes the remaining columns of kept rows only and writes them to
 /// `out_dir/data/part-….parquet`, and the dropped posts to
-/// `out_dir/ledger/part-….parquet`. Both directories must exist.
+/// `out_dir/ledger/part-….parquet`. Both directories must exist. A unit of
+/// more than [`CHUNK_ROWS`] rows is processed a chunk at a time.
 pub fn process_unit(
     plan: &PostsPlan,
     unit: &WorkUnit,
@@ -728,179 +736,109 @@ pub fn process_unit(
     out_dir: &Path,
     options: &WriteOptions,
 ) -> Result<UnitOutcome> {
-    let data_dir = out_dir.join("data");
-    let mut ledger = LedgerBuilder::new(&plan.files[unit.file].rel_path, unit.row_group);
     let f = &plan.files[unit.file];
+    let mut ledger = LedgerBuilder::new(&f.rel_path, unit.row_group);
     let decode = |source: arrow_schema::ArrowError| IoError::Decode {
         path: f.path.clone(),
         row_group: unit.row_group,
         source: source.into(),
     };
-    let build_err = |source| IoError::Decode {
-        path: f.path.clone(),
-        row_group: unit.row_group,
-        source,
+    let name = part_name(unit);
+    let mut out = UnitWriter {
+        f,
+        unit,
+        scanner,
+        path: out_dir.join("data").join(&name),
+        options,
+        writer: None,
+        counts: DropCounts::default(),
+        pii: EntityCounts::default(),
+        posts_changed: 0,
+        ledger: &mut ledger,
     };
-
-    let mut counts = DropCounts::default();
-    let mut reasons: Vec<ReasonSet> = Vec::with_capacity(unit.rows as usize);
-    let mut kept_rules = Vec::new();
-    // The author country of each kept row, in kept order.
-    let mut kept_regions: Vec<[u8; 2]> = Vec::new();
-    for evaluated in evaluated_batches(f, unit, policy, tables)? {
-        let (batch, r, regions) = evaluated?;
-        let ids = IdColumn::new(batch.column(f.rule_columns.post_id));
-        let mut id_text = itoa::Buffer::new();
-        counts.record_all(&r);
-        for (i, x) in r.iter().enumerate() {
-            if x.is_empty() {
-                kept_regions.push(regions[i]);
-            } else {
-                ledger.push(ids.as_ref().and_then(|c| c.text_in(i, &mut id_text)), *x);
+    let mut rules = evaluated_batches(f, unit, policy, tables)?;
+    let mut chunk_start = 0usize;
+    loop {
+        let mut reasons: Vec<ReasonSet> = Vec::new();
+        let mut kept_rules = Vec::new();
+        // The author country of each kept row, in kept order.
+        let mut kept_regions: Vec<[u8; 2]> = Vec::new();
+        while reasons.len() < CHUNK_ROWS {
+            let Some(evaluated) = rules.next() else {
+                break;
+            };
+            let (batch, r, regions) = evaluated?;
+            let ids = IdColumn::new(batch.column(f.rule_columns.post_id));
+            let mut id_text = itoa::Buffer::new();
+            out.counts.record_all(&r);
+            for (i, x) in r.iter().enumerate() {
+                if x.is_empty() {
+                    kept_regions.push(regions[i]);
+                } else {
+                    out.ledger
+                        .push(ids.as_ref().and_then(|c| c.text_in(i, &mut id_text)), *x);
+                }
             }
+            let mask = keep_mask(&r);
+            kept_rules.push(filter_record_batch(&batch, &mask).map_err(decode)?);
+            reasons.extend(r);
         }
-        let mask = keep_mask(&r);
-        kept_rules.push(filter_record_batch(&batch, &mask).map_err(decode)?);
-        reasons.extend(r);
+        if reasons.is_empty() {
+            break;
+        }
+        if !kept_regions.is_empty() {
+            out.write_chunk(chunk_start, &reasons, &kept_rules, &kept_regions)?;
+        }
+        chunk_start += reasons.len();
+        // A unit of millions of rows hands its ledger to the file a chunk's
+        // worth at a time; a smaller one writes it whole at the end.
+        if out.ledger.pending() >= CHUNK_ROWS / 2 {
+            out.ledger.spill(&out_dir.join("ledger"), &name, options)?;
+        }
     }
-    if reasons.len() as u64 != unit.rows {
+    if chunk_start as u64 != unit.rows {
         // The footer promised a row count the decoder did not deliver: never
         // guess which rows went missing.
-        return Err(build_err(parquet::errors::ParquetError::General(format!(
-            "footer says {} rows, decoded {}",
-            unit.rows,
-            reasons.len()
-        ))));
+        return Err(out.error(format!(
+            "footer says {} rows, decoded {chunk_start}",
+            unit.rows
+        )));
     }
-    let name = part_name(unit);
-    if counts.kept == 0 {
+    let UnitWriter {
+        writer,
+        counts,
+        pii,
+        posts_changed,
+        ..
+    } = out;
+    let Some(mut writer) = writer else {
         return Ok(UnitOutcome {
             counts,
             ledger: ledger.write(&out_dir.join("ledger"), &name, options)?,
             ..UnitOutcome::default()
         });
-    }
-    let rule_schema = kept_rules
-        .first()
-        .map(|b| b.schema())
-        .expect("a unit with kept rows decoded at least one batch");
-    let kept_rules = concat_batches(&rule_schema, &kept_rules).map_err(decode)?;
-
-    let schema: SchemaRef = f.schema.clone();
-    // The batches' own schema: the file's, with the label columns as read.
-    let batch_schema: SchemaRef = f.batch_schema.clone();
-    let path = data_dir.join(&name);
-    let post_index = f.rule_indices[f.rule_columns.post_id];
-    let mut writer = PartWriter::create(&path, schema.clone(), options, &f.plain)?;
-
-    let mut pii = EntityCounts::default();
-    let mut posts_changed = 0u64;
-    let mut scrub =
-        |batch: RecordBatch, offset: usize, counts: &mut DropCounts| -> Result<RecordBatch> {
-            let Some(scanner) = scanner else {
-                return Ok(batch);
-            };
-            let regions = &kept_regions[offset..offset + batch.num_rows()];
-            let s = scrub_text(&batch, f.text_index, scanner, regions).map_err(decode)?;
-            pii.merge(&s.counts);
-            posts_changed += s.changed;
-            let failed = s.failed.iter().filter(|x| **x).count();
-            if failed == 0 {
-                return Ok(s.batch);
-            }
-            // Fail closed: a post whose text could not be scrubbed is dropped.
-            let ids = IdColumn::new(s.batch.column(post_index));
-            let mut pii_error = ReasonSet::EMPTY;
-            pii_error.insert(DropReason::PiiError);
-            let mut id_text = itoa::Buffer::new();
-            for (i, _) in s.failed.iter().enumerate().filter(|(_, x)| **x) {
-                counts.drop_kept(DropReason::PiiError);
-                ledger.push(
-                    ids.as_ref().and_then(|c| c.text_in(i, &mut id_text)),
-                    pii_error,
-                );
-            }
-            let keep: BooleanArray = s.failed.iter().map(|x| Some(!x)).collect();
-            filter_record_batch(&s.batch, &keep).map_err(decode)
-        };
-
-    let file_columns = batch_schema.fields().len() - f.partition_values.len();
-    let assemble = |rules: &RecordBatch, rest: Option<&RecordBatch>| -> Result<RecordBatch> {
-        let columns: Vec<ArrayRef> = (0..file_columns)
-            .map(|i| match f.rule_indices.binary_search(&i) {
-                Ok(p) => rules.column(p).clone(),
-                Err(_) => {
-                    let rest = rest.expect("a non-rule column comes from the rest batch");
-                    rest.column(projected_position(&f.rest_indices, i)).clone()
-                }
-            })
-            .collect();
-        if f.partition_values.is_empty() {
-            return RecordBatch::try_new(batch_schema.clone(), columns).map_err(decode);
-        }
-        f.with_partitions(columns, rules.num_rows()).map_err(decode)
     };
-
-    if f.rest_indices.is_empty() {
-        let mut offset = 0;
-        while offset < kept_rules.num_rows() {
-            let n = BATCH_ROWS.min(kept_rules.num_rows() - offset);
-            let batch = scrub(
-                assemble(&kept_rules.slice(offset, n), None)?,
-                offset,
-                &mut counts,
-            )?;
-            writer.write(&batch)?;
-            offset += n;
-        }
-    } else {
-        let mask = keep_mask(&reasons);
-        let rest_reader = f.row_group_reader(
-            unit.row_group,
-            Some(&f.rest_indices),
-            Some(RowSelection::from_filters(&[mask])),
-        )?;
-        let mut offset = 0;
-        for rest in rest_reader {
-            let rest = rest.map_err(decode)?;
-            let n = rest.num_rows();
-            if offset + n > kept_rules.num_rows() {
-                return Err(build_err(parquet::errors::ParquetError::General(
-                    "more rows selected than were kept".into(),
-                )));
-            }
-            let batch = scrub(
-                assemble(&kept_rules.slice(offset, n), Some(&rest))?,
-                offset,
-                &mut counts,
-            )?;
-            writer.write(&batch)?;
-            offset += n;
-        }
-        if offset != kept_rules.num_rows() {
-            return Err(build_err(parquet::errors::ParquetError::General(format!(
-                "kept {} rows but decoded {} of their other columns",
-                kept_rules.num_rows(),
-                offset
-            ))));
-        }
-    }
+    let build_err = |what: String| IoError::Decode {
+        path: f.path.clone(),
+        row_group: unit.row_group,
+        source: parquet::errors::ParquetError::General(what),
+    };
     // The part carries its own scrubbing figures, so a later incremental run
     // that reuses it can add them up without the text.
     writer.add_metadata(UNIT_PII_KEY, encode_unit_pii(&pii, posts_changed));
     let (rows, bytes, sha256) = writer.finish()?;
     if rows != counts.kept {
-        return Err(build_err(parquet::errors::ParquetError::General(format!(
+        return Err(build_err(format!(
             "wrote {rows} rows but counted {} kept",
             counts.kept
-        ))));
+        )));
     }
     let dropped = counts.dropped();
     if ledger.rows() as u64 != dropped {
-        return Err(build_err(parquet::errors::ParquetError::General(format!(
+        return Err(build_err(format!(
             "ledger holds {} rows but {dropped} posts were dropped",
             ledger.rows()
-        ))));
+        )));
     }
     Ok(UnitOutcome {
         counts,
@@ -914,6 +852,155 @@ pub fn process_unit(
             sha256,
         }),
     })
+}
+
+/// The writing half of a unit: its part file (created at its first kept
+/// row), counts, scrubbing figures and ledger, fed a chunk at a time.
+struct UnitWriter<'a> {
+    f: &'a PostsFile,
+    unit: &'a WorkUnit,
+    scanner: Option<&'a dyn TextScrubber>,
+    path: PathBuf,
+    options: &'a WriteOptions,
+    writer: Option<PartWriter>,
+    counts: DropCounts,
+    pii: EntityCounts,
+    posts_changed: u64,
+    ledger: &'a mut LedgerBuilder,
+}
+
+impl UnitWriter<'_> {
+    fn error(&self, what: String) -> IoError {
+        IoError::Decode {
+            path: self.f.path.clone(),
+            row_group: self.unit.row_group,
+            source: parquet::errors::ParquetError::General(what),
+        }
+    }
+
+    /// Writes the kept rows of the chunk of rows starting at `start`
+    /// (`reasons` one per row of the chunk, `kept_rules` its kept rows'
+    /// rule columns, `kept_regions` their authors' countries): decodes their
+    /// other columns, scrubs the text, and drops (to the ledger, as
+    /// `pii_error`) a post whose text could not be scrubbed.
+    fn write_chunk(
+        &mut self,
+        start: usize,
+        reasons: &[ReasonSet],
+        kept_rules: &[RecordBatch],
+        kept_regions: &[[u8; 2]],
+    ) -> Result<()> {
+        let f = self.f;
+        let row_group = self.unit.row_group;
+        let decode = |source: arrow_schema::ArrowError| IoError::Decode {
+            path: f.path.clone(),
+            row_group,
+            source: source.into(),
+        };
+        let rule_schema = kept_rules
+            .first()
+            .map(|b| b.schema())
+            .expect("a chunk with kept rows decoded at least one batch");
+        let kept_rules = concat_batches(&rule_schema, kept_rules).map_err(decode)?;
+        if self.writer.is_none() {
+            self.writer = Some(PartWriter::create(
+                &self.path,
+                f.schema.clone(),
+                self.options,
+                &f.plain,
+            )?);
+        }
+        let batch_schema: SchemaRef = f.batch_schema.clone();
+        let post_index = f.rule_indices[f.rule_columns.post_id];
+        let file_columns = batch_schema.fields().len() - f.partition_values.len();
+        let assemble = |rules: &RecordBatch, rest: Option<&RecordBatch>| -> Result<RecordBatch> {
+            let columns: Vec<ArrayRef> = (0..file_columns)
+                .map(|i| match f.rule_indices.binary_search(&i) {
+                    Ok(p) => rules.column(p).clone(),
+                    Err(_) => {
+                        let rest = rest.expect("a non-rule column comes from the rest batch");
+                        rest.column(projected_position(&f.rest_indices, i)).clone()
+                    }
+                })
+                .collect();
+            if f.partition_values.is_empty() {
+                return RecordBatch::try_new(batch_schema.clone(), columns).map_err(decode);
+            }
+            f.with_partitions(columns, rules.num_rows()).map_err(decode)
+        };
+        let mut scrub_and_write = |batch: RecordBatch, offset: usize| -> Result<()> {
+            let batch = match self.scanner {
+                None => batch,
+                Some(scanner) => {
+                    let regions = &kept_regions[offset..offset + batch.num_rows()];
+                    let s = scrub_text(&batch, f.text_index, scanner, regions).map_err(decode)?;
+                    self.pii.merge(&s.counts);
+                    self.posts_changed += s.changed;
+                    if s.failed.iter().any(|x| *x) {
+                        // Fail closed: a post whose text could not be
+                        // scrubbed is dropped.
+                        let ids = IdColumn::new(s.batch.column(post_index));
+                        let mut pii_error = ReasonSet::EMPTY;
+                        pii_error.insert(DropReason::PiiError);
+                        let mut id_text = itoa::Buffer::new();
+                        for (i, _) in s.failed.iter().enumerate().filter(|(_, x)| **x) {
+                            self.counts.drop_kept(DropReason::PiiError);
+                            self.ledger.push(
+                                ids.as_ref().and_then(|c| c.text_in(i, &mut id_text)),
+                                pii_error,
+                            );
+                        }
+                        let keep: BooleanArray = s.failed.iter().map(|x| Some(!x)).collect();
+                        filter_record_batch(&s.batch, &keep).map_err(decode)?
+                    } else {
+                        s.batch
+                    }
+                }
+            };
+            self.writer
+                .as_mut()
+                .expect("the part writer was created above")
+                .write(&batch)
+        };
+
+        if f.rest_indices.is_empty() {
+            let mut offset = 0;
+            while offset < kept_rules.num_rows() {
+                let n = BATCH_ROWS.min(kept_rules.num_rows() - offset);
+                scrub_and_write(assemble(&kept_rules.slice(offset, n), None)?, offset)?;
+                offset += n;
+            }
+            return Ok(());
+        }
+        // The chunk's kept rows, after the rows of the chunks before it.
+        let mut selectors = Vec::new();
+        if start > 0 {
+            selectors.push(RowSelector::skip(start));
+        }
+        selectors.extend(Vec::<RowSelector>::from(RowSelection::from_filters(&[
+            keep_mask(reasons),
+        ])));
+        let rest_reader =
+            f.row_group_reader(row_group, Some(&f.rest_indices), Some(selectors.into()))?;
+        let mut offset = 0;
+        for rest in rest_reader {
+            let rest = rest.map_err(decode)?;
+            let n = rest.num_rows();
+            if offset + n > kept_rules.num_rows() {
+                return Err(self.error("more rows selected than were kept".into()));
+            }
+            scrub_and_write(assemble(&kept_rules.slice(offset, n), Some(&rest))?, offset)?;
+            offset += n;
+        }
+        if offset != kept_rules.num_rows() {
+            return Err(self.error(format!(
+                "kept {} rows but decoded {} of their other columns",
+                kept_rules.num_rows(),
+                offset
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The text column of a batch, scrubbed.
@@ -1025,7 +1112,11 @@ impl PartWriter {
                 path: path.to_path_buf(),
                 source,
             })?;
-        let mut props = WriterProperties::builder().set_compression(Compression::ZSTD(level));
+        // A row group is held in memory until it is complete: at most a
+        // chunk's rows (see CHUNK_ROWS), whatever the unit's size.
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(level))
+            .set_max_row_group_row_count(Some(CHUNK_ROWS));
         for name in plain.unique.iter().chain(&plain.no_dictionary) {
             let column = parquet::schema::types::ColumnPath::from(name.as_str());
             props = props.set_column_dictionary_enabled(column, false);
