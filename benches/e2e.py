@@ -276,7 +276,9 @@ def markdown(results, meta):
 
 # The design's targets for a run (DESIGN.md, "Targets"), on 2 threads.
 MIN_POSTS_PER_S = 2e6
-MAX_RATIO = 1.0
+# "The full run within 1.5x a plain decode + zstd re-encode" (DESIGN.md; it
+# was "no slower than" until the design found that out of reach).
+MAX_RATIO = 1.5
 MAX_RSS_GROWTH = 1.25
 MIN_SCALING = 1.8
 
@@ -299,7 +301,7 @@ def targets(results):
     for r in results:
         q = r["ratio_full_over_floor"]
         label = r.get("input", GEN_INPUT).split(":")[0]
-        rows.append((f"full run no slower than the floor (full/floor ≤ {MAX_RATIO:g}), "
+        rows.append((f"full run within {MAX_RATIO:g}× the floor (full/floor ≤ {MAX_RATIO:g}), "
                      f"{r['posts']:,} posts, {label} input",
                      fmt_range(q), q["median"] <= MAX_RATIO))
     pair = smallest_and_largest(results)

@@ -82,8 +82,12 @@ fn find_rows(
 ) -> Result<Vec<Row>, Failure> {
     let mut found = Vec::new();
     for rel in files {
-        let src = ParquetSource::open(&dir.join(rel))?;
+        // Ids as any writer stores them: raw bytes and dictionaries as text.
+        let mut text_columns = vec![column];
+        text_columns.extend(also);
+        let src = ParquetSource::open(&dir.join(rel))?.reading_as_text(&text_columns)?;
         let index = src.column("posts", "id", column)?;
+        src.expect_type(index, optgate_core::ID_TYPES, optgate_core::is_id_type)?;
         let mut wanted = vec![index];
         for a in also {
             wanted.push(src.column("posts", "id", a)?);
@@ -97,8 +101,14 @@ fn find_rows(
             .collect();
         for batch in src.read_columns(&sorted)? {
             let batch = batch?;
+            // The footer's type was checked above: never skip a file's rows.
             let Some(ids) = IdColumn::new(batch.column(pos[0])) else {
-                continue;
+                return Err(Failure::input(anyhow!(
+                    "{}: column `{column}` has type {}, expected {}",
+                    dir.join(rel).display(),
+                    batch.column(pos[0]).data_type(),
+                    optgate_core::ID_TYPES
+                )));
             };
             for i in 0..batch.num_rows() {
                 if let Some(k) = ids.key(i)

@@ -18,8 +18,8 @@ use optgate_io::verify::{Claim, Finding, verify_output};
 use optgate_io::{IoError, UnitOutcome, WriteOptions, plan_posts, process_unit, sha256_file};
 use optgate_manifest::{
     Counts, Incremental, InputFile, Inputs, MANIFEST_VERSION, Manifest, ObjectionLatency,
-    PiiRecord, PolicyRecord, RegistryCheck, RunInfo, Shard, Timings, Tool, Verification,
-    canonical_json_pretty, canonical_sha256,
+    PiiRecord, PolicyRecord, PostsLayout, RegistryCheck, RunInfo, Shard, Timings, Tool,
+    Verification, canonical_json_pretty, canonical_sha256,
 };
 use optgate_pii::{Entity, EntityCounts, Scanner};
 use rayon::prelude::*;
@@ -493,6 +493,15 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                 .unwrap_or_else(|_| posts_dir.clone())
                 .display()
                 .to_string(),
+            posts_layout: Some(PostsLayout {
+                kind: if plan.partition_keys.is_empty() {
+                    "plain"
+                } else {
+                    "hive"
+                }
+                .to_owned(),
+                partition_keys: plan.partition_keys.clone(),
+            }),
             posts: plan
                 .files
                 .iter()

@@ -114,6 +114,30 @@ fn every_variant_written_by_another_tool_gives_the_reference_rows_or_a_clear_ref
                     failures.push(format!("{name}: exit {:?}: {stderr}", result.status.code()));
                     continue;
                 }
+                // verify reads the writer's registry and accounts too.
+                let verify = optgate()
+                    .arg("verify")
+                    .arg(&out)
+                    .arg("--optouts")
+                    .arg(variant.join("optouts.parquet"))
+                    .arg("--accounts")
+                    .arg(variant.join("accounts.parquet"))
+                    .output()
+                    .expect("optgate starts");
+                if !verify.status.success() {
+                    failures.push(format!(
+                        "{name}: verify exit {:?}: {}",
+                        verify.status.code(),
+                        String::from_utf8_lossy(&verify.stderr)
+                    ));
+                }
+                let layout = &crate::common::manifest(&out)["inputs"]["posts_layout"];
+                let hive = name.contains("hive");
+                if layout["kind"] != if hive { "hive" } else { "plain" }
+                    || (hive && layout["partition_keys"] != serde_json::json!(["lang"]))
+                {
+                    failures.push(format!("{name}: manifest records layout {layout}"));
+                }
                 let got = output_rows(&out);
                 if got != want {
                     let first = got.iter().zip(&want).find(|(g, w)| g != w);

@@ -363,6 +363,9 @@ pub struct PostsPlan {
     pub dir: PathBuf,
     pub files: Vec<PostsFile>,
     pub units: Vec<WorkUnit>,
+    /// The Hive partition keys of the directory, outermost first (each an
+    /// output column); empty for plain files.
+    pub partition_keys: Vec<String>,
 }
 
 impl PostsPlan {
@@ -553,6 +556,7 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
         dir: dir.to_path_buf(),
         files,
         units,
+        partition_keys: discovered.partition_keys,
     })
 }
 

@@ -158,12 +158,26 @@ pub struct PolicyRecord {
 #[serde(deny_unknown_fields)]
 pub struct Inputs {
     pub posts_dir: String,
+    /// How the posts directory was read: plain files, or Hive partitions
+    /// with their keys. Absent in manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posts_layout: Option<PostsLayout>,
     pub posts: Vec<InputFile>,
     pub accounts: TableSnapshot,
     pub optouts: Option<TableSnapshot>,
     pub consents: Option<TableSnapshot>,
     /// Set when the run was allowed to use an empty objection registry.
     pub allow_empty_registry: bool,
+}
+
+/// How a posts directory was laid out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostsLayout {
+    /// `plain` or `hive`.
+    pub kind: String,
+    /// The Hive partition keys, outermost first, each an output column.
+    pub partition_keys: Vec<String>,
 }
 
 /// One posts file.
