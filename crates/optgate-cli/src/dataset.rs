@@ -10,7 +10,9 @@ use optgate_core::{ConsentMode, Policy, SideTables};
 use optgate_io::side_tables::{
     check_accounts, check_consents, check_optouts, load_accounts, load_consents, load_optouts,
 };
-use optgate_manifest::{MANIFEST_VERSION, Manifest, TableSnapshot, canonical_sha256};
+use optgate_manifest::{
+    MANIFEST_VERSION, Manifest, READABLE_MANIFEST_VERSIONS, TableSnapshot, canonical_sha256,
+};
 
 use crate::exit::Failure;
 use crate::run::MANIFEST_FILE;
@@ -44,9 +46,13 @@ impl Dataset {
             .with_context(|| format!("{}: not JSON", path.display()))
             .map_err(Failure::input)?;
         let version = value.get("manifest_version").and_then(|v| v.as_u64());
-        if version != Some(u64::from(MANIFEST_VERSION)) {
+        if !version.is_some_and(|v| {
+            READABLE_MANIFEST_VERSIONS
+                .iter()
+                .any(|r| u64::from(*r) == v)
+        }) {
             return Err(Failure::input(anyhow!(
-                "{}: manifest_version {} is not the version this optgate reads ({MANIFEST_VERSION})",
+                "{}: manifest_version {} is not a version this optgate reads ({READABLE_MANIFEST_VERSIONS:?}; it writes {MANIFEST_VERSION})",
                 path.display(),
                 version.map_or("(missing)".to_owned(), |v| v.to_string())
             )));

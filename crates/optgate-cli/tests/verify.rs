@@ -477,3 +477,58 @@ fn a_run_whose_output_fails_verification_exits_2_and_publishes_nothing() {
     assert!(!out.exists());
     assert!(leftovers(tmp.path(), "staging").is_empty());
 }
+
+/// An output published before `inputs.posts_layout` (manifest_version 2)
+/// still verifies and can be superseded; a version optgate does not know is
+/// refused, saying which it reads.
+#[test]
+fn a_version_2_manifest_is_still_read_and_an_unknown_version_refused() {
+    use sha2::Digest;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (config, out) = sample_run(tmp.path(), 1000, 2, 300, "");
+    let rewrite = |version: u64| {
+        let mut m = manifest(&out);
+        assert_eq!(m["manifest_version"], 3);
+        m["manifest_version"] = serde_json::json!(version);
+        m["inputs"]
+            .as_object_mut()
+            .expect("inputs")
+            .remove("posts_layout")
+            .expect("a version 3 manifest records the layout");
+        let text = format!("{}\n", serde_json::to_string_pretty(&m).expect("json"));
+        fs::write(out.join("manifest.json"), &text).expect("write");
+        let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+        fs::write(
+            out.join("manifest.json.sha256"),
+            format!("{digest}  manifest.json\n"),
+        )
+        .expect("write");
+    };
+    rewrite(2);
+    let (o, v) = verify(&out, &[]);
+    assert!(o.status.success(), "{v:#}");
+    // The next run supersedes it.
+    run_ok(
+        optgate()
+            .args([
+                "run",
+                "--progress",
+                "never",
+                "--quiet",
+                "--overwrite",
+                "--config",
+            ])
+            .arg(&config)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert_eq!(manifest(&out)["manifest_version"], 3);
+    rewrite(9);
+    let o = optgate().arg("verify").arg(&out).output().expect("starts");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("manifest_version 9 is not a version this optgate reads ([2, 3]"),
+        "{stderr}"
+    );
+}

@@ -13,7 +13,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Version of the manifest layout; bumped on any incompatible change.
-pub const MANIFEST_VERSION: u32 = 2;
+/// 3 added `inputs.posts_layout`, which an optgate that reads only 2
+/// would refuse as an unknown field.
+pub const MANIFEST_VERSION: u32 = 3;
+
+/// The versions this optgate reads: 2 is 3 without `inputs.posts_layout`
+/// (outputs published before it, which `--overwrite`, `--previous`,
+/// `verify` and `repurge` still take).
+pub const READABLE_MANIFEST_VERSIONS: [u32; 2] = [2, 3];
 
 /// The whole manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
