@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn rates_are_rounded() {
-        assert_eq!(rate(1_862_796.7131), "1.86 M posts/s");
+        assert_eq!(rate(1_862_796.713_1), "1.86 M posts/s");
         assert_eq!(rate(412_345.6), "412 k posts/s");
         assert_eq!(rate(950.4), "950 posts/s");
         assert_eq!(rate(f64::NAN), "- posts/s");

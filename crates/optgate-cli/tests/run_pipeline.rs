@@ -633,9 +633,12 @@ fn pii_scrubbing_can_be_switched_off_or_narrowed() {
     assert_eq!(m["pii"]["replacements"]["phone"], 0);
 }
 
+/// Pairs of strings: (post id, text) or (post id, reason).
+type Pairs = Vec<(String, String)>;
+
 /// (post id, text) of every kept post and (post id, reason) of every dropped
 /// one, sorted: what a run decided, whatever its files' layout.
-fn decisions(out: &Path) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn decisions(out: &Path) -> (Pairs, Pairs) {
     use arrow_array::cast::AsArray;
     let mut kept = Vec::new();
     for f in parquet_files(&out.join("data")) {

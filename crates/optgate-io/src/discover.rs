@@ -53,6 +53,9 @@ impl Discovered {
     }
 }
 
+/// The `key=value` directories above a file, outermost first.
+type Partitions = Vec<(String, Option<String>)>;
+
 /// A table format found in a posts directory, and the entry that shows it.
 fn table_format(dir: &Path) -> Result<Option<(&'static str, PathBuf)>> {
     let delta = dir.join("_delta_log");
@@ -164,8 +167,8 @@ pub fn discover_posts(dir: &Path) -> Result<Discovered> {
             path: dir.to_path_buf(),
         });
     }
-    // (path, partition keys and values of its directories)
-    let mut found: Vec<(PathBuf, Vec<(String, Option<String>)>)> = Vec::new();
+    // Each file with the partition keys and values of its directories.
+    let mut found: Vec<(PathBuf, Partitions)> = Vec::new();
     let mut stack = vec![(dir.to_path_buf(), Vec::new())];
     while let Some((d, partitions)) = stack.pop() {
         if let Some((format, entry)) = table_format(&d)? {
@@ -194,7 +197,7 @@ pub fn discover_posts(dir: &Path) -> Result<Discovered> {
                 source,
             })?;
             if ty.is_dir() {
-                let mut inner: Vec<(String, Option<String>)> = partitions.clone();
+                let mut inner: Partitions = partitions.clone();
                 inner.extend(partition_of(&name));
                 stack.push((path, inner));
             } else if name.ends_with(".parquet") {
