@@ -26,24 +26,30 @@ use clap::{Parser, Subcommand};
 use crate::exit::{ExitStatus, Failure};
 use crate::progress::ProgressMode;
 
-const EXIT_CODES: &str = "\
+/// The exit codes of the commands that publish an output (run, repurge, merge).
+macro_rules! publish_exit_codes {
+    () => {
+        "\
 Exit codes:
   0  success: the output was verified and published
   1  bad input or config (missing or unreadable file, corrupt Parquet, missing column,
      wrong column type, empty objection registry, existing output, bad flags): nothing published
   2  runtime failure (write error, internal consistency check, verification of the
      written output): nothing published
-  3  (verify only) an assertion does not hold; 4 (explain only) the id is nowhere
-  130 interrupted by SIGINT or SIGTERM: staging removed, nothing published";
+"
+    };
+}
 
-const PUBLISH_EXIT_CODES: &str = "\
-Exit codes:
-  0  success: the output was verified and published
-  1  bad input or config (missing or unreadable file, corrupt Parquet, missing column,
-     wrong column type, empty objection registry, existing output, bad flags): nothing published
-  2  runtime failure (write error, internal consistency check, verification of the
-     written output): nothing published
-  130 interrupted by SIGINT or SIGTERM: staging removed, nothing published";
+const EXIT_CODES: &str = concat!(
+    publish_exit_codes!(),
+    "  3  (verify only) an assertion does not hold; 4 (explain only) the id is nowhere
+  130 interrupted by SIGINT or SIGTERM: staging removed, nothing published"
+);
+
+const PUBLISH_EXIT_CODES: &str = concat!(
+    publish_exit_codes!(),
+    "  130 interrupted by SIGINT or SIGTERM: staging removed, nothing published"
+);
 
 const GEN_SAMPLE_EXIT_CODES: &str = "\
 Exit codes:

@@ -325,15 +325,9 @@ fn golden_copy(name: &str, dir: &Path) {
 /// no output, every `needle` in stderr, and returns stderr.
 fn expect_refusal_without_config(dir: &Path, needles: &[&str]) -> String {
     let out = dir.join("out");
-    let o = optgate()
-        .args(["run", "--progress", "never", "--posts"])
-        .arg(dir.join("posts"))
-        .arg("--accounts")
-        .arg(dir.join("accounts.parquet"))
-        .arg("--optouts")
-        .arg(dir.join("optouts.parquet"))
-        .arg("--out")
-        .arg(&out)
+    // Not --quiet: the log shows how far the run got.
+    let o = run_on_tables(dir, &out)
+        .env("OPTGATE_LOG", "info")
         .output()
         .expect("optgate starts");
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();

@@ -16,6 +16,21 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// `optgate run` with no config (the default policy) on the tables of
+/// `dir` (`posts/`, `accounts.parquet`, `optouts.parquet`), writing `out`.
+pub fn run_on_tables(dir: &Path, out: &Path) -> Command {
+    let mut cmd = optgate();
+    cmd.args(["run", "--progress", "never", "--quiet", "--posts"])
+        .arg(dir.join("posts"))
+        .arg("--accounts")
+        .arg(dir.join("accounts.parquet"))
+        .arg("--optouts")
+        .arg(dir.join("optouts.parquet"))
+        .arg("--out")
+        .arg(out);
+    cmd
+}
+
 pub fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("optgate starts");
     assert!(

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use optgate_core::{IdColumn, StrColumn};
 
-use crate::common::{optgate, parquet_files, read_parquet, repo_root};
+use crate::common::{optgate, parquet_files, read_parquet, repo_root, run_on_tables};
 
 fn golden() -> PathBuf {
     repo_root().join("testdata/golden")
@@ -68,21 +68,6 @@ fn output_rows(out: &Path) -> Rows {
     rows
 }
 
-fn run(variant: &Path, out: &Path) -> std::process::Output {
-    // No --config: the default policy applies.
-    optgate()
-        .args(["run", "--progress", "never", "--quiet", "--posts"])
-        .arg(variant.join("posts"))
-        .arg("--accounts")
-        .arg(variant.join("accounts.parquet"))
-        .arg("--optouts")
-        .arg(variant.join("optouts.parquet"))
-        .arg("--out")
-        .arg(out)
-        .output()
-        .expect("optgate starts")
-}
-
 #[test]
 fn every_variant_written_by_another_tool_gives_the_reference_rows_or_a_clear_refusal() {
     let variants: serde_json::Value = serde_json::from_slice(
@@ -106,7 +91,10 @@ fn every_variant_written_by_another_tool_gives_the_reference_rows_or_a_clear_ref
     for name in &listed {
         let variant = golden().join("variants").join(name);
         let out = tmp.path().join(name);
-        let result = run(&variant, &out);
+        // No --config: the default policy applies.
+        let result = run_on_tables(&variant, &out)
+            .output()
+            .expect("optgate starts");
         let stderr = String::from_utf8_lossy(&result.stderr);
         match variants[name]["expect"].as_str() {
             Some("same") => {

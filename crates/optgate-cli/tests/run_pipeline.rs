@@ -695,17 +695,7 @@ fn a_row_group_of_several_chunks_gives_the_same_decisions_as_small_ones() {
     let mut manifests = Vec::new();
     for dir in [&big, &small] {
         let out = dir.join("out");
-        run_ok(
-            optgate()
-                .args(["run", "--progress", "never", "--quiet", "--posts"])
-                .arg(dir.join("posts"))
-                .arg("--accounts")
-                .arg(dir.join("accounts.parquet"))
-                .arg("--optouts")
-                .arg(dir.join("optouts.parquet"))
-                .arg("--out")
-                .arg(&out),
-        );
+        run_ok(&mut run_on_tables(dir, &out));
         manifests.push(manifest(&out));
     }
     let big_rg = &manifests[0]["inputs"]["posts"][0]["row_groups"];

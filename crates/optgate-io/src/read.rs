@@ -194,9 +194,15 @@ impl ParquetSource {
         if !changed {
             return Ok(self.metadata.clone());
         }
+        self.read_as(fields)
+    }
+
+    /// The footer read with the Arrow types of `fields` (one per column),
+    /// which Parquet checks against the file's own types.
+    fn read_as(&self, fields: Vec<arrow_schema::FieldRef>) -> Result<ArrowReaderMetadata> {
         let supplied = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
             fields,
-            schema.metadata().clone(),
+            self.metadata.schema().metadata().clone(),
         ));
         ArrowReaderMetadata::try_new(
             self.metadata.metadata().clone(),
@@ -229,18 +235,7 @@ impl ParquetSource {
                 _ => f.clone(),
             })
             .collect();
-        let supplied = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
-            fields,
-            schema.metadata().clone(),
-        ));
-        ArrowReaderMetadata::try_new(
-            self.metadata.metadata().clone(),
-            ArrowReaderOptions::new().with_schema(supplied),
-        )
-        .map_err(|source| IoError::Parquet {
-            path: self.path.clone(),
-            source,
-        })
+        self.read_as(fields)
     }
 
     pub fn projection(&self, indices: impl IntoIterator<Item = usize>) -> ProjectionMask {
