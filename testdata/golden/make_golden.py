@@ -186,6 +186,19 @@ def delta_variant(name, posts, accounts, optouts):
     write_side_tables(d, accounts, optouts)
 
 
+def int96_far_dates():
+    """INT96 timestamps outside 1677-2262, which nanoseconds cannot hold."""
+    import datetime as dt
+    utc = dt.timezone.utc
+    t = pa.table({"at": pa.array([dt.datetime(1600, 1, 1, tzinfo=utc),
+                                  dt.datetime(2300, 6, 1, 12, tzinfo=utc),
+                                  dt.datetime(2025, 5, 27, tzinfo=utc)],
+                                 pa.timestamp("us", tz="UTC"))})
+    # Without pyarrow's own schema in the footer, as Spark and Hive write INT96.
+    pq.write_table(t, HERE / "int96-far-dates.parquet", use_deprecated_int96_timestamps=True,
+                   store_schema=False)
+
+
 def describe(d: Path) -> dict:
     """What a variant's files are, read back from their footers."""
     codecs, physical, logical, writers, files, row_groups = set(), {}, {}, set(), 0, 0
@@ -292,6 +305,7 @@ def main():
     duckdb_variant("duckdb-defaults", base)
     polars_variant("polars-defaults", base)
     delta_variant("delta-with-deleted-file", posts, accounts, optouts)
+    int96_far_dates()
 
     import duckdb
     import pandas

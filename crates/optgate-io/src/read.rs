@@ -42,11 +42,47 @@ impl ParquetSource {
                     source,
                 }
             })?;
-        Ok(ParquetSource {
+        let source = ParquetSource {
             path: path.to_path_buf(),
             metadata,
             bytes_as_text: Vec::new(),
-        })
+        };
+        source.int96_as_micros()
+    }
+
+    /// The file with its INT96 timestamps (Spark's and Hive's default) read
+    /// as microseconds. Without a unit in the file's own Arrow schema,
+    /// Parquet reads them as nanoseconds, and wraps an instant outside
+    /// 1677-2262 around silently to another one: a post dated 1600 by a bad
+    /// clock would come out dated 2184, its author then an adult.
+    /// Microseconds hold any date of the calendar.
+    fn int96_as_micros(self) -> Result<Self> {
+        let roots = self.metadata.parquet_schema().root_schema().get_fields();
+        let int96 = |i: usize| {
+            roots.get(i).is_some_and(|t| {
+                t.is_primitive() && t.get_physical_type() == parquet::basic::Type::INT96
+            })
+        };
+        let schema = self.metadata.schema();
+        let mut changed = false;
+        let fields: Vec<arrow_schema::FieldRef> =
+            (schema.fields().iter().enumerate())
+                .map(|(i, f)| match f.data_type() {
+                    DataType::Timestamp(TimeUnit::Nanosecond, zone) if int96(i) => {
+                        changed = true;
+                        std::sync::Arc::new(f.as_ref().clone().with_data_type(DataType::Timestamp(
+                            TimeUnit::Microsecond,
+                            zone.clone(),
+                        )))
+                    }
+                    _ => f.clone(),
+                })
+                .collect();
+        if !changed {
+            return Ok(self);
+        }
+        let metadata = self.read_as(fields)?;
+        Ok(ParquetSource { metadata, ..self })
     }
 
     /// Checks, from the footer alone, that every column chunk of the file
@@ -483,5 +519,41 @@ pub fn rfc3339_micros(micros: i64) -> String {
     match chrono::DateTime::from_timestamp_micros(micros) {
         Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         None => format!("{micros}us"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// INT96 timestamps as Spark writes them (no Arrow schema in the
+    /// footer), outside what nanoseconds hold: read as the instants written,
+    /// never wrapped around to others.
+    #[test]
+    fn int96_dates_outside_the_nanosecond_range_are_read_as_written() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/golden/int96-far-dates.parquet");
+        let source = ParquetSource::open(&path).expect("open");
+        assert_eq!(
+            source.data_type(0),
+            &DataType::Timestamp(TimeUnit::Microsecond, None)
+        );
+        let batches: Vec<RecordBatch> = source
+            .read_columns(&[0])
+            .expect("reader")
+            .collect::<Result<_>>()
+            .expect("batches");
+        let at = batches[0].column(0);
+        let text: Vec<String> = (0..at.len())
+            .map(|i| rfc3339_micros(timestamp_micros(at, i).expect("not null")))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "1600-01-01T00:00:00Z",
+                "2300-06-01T12:00:00Z",
+                "2025-05-27T00:00:00Z"
+            ]
+        );
     }
 }
