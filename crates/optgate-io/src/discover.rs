@@ -167,6 +167,20 @@ pub fn discover_posts(dir: &Path) -> Result<Discovered> {
             path: dir.to_path_buf(),
         });
     }
+    // A directory inside a table (its partition `table/dt=1`, or Iceberg's
+    // `table/data`) holds the table's loose files just the same.
+    let absolute = fs::canonicalize(dir).map_err(|source| IoError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for ancestor in absolute.ancestors().skip(1) {
+        if let Some((format, entry)) = table_format(ancestor)? {
+            return Err(IoError::TableFormat {
+                path: entry,
+                format,
+            });
+        }
+    }
     // Each file with the partition keys and values of its directories.
     let mut found: Vec<(PathBuf, Partitions)> = Vec::new();
     let mut stack = vec![(dir.to_path_buf(), Vec::new())];
@@ -362,6 +376,26 @@ mod tests {
             discover_posts(dir.path()),
             Err(IoError::TableFormat { .. })
         ));
+    }
+
+    #[test]
+    fn a_directory_inside_a_table_is_refused_too() {
+        for (log, inner) in [
+            ("_delta_log/00000000000000000000.json", "dt=1"),
+            ("metadata/v2.metadata.json", "data"),
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            touch_parquet(&dir.path().join(inner).join("part-0.parquet"));
+            touch_parquet(&dir.path().join(log));
+            match discover_posts(&dir.path().join(inner)) {
+                Err(e @ IoError::TableFormat { .. }) => {
+                    let msg = e.to_string();
+                    let top = log.split('/').next().expect("a first component");
+                    assert!(msg.contains(top), "{msg}");
+                }
+                other => panic!("{inner}: expected TableFormat, got {other:?}"),
+            }
+        }
     }
 
     #[test]

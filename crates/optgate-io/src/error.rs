@@ -64,7 +64,7 @@ pub enum IoError {
     NotPostsFile { path: PathBuf, why: &'static str },
     /// A table format whose current snapshot only its log defines: its
     /// loose files include rows the table has removed.
-    #[error("{}: the posts directory is {format}; its directory keeps the files of rows the table has deleted or rewritten until it is vacuumed, and only the table's log says which files hold its current rows, which optgate does not read. Export the table's current snapshot to plain Parquet files (for example SELECT * into a new directory) and give that directory", path.display())]
+    #[error("{}: the posts directory is, or is inside, {format}; its directory keeps the files of rows the table has deleted or rewritten until it is vacuumed, and only the table's log says which files hold its current rows, which optgate does not read. Export the table's current snapshot to plain Parquet files (for example SELECT * into a new directory) and give that directory", path.display())]
     TableFormat { path: PathBuf, format: &'static str },
     #[error("{}: {what}", path.display())]
     Partitions { path: PathBuf, what: String },
