@@ -21,9 +21,10 @@ test: browser
 
 ## optgate's output read back by pyarrow, DuckDB and Polars (pinned in
 ## testdata/golden/requirements-readers.txt, installed from PyPI into
-## .venv-readers), against target/debug/optgate.
+## .venv-readers), against target/debug/optgate, built as `cargo test` builds
+## it (the same features: nothing is compiled twice).
 test-readers: .venv-readers/.installed
-	$(CARGO) build -p optgate-cli
+	$(CARGO) test --workspace --exclude optgate-benches --no-run
 	OPTGATE_BIN=$(CURDIR)/target/debug/optgate .venv-readers/bin/python -m unittest discover -s testdata/golden -p 'test_readers.py' -v
 
 .venv-readers/.installed: testdata/golden/requirements-readers.txt
