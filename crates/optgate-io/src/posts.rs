@@ -50,8 +50,8 @@ pub struct PostsFile {
     index: usize,
     /// The plan's footer cache, shared by all its files.
     footers: Arc<FooterCache>,
-    /// The file's schema as planned (its text columns read as text); a
-    /// footer read again must match it.
+    /// The file's schema as read (dictionary text columns as their values,
+    /// raw-bytes ones still binary); a footer read again must match it.
     file_schema: SchemaRef,
     /// The output's schema: `file_schema`, then a utf8 column per Hive
     /// partition key.
