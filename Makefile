@@ -46,10 +46,11 @@ golden:
 ## compiled twice when `make test` runs this after the cargo tests).
 test-ray: .venv/.installed
 	$(CARGO) test --workspace --exclude optgate-benches --no-run
-	OPTGATE_BIN=$(CURDIR)/target/debug/optgate .venv/bin/python -m unittest discover -s python/tests -v
+	# A local test cluster needs no token: without this, Ray writes one under $$HOME/.ray.
+	RAY_AUTH_MODE=disabled OPTGATE_BIN=$(CURDIR)/target/debug/optgate .venv/bin/python -m unittest discover -s python/tests -v
 
 .venv/.installed: python/pyproject.toml python/optgate_ray/*.py
-	@echo "test-ray: creating .venv and installing optgate-ray with Ray from PyPI (about 20 s); Ray keeps its session files under /tmp/ray and its token under $$HOME/.ray"
+	@echo "test-ray: creating .venv and installing optgate-ray with Ray from PyPI (about 20 s); the test cluster keeps its session files under /tmp/ray"
 	python3 -m venv .venv
 	.venv/bin/pip install --quiet ./python
 	touch $@
