@@ -28,7 +28,7 @@ test-readers: .venv-readers/.installed
 	OPTGATE_BIN=$(CURDIR)/target/debug/optgate .venv-readers/bin/python -m unittest discover -s testdata/golden -p 'test_readers.py' -v
 
 .venv-readers/.installed: testdata/golden/requirements-readers.txt
-	@echo "test-readers: creating .venv-readers and installing pyarrow, duckdb and polars from PyPI (about 150 MB)"
+	@echo "test-readers: creating .venv-readers and installing pyarrow, duckdb and polars from PyPI (about 440 MB installed)"
 	python3 -m venv .venv-readers
 	.venv-readers/bin/pip install --quiet -r testdata/golden/requirements-readers.txt
 	touch $@
