@@ -1,7 +1,10 @@
-//! Parquet I/O for optgate: planning the posts into work units (file × row
-//! group), processing a unit (decode the rule columns, evaluate, decode the
-//! rest of the kept rows only, write a zstd part file), loading side tables,
-//! hashing, and generating sample data.
+//! Parquet I/O for optgate: finding the posts files (`discover`: plain
+//! files, Hive partitions; table formats refused), planning them into work
+//! units (file × row group) from their footers, processing a unit (decode the
+//! rule columns, evaluate, decode the rest of the kept rows only, write a zstd
+//! part file), loading side tables, hashing, and generating sample data.
+//! Files are read as any writer writes them: every codec but LZO, INT96
+//! timestamps, and ids and text of every common type (`read`).
 //!
 //! ```no_run
 //! use std::path::Path;
