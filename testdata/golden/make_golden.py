@@ -90,6 +90,18 @@ def hive_pyarrow(name, posts, accounts, optouts):
     write_side_tables(d, accounts, optouts)
 
 
+def hive_by_label(name, posts, accounts, optouts):
+    """Hive partitions by platform: a label the rules read, left to the
+    directories (the files have no platform column)."""
+    d = VARIANTS / name
+    ds.write_dataset(
+        posts, d / "posts", format="parquet", partitioning=["platform"],
+        partitioning_flavor="hive", max_rows_per_group=400,
+        file_options=ds.ParquetFileFormat().make_write_options(compression="snappy"),
+    )
+    write_side_tables(d, accounts, optouts)
+
+
 def pandas_variant(name, posts, accounts, optouts):
     d = VARIANTS / name
     (d / "posts").mkdir(parents=True)
@@ -301,6 +313,7 @@ def main():
                                           "author_id": {"ndv": 200, "fpp": 0.01}})
     pyarrow_variant("pyarrow-with-empty-file", posts, accounts, optouts, empty_file=True)
     hive_pyarrow("pyarrow-hive-partitions", posts, accounts, optouts)
+    hive_by_label("pyarrow-hive-by-platform", posts, accounts, optouts)
     pandas_variant("pandas-defaults", posts, accounts, optouts)
     duckdb_variant("duckdb-defaults", base)
     polars_variant("polars-defaults", base)

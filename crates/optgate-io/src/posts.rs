@@ -61,6 +61,10 @@ pub struct PostsFile {
     batch_schema: SchemaRef,
     /// The file's Hive partition values, one per key of the plan.
     partition_values: Vec<Option<String>>,
+    /// The rule labels the file leaves to its directories: the index of the
+    /// partition key and its name, in the order they follow the file's rule
+    /// columns in a rule batch.
+    rule_partitions: Vec<(usize, String)>,
     /// The label columns, read as dictionaries.
     labels: Vec<usize>,
     /// The columns read as plain text whatever their Parquet type (ids,
@@ -131,6 +135,41 @@ impl PostsFile {
             self.batch_schema.clone(),
             columns,
             &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
+        )
+    }
+
+    /// A batch of the file's rule columns followed by the labels it leaves to
+    /// its directories, each a dictionary of its one value.
+    fn with_rule_partitions(
+        &self,
+        batch: RecordBatch,
+    ) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
+        if self.rule_partitions.is_empty() {
+            return Ok(batch);
+        }
+        let rows = batch.num_rows();
+        let schema = batch.schema();
+        let mut fields: Vec<arrow_schema::FieldRef> = schema.fields().iter().cloned().collect();
+        let mut columns = batch.columns().to_vec();
+        for (k, name) in &self.rule_partitions {
+            let value = arrow_array::StringArray::from(vec![self.partition_values[*k].as_deref()]);
+            let label = arrow_array::DictionaryArray::<arrow_array::types::Int32Type>::try_new(
+                arrow_array::Int32Array::from(vec![0; rows]),
+                Arc::new(value),
+            )?;
+            fields.push(Arc::new(arrow_schema::Field::new(
+                name,
+                arrow_array::Array::data_type(&label).clone(),
+                true,
+            )));
+            columns.push(Arc::new(label));
+        }
+        RecordBatch::try_new(
+            Arc::new(arrow_schema::Schema::new_with_metadata(
+                fields,
+                schema.metadata().clone(),
+            )),
+            columns,
         )
     }
 
@@ -374,6 +413,23 @@ impl PostsPlan {
     }
 }
 
+/// Where a rule label comes from: a column of the file, or a Hive partition
+/// key of its directories (by the key's position).
+#[derive(Debug, Clone, Copy)]
+enum Label {
+    File(usize),
+    Partition(usize),
+}
+
+impl Label {
+    fn file(&self) -> Option<usize> {
+        match self {
+            Label::File(i) => Some(*i),
+            Label::Partition(_) => None,
+        }
+    }
+}
+
 /// `schema` with `extra` fields after its own.
 fn with_fields(schema: &SchemaRef, extra: &[arrow_schema::FieldRef]) -> SchemaRef {
     if extra.is_empty() {
@@ -444,30 +500,58 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
             source.expect_type(i, "utf8", is_str_type)?;
             Ok(i)
         };
+        // A label may be left to the directories (`platform=instagram/`):
+        // then each row's label is its file's partition value.
+        let label = |key, name: &str| -> Result<Label> {
+            let in_file = source.metadata.schema().index_of(name).is_ok();
+            match discovered.partition_keys.iter().position(|k| k == name) {
+                Some(k) if !in_file => Ok(Label::Partition(k)),
+                _ => text(key, name).map(Label::File),
+            }
+        };
         let post_id = id("post_id", &cols.post_id)?;
         let author_id = id("author_id", &cols.author_id)?;
         let created_at = source.column("posts", "created_at", &cols.created_at)?;
         source.expect_type(created_at, "timestamp", is_timestamp)?;
-        let platform = text("platform", &cols.platform)?;
-        let kind = text("kind", &cols.kind)?;
-        let visibility = text("visibility", &cols.visibility)?;
+        let platform = label("platform", &cols.platform)?;
+        let kind = label("kind", &cols.kind)?;
+        let visibility = label("visibility", &cols.visibility)?;
         let text_index = text("text", &cols.text)?;
         // lang is an optional hint: absent is fine, but if present it must be text.
         let lang = source.metadata.schema().index_of(&cols.lang).ok();
         if let Some(lang) = lang {
             source.expect_type(lang, "utf8", is_str_type)?;
         }
-        let mut rule_indices = vec![post_id, author_id, created_at, platform, kind, visibility];
+        let mut rule_indices = vec![post_id, author_id, created_at];
+        rule_indices.extend([platform, kind, visibility].iter().filter_map(Label::file));
         rule_indices.sort_unstable();
         rule_indices.dedup();
+        // The labels left to the directories follow the file's rule columns
+        // in a rule batch.
+        let mut rule_partitions: Vec<(usize, String)> = Vec::new();
+        let mut label_pos = |l: Label| match l {
+            Label::File(i) => projected_position(&rule_indices, i),
+            Label::Partition(k) => {
+                let p = match rule_partitions.iter().position(|(x, _)| *x == k) {
+                    Some(p) => p,
+                    None => {
+                        rule_partitions.push((k, discovered.partition_keys[k].clone()));
+                        rule_partitions.len() - 1
+                    }
+                };
+                rule_indices.len() + p
+            }
+        };
+        let (platform_pos, kind_pos, visibility_pos) =
+            (label_pos(platform), label_pos(kind), label_pos(visibility));
         let pos = |i| projected_position(&rule_indices, i);
         let rule_columns = RuleColumns {
             post_id: pos(post_id),
             author_id: pos(author_id),
             created_at: pos(created_at),
-            platform: pos(platform),
-            kind: pos(kind),
-            visibility: pos(visibility),
+            platform: platform_pos,
+            kind: kind_pos,
+            visibility: visibility_pos,
         };
         let n_cols = source.metadata.schema().fields().len();
         let rest_indices = (0..n_cols).filter(|i| !rule_indices.contains(i)).collect();
@@ -499,7 +583,7 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
         // Parquet's dictionary reader hands its values back as binary,
         // unvalidated, whatever type it is asked for.
         let raw_bytes = |i: &usize| source.bytes_as_text.contains(i);
-        let labels: Vec<usize> = [Some(platform), Some(kind), Some(visibility), lang]
+        let labels: Vec<usize> = [platform.file(), kind.file(), visibility.file(), lang]
             .into_iter()
             .flatten()
             .filter(|i| ![post_id, author_id, text_index].contains(i) && !raw_bytes(i))
@@ -538,6 +622,7 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
             schema,
             batch_schema,
             partition_values,
+            rule_partitions,
             labels,
             text_columns,
             bytes_as_text: source.bytes_as_text.clone(),
@@ -663,6 +748,9 @@ fn evaluated_batches<'a>(
     let reader = f.row_group_reader(row_group, Some(&f.rule_indices), None)?;
     Ok(reader.map(move |batch| {
         let batch = batch.map_err(|e| decode(e.into()))?;
+        let batch = f
+            .with_rule_partitions(batch)
+            .map_err(|e| decode(e.into()))?;
         let (r, regions) = evaluate_posts_with_regions(&batch, &f.rule_columns, policy, tables)
             .map_err(|source| IoError::Stage {
                 path: f.path.clone(),
