@@ -80,22 +80,13 @@ def pyarrow_variant(name, posts, accounts, optouts, *, row_group_size=400, empty
     write_side_tables(d, accounts, optouts, **kw)
 
 
-def hive_pyarrow(name, posts, accounts, optouts):
+def hive_variant(name, posts, accounts, optouts, key):
+    """Hive partitions by `key`, nulls as __HIVE_DEFAULT_PARTITION__; the
+    files hold no `key` column (lang, the optional hint, or platform, a label
+    the rules read)."""
     d = VARIANTS / name
     ds.write_dataset(
-        posts, d / "posts", format="parquet", partitioning=["lang"],
-        partitioning_flavor="hive", max_rows_per_group=400,
-        file_options=ds.ParquetFileFormat().make_write_options(compression="snappy"),
-    )
-    write_side_tables(d, accounts, optouts)
-
-
-def hive_by_label(name, posts, accounts, optouts):
-    """Hive partitions by platform: a label the rules read, left to the
-    directories (the files have no platform column)."""
-    d = VARIANTS / name
-    ds.write_dataset(
-        posts, d / "posts", format="parquet", partitioning=["platform"],
+        posts, d / "posts", format="parquet", partitioning=[key],
         partitioning_flavor="hive", max_rows_per_group=400,
         file_options=ds.ParquetFileFormat().make_write_options(compression="snappy"),
     )
@@ -312,8 +303,8 @@ def main():
                     bloom_filter_options={"post_id": {"ndv": POSTS, "fpp": 0.01},
                                           "author_id": {"ndv": 200, "fpp": 0.01}})
     pyarrow_variant("pyarrow-with-empty-file", posts, accounts, optouts, empty_file=True)
-    hive_pyarrow("pyarrow-hive-partitions", posts, accounts, optouts)
-    hive_by_label("pyarrow-hive-by-platform", posts, accounts, optouts)
+    hive_variant("pyarrow-hive-partitions", posts, accounts, optouts, "lang")
+    hive_variant("pyarrow-hive-by-platform", posts, accounts, optouts, "platform")
     pandas_variant("pandas-defaults", posts, accounts, optouts)
     duckdb_variant("duckdb-defaults", base)
     polars_variant("polars-defaults", base)

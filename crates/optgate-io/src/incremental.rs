@@ -34,10 +34,10 @@ pub struct PreviousOutput<'a> {
 /// Whether any row of the unit's input is by an author in `set`.
 fn has_author_in(plan: &PostsPlan, unit: &WorkUnit, set: &KeySet) -> Result<bool> {
     let f = &plan.files[unit.file];
-    let err = f.decode_error(unit.row_group);
+    let err = f.decode_error::<arrow_schema::ArrowError>(unit.row_group);
     let reader = f.row_group_reader(unit.row_group, Some(&[f.author_index()]), None)?;
     for batch in reader {
-        let batch = batch.map_err(|e| err(e.into()))?;
+        let batch = batch.map_err(&err)?;
         if let Some(ids) = IdColumn::new(batch.column(0))
             && (0..batch.num_rows()).any(|i| ids.key(i).is_some_and(|k| set.contains(k)))
         {

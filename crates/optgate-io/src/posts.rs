@@ -119,7 +119,7 @@ impl PostsFile {
     }
 
     /// `columns` (the file's, as read) followed by the file's Hive partition
-    /// values, `rows` times each, as a batch of the output's schema.
+    /// values (if any), `rows` times each, as a batch of the output's schema.
     fn with_partitions(
         &self,
         mut columns: Vec<ArrayRef>,
@@ -181,12 +181,8 @@ impl PostsFile {
         if let Some(m) = self.footers.get(self.index) {
             return Ok(m);
         }
-        let raw = ParquetSource::open(&self.path)?;
-        let source = ParquetSource {
-            metadata: raw.with_text_columns(&self.text_columns)?,
-            path: raw.path,
-            bytes_as_text: self.bytes_as_text.clone(),
-        };
+        let source =
+            ParquetSource::open(&self.path)?.reading_columns_as_text(&self.text_columns)?;
         let changed = |what: String| IoError::InputChanged {
             path: self.path.clone(),
             what,
@@ -242,16 +238,23 @@ impl PostsFile {
         })
     }
 
-    /// The error of a failed decode of `row_group`, naming the file.
-    pub(crate) fn decode_error(
+    /// The error of a failed decode of `row_group` (a Parquet or an Arrow
+    /// error), naming the file.
+    pub(crate) fn decode_error<E: Into<parquet::errors::ParquetError>>(
         &self,
         row_group: usize,
-    ) -> impl Fn(parquet::errors::ParquetError) -> IoError {
+    ) -> impl Fn(E) -> IoError {
         move |source| IoError::Decode {
             path: self.path.clone(),
             row_group,
-            source,
+            source: source.into(),
         }
+    }
+
+    /// A row group whose rows did not add up as they must: never guessed
+    /// around, an error naming the file.
+    fn inconsistent(&self, row_group: usize, what: String) -> IoError {
+        self.decode_error(row_group)(parquet::errors::ParquetError::General(what))
     }
 
     /// A reader of one row group, `BATCH_ROWS` rows at a time: the columns
@@ -480,16 +483,10 @@ pub fn plan_posts(dir: &Path, cols: &PostColumnNames) -> Result<PostsPlan> {
             &cols.lang,
         ];
         let raw = ParquetSource::open(&path)?;
-        raw.check_decodable()?;
         let text_columns: Vec<usize> = (text_names.iter())
             .filter_map(|n| raw.metadata.schema().index_of(n).ok())
             .collect();
-        let bytes_as_text = crate::read::stored_as_bytes(raw.metadata.schema(), &text_columns);
-        let source = ParquetSource {
-            metadata: raw.with_text_columns(&text_columns)?,
-            path: raw.path,
-            bytes_as_text,
-        };
+        let source = raw.reading_columns_as_text(&text_columns)?;
         let id = |key, name: &str| -> Result<usize> {
             let i = source.column("posts", key, name)?;
             source.expect_type(i, optgate_core::ID_TYPES, is_id_type)?;
@@ -747,10 +744,8 @@ fn evaluated_batches<'a>(
     let decode = f.decode_error(row_group);
     let reader = f.row_group_reader(row_group, Some(&f.rule_indices), None)?;
     Ok(reader.map(move |batch| {
-        let batch = batch.map_err(|e| decode(e.into()))?;
-        let batch = f
-            .with_rule_partitions(batch)
-            .map_err(|e| decode(e.into()))?;
+        let batch = batch.map_err(&decode)?;
+        let batch = f.with_rule_partitions(batch).map_err(&decode)?;
         let (r, regions) = evaluate_posts_with_regions(&batch, &f.rule_columns, policy, tables)
             .map_err(|source| IoError::Stage {
                 path: f.path.clone(),
@@ -830,11 +825,7 @@ pub fn process_unit(
 ) -> Result<UnitOutcome> {
     let f = &plan.files[unit.file];
     let mut ledger = LedgerBuilder::new(&f.rel_path, unit.row_group);
-    let decode = |source: arrow_schema::ArrowError| IoError::Decode {
-        path: f.path.clone(),
-        row_group: unit.row_group,
-        source: source.into(),
-    };
+    let decode = f.decode_error::<arrow_schema::ArrowError>(unit.row_group);
     let name = part_name(unit);
     let mut out = UnitWriter {
         f,
@@ -872,7 +863,7 @@ pub fn process_unit(
                 }
             }
             let mask = keep_mask(&r);
-            kept_rules.push(filter_record_batch(&batch, &mask).map_err(decode)?);
+            kept_rules.push(filter_record_batch(&batch, &mask).map_err(&decode)?);
             reasons.extend(r);
         }
         if reasons.is_empty() {
@@ -891,10 +882,10 @@ pub fn process_unit(
     if chunk_start as u64 != unit.rows {
         // The footer promised a row count the decoder did not deliver: never
         // guess which rows went missing.
-        return Err(out.error(format!(
-            "footer says {} rows, decoded {chunk_start}",
-            unit.rows
-        )));
+        return Err(f.inconsistent(
+            unit.row_group,
+            format!("footer says {} rows, decoded {chunk_start}", unit.rows),
+        ));
     }
     let UnitWriter {
         writer,
@@ -910,11 +901,7 @@ pub fn process_unit(
             ..UnitOutcome::default()
         });
     };
-    let build_err = |what: String| IoError::Decode {
-        path: f.path.clone(),
-        row_group: unit.row_group,
-        source: parquet::errors::ParquetError::General(what),
-    };
+    let build_err = |what: String| f.inconsistent(unit.row_group, what);
     // The part carries its own scrubbing figures, so a later incremental run
     // that reuses it can add them up without the text.
     writer.add_metadata(UNIT_PII_KEY, encode_unit_pii(&pii, posts_changed));
@@ -962,14 +949,6 @@ struct UnitWriter<'a> {
 }
 
 impl UnitWriter<'_> {
-    fn error(&self, what: String) -> IoError {
-        IoError::Decode {
-            path: self.f.path.clone(),
-            row_group: self.unit.row_group,
-            source: parquet::errors::ParquetError::General(what),
-        }
-    }
-
     /// Writes the kept rows of the chunk of rows starting at `start`
     /// (`reasons` one per row of the chunk, `kept_rules` its kept rows'
     /// rule columns, `kept_regions` their authors' countries): decodes their
@@ -984,16 +963,12 @@ impl UnitWriter<'_> {
     ) -> Result<()> {
         let f = self.f;
         let row_group = self.unit.row_group;
-        let decode = |source: arrow_schema::ArrowError| IoError::Decode {
-            path: f.path.clone(),
-            row_group,
-            source: source.into(),
-        };
+        let decode = f.decode_error::<arrow_schema::ArrowError>(row_group);
         let rule_schema = kept_rules
             .first()
             .map(|b| b.schema())
             .expect("a chunk with kept rows decoded at least one batch");
-        let kept_rules = concat_batches(&rule_schema, kept_rules).map_err(decode)?;
+        let kept_rules = concat_batches(&rule_schema, kept_rules).map_err(&decode)?;
         if self.writer.is_none() {
             self.writer = Some(PartWriter::create(
                 &self.path,
@@ -1015,17 +990,15 @@ impl UnitWriter<'_> {
                     }
                 })
                 .collect();
-            if f.partition_values.is_empty() {
-                return RecordBatch::try_new(batch_schema.clone(), columns).map_err(decode);
-            }
-            f.with_partitions(columns, rules.num_rows()).map_err(decode)
+            f.with_partitions(columns, rules.num_rows())
+                .map_err(&decode)
         };
         let mut scrub_and_write = |batch: RecordBatch, offset: usize| -> Result<()> {
             let batch = match self.scanner {
                 None => batch,
                 Some(scanner) => {
                     let regions = &kept_regions[offset..offset + batch.num_rows()];
-                    let s = scrub_text(&batch, f.text_index, scanner, regions).map_err(decode)?;
+                    let s = scrub_text(&batch, f.text_index, scanner, regions).map_err(&decode)?;
                     self.pii.merge(&s.counts);
                     self.posts_changed += s.changed;
                     if s.failed.iter().any(|x| *x) {
@@ -1043,7 +1016,7 @@ impl UnitWriter<'_> {
                             );
                         }
                         let keep: BooleanArray = s.failed.iter().map(|x| Some(!x)).collect();
-                        filter_record_batch(&s.batch, &keep).map_err(decode)?
+                        filter_record_batch(&s.batch, &keep).map_err(&decode)?
                     } else {
                         s.batch
                     }
@@ -1076,20 +1049,23 @@ impl UnitWriter<'_> {
             f.row_group_reader(row_group, Some(&f.rest_indices), Some(selectors.into()))?;
         let mut offset = 0;
         for rest in rest_reader {
-            let rest = rest.map_err(decode)?;
+            let rest = rest.map_err(&decode)?;
             let n = rest.num_rows();
             if offset + n > kept_rules.num_rows() {
-                return Err(self.error("more rows selected than were kept".into()));
+                return Err(f.inconsistent(row_group, "more rows selected than were kept".into()));
             }
             scrub_and_write(assemble(&kept_rules.slice(offset, n), Some(&rest))?, offset)?;
             offset += n;
         }
         if offset != kept_rules.num_rows() {
-            return Err(self.error(format!(
-                "kept {} rows but decoded {} of their other columns",
-                kept_rules.num_rows(),
-                offset
-            )));
+            return Err(f.inconsistent(
+                row_group,
+                format!(
+                    "kept {} rows but decoded {} of their other columns",
+                    kept_rules.num_rows(),
+                    offset
+                ),
+            ));
         }
         Ok(())
     }
@@ -1313,20 +1289,17 @@ pub fn floor_unit(
     options: &WriteOptions,
 ) -> Result<FloorOutcome> {
     let f = &plan.files[unit.file];
-    let decode = f.decode_error(unit.row_group);
+    let decode = f.decode_error::<arrow_schema::ArrowError>(unit.row_group);
     let reader = f.row_group_reader(unit.row_group, None, None)?;
     let schema: SchemaRef = f.schema.clone();
     let mut writer = PartWriter::create(&out_dir.join(part_name(unit)), schema, options, &f.plain)?;
     let mut outcome = FloorOutcome::default();
     for batch in reader {
-        let batch = batch.map_err(|e| decode(e.into()))?;
-        let batch = if f.partition_values.is_empty() {
-            batch
-        } else {
-            let rows = batch.num_rows();
-            f.with_partitions(batch.columns().to_vec(), rows)
-                .map_err(|e| decode(e.into()))?
-        };
+        let batch = batch.map_err(&decode)?;
+        let rows = batch.num_rows();
+        let batch = f
+            .with_partitions(batch.columns().to_vec(), rows)
+            .map_err(&decode)?;
         if let Some(text) = StrColumn::new(batch.column(f.text_index)) {
             outcome.text_bytes += (0..batch.num_rows())
                 .filter_map(|i| text.get(i))

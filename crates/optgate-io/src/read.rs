@@ -47,6 +47,7 @@ impl ParquetSource {
             metadata,
             bytes_as_text: Vec::new(),
         };
+        source.check_decodable()?;
         source.int96_as_micros()
     }
 
@@ -63,33 +64,27 @@ impl ParquetSource {
                 t.is_primitive() && t.get_physical_type() == parquet::basic::Type::INT96
             })
         };
-        let schema = self.metadata.schema();
-        let mut changed = false;
-        let fields: Vec<arrow_schema::FieldRef> =
-            (schema.fields().iter().enumerate())
-                .map(|(i, f)| match f.data_type() {
-                    DataType::Timestamp(TimeUnit::Nanosecond, zone) if int96(i) => {
-                        changed = true;
-                        std::sync::Arc::new(f.as_ref().clone().with_data_type(DataType::Timestamp(
-                            TimeUnit::Microsecond,
-                            zone.clone(),
-                        )))
-                    }
-                    _ => f.clone(),
-                })
-                .collect();
-        if !changed {
-            return Ok(self);
+        let micros = retyped(self.metadata.schema(), |i, t| match t {
+            DataType::Timestamp(TimeUnit::Nanosecond, zone) if int96(i) => {
+                Some(DataType::Timestamp(TimeUnit::Microsecond, zone.clone()))
+            }
+            _ => None,
+        });
+        match micros {
+            None => Ok(self),
+            Some(schema) => Ok(ParquetSource {
+                metadata: self.read_as(schema)?,
+                ..self
+            }),
         }
-        let metadata = self.read_as(fields)?;
-        Ok(ParquetSource { metadata, ..self })
     }
 
     /// Checks, from the footer alone, that every column chunk of the file
     /// can be decoded: a codec this build cannot read (LZO, which no Parquet
-    /// library for Rust implements) is refused here, naming the file and the
-    /// column, before any row of any file is processed.
-    pub fn check_decodable(&self) -> Result<()> {
+    /// library for Rust implements) is refused when the file is opened,
+    /// naming the file and the column, so while planning, before any row of
+    /// any file is processed.
+    fn check_decodable(&self) -> Result<()> {
         use parquet::basic::Compression;
         for group in self.metadata.metadata().row_groups() {
             for chunk in group.columns() {
@@ -200,8 +195,20 @@ impl ParquetSource {
         let indices: Vec<usize> = (names.iter())
             .filter_map(|n| self.metadata.schema().index_of(n).ok())
             .collect();
-        let metadata = self.with_text_columns(&indices)?;
-        let bytes_as_text = stored_as_bytes(self.metadata.schema(), &indices);
+        self.reading_columns_as_text(&indices)
+    }
+
+    /// [`Self::reading_as_text`] by column position.
+    pub fn reading_columns_as_text(self, text: &[usize]) -> Result<Self> {
+        let bytes_as_text = stored_as_bytes(self.metadata.schema(), text);
+        let plain = retyped(self.metadata.schema(), |i, t| {
+            let plain = as_text(t);
+            (text.contains(&i) && &plain != t).then_some(plain)
+        });
+        let metadata = match plain {
+            None => self.metadata,
+            Some(schema) => self.read_as(schema)?,
+        };
         Ok(ParquetSource {
             path: self.path,
             metadata,
@@ -209,40 +216,12 @@ impl ParquetSource {
         })
     }
 
-    /// [`Self::reading_as_text`] by column position: the footer with those
-    /// columns read as plain text.
-    pub fn with_text_columns(&self, text: &[usize]) -> Result<ArrowReaderMetadata> {
-        let schema = self.metadata.schema();
-        let mut changed = false;
-        let fields: Vec<arrow_schema::FieldRef> = (schema.fields().iter().enumerate())
-            .map(|(i, f)| {
-                if !text.contains(&i) {
-                    return f.clone();
-                }
-                let plain = as_text(f.data_type());
-                if &plain == f.data_type() {
-                    return f.clone();
-                }
-                changed = true;
-                std::sync::Arc::new(f.as_ref().clone().with_data_type(plain))
-            })
-            .collect();
-        if !changed {
-            return Ok(self.metadata.clone());
-        }
-        self.read_as(fields)
-    }
-
-    /// The footer read with the Arrow types of `fields` (one per column),
-    /// which Parquet checks against the file's own types.
-    fn read_as(&self, fields: Vec<arrow_schema::FieldRef>) -> Result<ArrowReaderMetadata> {
-        let supplied = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
-            fields,
-            self.metadata.schema().metadata().clone(),
-        ));
+    /// The footer read with the Arrow types of `schema`, which Parquet
+    /// checks against the file's own types.
+    fn read_as(&self, schema: SchemaRef) -> Result<ArrowReaderMetadata> {
         ArrowReaderMetadata::try_new(
             self.metadata.metadata().clone(),
-            ArrowReaderOptions::new().with_schema(supplied),
+            ArrowReaderOptions::new().with_schema(schema),
         )
         .map_err(|source| IoError::Parquet {
             path: self.path.clone(),
@@ -256,22 +235,19 @@ impl ParquetSource {
     /// rules and the writer read them through the dictionary). Columns of
     /// another type are left as they are.
     pub fn with_label_dictionaries(&self, labels: &[usize]) -> Result<ArrowReaderMetadata> {
-        let schema = self.metadata.schema();
-        let fields: Vec<arrow_schema::FieldRef> = schema
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| match f.data_type() {
-                DataType::Utf8 | DataType::LargeUtf8 if labels.contains(&i) => {
-                    std::sync::Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
-                        Box::new(optgate_core::LABEL_DICTIONARY_KEY),
-                        Box::new(f.data_type().clone()),
-                    )))
-                }
-                _ => f.clone(),
-            })
-            .collect();
-        self.read_as(fields)
+        let dictionaries = retyped(self.metadata.schema(), |i, t| match t {
+            DataType::Utf8 | DataType::LargeUtf8 if labels.contains(&i) => {
+                Some(DataType::Dictionary(
+                    Box::new(optgate_core::LABEL_DICTIONARY_KEY),
+                    Box::new(t.clone()),
+                ))
+            }
+            _ => None,
+        });
+        match dictionaries {
+            None => Ok(self.metadata.clone()),
+            Some(schema) => self.read_as(schema),
+        }
     }
 
     pub fn projection(&self, indices: impl IntoIterator<Item = usize>) -> ProjectionMask {
@@ -344,17 +320,18 @@ impl<R> TextChecked<R> {
     /// `bytes_as_text` are file column indices; `projection` the file
     /// columns the batches hold (every column when `None`).
     pub fn new(inner: R, bytes_as_text: &[usize], projection: Option<&[usize]>) -> Self {
-        let check = (bytes_as_text.iter())
-            .filter_map(|&c| match projection {
-                None => Some(c),
-                Some(p) => p.contains(&c).then(|| {
-                    let mut sorted = p.to_vec();
-                    sorted.sort_unstable();
-                    sorted.dedup();
-                    projected_position(&sorted, c)
-                }),
-            })
-            .collect();
+        let check = match projection {
+            None => bytes_as_text.to_vec(),
+            Some(p) => {
+                let mut sorted = p.to_vec();
+                sorted.sort_unstable();
+                sorted.dedup();
+                (bytes_as_text.iter())
+                    .filter(|c| sorted.contains(c))
+                    .map(|&c| projected_position(&sorted, c))
+                    .collect()
+            }
+        };
         TextChecked { inner, check }
     }
 }
@@ -373,30 +350,20 @@ where
         if self.check.is_empty() {
             return Some(Ok(batch));
         }
-        let schema = batch.schema();
-        let mut fields: Vec<arrow_schema::FieldRef> = schema.fields().iter().cloned().collect();
         let mut columns = batch.columns().to_vec();
         for &c in &self.check {
             match bytes_to_text(&columns[c]) {
-                Ok(text) => {
-                    fields[c] = std::sync::Arc::new(
-                        fields[c]
-                            .as_ref()
-                            .clone()
-                            .with_data_type(text.data_type().clone()),
-                    );
-                    columns[c] = text;
-                }
+                Ok(text) => columns[c] = text,
                 Err(row) => {
                     return Some(Err(arrow_schema::ArrowError::ParseError(format!(
                         "column `{}` holds a value that is not UTF-8 ({row} rows into the batch); it is stored as bytes without the UTF8 annotation, which optgate reads as text only when it is valid UTF-8",
-                        fields[c].name(),
+                        batch.schema().field(c).name(),
                     ))));
                 }
             }
         }
-        let schema = arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone());
-        Some(RecordBatch::try_new(std::sync::Arc::new(schema), columns))
+        let schema = with_bytes_as_text(&batch.schema(), &self.check);
+        Some(RecordBatch::try_new(schema, columns))
     }
 }
 
@@ -461,22 +428,34 @@ pub fn text_type(data_type: &DataType) -> DataType {
 /// `schema` with the columns at `bytes_as_text` as their string types: the
 /// schema of the batches [`TextChecked`] hands out.
 pub fn with_bytes_as_text(schema: &SchemaRef, bytes_as_text: &[usize]) -> SchemaRef {
-    if bytes_as_text.is_empty() {
-        return schema.clone();
-    }
+    retyped(schema, |i, t| {
+        bytes_as_text.contains(&i).then(|| text_type(t))
+    })
+    .unwrap_or_else(|| schema.clone())
+}
+
+/// `schema` with the type of each column `i` for which `retype(i, type)`
+/// gives one, or `None` when it gives none (nothing to change).
+fn retyped(
+    schema: &SchemaRef,
+    retype: impl Fn(usize, &DataType) -> Option<DataType>,
+) -> Option<SchemaRef> {
+    let mut changed = false;
     let fields: Vec<arrow_schema::FieldRef> = (schema.fields().iter().enumerate())
-        .map(|(i, f)| {
-            if bytes_as_text.contains(&i) {
-                std::sync::Arc::new(f.as_ref().clone().with_data_type(text_type(f.data_type())))
-            } else {
-                f.clone()
+        .map(|(i, f)| match retype(i, f.data_type()) {
+            Some(t) => {
+                changed = true;
+                std::sync::Arc::new(f.as_ref().clone().with_data_type(t))
             }
+            None => f.clone(),
         })
         .collect();
-    std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
-        fields,
-        schema.metadata().clone(),
-    ))
+    changed.then(|| {
+        std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
+            fields,
+            schema.metadata().clone(),
+        ))
+    })
 }
 
 /// Position of `index` among the projected `indices`: a projected batch keeps

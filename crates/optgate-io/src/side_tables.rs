@@ -62,7 +62,6 @@ fn null_id(src: &ParquetSource, table: &'static str, column: &str, row: u64) -> 
 }
 
 fn id_column_index(src: &ParquetSource, table: &'static str, name: &str) -> Result<usize> {
-    src.check_decodable()?;
     let i = src.column(table, "user_id", name)?;
     src.expect_type(i, optgate_core::ID_TYPES, is_id_type)?;
     Ok(i)
@@ -137,65 +136,48 @@ fn birth_days(
     array: &arrow_array::ArrayRef,
     first_row: u64,
 ) -> Result<arrow_array::Date32Array> {
-    const MS_PER_DAY: i64 = 86_400_000;
+    // Date64 and timestamps alike: raw values and how many make a day.
+    let (raw, per_day) = match array.data_type() {
+        DataType::Date32 => return Ok(array.as_primitive::<Date32Type>().clone()),
+        DataType::Date64 => (
+            array
+                .as_primitive::<arrow_array::types::Date64Type>()
+                .values(),
+            86_400_000,
+        ),
+        _ => {
+            optgate_core::stages::timestamp_values(array).ok_or_else(|| wrong_type(src, column))?
+        }
+    };
     let not_a_day = |i: usize, what: String| IoError::BadValue {
         path: src.path.clone(),
         column: column.to_owned(),
         row: first_row + i as u64,
         what,
     };
-    let from_millis = |i: usize, ms: i64| -> Result<i32> {
-        if ms.rem_euclid(MS_PER_DAY) != 0 {
-            return Err(not_a_day(
-                i,
-                format!(
-                    "{} is not midnight UTC, so not a date",
-                    rfc3339_micros(ms.saturating_mul(1000))
-                ),
-            ));
-        }
-        i32::try_from(ms.div_euclid(MS_PER_DAY))
-            .map_err(|_| not_a_day(i, format!("{ms} ms is out of range for a date")))
-    };
-    match array.data_type() {
-        DataType::Date32 => Ok(array.as_primitive::<Date32Type>().clone()),
-        DataType::Date64 => {
-            let a = array.as_primitive::<arrow_array::types::Date64Type>();
-            (0..a.len())
-                .map(|i| {
-                    a.is_valid(i)
-                        .then(|| from_millis(i, a.value(i)))
-                        .transpose()
-                })
-                .collect()
-        }
-        DataType::Timestamp(_, _) => {
-            let (raw, per_day) = optgate_core::stages::timestamp_values(array)
-                .expect("a timestamp array has raw values");
-            (0..array.len())
-                .map(|i| {
-                    if array.is_null(i) {
-                        return Ok(None);
-                    }
-                    let v = raw[i];
-                    if v.rem_euclid(per_day) != 0 {
-                        let micros = timestamp_micros(array, i).unwrap_or_default();
-                        return Err(not_a_day(
-                            i,
-                            format!(
-                                "{} is not midnight UTC, so not a date",
-                                rfc3339_micros(micros)
-                            ),
-                        ));
-                    }
-                    i32::try_from(v.div_euclid(per_day))
-                        .map(Some)
-                        .map_err(|_| not_a_day(i, format!("{v} is out of range for a date")))
-                })
-                .collect()
-        }
-        _ => Err(wrong_type(src, column)),
-    }
+    (0..array.len())
+        .map(|i| {
+            if array.is_null(i) {
+                return Ok(None);
+            }
+            let v = raw[i];
+            if v.rem_euclid(per_day) != 0 {
+                // The value as an instant, for the message.
+                let micros = i128::from(v) * 86_400_000_000 / i128::from(per_day);
+                let micros = i64::try_from(micros).unwrap_or(i64::MAX);
+                return Err(not_a_day(
+                    i,
+                    format!(
+                        "{} is not midnight UTC, so not a date",
+                        rfc3339_micros(micros)
+                    ),
+                ));
+            }
+            i32::try_from(v.div_euclid(per_day))
+                .map(Some)
+                .map_err(|_| not_a_day(i, format!("{v} is out of range for a date")))
+        })
+        .collect()
 }
 
 fn wrong_type(src: &ParquetSource, column: &str) -> IoError {
