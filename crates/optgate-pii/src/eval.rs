@@ -23,8 +23,13 @@ pub struct Label {
     /// The entity type for a planted value; `None` for a negative.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub entity: Option<Entity>,
-    /// What the value is (e.g. `fr_nir`, `date`, `luhn_fail`), for reports.
+    /// What the value is (e.g. `fr_nir`, `date`, `luhn_fail`): the row of
+    /// the report it counts in.
     pub what: String,
+    /// More about it, for reading misses: the id's kind, the phone's region
+    /// and whether its range is assigned, what the value follows.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub detail: String,
 }
 
 /// One labelled text.
@@ -702,6 +707,7 @@ fn planted(
             end: start + value.len(),
             entity: Some(entity),
             what: what.to_owned(),
+            detail: String::new(),
         }],
         text,
     }
@@ -887,6 +893,7 @@ fn negative(rng: &mut ChaCha8Rng, lang: usize) -> Case {
             end: start + value.len(),
             entity: None,
             what: what.to_owned(),
+            detail: String::new(),
         }],
         text,
     }
@@ -997,17 +1004,18 @@ pub fn generate(seed: u64, per_type: usize, negatives: usize, clean: usize) -> V
     cases
 }
 
-/// Precision and recall of one entity type.
+/// Precision and recall of one entity type, or recall of one row.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct EntityScore {
     pub planted: u64,
     /// Planted values covered by a span of the right type.
     pub found: u64,
-    /// Planted values still present verbatim in the output.
+    /// Planted values not wholly covered by spans of any type: still
+    /// readable, in part, in the output.
     pub leaked: u64,
     /// Spans of this type.
     pub predicted: u64,
-    /// Spans of this type that cover a planted value of this type.
+    /// Spans of this type that overlap a planted value of this type.
     pub correct: u64,
 }
 
@@ -1028,13 +1036,26 @@ impl EntityScore {
     }
 }
 
+/// A span that a scanner under evaluation replaced: optgate's, or another
+/// tool's read from a file. `entity` is `None` for a type optgate has no
+/// counterpart for (a date, say): it still alters the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Found {
+    pub start: usize,
+    pub end: usize,
+    #[serde(default)]
+    pub entity: Option<Entity>,
+}
+
 /// Scores of a scanner on a corpus.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub cases: u64,
     pub by_entity: BTreeMap<String, EntityScore>,
-    /// Recall per national id kind (`fr_nir`, `nl_bsn`, …) and per IP family.
+    /// Recall per label `what`: `phone_national`, `ipv4`, `fr_nir`, ….
     pub by_kind: BTreeMap<String, EntityScore>,
+    /// Recall per label `what` and `detail`, for reading misses.
+    pub by_detail: BTreeMap<String, EntityScore>,
     pub negatives: u64,
     /// Negatives touched by any replacement.
     pub negatives_scrubbed: u64,
@@ -1042,6 +1063,8 @@ pub struct Report {
     pub clean: u64,
     /// Clean texts that came back changed.
     pub clean_changed: u64,
+    /// Spans of a type optgate does not have (another tool's).
+    pub other_spans: u64,
     /// Misses, for reading: (what, text).
     pub misses: Vec<(String, String)>,
 }
@@ -1054,48 +1077,166 @@ impl Report {
         self.by_entity.values().map(|s| s.leaked).sum()
     }
     pub fn false_positive_rate(&self) -> f64 {
-        if self.negatives == 0 {
-            0.0
-        } else {
-            self.negatives_scrubbed as f64 / self.negatives as f64
-        }
+        ratio(self.negatives_scrubbed, self.negatives)
+    }
+    pub fn clean_changed_rate(&self) -> f64 {
+        ratio(self.clean_changed, self.clean)
+    }
+    /// Found and planted over the label kinds of a row.
+    pub fn row(&self, row: &Row) -> (u64, u64) {
+        row.whats.iter().fold((0, 0), |(f, p), w| {
+            let s = self.by_kind.get(*w).cloned().unwrap_or_default();
+            (f + s.found, p + s.planted)
+        })
     }
 }
 
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// A row of the headline table: label kinds and the recall they must reach.
+#[derive(Debug, Clone, Copy)]
+pub struct Row {
+    pub name: &'static str,
+    pub whats: &'static [&'static str],
+    pub target: f64,
+}
+
+/// The recall targets of the project, per row.
+pub const ROWS: [Row; 11] = [
+    Row {
+        name: "e-mail",
+        whats: &["email"],
+        target: 0.99,
+    },
+    Row {
+        name: "IBAN",
+        whats: &["iban"],
+        target: 0.99,
+    },
+    Row {
+        name: "IPv6",
+        whats: &["ipv6"],
+        target: 0.99,
+    },
+    Row {
+        name: "card numbers",
+        whats: &["card"],
+        target: 0.99,
+    },
+    Row {
+        name: "IPv4",
+        whats: &["ipv4"],
+        target: 0.99,
+    },
+    Row {
+        name: "phones, international",
+        whats: &["phone_intl"],
+        target: 0.99,
+    },
+    Row {
+        name: "phones, national",
+        whats: &["phone_national"],
+        target: 0.99,
+    },
+    Row {
+        name: "national id numbers",
+        whats: &["national_id"],
+        target: 0.99,
+    },
+    Row {
+        name: "profile URLs, handles",
+        whats: &["profile_url", "handle"],
+        target: 0.95,
+    },
+    Row {
+        name: "street addresses",
+        whats: &["address"],
+        target: 0.85,
+    },
+    Row {
+        name: "person names",
+        whats: &["person"],
+        target: 0.85,
+    },
+];
+/// At most this share of decoys altered, and of clean texts changed.
+pub const DECOYS_ALTERED_TARGET: f64 = 0.002;
+pub const CLEAN_CHANGED_TARGET: f64 = 0.0005;
+
 /// Runs `scanner` over every case.
 pub fn evaluate(scanner: &Scanner, cases: &[Case]) -> Report {
+    let found: Vec<Vec<Found>> = cases
+        .iter()
+        .map(|c| {
+            scanner
+                .find(&c.text, c.region.as_deref())
+                .into_iter()
+                .map(|s| Found {
+                    start: s.start,
+                    end: s.end,
+                    entity: Some(s.entity),
+                })
+                .collect()
+        })
+        .collect();
+    evaluate_found(cases, &found)
+}
+
+/// Whether the union of `spans` covers `start..end`.
+fn covered_by_union(spans: &[Found], start: usize, end: usize) -> bool {
+    let mut at = start;
+    let mut overlapping: Vec<&Found> = spans
+        .iter()
+        .filter(|s| s.start < end && start < s.end)
+        .collect();
+    overlapping.sort_by_key(|s| s.start);
+    for s in overlapping {
+        if s.start > at {
+            return false;
+        }
+        at = at.max(s.end);
+    }
+    at >= end
+}
+
+/// Scores the spans found in each case (`found[i]` for `cases[i]`).
+pub fn evaluate_found(cases: &[Case], found: &[Vec<Found>]) -> Report {
+    assert_eq!(cases.len(), found.len(), "one list of spans per case");
     let mut r = Report::default();
     for e in Entity::ALL {
         r.by_entity
             .insert(e.name().to_owned(), EntityScore::default());
     }
-    for case in cases {
+    for (case, spans) in cases.iter().zip(found) {
         r.cases += 1;
-        let spans = scanner.find(&case.text, case.region.as_deref());
-        let out = scanner.scrub(&case.text, case.region.as_deref()).text;
-        for s in &spans {
+        for s in spans {
+            let Some(entity) = s.entity else {
+                r.other_spans += 1;
+                continue;
+            };
             let score = r
                 .by_entity
-                .get_mut(s.entity.name())
+                .get_mut(entity.name())
                 .expect("every entity listed");
             score.predicted += 1;
             if case
                 .labels
                 .iter()
-                .any(|l| l.entity == Some(s.entity) && s.start < l.end && l.start < s.end)
+                .any(|l| l.entity == Some(entity) && s.start < l.end && l.start < s.end)
             {
                 score.correct += 1;
             }
         }
         if case.labels.is_empty() {
             r.clean += 1;
-            if out != case.text {
+            if !spans.is_empty() {
                 r.clean_changed += 1;
                 r.misses.push(("clean_changed".into(), case.text.clone()));
             }
         }
         for l in &case.labels {
-            let value = &case.text[l.start..l.end];
             let touched = spans.iter().any(|s| s.start < l.end && l.start < s.end);
             match l.entity {
                 None => {
@@ -1115,8 +1256,8 @@ pub fn evaluate(scanner: &Scanner, cases: &[Case]) -> Report {
                 Some(entity) => {
                     let covered = spans
                         .iter()
-                        .any(|s| s.entity == entity && s.start <= l.start && s.end >= l.end);
-                    let leaked = out.contains(value);
+                        .any(|s| s.entity == Some(entity) && s.start <= l.start && s.end >= l.end);
+                    let leaked = !covered_by_union(spans, l.start, l.end);
                     let bump = |score: &mut EntityScore| {
                         score.planted += 1;
                         score.found += u64::from(covered);
@@ -1127,12 +1268,21 @@ pub fn evaluate(scanner: &Scanner, cases: &[Case]) -> Report {
                             .get_mut(entity.name())
                             .expect("every entity listed"),
                     );
-                    if l.what != entity.name() {
-                        bump(r.by_kind.entry(l.what.clone()).or_default());
+                    bump(r.by_kind.entry(l.what.clone()).or_default());
+                    if !l.detail.is_empty() {
+                        bump(
+                            r.by_detail
+                                .entry(format!("{}: {}", l.what, l.detail))
+                                .or_default(),
+                        );
                     }
                     if !covered {
-                        r.misses
-                            .push((format!("missed:{}", l.what), case.text.clone()));
+                        let what = if l.detail.is_empty() {
+                            format!("missed:{}", l.what)
+                        } else {
+                            format!("missed:{} ({})", l.what, l.detail)
+                        };
+                        r.misses.push((what, case.text.clone()));
                     }
                 }
             }
@@ -1177,12 +1327,105 @@ pub fn render(r: &Report) -> String {
         "\ncases {}  planted {}  leak rate {:.4}  negatives {}  false-positive rate {:.4}  clean {}  clean changed {}\n",
         r.cases,
         r.planted(),
-        if r.planted() == 0 { 0.0 } else { r.leaked() as f64 / r.planted() as f64 },
+        ratio(r.leaked(), r.planted()),
         r.negatives,
         r.false_positive_rate(),
         r.clean,
         r.clean_changed
     ));
+    s
+}
+
+/// The headline table: each scanner's recall per row, precision per type,
+/// decoys altered and clean texts changed, side by side, with the targets.
+/// `reports` holds (scanner name, its report on the same cases).
+pub fn render_comparison(reports: &[(&str, &Report)]) -> String {
+    let mut s = String::new();
+    let head = |s: &mut String, first: &str, last: &str| {
+        s.push_str(&format!("{first:<24} {:>8}", "labels"));
+        for (name, _) in reports {
+            s.push_str(&format!(" {name:>10}"));
+        }
+        s.push_str(&format!(" {last:>8}\n"));
+    };
+    head(&mut s, "recall", "target");
+    let Some((_, first)) = reports.first() else {
+        return s;
+    };
+    for row in &ROWS {
+        let (_, planted) = first.row(row);
+        s.push_str(&format!("{:<24} {planted:>8}", row.name));
+        for (_, r) in reports {
+            let (f, p) = r.row(row);
+            s.push_str(&format!(" {:>10.3}", ratio(f, p)));
+        }
+        let mark = if ratio(first.row(row).0, planted) >= row.target {
+            ""
+        } else {
+            " !"
+        };
+        s.push_str(&format!(" {:>8}{mark}\n", format!(">= {:.2}", row.target)));
+    }
+    let rate_row =
+        |s: &mut String, name: &str, n: u64, get: &dyn Fn(&Report) -> f64, target: f64| {
+            s.push_str(&format!("{name:<24} {n:>8}"));
+            for (_, r) in reports {
+                s.push_str(&format!(" {:>9.2}%", 100.0 * get(r)));
+            }
+            let mark = if get(first) <= target { "" } else { " !" };
+            s.push_str(&format!(
+                " {:>8}{mark}\n",
+                format!("<= {}%", 100.0 * target)
+            ));
+        };
+    rate_row(
+        &mut s,
+        "decoys altered",
+        first.negatives,
+        &|r| r.false_positive_rate(),
+        DECOYS_ALTERED_TARGET,
+    );
+    rate_row(
+        &mut s,
+        "clean texts changed",
+        first.clean,
+        &|r| r.clean_changed_rate(),
+        CLEAN_CHANGED_TARGET,
+    );
+    s.push('\n');
+    head(&mut s, "precision", "");
+    for e in Entity::ALL {
+        let spans: u64 = reports
+            .iter()
+            .map(|(_, r)| r.by_entity[e.name()].predicted)
+            .sum();
+        if spans == 0 {
+            continue;
+        }
+        s.push_str(&format!(
+            "{:<24} {:>8}",
+            e.name(),
+            first.by_entity[e.name()].planted
+        ));
+        for (_, r) in reports {
+            let sc = &r.by_entity[e.name()];
+            if sc.predicted == 0 {
+                s.push_str(&format!(" {:>10}", "-"));
+            } else {
+                s.push_str(&format!(" {:>10.3}", sc.precision()));
+            }
+        }
+        s.push('\n');
+    }
+    s.push_str("\ndecoys altered by kind\n");
+    for (kind, (n, _)) in &first.negatives_scrubbed_by_kind {
+        s.push_str(&format!("{kind:<24} {n:>8}"));
+        for (_, r) in reports {
+            let bad = r.negatives_scrubbed_by_kind.get(kind).map_or(0, |x| x.1);
+            s.push_str(&format!(" {:>9.2}%", 100.0 * ratio(bad, *n)));
+        }
+        s.push('\n');
+    }
     s
 }
 
@@ -1257,6 +1500,7 @@ pub fn parse_marked(line: &str) -> Result<Case, String> {
             end: text.len(),
             entity,
             what,
+            detail: String::new(),
         });
         rest = &rest[close + closer.len()..];
     }
