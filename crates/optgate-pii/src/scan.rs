@@ -50,13 +50,14 @@ impl Keywords {
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut patterns: Vec<&'static str> = Vec::new();
         let mut cues: Vec<Vec<Cue>> = Vec::new();
-        let lists: [(&[&'static str], Cue); 7] = [
+        let lists: [(&[&'static str], Cue); 8] = [
             (words::SOCIAL_DOMAINS, Cue::Social),
             (words::NAME_INTROS, Cue::NameIntro),
             (words::TITLES, Cue::Title),
             (words::STREETS_BEFORE, Cue::StreetBefore),
             (words::STREETS_AFTER, Cue::StreetAfter),
             (words::ID_KEYWORDS, Cue::IdKeyword),
+            (words::PHONE_KEYWORDS, Cue::PhoneKeyword),
             (words::NOT_PERSONAL, Cue::NotPersonal),
         ];
         for (list, cue) in lists {
@@ -886,6 +887,13 @@ fn read_run(text: &str, start: usize) -> Run {
         if seps.is_empty() || !b.get(j).is_some_and(u8::is_ascii_digit) || run.digits.len() > 40 {
             break;
         }
+        // Dots or slashes on one side of a space and not the other: two
+        // values side by side ("21/03/2019 81.2.69.160"), not one.
+        let dotted = |s: &[char]| s.iter().any(|c| matches!(c, '.' | '/'));
+        let spaced = |s: &[char]| s.iter().any(|c| matches!(c, ' ' | '\u{00A0}' | '\u{202F}'));
+        if (spaced(&seps) && dotted(&run.seps)) || (dotted(&seps) && spaced(&run.seps)) {
+            break;
+        }
         run.group_ends.push(run.digits.len());
         run.seps.extend(seps);
         i = j;
@@ -1035,14 +1043,39 @@ fn phone_valid(digits: &str, plus: bool, region: Option<&str>) -> bool {
 
 /// The number starting at `i` (a digit, or `+`/`(` before one): validated as
 /// an IP address, card, national id or phone number and pushed if it is one.
-/// Returns the position to go on from, always after `i`.
+/// Returns the position to go on from, always after `i`. A run that is
+/// nothing as a whole is read again from its second space-separated group:
+/// a value may follow another ("978-0-306-40615-7 4111 1111 1111 1111").
 fn number_at(
+    text: &str,
+    i: usize,
+    region: Option<&str>,
+    near_before: &dyn Fn(usize, Cue, usize) -> bool,
+    spans: &mut Vec<Span>,
+) -> usize {
+    let next = match whole_number_at(text, i, region, near_before, spans) {
+        Ok(next) => return next,
+        Err(next) if next <= i + 1 => return next,
+        Err(next) => next,
+    };
+    let b = text.as_bytes();
+    // The first space inside the run that a digit (or `+`, `(`) follows.
+    (i + 1..next)
+        .find(|&k| {
+            b[k] == b' '
+                && b.get(k + 1)
+                    .is_some_and(|c| c.is_ascii_digit() || *c == b'+' || *c == b'(')
+        })
+        .map_or(next, |k| k + 1)
+}
+
+fn whole_number_at(
     text: &str,
     mut i: usize,
     region: Option<&str>,
     near_before: &dyn Fn(usize, Cue, usize) -> bool,
     spans: &mut Vec<Span>,
-) -> usize {
+) -> Result<usize, usize> {
     let b = text.as_bytes();
     let c = b[i];
     let starts = c.is_ascii_digit()
@@ -1051,7 +1084,7 @@ fn number_at(
         || !word_start(text, i)
         || prev_char(text, i).is_some_and(|p| matches!(p, '.' | ',' | '#' | '€' | '$' | '£'))
     {
-        return i + 1;
+        return Ok(i + 1);
     }
     // Most numbers in posts are short ("42", "18,90", "20h30"): count the
     // digits of the run without allocating, and skip the short ones.
@@ -1059,30 +1092,32 @@ fn number_at(
         while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'+' || b[i] == b'(') {
             i += 1;
         }
-        return i;
+        return Ok(i);
     }
     let run = read_run(text, i);
     i = run.end.max(i + 1);
     let n = run.digits.len();
     let only_dots = run.seps.iter().all(|c| *c == '.');
+    // An address in brackets, "(81.2.69.160)": the run opened on the bracket.
+    let ip_start = run.start + usize::from(b[run.start] == b'(');
     if only_dots
         && run.group_ends.len() == 3
         && !near_before(run.start, Cue::NotPersonal, 30)
         && word_end(text, run.end)
-        && checks::ipv4(&text[run.start..run.end])
+        && checks::ipv4(&text[ip_start..run.end])
     {
         spans.push(Span {
-            start: run.start,
+            start: ip_start,
             end: run.end,
             entity: Entity::Ip,
         });
-        return i;
+        return Ok(i);
     }
     if n < 7 {
-        return i;
+        return Ok(i);
     }
     if near_before(run.start, Cue::NotPersonal, 30) || (!run.plus && is_date(&run)) {
-        return i;
+        return Ok(i);
     }
     let digits = std::str::from_utf8(&run.digits).expect("ASCII digits");
     // Spanish DNI: 8 digits and a letter, possibly after a dash or space.
@@ -1102,26 +1137,26 @@ fn number_at(
                     end: j + 1,
                     entity: Entity::NationalId,
                 });
-                return i;
+                return Ok(i);
             }
         }
     }
     if !word_end(text, run.end) {
-        return i;
+        return Ok(i);
     }
     let hyphens = run.seps.iter().filter(|c| **c == '-').count();
     if (3..=4).contains(&hyphens) && is_isbn_shaped(&run) {
-        return i;
+        return Ok(i);
     }
     let only = |allowed: &[char]| run.seps.iter().all(|c| allowed.contains(c));
     // IPv4: four dotted groups.
-    if only(&['.']) && run.group_ends.len() == 3 && checks::ipv4(&text[run.start..run.end]) {
+    if only(&['.']) && run.group_ends.len() == 3 && checks::ipv4(&text[ip_start..run.end]) {
         spans.push(Span {
-            start: run.start,
+            start: ip_start,
             end: run.end,
             entity: Entity::Ip,
         });
-        return i;
+        return Ok(i);
     }
     let whole = |entity| Span {
         start: run.start,
@@ -1129,10 +1164,11 @@ fn number_at(
         entity,
     };
     let keyword = near_before(run.start, Cue::IdKeyword, 40);
+    let phone_cue = near_before(run.start, Cue::PhoneKeyword, 30);
     if !run.plus {
         if only(&[' ', '-', '\u{00A0}', '\u{202F}']) && checks::card(&run.digits) {
             spans.push(whole(Entity::Card));
-            return i;
+            return Ok(i);
         }
         let id = match n {
             15 => checks::fr_nir(&run.digits),
@@ -1148,29 +1184,36 @@ fn number_at(
             }
             _ => false,
         };
-        if id {
+        // After a word naming an id, an id-shaped number is one whatever
+        // its check: a mistyped id still identifies its owner.
+        if id || (keyword && !phone_cue && (8..=20).contains(&n)) {
             spans.push(whole(Entity::NationalId));
-            return i;
+            return Ok(i);
         }
     }
+    // After a word announcing a phone number, a phone-shaped run is one
+    // whether or not the numbering plan has assigned its range.
+    let cued_phone = phone_cue && (7..=15).contains(&n);
     // A card-shaped number that failed Luhn is a mistyped or fake card,
     // not a phone number with digits to spare.
     if (13..=19).contains(&n)
+        && !cued_phone
         && !run.plus
         && !digits.starts_with("00")
         && only(&[' ', '-'])
         && run.group_ends.first() == Some(&4)
     {
-        return i;
+        return Ok(i);
     }
     // A bare 10-digit number from 2001-09-09 to 2033-05-18 is an epoch
     // timestamp before it is a phone number without a trunk prefix.
     if run.group_ends.is_empty()
         && n == 10
+        && !cued_phone
         && !run.plus
         && (1_000_000_000..=1_999_999_999).contains(&digits.parse::<u64>().unwrap_or(0))
     {
-        return i;
+        return Ok(i);
     }
     // Phone: the longest prefix ending at a group boundary that validates.
     let mut cuts: Vec<usize> = run
@@ -1188,10 +1231,23 @@ fn number_at(
                 end: run.ends[k - 1],
                 entity: Entity::Phone,
             });
-            break;
+            return Ok(i);
         }
     }
-    i
+    // A number in international form (`+CC` or `00CC` and a national number
+    // of a possible length) is a phone whether or not its range is assigned:
+    // people mistype, and reserved ranges are still somebody's pattern.
+    let international = if run.plus {
+        Some(digits)
+    } else {
+        digits.strip_prefix("00")
+    };
+    if cued_phone || international.is_some_and(crate::phone::has_country_code) {
+        spans.push(whole(Entity::Phone));
+        return Ok(i);
+    }
+    // Nothing as a whole: its parts may be values.
+    Err(i)
 }
 
 /// Identifier-shaped tokens that start with letters (IBAN, UK NINO, Spanish
