@@ -887,6 +887,13 @@ fn read_run(text: &str, start: usize) -> Run {
         if seps.is_empty() || !b.get(j).is_some_and(u8::is_ascii_digit) || run.digits.len() > 40 {
             break;
         }
+        // An ISO date ends at a space: "1993-07-17 15:34" is a date and a
+        // time, not one number.
+        let iso_date =
+            run.digits.len() == 8 && run.group_ends == [4, 6] && run.seps.iter().all(|c| *c == '-');
+        if iso_date && seps.iter().any(|c| c.is_whitespace()) {
+            break;
+        }
         // Dots or slashes on one side of a space and not the other: two
         // values side by side ("21/03/2019 81.2.69.160"), not one.
         let dotted = |s: &[char]| s.iter().any(|c| matches!(c, '.' | '/'));
@@ -1089,8 +1096,22 @@ fn whole_number_at(
     // Most numbers in posts are short ("42", "18,90", "20h30"): count the
     // digits of the run without allocating, and skip the short ones.
     if !might_matter(b, i) {
+        let start = i;
         while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'+' || b[i] == b'(') {
             i += 1;
+        }
+        // Six digits and a letter: a Finnish henkilötunnus or a Corsican
+        // NIR may start here.
+        if i - start == 6
+            && b.get(i).is_some_and(u8::is_ascii_alphabetic)
+            && let Some(end) = lettered_id_at(text, start)
+        {
+            spans.push(Span {
+                start,
+                end,
+                entity: Entity::NationalId,
+            });
+            return Ok(end);
         }
         return Ok(i);
     }
@@ -1112,6 +1133,20 @@ fn whole_number_at(
             entity: Entity::Ip,
         });
         return Ok(i);
+    }
+    let digit_start = run.start + usize::from(!b[run.start].is_ascii_digit());
+    let letter_next = |k: usize| b.get(k).is_some_and(u8::is_ascii_alphabetic);
+    if n >= 6
+        && !run.plus
+        && (letter_next(run.end) || (b.get(run.end) == Some(&b' ') && letter_next(run.end + 1)))
+        && let Some(end) = lettered_id_at(text, digit_start)
+    {
+        spans.push(Span {
+            start: digit_start,
+            end,
+            entity: Entity::NationalId,
+        });
+        return Ok(end);
     }
     if n < 7 {
         return Ok(i);
@@ -1170,17 +1205,41 @@ fn whole_number_at(
             spans.push(whole(Entity::Card));
             return Ok(i);
         }
+        let d = &run.digits[..];
+        let shaped = |seps: &[char], groups: &[usize]| run.seps == seps && run.group_ends == groups;
+        // Checks strong enough alone (a date and a check digit, or a key of
+        // 1 in 97); weak ones count after a word naming an id, or in the
+        // shape the number is written in.
+        // Written bare, or after a word: a number in groups is read as a
+        // phone first.
+        let bare = run.group_ends.is_empty() || keyword;
         let id = match n {
-            15 => checks::fr_nir(&run.digits),
+            15 => checks::fr_nir(d),
+            13 => bare && (checks::ro_cnp(d) || checks::si_emso(d)),
             11 => {
-                checks::be_national_number(&run.digits)
-                    || (keyword
-                        && (checks::pl_pesel(&run.digits) || checks::de_steuer_id(&run.digits)))
+                checks::be_national_number(d)
+                    || (bare
+                        && (checks::pl_pesel(d)
+                            || checks::ee_lt_personal_code(d)
+                            || checks::gr_amka(d)))
+                    || ((keyword || shaped(&[' ', ' ', ' '], &[2, 5, 8]))
+                        && checks::de_steuer_id(d))
+                    || (keyword && checks::hr_oib(d))
+            }
+            10 => {
+                (shaped(&['/'], &[6]) && checks::cz_sk_birth_number(d))
+                    || (shaped(&[' '], &[4]) && checks::at_vnr(d))
+                    || (shaped(&['-'], &[6])
+                        && (checks::se_personnummer(&text.as_bytes()[digit_start..run.end])
+                            || checks::dk_cpr_shape(d)))
+                    || (keyword && checks::at_vnr(d))
             }
             9 => {
-                let ssn_shape = run.seps == ['-', '-'] && run.group_ends == [3, 5];
-                (checks::us_ssn(&run.digits) && (ssn_shape || keyword))
-                    || (keyword && (checks::nl_bsn(&run.digits) || checks::pt_nif(&run.digits)))
+                let ssn_shape = shaped(&['-', '-'], &[3, 5]);
+                (checks::us_ssn(d) && (ssn_shape || keyword))
+                    || (shaped(&['/'], &[6]) && checks::cz_sk_birth_number(d))
+                    || ((keyword || shaped(&['.', '.'], &[4, 6])) && checks::nl_bsn(d))
+                    || (keyword && checks::pt_nif(d))
             }
             _ => false,
         };
@@ -1215,6 +1274,19 @@ fn whole_number_at(
     {
         return Ok(i);
     }
+    // Dotted groups with a one-digit group are a version or a build
+    // number ("10.0.19045.3803"), not a phone written with dots.
+    let one_digit_group = {
+        let mut prev = 0;
+        run.group_ends.iter().chain(std::iter::once(&n)).any(|&g| {
+            let short = g - prev == 1;
+            prev = g;
+            short
+        })
+    };
+    if only(&['.']) && one_digit_group && !run.plus && !cued_phone {
+        return Ok(i);
+    }
     // Phone: the longest prefix ending at a group boundary that validates.
     let mut cuts: Vec<usize> = run
         .group_ends
@@ -1234,6 +1306,19 @@ fn whole_number_at(
             return Ok(i);
         }
     }
+    // A bare 10-digit number that is no phone, no timestamp (those start
+    // with 1 in this century) and no order number: a Bulgarian EGN or a
+    // Czech or Slovak birth number, if its date and check say so.
+    if n == 10
+        && run.group_ends.is_empty()
+        && !run.plus
+        && !cued_phone
+        && digits.as_bytes()[0] != b'1'
+        && (checks::bg_egn(&run.digits) || checks::cz_sk_birth_number(&run.digits))
+    {
+        spans.push(whole(Entity::NationalId));
+        return Ok(i);
+    }
     // A number in international form (`+CC` or `00CC` and a national number
     // of a possible length) is a phone whether or not its range is assigned:
     // people mistype, and reserved ranges are still somebody's pattern.
@@ -1250,33 +1335,15 @@ fn whole_number_at(
     Err(i)
 }
 
-/// Identifier-shaped tokens that start with letters (IBAN, UK NINO, Spanish
-/// NIE, Italian codice fiscale): the one starting at `i`, if any, is pushed
-/// and the position to go on from returned. An IBAN-shaped near miss (wrong
-/// check) is passed over whole, so no number inside it is read either.
-fn token_at(text: &str, i: usize, spans: &mut Vec<Span>) -> Option<usize> {
+/// Up to `max` ASCII letters and digits from `i`, upper-cased, glued across
+/// single separators (space, no-break spaces, `-`), with the byte offset
+/// just after each.
+fn glue(text: &str, i: usize, max: usize) -> (Vec<u8>, Vec<usize>) {
     let b = text.as_bytes();
-    let c = b[i];
-    if i + 4 > b.len() || !c.is_ascii_alphabetic() {
-        return None;
-    }
-    // Shapes from bytes alone, before any Unicode boundary check.
-    let (b1, b2, b3) = (b[i + 1], b[i + 2], b[i + 3]);
-    let two_letters = b1.is_ascii_alphabetic();
-    let iban_like = two_letters && b2.is_ascii_digit() && b3.is_ascii_digit();
-    let nino_like = two_letters && (b2.is_ascii_digit() || (b2 == b' ' && b3.is_ascii_digit()));
-    let nie_like = matches!(c, b'X' | b'Y' | b'Z' | b'x' | b'y' | b'z') && b1.is_ascii_digit();
-    let cf_like = b.len() >= i + 16
-        && b[i + 6].is_ascii_digit()
-        && b[i..i + 6].iter().all(u8::is_ascii_alphabetic);
-    if !(iban_like || nino_like || nie_like || cf_like) || !word_start(text, i) {
-        return None;
-    }
-    // Glue alphanumerics across single separators, remembering where each ends.
-    let mut glued: Vec<u8> = Vec::with_capacity(34);
-    let mut ends: Vec<usize> = Vec::with_capacity(34);
+    let mut glued: Vec<u8> = Vec::with_capacity(max);
+    let mut ends: Vec<usize> = Vec::with_capacity(max);
     let mut j = i;
-    while glued.len() < 34 {
+    while glued.len() < max {
         match b.get(j) {
             Some(x) if x.is_ascii_alphanumeric() => {
                 glued.push(x.to_ascii_uppercase());
@@ -1299,6 +1366,57 @@ fn token_at(text: &str, i: usize, spans: &mut Vec<Span>) -> Option<usize> {
             }
         }
     }
+    (glued, ends)
+}
+
+/// A national id that starts with digits and holds letters, from `i` (a
+/// digit): a Finnish henkilötunnus (`131052-308T`, `131052A308T`), a
+/// Corsican NIR (`2 73 04 2B 640 202 70`) or a Portuguese Cartão de
+/// Cidadão (`01127291 4 ZZ 4`). Returns where it ends.
+fn lettered_id_at(text: &str, i: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    if let Some(raw) = b.get(i..i + 11)
+        && checks::fi_hetu(raw)
+        && word_end(text, i + 11)
+    {
+        return Some(i + 11);
+    }
+    let (glued, ends) = glue(text, i, 15);
+    [
+        (15, checks::fr_nir as fn(&[u8]) -> bool),
+        (12, checks::pt_cc),
+    ]
+    .into_iter()
+    .find(|&(len, check)| {
+        glued.len() >= len && word_end(text, ends[len - 1]) && check(&glued[..len])
+    })
+    .map(|(len, _)| ends[len - 1])
+}
+
+/// Identifier-shaped tokens that start with letters (IBAN, UK NINO, Spanish
+/// NIE, Italian codice fiscale): the one starting at `i`, if any, is pushed
+/// and the position to go on from returned. An IBAN-shaped near miss (wrong
+/// check) is passed over whole, so no number inside it is read either.
+fn token_at(text: &str, i: usize, spans: &mut Vec<Span>) -> Option<usize> {
+    let b = text.as_bytes();
+    let c = b[i];
+    if i + 4 > b.len() || !c.is_ascii_alphabetic() {
+        return None;
+    }
+    // Shapes from bytes alone, before any Unicode boundary check.
+    let (b1, b2, b3) = (b[i + 1], b[i + 2], b[i + 3]);
+    let two_letters = b1.is_ascii_alphabetic();
+    let iban_like = two_letters && b2.is_ascii_digit() && b3.is_ascii_digit();
+    let nino_like = two_letters && (b2.is_ascii_digit() || (b2 == b' ' && b3.is_ascii_digit()));
+    let nie_like = matches!(c, b'X' | b'Y' | b'Z' | b'x' | b'y' | b'z')
+        && (b1.is_ascii_digit() || (b1 == b'-' && b2.is_ascii_digit()));
+    let cf_like = b.len() >= i + 16
+        && b[i + 6].is_ascii_digit()
+        && b[i..i + 6].iter().all(u8::is_ascii_alphabetic);
+    if !(iban_like || nino_like || nie_like || cf_like) || !word_start(text, i) {
+        return None;
+    }
+    let (glued, ends) = glue(text, i, 34);
     let boundary = |k: usize| word_end(text, ends[k - 1]);
     let mut found = None;
     if glued.len() >= 4
@@ -1308,6 +1426,20 @@ fn token_at(text: &str, i: usize, spans: &mut Vec<Span>) -> Option<usize> {
         && checks::iban(&glued[..len])
     {
         found = Some((len, Entity::Iban));
+    }
+    // An id written after its country's code, as tax ids are: "HR
+    // 33652045581", "PT 501 927 840".
+    if found.is_none()
+        && let Some((len, check)) = match &glued[..2] {
+            b"HR" => Some((13, checks::hr_oib as fn(&[u8]) -> bool)),
+            b"PT" => Some((11, checks::pt_nif as fn(&[u8]) -> bool)),
+            _ => None,
+        }
+        && glued.len() >= len
+        && boundary(len)
+        && check(&glued[2..len])
+    {
+        found = Some((len, Entity::NationalId));
     }
     if found.is_none()
         && glued.len() >= 16
