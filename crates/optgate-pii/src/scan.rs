@@ -562,6 +562,9 @@ fn candidates_with(
     };
 
     emails_and_handles(text, &mut spans);
+    if memchr::memchr(b'/', text.as_bytes()).is_some() {
+        profile_paths(text, &mut spans);
+    }
     for h in &hits {
         if has(h, Cue::Social) {
             profile_url(text, h, &mut spans);
@@ -594,6 +597,9 @@ fn candidates_with(
                     entity: Entity::Person,
                 });
             }
+        }
+        if has(h, Cue::IdKeyword) {
+            cued_id(text, h, &mut spans);
         }
         if has(h, Cue::StreetBefore) {
             street(text, h, false, &mut spans);
@@ -777,6 +783,64 @@ fn emails_and_handles(text: &str, spans: &mut Vec<Span>) {
     }
 }
 
+/// After a word naming an id ("PESEL", "numéro de sécurité sociale", "my
+/// ID number is"), the first id-shaped token within a few words is an id
+/// whatever its check: letters and digits in pieces joined by single
+/// spaces, dashes, dots or slashes, at least five digits, at most four
+/// letters (prefixes, check letters), 6 to 20 in all. A piece without a
+/// digit longer than two letters ends it: that is the next word.
+fn cued_id(text: &str, h: &Hit, spans: &mut Vec<Span>) {
+    let b = text.as_bytes();
+    let limit = (h.end + 24).min(b.len());
+    let mut i = h.end;
+    while i < limit {
+        if b[i].is_ascii_digit() || (b[i].is_ascii_alphabetic() && word_start(text, i)) {
+            if let Some(end) = id_token(text, i) {
+                spans.push(Span {
+                    start: i,
+                    end,
+                    entity: Entity::NationalId,
+                });
+                return;
+            }
+            // Not this word: go on after it.
+            while i < b.len() && b[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            continue;
+        }
+        i += next_char(text, i).map_or(1, char::len_utf8);
+    }
+}
+
+/// The id-shaped token at `i` (see [`cued_id`]): where it ends.
+fn id_token(text: &str, i: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let (mut digits, mut letters, mut end, mut j) = (0usize, 0usize, i, i);
+    loop {
+        let start = j;
+        while j < b.len() && b[j].is_ascii_alphanumeric() {
+            j += 1;
+        }
+        let piece = &b[start..j];
+        let d = piece.iter().filter(|c| c.is_ascii_digit()).count();
+        if piece.is_empty() || (d == 0 && piece.len() > 2) {
+            break;
+        }
+        digits += d;
+        letters += piece.len() - d;
+        end = j;
+        if letters > 4 || digits + letters > 20 {
+            return None;
+        }
+        match (b.get(j), b.get(j + 1)) {
+            (Some(b' ' | b'-' | b'.' | b'/'), Some(n)) if n.is_ascii_alphanumeric() => j += 1,
+            _ => break,
+        }
+    }
+    (digits >= 5 && digits + letters >= 6 && word_end(text, end)).then_some(end)
+}
+
 fn valid_domain(d: &str) -> bool {
     let labels: Vec<&str> = d.split('.').collect();
     if labels.len() < 2
@@ -788,6 +852,55 @@ fn valid_domain(d: &str) -> bool {
     }
     let tld = labels[labels.len() - 1];
     (tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic)) || tld.starts_with("xn--")
+}
+
+/// A URL whose path leads to a profile ([`words::PROFILE_PATHS`]) on any
+/// host: `https://mastodon.social/@alice`, `piaille.fr/@bob`,
+/// `https://www.reddit.com/u/carol`. The host must be a domain name; the
+/// scheme is optional.
+fn profile_paths(text: &str, spans: &mut Vec<Span>) {
+    let b = text.as_bytes();
+    for marker in words::PROFILE_PATHS {
+        for at in memchr::memmem::find_iter(b, marker.as_bytes()) {
+            // The host, leftwards.
+            let mut host_start = at;
+            while host_start > 0 && (b[host_start - 1].is_ascii_alphanumeric() || matches!(b[host_start - 1], b'.' | b'-')) {
+                host_start -= 1;
+            }
+            if host_start == at || !valid_domain(&text[host_start..at]) {
+                continue;
+            }
+            let mut start = host_start;
+            for scheme in ["https://", "http://"] {
+                if text[..start].ends_with(scheme) {
+                    start -= scheme.len();
+                }
+            }
+            if prev_char(text, start).is_some_and(|c| is_word(c) || c == '/' || c == '@') {
+                continue;
+            }
+            // The user, rightwards, then the rest of the path.
+            let user = at + marker.len();
+            if !b.get(user).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+                continue;
+            }
+            let mut end = user;
+            while let Some(c) = next_char(text, end) {
+                if c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '«' | '»' | '(' | ')' | '[' | ']') {
+                    break;
+                }
+                end += c.len_utf8();
+            }
+            while end > user + 1 && text[..end].ends_with(['.', ',', ';', ':', '!', '?']) {
+                end -= 1;
+            }
+            spans.push(Span {
+                start,
+                end,
+                entity: Entity::Url,
+            });
+        }
+    }
 }
 
 fn profile_url(text: &str, h: &Hit, spans: &mut Vec<Span>) {

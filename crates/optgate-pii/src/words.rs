@@ -37,7 +37,16 @@ pub const SOCIAL_DOMAINS: &[&str] = &[
     "youtube.com/@",
     "t.me/",
     "wa.me/",
+    "github.com/",
+    "gitlab.com/",
+    "twitch.tv/",
+    "bsky.app/profile/",
 ];
+
+/// Paths that lead to a person's profile on any host: the fediverse's
+/// `/@alice` and `/users/alice` (thousands of hosts), Reddit's `/u/` and
+/// `/user/`, Bluesky's and others' `/profile/`.
+pub const PROFILE_PATHS: &[&str] = &["/@", "/u/", "/user/", "/users/", "/profile/", "/in/"];
 
 pub const NAME_INTROS: &[&str] = &[
     "je m'appelle",
