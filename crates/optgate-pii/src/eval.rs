@@ -1233,7 +1233,12 @@ pub fn evaluate_found(cases: &[Case], found: &[Vec<Found>]) -> Report {
             r.clean += 1;
             if !spans.is_empty() {
                 r.clean_changed += 1;
-                r.misses.push(("clean_changed".into(), case.text.clone()));
+                let found: Vec<&str> = spans
+                    .iter()
+                    .filter_map(|s| case.text.get(s.start..s.end))
+                    .collect();
+                r.misses
+                    .push((format!("clean_changed {found:?}"), case.text.clone()));
             }
         }
         for l in &case.labels {

@@ -92,13 +92,22 @@ impl Keywords {
             patterns,
             cues,
             first_names: {
-                let mut v = words::FIRST_NAMES.to_vec();
+                let mut v: Vec<&'static str> = words::FIRST_NAMES
+                    .iter()
+                    .copied()
+                    .chain(words::given_names())
+                    .collect();
                 v.sort_unstable();
+                v.dedup();
                 v
             },
             name_ends: {
                 let mut t = [false; 256];
-                for n in words::FIRST_NAMES {
+                for n in words::FIRST_NAMES
+                    .iter()
+                    .copied()
+                    .chain(words::given_names())
+                {
                     if let Some(&last) = n.as_bytes().last() {
                         t[usize::from(last)] = true;
                     }
@@ -107,7 +116,9 @@ impl Keywords {
             },
             longest_name: words::FIRST_NAMES
                 .iter()
-                .map(|n| n.len())
+                .copied()
+                .chain(words::given_names())
+                .map(str::len)
                 .max()
                 .unwrap_or(0),
         }
@@ -447,7 +458,7 @@ fn first_name_ends_at(text: &str, e: usize, kw: &Keywords) -> bool {
         }
     }
     next_char(text, s).is_some_and(char::is_uppercase)
-        && word_start(text, s)
+        && (word_start(text, s) || prev_char(text, s) == Some('-'))
         && kw.first_names.binary_search(&&text[s..e]).is_ok()
 }
 
@@ -578,7 +589,11 @@ fn candidates_with(
                 entity: Entity::Person,
             });
         }
-        if has(h, Cue::Title) && &text[h.start..h.end] == kw.patterns[h.pattern] {
+        // "S.M. Entertainment": a title never follows a dot.
+        if has(h, Cue::Title)
+            && &text[h.start..h.end] == kw.patterns[h.pattern]
+            && prev_char(text, h.start) != Some('.')
+        {
             let after = h.end;
             // "Frau Dr. Schneider": a second title is not the name; its own hit
             // covers what follows.
@@ -788,7 +803,8 @@ fn emails_and_handles(text: &str, spans: &mut Vec<Span>) {
 /// whatever its check: letters and digits in pieces joined by single
 /// spaces, dashes, dots or slashes, at least five digits, at most four
 /// letters (prefixes, check letters), 6 to 20 in all. A piece without a
-/// digit longer than two letters ends it: that is the next word.
+/// digit that is longer than two letters or not upper-case ends it: that
+/// is the next word.
 fn cued_id(text: &str, h: &Hit, spans: &mut Vec<Span>) {
     let b = text.as_bytes();
     let limit = (h.end + 24).min(b.len());
@@ -824,7 +840,11 @@ fn id_token(text: &str, i: usize) -> Option<usize> {
         }
         let piece = &b[start..j];
         let d = piece.iter().filter(|c| c.is_ascii_digit()).count();
-        if piece.is_empty() || (d == 0 && piece.len() > 2) {
+        // A piece of letters only is a check letter or a prefix ("C",
+        // "ZZ") when short and upper-case; otherwise the next word.
+        if piece.is_empty()
+            || (d == 0 && (piece.len() > 2 || !piece.iter().all(u8::is_ascii_uppercase)))
+        {
             break;
         }
         digits += d;
@@ -864,7 +884,10 @@ fn profile_paths(text: &str, spans: &mut Vec<Span>) {
         for at in memchr::memmem::find_iter(b, marker.as_bytes()) {
             // The host, leftwards.
             let mut host_start = at;
-            while host_start > 0 && (b[host_start - 1].is_ascii_alphanumeric() || matches!(b[host_start - 1], b'.' | b'-')) {
+            while host_start > 0
+                && (b[host_start - 1].is_ascii_alphanumeric()
+                    || matches!(b[host_start - 1], b'.' | b'-'))
+            {
                 host_start -= 1;
             }
             if host_start == at || !valid_domain(&text[host_start..at]) {
@@ -881,12 +904,20 @@ fn profile_paths(text: &str, spans: &mut Vec<Span>) {
             }
             // The user, rightwards, then the rest of the path.
             let user = at + marker.len();
-            if !b.get(user).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+            if !b
+                .get(user)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            {
                 continue;
             }
             let mut end = user;
             while let Some(c) = next_char(text, end) {
-                if c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '«' | '»' | '(' | ')' | '[' | ']') {
+                if c.is_whitespace()
+                    || matches!(
+                        c,
+                        '<' | '>' | '"' | '\'' | '«' | '»' | '(' | ')' | '[' | ']'
+                    )
+                {
                     break;
                 }
                 end += c.len_utf8();
@@ -1666,6 +1697,71 @@ fn house_number(text: &str, i: usize) -> Option<usize> {
     word_end(text, j).then_some(j)
 }
 
+/// Whether `word` is a first name, or a hyphenated one whose parts all are
+/// ("Jean-Luc", "Anne-Marie").
+fn is_first_name(word: &str, kw: &Keywords) -> bool {
+    kw.first_names.binary_search(&word).is_ok()
+        || (word.contains('-')
+            && word
+                .split('-')
+                .all(|p| kw.first_names.binary_search(&p).is_ok()))
+}
+
+/// Whether the word at `i` follows a word that starts place names ("San
+/// Francisco", "Santa Barbara"): then it is no first name.
+fn after_place_word(text: &str, i: usize) -> bool {
+    let before = text[..i].trim_end_matches(' ');
+    if before.len() == i {
+        return false;
+    }
+    let word_start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_alphabetic() || *c == '.'))
+        .map_or(0, |(k, c)| k + c.len_utf8());
+    let prev = &before[word_start..];
+    words::NOT_GIVEN_NAMES.contains(&prev) || prev == "St." || prev == "Ste."
+}
+
+/// Particles inside a surname: "Willem van der Berg", "Ana de la Cruz".
+const NAME_PARTICLES: &[&str] = &[
+    "van", "von", "der", "den", "de", "la", "le", "du", "da", "di", "del", "della", "dos", "das",
+    "do", "ten", "ter", "y", "zu",
+];
+
+/// The end of the surname after a first name, from `i`: one to three
+/// capitalised words, with particles between them; `None` if the first
+/// word is not capitalised, or the name is that of a place or a prize
+/// ("John Lennon Airport").
+fn name_rest(text: &str, i: usize) -> Option<usize> {
+    let mut end = capitalised_word(text, i)?;
+    if words::AFTER_NAME_NOT_PERSON.contains(&&text[i..end]) {
+        return None;
+    }
+    let mut words_taken = 1;
+    let mut at = end;
+    while words_taken < 3 && text[at..].starts_with(' ') {
+        let mut j = at + 1;
+        // Particles, then a capitalised word.
+        while let Some(p) = NAME_PARTICLES
+            .iter()
+            .find(|p| text[j..].starts_with(**p) && text[j + p.len()..].starts_with(' '))
+        {
+            j += p.len() + 1;
+        }
+        let Some(w) = capitalised_word(text, j) else {
+            break;
+        };
+        if words::AFTER_NAME_NOT_PERSON.contains(&&text[j..w]) {
+            return None;
+        }
+        end = w;
+        at = w;
+        words_taken += 1;
+    }
+    Some(end)
+}
+
 const PARTICLES: &[&str] = &[
     "de", "du", "des", "la", "le", "l'", "d'", "del", "della", "di", "do", "da", "dos", "das",
     "van", "von", "der", "of", "the",
@@ -2000,9 +2096,10 @@ fn word_pass(
             continue;
         }
         if before_capital
-            && kw.first_names.binary_search(&word).is_ok()
+            && is_first_name(word, kw)
+            && !after_place_word(text, i)
             && text[end..].starts_with(' ')
-            && let Some(e2) = capitalised_word(text, end + 1)
+            && let Some(e2) = name_rest(text, end + 1)
         {
             spans.push(Span {
                 start: i,
@@ -2243,10 +2340,11 @@ mod tests {
         (1..b.len().saturating_sub(1)).any(|e| {
             b[e] == b' '
                 && next_char(text, e + 1).is_some_and(char::is_uppercase)
-                && words::FIRST_NAMES.iter().any(|n| {
+                && keywords().first_names.iter().any(|n| {
                     text[..e].ends_with(n)
                         && text.is_char_boundary(e - n.len())
-                        && word_start(text, e - n.len())
+                        && (word_start(text, e - n.len())
+                            || prev_char(text, e - n.len()) == Some('-'))
                 })
         })
     }
