@@ -1820,7 +1820,7 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
             && e == before.len()
         {
             let end = if english {
-                h.end
+                address_tail(text, h.end)
             } else {
                 street_name(text, skip_spaces(text, h.end)).unwrap_or(h.end)
             };
@@ -1833,7 +1833,9 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
             }
             return;
         }
-        if !english || capitalised_word(text, ws).is_none() {
+        if !english
+            || (capitalised_word(text, ws).is_none() && !is_ordinal(&text[ws..before.len()]))
+        {
             break;
         }
         k = ws;
@@ -1856,7 +1858,7 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
             if capitalised_word(text, prev_ws) == Some(before.len()) {
                 spans.push(Span {
                     start: prev_ws,
-                    end: n,
+                    end: postcode_after(text, n),
                     entity: Entity::Address,
                 });
             }
@@ -1867,10 +1869,153 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
     if let Some(n) = house_number(text, num_at) {
         spans.push(Span {
             start: h.start,
-            end: n,
+            end: postcode_after(text, n),
             entity: Entity::Address,
         });
     }
+}
+
+/// After a house number, a postcode of the continent's forms, if one
+/// follows: "75005", "1234 AB", "1200-452", "00-950". Returns the new end.
+fn postcode_after(text: &str, n: usize) -> usize {
+    let b = text.as_bytes();
+    let mut i = n;
+    if b.get(i) == Some(&b',') {
+        i += 1;
+    }
+    if b.get(i) != Some(&b' ') {
+        return n;
+    }
+    i += 1;
+    let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut e = i + digits;
+    match digits {
+        4 | 5 => {}
+        2 if b.get(e) == Some(&b'-') => {}
+        _ => return n,
+    }
+    if b.get(e) == Some(&b'-') && b[e + 1..].iter().take_while(|c| c.is_ascii_digit()).count() == 3
+    {
+        e += 4;
+    } else if digits == 4
+        && b.get(e) == Some(&b' ')
+        && b.get(e + 1..e + 3)
+            .is_some_and(|p| p.iter().all(u8::is_ascii_uppercase))
+        && word_end(text, e + 3)
+    {
+        e += 3;
+    } else if digits == 2 {
+        return n;
+    }
+    if word_end(text, e) { e } else { n }
+}
+
+/// "26th", "1st", "3rd": a street name in American addresses.
+fn is_ordinal(w: &str) -> bool {
+    let digits = w.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && matches!(&w[digits..], "st" | "nd" | "rd" | "th")
+}
+
+/// Unit words of English addresses, before a flat or suite number.
+const UNIT_WORDS: &[&str] = &[
+    "Apt",
+    "Apt.",
+    "Apartment",
+    "Suite",
+    "Ste",
+    "Unit",
+    "Flat",
+    "#",
+    "No.",
+];
+
+/// Whether `w` is a US ZIP code (12345 or 12345-6789) or a UK postcode's
+/// outward part followed by its inward part ("LS1 4AB" is two words: the
+/// outward part is checked here, the inward part by the caller).
+fn is_zip(w: &str) -> bool {
+    let b = w.as_bytes();
+    (b.len() == 5 && b.iter().all(u8::is_ascii_digit))
+        || (b.len() == 10 && b[5] == b'-' && b[..5].iter().chain(&b[6..]).all(u8::is_ascii_digit))
+}
+
+fn is_uk_outward(w: &str) -> bool {
+    let b = w.as_bytes();
+    (2..=4).contains(&b.len())
+        && b[0].is_ascii_uppercase()
+        && b.iter().any(u8::is_ascii_digit)
+        && b.iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+fn is_uk_inward(w: &str) -> bool {
+    let b = w.as_bytes();
+    b.len() == 3 && b[0].is_ascii_digit() && b[1].is_ascii_uppercase() && b[2].is_ascii_uppercase()
+}
+
+/// After an English street type, what completes the address: a direction
+/// ("NW"), a unit ("Apt 3B", "Suite 200"), and a town, state and ZIP code or
+/// UK postcode ("Springfield, IL 62704", "Leeds LS1 4AB"). Towns are taken
+/// only when a postcode follows them. Returns the new end.
+fn address_tail(text: &str, end: usize) -> usize {
+    // Words after `end` with their byte ranges, up to a sentence end.
+    let mut words: Vec<(usize, usize)> = Vec::new();
+    let mut i = end;
+    let b = text.as_bytes();
+    while words.len() < 9 && i < b.len() {
+        while i < b.len() && matches!(b[i], b' ' | b',') {
+            i += 1;
+        }
+        let s = i;
+        while i < b.len() && !matches!(b[i], b' ' | b',' | b'\n' | b'!' | b'?' | b'(' | b')' | b';')
+        {
+            i += 1;
+        }
+        let mut e = i;
+        // A full stop ends the sentence unless the word is an abbreviation.
+        while e > s
+            && b[e - 1] == b'.'
+            && !UNIT_WORDS.contains(&&text[s..e])
+            && !(e - s <= 5 && text[s..e].matches('.').count() >= 2)
+        {
+            e -= 1;
+        }
+        if e == s {
+            break;
+        }
+        words.push((s, e));
+        if e < i {
+            break;
+        }
+    }
+    let w = |k: usize| &text[words[k].0..words[k].1];
+    let mut k = 0;
+    let mut committed = end;
+    // A direction, then a unit and its number.
+    if k < words.len() && matches!(w(k), "N" | "S" | "E" | "W" | "NE" | "NW" | "SE" | "SW") {
+        committed = words[k].1;
+        k += 1;
+    }
+    if k + 1 < words.len()
+        && UNIT_WORDS.contains(&w(k))
+        && w(k + 1).bytes().any(|c| c.is_ascii_digit())
+    {
+        committed = words[k + 1].1;
+        k += 2;
+    }
+    // Up to four words of town and state, then a postcode.
+    for j in k..words.len().min(k + 6) {
+        if is_zip(w(j)) {
+            return words[j].1;
+        }
+        if is_uk_outward(w(j)) && j + 1 < words.len() && is_uk_inward(w(j + 1)) {
+            return words[j + 1].1;
+        }
+        let first = w(j).chars().next().unwrap_or(' ');
+        if !first.is_uppercase() {
+            break;
+        }
+    }
+    committed
 }
 
 /// Byte classes for [`word_pass`]: one table lookup instead of a chain of
@@ -2118,7 +2263,7 @@ fn word_pass(
         {
             spans.push(Span {
                 start: i,
-                end: n,
+                end: postcode_after(text, n),
                 entity: Entity::Address,
             });
         }
