@@ -1042,7 +1042,11 @@ fn read_run(text: &str, start: usize) -> Run {
         // values side by side ("21/03/2019 81.2.69.160"), not one.
         let dotted = |s: &[char]| s.iter().any(|c| matches!(c, '.' | '/'));
         let spaced = |s: &[char]| s.iter().any(|c| matches!(c, ' ' | '\u{00A0}' | '\u{202F}'));
-        if (spaced(&seps) && dotted(&run.seps)) || (dotted(&seps) && spaced(&run.seps)) {
+        // A dot and a space together end a sentence: "in 2008. 2026-05-16".
+        if (spaced(&seps) && dotted(&run.seps))
+            || (dotted(&seps) && spaced(&run.seps))
+            || (dotted(&seps) && spaced(&seps))
+        {
             break;
         }
         run.group_ends.push(run.digits.len());
@@ -1142,6 +1146,21 @@ const TRUNK_ZERO: &[&str] = &[
     "FR", "DE", "NL", "BE", "AT", "GB", "IE", "CH", "SE", "FI", "HR", "SI", "SK", "CZ", "BG", "RO",
     "LU", "HU",
 ];
+/// Regions whose numbering plans a number written in national form is
+/// also tried in when it fails in the author's: the EU's, and the
+/// neighbours and English-speaking countries whose numbers EU posts hold.
+const PLAUSIBLE_REGIONS: &[&str] = &[
+    "FR", "DE", "ES", "IT", "NL", "PL", "PT", "GB", "BE", "AT", "IE", "LU", "CH", "SE", "DK", "FI",
+    "NO", "CZ", "SK", "GR", "HU", "RO", "BG", "HR", "SI", "EE", "LV", "LT", "US",
+];
+
+fn plausible_elsewhere(digits: &str, region: Option<&str>) -> bool {
+    PLAUSIBLE_REGIONS
+        .iter()
+        .filter(|r| region.is_none_or(|own| !own.trim().eq_ignore_ascii_case(r)))
+        .any(|r| phone_valid(digits, false, Some(r)))
+}
+
 /// Regions tried for a national number when the author's country is unknown.
 const DEFAULT_REGIONS: &[&str] = &["FR", "DE", "IT", "NL", "BE", "AT", "GB"];
 
@@ -1263,10 +1282,13 @@ fn whole_number_at(
     i = run.end.max(i + 1);
     let n = run.digits.len();
     let only_dots = run.seps.iter().all(|c| *c == '.');
+    // "telefon: 37.62.67.26" is a phone written with dots, not an address.
+    let phone_cue = near_before(run.start, Cue::PhoneKeyword, 30);
     // An address in brackets, "(81.2.69.160)": the run opened on the bracket.
     let ip_start = run.start + usize::from(b[run.start] == b'(');
     if only_dots
         && run.group_ends.len() == 3
+        && !phone_cue
         && !near_before(run.start, Cue::NotPersonal, 30)
         && word_end(text, run.end)
         && checks::ipv4(&text[ip_start..run.end])
@@ -1329,7 +1351,11 @@ fn whole_number_at(
     }
     let only = |allowed: &[char]| run.seps.iter().all(|c| allowed.contains(c));
     // IPv4: four dotted groups.
-    if only(&['.']) && run.group_ends.len() == 3 && checks::ipv4(&text[ip_start..run.end]) {
+    if only(&['.'])
+        && run.group_ends.len() == 3
+        && !phone_cue
+        && checks::ipv4(&text[ip_start..run.end])
+    {
         spans.push(Span {
             start: ip_start,
             end: run.end,
@@ -1343,7 +1369,6 @@ fn whole_number_at(
         entity,
     };
     let keyword = near_before(run.start, Cue::IdKeyword, 40);
-    let phone_cue = near_before(run.start, Cue::PhoneKeyword, 30);
     if !run.plus {
         if only(&[' ', '-', '\u{00A0}', '\u{202F}']) && checks::card(&run.digits) {
             spans.push(whole(Entity::Card));
@@ -1431,6 +1456,22 @@ fn whole_number_at(
     if only(&['.']) && one_digit_group && !run.plus && !cued_phone {
         return Ok(i);
     }
+    // Written as people write phone numbers: a trunk 0 and nine digits or
+    // more, or in three groups or more of two to four digits (an order
+    // number's 3-7-7 is not). Such a number that fails in the
+    // author's country is tried in the other plausible ones: people post
+    // numbers of the countries they live in, not only of their account's.
+    let regular_groups = {
+        let mut prev = 0;
+        run.group_ends.len() >= 2
+            && run.group_ends.iter().chain(std::iter::once(&n)).all(|&g| {
+                let ok = (2..=4).contains(&(g - prev));
+                prev = g;
+                ok
+            })
+    };
+    let grouped_like_phone =
+        n >= 9 && (digits.starts_with('0') || regular_groups) && !is_date(&run);
     // Phone: the longest prefix ending at a group boundary that validates.
     let mut cuts: Vec<usize> = run
         .group_ends
@@ -1441,7 +1482,9 @@ fn whole_number_at(
         .collect();
     cuts.reverse();
     for k in cuts.into_iter().take(4) {
-        if phone_valid(&digits[..k], run.plus, region) {
+        if phone_valid(&digits[..k], run.plus, region)
+            || (grouped_like_phone && !run.plus && plausible_elsewhere(&digits[..k], region))
+        {
             spans.push(Span {
                 start: run.start,
                 end: run.ends[k - 1],
