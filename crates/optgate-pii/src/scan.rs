@@ -801,8 +801,9 @@ fn emails_and_handles(text: &str, spans: &mut Vec<Span>) {
 /// After a word naming an id ("PESEL", "numéro de sécurité sociale", "my
 /// ID number is"), the first id-shaped token within a few words is an id
 /// whatever its check: letters and digits in pieces joined by single
-/// spaces, dashes, dots or slashes, at least five digits, at most four
-/// letters (prefixes, check letters), 6 to 20 in all. A piece without a
+/// spaces, dashes, dots or slashes, at least five digits, at most ten
+/// letters (prefixes, check letters, a codice fiscale's nine), 6 to 20 in
+/// all. A piece without a
 /// digit that is longer than two letters or not upper-case ends it: that
 /// is the next word.
 fn cued_id(text: &str, h: &Hit, spans: &mut Vec<Span>) {
@@ -840,17 +841,19 @@ fn id_token(text: &str, i: usize) -> Option<usize> {
         }
         let piece = &b[start..j];
         let d = piece.iter().filter(|c| c.is_ascii_digit()).count();
-        // A piece of letters only is a check letter or a prefix ("C",
-        // "ZZ") when short and upper-case; otherwise the next word.
-        if piece.is_empty()
-            || (d == 0 && (piece.len() > 2 || !piece.iter().all(u8::is_ascii_uppercase)))
-        {
+        // A piece of letters only is a prefix ("HR 336…", "x-2432870w") or
+        // a check letter ("C", "ZZ") when short and upper-case, or joined
+        // to the digits by a dash; otherwise it is the next word ("is").
+        let upper = piece.iter().all(u8::is_ascii_uppercase);
+        let prefix = start == i && b.get(j) == Some(&b'-');
+        if piece.is_empty() || (d == 0 && (piece.len() > 2 || !(upper || prefix))) {
             break;
         }
         digits += d;
         letters += piece.len() - d;
         end = j;
-        if letters > 4 || digits + letters > 20 {
+        // Up to ten letters: a codice fiscale has nine.
+        if letters > 10 || digits + letters > 20 {
             return None;
         }
         match (b.get(j), b.get(j + 1)) {
@@ -1029,6 +1032,11 @@ fn read_run(text: &str, start: usize) -> Run {
             }
         }
         if seps.is_empty() || !b.get(j).is_some_and(u8::is_ascii_digit) || run.digits.len() > 40 {
+            break;
+        }
+        // A closing bracket after seven digits or more closes a value in
+        // brackets, "(1211932990126) 1980", not an area code, "(030) 1234".
+        if seps.contains(&')') && run.digits.len() >= 7 {
             break;
         }
         // An ISO date ends at a space: "1993-07-17 15:34" is a date and a
