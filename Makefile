@@ -64,15 +64,20 @@ browser:
 ## figures on the same parts (presidio-analyzer with spaCy's English model from
 ## PyPI, in .venv-presidio; its spans cached per part in target/pii-eval/).
 PII_EVAL := crates/optgate-pii/eval
+## "presidio" counts every result Presidio gives (as its anonymizer would
+## replace them: dates among them); "presidio-types" only those of optgate's types.
 pii-eval: target/pii-eval/presidio.test.jsonl target/pii-eval/presidio.dev.jsonl
 	$(CARGO) run --release -p optgate-cli -- pii-eval \
 		--corpus $(PII_EVAL)/test.jsonl --corpus $(PII_EVAL)/dev.jsonl --hard $(PII_EVAL)/hard_cases.txt \
-		--peer presidio=target/pii-eval/presidio.test.jsonl --peer presidio=target/pii-eval/presidio.dev.jsonl
+		--peer presidio=target/pii-eval/presidio.test.jsonl --peer presidio=target/pii-eval/presidio.dev.jsonl \
+		--peer presidio-types=target/pii-eval/presidio-types.test.jsonl \
+		--peer presidio-types=target/pii-eval/presidio-types.dev.jsonl
 
 target/pii-eval/presidio.%.jsonl: $(PII_EVAL)/%.jsonl $(PII_EVAL)/presidio_spans.py .venv-presidio/.installed
 	@mkdir -p target/pii-eval
-	@echo "pii-eval: Presidio on $< (a few minutes; cached until the part or the script changes)"
-	.venv-presidio/bin/python $(PII_EVAL)/presidio_spans.py $< $@.tmp && mv $@.tmp $@
+	@echo "pii-eval: Presidio on $< (about 5 minutes; cached until the part or the script changes)"
+	.venv-presidio/bin/python $(PII_EVAL)/presidio_spans.py $< $@.tmp target/pii-eval/presidio-types.$*.jsonl \
+		&& mv $@.tmp $@
 
 .venv-presidio/.installed: $(PII_EVAL)/requirements-presidio.txt
 	@echo "pii-eval: creating .venv-presidio and installing Presidio and spaCy from PyPI (about 400 MB installed)"

@@ -4,7 +4,12 @@ it finds in the form `optgate pii-eval --peer` reads: a header line (tool,
 corpus digest), then one JSON list of {start, end, entity} per case, in
 UTF-8 byte offsets, with Presidio's entity types mapped to optgate's.
 
-    python presidio_spans.py CORPUS.jsonl OUT.jsonl
+    python presidio_spans.py CORPUS.jsonl OUT.jsonl [OUT_TYPES.jsonl]
+
+OUT holds every result, as Presidio's anonymizer would replace them (dates,
+nationalities and other types optgate does not have among them, with no
+entity). OUT_TYPES, if given, holds only the results of the types optgate
+has: Presidio's figures when used for optgate's types alone.
 
 Presidio is configured to do its best on these texts, not left at its
 English-only defaults: every pattern recognizer of a country the corpus
@@ -77,22 +82,29 @@ def main():
     tldextract.extract = offline
     tldextract.tldextract.extract = offline
     corpus, out = sys.argv[1], sys.argv[2]
+    out_types = sys.argv[3] if len(sys.argv) > 3 else None
     raw = open(corpus, "rb").read()
     engine = analyzer()
     tool = f"presidio-analyzer {md.version('presidio-analyzer')}, spaCy {md.version('spacy')} with en_core_web_sm 3.8.0"
+    header = json.dumps({"tool": tool, "corpus_sha256": hashlib.sha256(raw).hexdigest()}) + "\n"
+    lines_all, lines_types = [header], [header]
+    for line in raw.decode("utf-8").splitlines():
+        if not line.strip():
+            continue
+        text = json.loads(line)["text"]
+        spans = []
+        for r in engine.analyze(text=text, language="en"):
+            e = MAP.get(r.entity_type) or ("national_id" if r.entity_type in NATIONAL else None)
+            start = len(text[: r.start].encode())
+            end = start + len(text[r.start: r.end].encode())
+            spans.append({"start": start, "end": end, "entity": e})
+        lines_all.append(json.dumps(spans) + "\n")
+        lines_types.append(json.dumps([s for s in spans if s["entity"]]) + "\n")
     with open(out, "w", encoding="utf-8") as f:
-        f.write(json.dumps({"tool": tool, "corpus_sha256": hashlib.sha256(raw).hexdigest()}) + "\n")
-        for line in raw.decode("utf-8").splitlines():
-            if not line.strip():
-                continue
-            text = json.loads(line)["text"]
-            spans = []
-            for r in engine.analyze(text=text, language="en"):
-                e = MAP.get(r.entity_type) or ("national_id" if r.entity_type in NATIONAL else None)
-                start = len(text[: r.start].encode())
-                end = start + len(text[r.start: r.end].encode())
-                spans.append({"start": start, "end": end, "entity": e})
-            f.write(json.dumps(spans) + "\n")
+        f.writelines(lines_all)
+    if out_types:
+        with open(out_types, "w", encoding="utf-8") as f:
+            f.writelines(lines_types)
 
 
 if __name__ == "__main__":
