@@ -1,7 +1,9 @@
 //! Criterion: the personal-data scanner on post text, in bytes per second.
 //! Clean text (the common case), the sample mix (8% of posts with personal
 //! data), the texts `optgate gen-sample` writes (all, and split into those
-//! with a digit or slash and the others), and text dense with personal data;
+//! with a digit or slash and the others), text dense with personal data, and
+//! the development part of the evaluation sets (Wikipedia sentences with
+//! planted values and persons, and without);
 //! one text at a time (`scrub_text`) and as the pipeline scrubs a batch
 //! (`scrub_texts`: the keyword search of two texts side by side).
 
@@ -49,7 +51,21 @@ fn texts() -> Vec<(&'static str, Texts)> {
         .iter()
         .cloned()
         .partition(|(t, _)| optgate_pii::needs_all_keywords(t));
+    // The development part of the evaluation sets (eval/dev.jsonl):
+    // Wikipedia sentences in eight languages, those with a planted value
+    // or a person (dense) and those without (clean).
+    let dev = eval::read_jsonl(include_str!("../../crates/optgate-pii/eval/dev.jsonl"))
+        .expect("the development part parses");
+    let (eval_dense, eval_clean): (Vec<_>, Vec<_>) = dev
+        .into_iter()
+        .map(|c| (c.labels.is_empty(), (c.text, c.region)))
+        .partition(|(clean, _)| !clean);
+    let strip = |v: Vec<(bool, (String, Option<String>))>| -> Texts {
+        v.into_iter().map(|(_, t)| t).collect()
+    };
     vec![
+        ("eval_dense", strip(eval_dense)),
+        ("eval_clean", strip(eval_clean)),
         ("clean", clean),
         ("sample_mix", mix),
         ("gen_sample", generated),
