@@ -343,6 +343,12 @@ pub fn de_steuer_id(s: &[u8]) -> bool {
     if repeated.len() != 1 || repeated[0] > 3 {
         return false;
     }
+    iso7064_mod_11_10(s)
+}
+
+/// ISO 7064 MOD 11,10 over eleven digits (the last one the check): the
+/// check of the German IdNr and the Croatian OIB.
+fn iso7064_mod_11_10(s: &[u8]) -> bool {
     let mut product = 10u32;
     for d in &s[..10] {
         let mut sum = (u32::from(d - b'0') + product) % 10;
@@ -351,8 +357,7 @@ pub fn de_steuer_id(s: &[u8]) -> bool {
         }
         product = (sum * 2) % 11;
     }
-    let check = (11 - product) % 10;
-    check == u32::from(s[10] - b'0')
+    (11 - product) % 10 == u32::from(s[10] - b'0')
 }
 
 /// UK National Insurance number: two prefix letters (with the excluded
@@ -600,18 +605,7 @@ pub fn dk_cpr_shape(s: &[u8]) -> bool {
 
 /// Croatian OIB: 11 digits, ISO 7064 MOD 11,10 check digit.
 pub fn hr_oib(s: &[u8]) -> bool {
-    if s.len() != 11 || !all_digits(s) {
-        return false;
-    }
-    let mut product = 10u32;
-    for d in &s[..10] {
-        let mut sum = (u32::from(d - b'0') + product) % 10;
-        if sum == 0 {
-            sum = 10;
-        }
-        product = (sum * 2) % 11;
-    }
-    (11 - product) % 10 == u32::from(s[10] - b'0')
+    s.len() == 11 && all_digits(s) && iso7064_mod_11_10(s)
 }
 
 /// Portuguese Cartão de Cidadão: 9 digits (the civil id), a check digit,
