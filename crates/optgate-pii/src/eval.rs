@@ -1362,9 +1362,14 @@ pub fn render_comparison(reports: &[(&str, &Report)]) -> String {
         s.push_str(&format!("{:<24} {planted:>8}", row.name));
         for (_, r) in reports {
             let (f, p) = r.row(row);
-            s.push_str(&format!(" {:>10.3}", ratio(f, p)));
+            if p == 0 {
+                s.push_str(&format!(" {:>10}", "-"));
+            } else {
+                s.push_str(&format!(" {:>10.3}", ratio(f, p)));
+            }
         }
-        let mark = if ratio(first.row(row).0, planted) >= row.target {
+        // "!" marks a target missed; a row without labels says nothing.
+        let mark = if planted == 0 || ratio(first.row(row).0, planted) >= row.target {
             ""
         } else {
             " !"
