@@ -43,6 +43,8 @@ pub(crate) struct Keywords {
     name_ends: [bool; 256],
     /// The byte length of the longest first name.
     longest_name: usize,
+    /// Sorted, for binary search.
+    surnames: Vec<&'static str>,
 }
 
 impl Keywords {
@@ -113,6 +115,12 @@ impl Keywords {
                     }
                 }
                 t
+            },
+            surnames: {
+                let mut v: Vec<&'static str> = words::surnames().collect();
+                v.sort_unstable();
+                v.dedup();
+                v
             },
             longest_name: words::FIRST_NAMES
                 .iter()
@@ -476,7 +484,8 @@ pub(crate) fn may_hold_name_pair(text: &str, kw: &Keywords) -> bool {
     let b = text.as_bytes();
     let at = |e: usize| {
         b[e] == b' '
-            && next_char(text, e + 1).is_some_and(char::is_uppercase)
+            && (next_char(text, e + 1).is_some_and(char::is_uppercase)
+                || particle_then_capital(text, e + 1))
             && first_name_ends_at(text, e, kw)
     };
     let word = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
@@ -501,7 +510,18 @@ pub(crate) fn may_hold_name_pair(text: &str, kw: &Keywords) -> bool {
         }
         e += 8;
     }
-    (e..b.len().saturating_sub(1)).any(at)
+    if (e..b.len().saturating_sub(1)).any(at) {
+        return true;
+    }
+    // A first name then particles ("Willem van der Berg", "Ana de la
+    // Cruz"): a space before a lower-case letter is in none of the lanes
+    // above.
+    memchr::memchr_iter(b' ', b).any(|e| {
+        e > 0
+            && b.get(e + 1).is_some_and(|c| b"vdltyz".contains(c))
+            && first_name_ends_at(text, e, kw)
+            && particle_then_capital(text, e + 1)
+    })
 }
 
 /// How [`word_pass`] moves over the bytes that cannot start anything.
@@ -602,8 +622,14 @@ fn candidates_with(
                     .strip_prefix(' ')
                     .is_some_and(|r| r.starts_with(t) && t.ends_with('.'))
             });
+            // "Herr Küche", "Mr. Today": after a title, the first word must be
+            // a known given name or surname.
+            let known = |w: &str| {
+                kw.first_names.binary_search(&w).is_ok() || kw.surnames.binary_search(&w).is_ok()
+            };
             if text[after..].starts_with(' ')
                 && !next_is_title
+                && capitalised_word(text, after + 1).is_some_and(|e| known(&text[after + 1..e]))
                 && let Some(end) = capitalised_words(text, after + 1, 2)
             {
                 spans.push(Span {
@@ -1780,6 +1806,29 @@ const NAME_PARTICLES: &[&str] = &[
     "do", "ten", "ter", "y", "zu",
 ];
 
+/// `i` moved past the particles that start there ("van der ", "de la ").
+fn skip_particles(text: &str, mut i: usize) -> usize {
+    while let Some(p) = NAME_PARTICLES.iter().find(|p| {
+        text.get(i..)
+            .and_then(|rest| rest.strip_prefix(**p))
+            .is_some_and(|rest| rest.starts_with(' '))
+    }) {
+        i += p.len() + 1;
+    }
+    i
+}
+
+/// Whether particles and then a capitalised letter start at `i`: "van der
+/// Berg", "de la Cruz".
+fn particle_then_capital(text: &str, i: usize) -> bool {
+    // Only right after a space (which also makes `i` a char boundary).
+    if i == 0 || text.as_bytes().get(i - 1) != Some(&b' ') {
+        return false;
+    }
+    let j = skip_particles(text, i);
+    j > i && next_char(text, j).is_some_and(char::is_uppercase)
+}
+
 /// The end of the surname after a first name, from `i`: one to three
 /// capitalised words, with particles between them; `None` if the first
 /// word is not capitalised, or the name is that of a place or a prize
@@ -1792,14 +1841,8 @@ fn name_rest(text: &str, i: usize) -> Option<usize> {
     let mut words_taken = 1;
     let mut at = end;
     while words_taken < 3 && text[at..].starts_with(' ') {
-        let mut j = at + 1;
         // Particles, then a capitalised word.
-        while let Some(p) = NAME_PARTICLES
-            .iter()
-            .find(|p| text[j..].starts_with(**p) && text[j + p.len()..].starts_with(' '))
-        {
-            j += p.len() + 1;
-        }
+        let j = skip_particles(text, at + 1);
         let Some(w) = capitalised_word(text, j) else {
             break;
         };
@@ -1877,7 +1920,7 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
             };
             if english || end > h.end {
                 spans.push(Span {
-                    start: ws,
+                    start: if english { unit_before(text, ws) } else { ws },
                     end,
                     entity: Entity::Address,
                 });
@@ -1965,6 +2008,27 @@ fn postcode_after(text: &str, n: usize) -> usize {
 fn is_ordinal(w: &str) -> bool {
     let digits = w.bytes().take_while(u8::is_ascii_digit).count();
     digits > 0 && matches!(&w[digits..], "st" | "nd" | "rd" | "th")
+}
+
+/// Where a unit written before the house number starts ("Flat 3, 12 Oak
+/// Point"), or `ws` if none is.
+fn unit_before(text: &str, ws: usize) -> usize {
+    let before = text[..ws].trim_end_matches([' ', ',']);
+    let Some(num_start) = before.rfind(' ').map(|p| p + 1) else {
+        return ws;
+    };
+    let number = &before[num_start..];
+    let word = before[..num_start].trim_end();
+    let word_start = word.rfind([' ', '\n', '(']).map_or(0, |p| p + 1);
+    if !number.is_empty()
+        && number.bytes().all(|c| c.is_ascii_alphanumeric())
+        && number.bytes().next().is_some_and(|c| c.is_ascii_digit())
+        && UNIT_WORDS.contains(&&word[word_start..])
+    {
+        word_start
+    } else {
+        ws
+    }
 }
 
 /// Unit words of English addresses, before a flat or suite number.
@@ -2268,8 +2332,10 @@ fn word_pass(
             we += 1;
         }
         if !(b.get(we) == Some(&b' ')
-            && b.get(we + 1)
-                .is_some_and(|n| n.is_ascii_uppercase() || n.is_ascii_digit() || *n >= 0x80))
+            && (b
+                .get(we + 1)
+                .is_some_and(|n| n.is_ascii_uppercase() || n.is_ascii_digit() || *n >= 0x80)
+                || particle_then_capital(text, we + 1)))
         {
             i = we;
             continue;
@@ -2285,7 +2351,8 @@ fn word_pass(
             .get(end + 1)
             .copied()
             .filter(|_| b.get(end) == Some(&b' '));
-        let before_capital = next.is_some_and(|n| n.is_ascii_uppercase() || n >= 0x80);
+        let before_capital = next.is_some_and(|n| n.is_ascii_uppercase() || n >= 0x80)
+            || particle_then_capital(text, end + 1);
         let before_number = next.is_some_and(|n| n.is_ascii_digit());
         if !before_capital && !before_number {
             i = end;
@@ -2295,7 +2362,7 @@ fn word_pass(
             && is_first_name(word, kw)
             && !after_place_word(text, i)
             && text[end..].starts_with(' ')
-            && let Some(e2) = name_rest(text, end + 1)
+            && let Some(e2) = name_rest(text, skip_particles(text, end + 1))
         {
             spans.push(Span {
                 start: i,
@@ -2535,7 +2602,8 @@ mod tests {
         let b = text.as_bytes();
         (1..b.len().saturating_sub(1)).any(|e| {
             b[e] == b' '
-                && next_char(text, e + 1).is_some_and(char::is_uppercase)
+                && (next_char(text, e + 1).is_some_and(char::is_uppercase)
+                    || particle_then_capital(text, e + 1))
                 && keywords().first_names.iter().any(|n| {
                     text[..e].ends_with(n)
                         && text.is_char_boundary(e - n.len())

