@@ -484,9 +484,8 @@ pub(crate) fn may_hold_name_pair(text: &str, kw: &Keywords) -> bool {
     let b = text.as_bytes();
     let at = |e: usize| {
         b[e] == b' '
-            && (next_char(text, e + 1).is_some_and(char::is_uppercase)
-                || particle_then_capital(text, e + 1))
-            && first_name_ends_at(text, e, kw)
+            && next_char(text, e + 1).is_some_and(char::is_uppercase)
+            && (first_name_ends_at(text, e, kw) || first_name_then_particles_end_at(text, e, kw))
     };
     let word = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
     let mut e = 1;
@@ -510,18 +509,27 @@ pub(crate) fn may_hold_name_pair(text: &str, kw: &Keywords) -> bool {
         }
         e += 8;
     }
-    if (e..b.len().saturating_sub(1)).any(at) {
-        return true;
+    (e..b.len().saturating_sub(1)).any(at)
+}
+
+/// Whether particles end at the space `e` ("… van der| Berg") and a first
+/// name ends at the space before them ("Willem| van der"): a name pair
+/// with particles, found from the space before the surname's capital, so
+/// that the lanes above, which look only at spaces before a capital, see it.
+fn first_name_then_particles_end_at(text: &str, e: usize, kw: &Keywords) -> bool {
+    let b = text.as_bytes();
+    let mut s = e;
+    while s > 1 {
+        // The word before `s`: a particle of at most five bytes after a space.
+        let Some(space) = (s.saturating_sub(6)..s - 1).rev().find(|&k| b[k] == b' ') else {
+            break;
+        };
+        if particle_at(b, space + 1) != Some(s - space - 1) {
+            break;
+        }
+        s = space;
     }
-    // A first name then particles ("Willem van der Berg", "Ana de la
-    // Cruz"): a space before a lower-case letter is in none of the lanes
-    // above.
-    memchr::memchr_iter(b' ', b).any(|e| {
-        e > 0
-            && b.get(e + 1).is_some_and(|c| b"vdltyz".contains(c))
-            && first_name_ends_at(text, e, kw)
-            && particle_then_capital(text, e + 1)
-    })
+    s < e && first_name_ends_at(text, s, kw)
 }
 
 /// How [`word_pass`] moves over the bytes that cannot start anything.
@@ -1806,14 +1814,22 @@ const NAME_PARTICLES: &[&str] = &[
     "do", "ten", "ter", "y", "zu",
 ];
 
+/// The length of the particle at `i` if one is there, followed by a space:
+/// a match on the word's bytes, not a search of the list.
+fn particle_at(b: &[u8], i: usize) -> Option<usize> {
+    let len = b.get(i..)?.iter().take(6).position(|&c| c == b' ')?;
+    let word = &b[i..i + len];
+    NAME_PARTICLES
+        .iter()
+        .any(|p| p.as_bytes() == word)
+        .then_some(len)
+}
+
 /// `i` moved past the particles that start there ("van der ", "de la ").
 fn skip_particles(text: &str, mut i: usize) -> usize {
-    while let Some(p) = NAME_PARTICLES.iter().find(|p| {
-        text.get(i..)
-            .and_then(|rest| rest.strip_prefix(**p))
-            .is_some_and(|rest| rest.starts_with(' '))
-    }) {
-        i += p.len() + 1;
+    let b = text.as_bytes();
+    while let Some(len) = particle_at(b, i) {
+        i += len + 1;
     }
     i
 }
@@ -1821,8 +1837,10 @@ fn skip_particles(text: &str, mut i: usize) -> usize {
 /// Whether particles and then a capitalised letter start at `i`: "van der
 /// Berg", "de la Cruz".
 fn particle_then_capital(text: &str, i: usize) -> bool {
-    // Only right after a space (which also makes `i` a char boundary).
-    if i == 0 || text.as_bytes().get(i - 1) != Some(&b' ') {
+    // Only right after a space (which also makes `i` a char boundary), and
+    // only where a particle can start: one byte decides for most words.
+    let b = text.as_bytes();
+    if i == 0 || b.get(i - 1) != Some(&b' ') || !b.get(i).is_some_and(|c| b"vdltyz".contains(c)) {
         return false;
     }
     let j = skip_particles(text, i);
