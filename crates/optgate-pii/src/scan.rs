@@ -1936,7 +1936,14 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
             } else {
                 street_name(text, skip_spaces(text, h.end)).unwrap_or(h.end)
             };
-            if english || end > h.end {
+            // "1944 Pearl Harbor", "in 2010 Turner Field": a year before an
+            // English street word is no house number unless a unit, town or
+            // postcode follows.
+            let year = text[ws..e].len() == 4
+                && text[ws..e]
+                    .parse::<u32>()
+                    .is_ok_and(|y| (1000..=2099).contains(&y));
+            if (english && !(year && end == h.end)) || (!english && end > h.end) {
                 spans.push(Span {
                     start: if english { unit_before(text, ws) } else { ws },
                     end,

@@ -688,6 +688,9 @@ pub const NOT_GIVEN_NAMES: &[&str] = &[
     "Real",
     "Union",
     "Unión",
+    "Con",
+    "Isla",
+    "Durante",
 ];
 
 /// Words that, right after a name, make it the name of a place, a prize or
@@ -761,6 +764,16 @@ pub const AFTER_NAME_NOT_PERSON: &[&str] = &[
     "Motors",
     "Airlines",
     "Galore",
+    "Nord",
+    "Sud",
+    "Süd",
+    "Norte",
+    "Sul",
+    "Tour",
+    "Party",
+    "Field",
+    "Mansion",
+    "Medical",
 ];
 
 /// Common first names across the eight languages; a listed name followed by a
