@@ -87,48 +87,36 @@ impl Keywords {
         let titles = SubAutomaton::new(&patterns, &cues, Cue::Title, |p| p.to_owned());
         let intros =
             SubAutomaton::new(&patterns, &cues, Cue::NameIntro, |p| p.to_ascii_lowercase());
+        let mut first_names: Vec<&'static str> = words::FIRST_NAMES
+            .iter()
+            .copied()
+            .chain(words::given_names())
+            .collect();
+        first_names.sort_unstable();
+        first_names.dedup();
         Keywords {
             automaton,
             titles,
             intros,
             patterns,
             cues,
-            first_names: {
-                let mut v: Vec<&'static str> = words::FIRST_NAMES
-                    .iter()
-                    .copied()
-                    .chain(words::given_names())
-                    .collect();
-                v.sort_unstable();
-                v.dedup();
-                v
-            },
             name_ends: {
                 let mut t = [false; 256];
-                for n in words::FIRST_NAMES
-                    .iter()
-                    .copied()
-                    .chain(words::given_names())
-                {
+                for n in &first_names {
                     if let Some(&last) = n.as_bytes().last() {
                         t[usize::from(last)] = true;
                     }
                 }
                 t
             },
+            longest_name: first_names.iter().map(|n| n.len()).max().unwrap_or(0),
+            first_names,
             surnames: {
                 let mut v: Vec<&'static str> = words::surnames().collect();
                 v.sort_unstable();
                 v.dedup();
                 v
             },
-            longest_name: words::FIRST_NAMES
-                .iter()
-                .copied()
-                .chain(words::given_names())
-                .map(str::len)
-                .max()
-                .unwrap_or(0),
         }
     }
 }
@@ -837,9 +825,8 @@ fn emails_and_handles(text: &str, spans: &mut Vec<Span>) {
 /// whatever its check: letters and digits in pieces joined by single
 /// spaces, dashes, dots or slashes, at least five digits, at most ten
 /// letters (prefixes, check letters, a codice fiscale's nine), 6 to 20 in
-/// all. A piece without a
-/// digit that is longer than two letters or not upper-case ends it: that
-/// is the next word.
+/// all. A piece of letters only ends it unless it is short and upper-case
+/// or a dashed prefix ([`id_token`]): otherwise it is the next word.
 fn cued_id(text: &str, h: &Hit, spans: &mut Vec<Span>) {
     let b = text.as_bytes();
     let limit = (h.end + 24).min(b.len());
@@ -1030,6 +1017,22 @@ struct Run {
     seps: Vec<char>,
 }
 
+impl Run {
+    /// The digits in each group, in order ("06 12 34" gives 2, 2, 2).
+    fn group_lens(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut prev = 0;
+        self.group_ends
+            .iter()
+            .copied()
+            .chain(std::iter::once(self.digits.len()))
+            .map(move |g| {
+                let len = g - prev;
+                prev = g;
+                len
+            })
+    }
+}
+
 fn read_run(text: &str, start: usize) -> Run {
     let b = text.as_bytes();
     let mut i = start;
@@ -1122,19 +1125,7 @@ fn might_matter(b: &[u8], mut i: usize) -> bool {
 }
 
 fn is_date(run: &Run) -> bool {
-    let groups: Vec<usize> = {
-        let mut v = Vec::new();
-        let mut prev = 0;
-        for &g in run
-            .group_ends
-            .iter()
-            .chain(std::iter::once(&run.digits.len()))
-        {
-            v.push(g - prev);
-            prev = g;
-        }
-        v
-    };
+    let groups: Vec<usize> = run.group_lens().collect();
     let same_sep = run.seps.iter().all(|c| *c == run.seps[0])
         && matches!(run.seps.first(), Some('.' | '/' | '-'));
     same_sep
@@ -1487,14 +1478,7 @@ fn whole_number_at(
     }
     // Dotted groups with a one-digit group are a version or a build
     // number ("10.0.19045.3803"), not a phone written with dots.
-    let one_digit_group = {
-        let mut prev = 0;
-        run.group_ends.iter().chain(std::iter::once(&n)).any(|&g| {
-            let short = g - prev == 1;
-            prev = g;
-            short
-        })
-    };
+    let one_digit_group = run.group_lens().any(|len| len == 1);
     if only(&['.']) && one_digit_group && !run.plus && !cued_phone {
         return Ok(i);
     }
@@ -1503,15 +1487,8 @@ fn whole_number_at(
     // number's 3-7-7 is not). Such a number that fails in the
     // author's country is tried in the other plausible ones: people post
     // numbers of the countries they live in, not only of their account's.
-    let regular_groups = {
-        let mut prev = 0;
-        run.group_ends.len() >= 2
-            && run.group_ends.iter().chain(std::iter::once(&n)).all(|&g| {
-                let ok = (2..=4).contains(&(g - prev));
-                prev = g;
-                ok
-            })
-    };
+    let regular_groups =
+        run.group_ends.len() >= 2 && run.group_lens().all(|len| (2..=4).contains(&len));
     let grouped_like_phone =
         n >= 9 && (digits.starts_with('0') || regular_groups) && !is_date(&run);
     // Phone: the longest prefix ending at a group boundary that validates.
