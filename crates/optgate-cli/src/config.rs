@@ -20,6 +20,8 @@ pub struct Config {
     pub pii: optgate_pii::ScannerConfig,
     #[serde(default)]
     pub output: OutputConfig,
+    #[serde(default)]
+    pub dedup: optgate_core::DedupConfig,
 }
 
 /// `[inputs]`: paths relative to the config file's directory.

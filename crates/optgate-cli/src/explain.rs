@@ -54,6 +54,9 @@ struct PostStatus {
     /// The input file it came from, when excluded.
     #[serde(skip_serializing_if = "Option::is_none")]
     input_file: Option<String>,
+    /// The post kept in its place, when excluded as a duplicate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duplicate_of: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,30 +86,39 @@ fn find_rows(
     let mut found = Vec::new();
     for rel in files {
         // Ids as any writer stores them: raw bytes and dictionaries as text.
-        let mut text_columns = vec![column];
-        text_columns.extend(also);
-        let src = ParquetSource::open(&dir.join(rel))?.reading_as_text(&text_columns)?;
+        // An `also` column the file lacks (a ledger written before
+        // `duplicate_of` was added) reads as null.
+        let raw = ParquetSource::open(&dir.join(rel))?;
+        let present: Vec<&str> = std::iter::once(column)
+            .chain(
+                also.iter()
+                    .copied()
+                    .filter(|a| raw.metadata.schema().index_of(a).is_ok()),
+            )
+            .collect();
+        let src = raw.reading_as_text(&present)?;
         let index = src.column("posts", "id", column)?;
         src.expect_type(index, optgate_core::ID_TYPES, optgate_core::is_id_type)?;
-        let mut wanted = vec![index];
+        let mut wanted = vec![Some(index)];
         for a in also {
-            wanted.push(src.column("posts", "id", a)?);
+            wanted.push(src.metadata.schema().index_of(a).ok());
         }
-        let mut sorted = wanted.clone();
+        let mut sorted: Vec<usize> = wanted.iter().flatten().copied().collect();
         sorted.sort_unstable();
         sorted.dedup();
-        let pos: Vec<usize> = wanted
+        let pos: Vec<Option<usize>> = wanted
             .iter()
-            .map(|i| optgate_io::read::projected_position(&sorted, *i))
+            .map(|i| i.map(|i| optgate_io::read::projected_position(&sorted, i)))
             .collect();
+        let pos0 = pos[0].expect("the id column is present");
         for batch in src.read_columns(&sorted)? {
             let batch = batch?;
             // The footer's type was checked above: never skip a file's rows.
-            let Some(ids) = IdColumn::new(batch.column(pos[0])) else {
+            let Some(ids) = IdColumn::new(batch.column(pos0)) else {
                 return Err(Failure::input(anyhow!(
                     "{}: column `{column}` has type {}, expected {}",
                     dir.join(rel).display(),
-                    batch.column(pos[0]).data_type(),
+                    batch.column(pos0).data_type(),
                     optgate_core::ID_TYPES
                 )));
             };
@@ -116,7 +128,7 @@ fn find_rows(
                 {
                     let values = pos[1..]
                         .iter()
-                        .map(|p| text_at(batch.column(*p), i))
+                        .map(|p| p.and_then(|p| text_at(batch.column(p), i)))
                         .collect();
                     found.push((rel.clone(), k, values));
                 }
@@ -158,7 +170,12 @@ fn post_statuses(ds: &Dataset, post_ids: &[String]) -> Result<Vec<PostStatus>, F
         &ledgers,
         ledger::POST_ID,
         &keys,
-        &[ledger::REASON, ledger::REASONS, ledger::INPUT_FILE],
+        &[
+            ledger::REASON,
+            ledger::REASONS,
+            ledger::INPUT_FILE,
+            ledger::DUPLICATE_OF,
+        ],
     )?
     .into_iter()
     .map(|(_, k, v)| (k, v))
@@ -174,6 +191,7 @@ fn post_statuses(ds: &Dataset, post_ids: &[String]) -> Result<Vec<PostStatus>, F
                 reason: None,
                 reasons: Vec::new(),
                 input_file: None,
+                duplicate_of: None,
             };
             if let Some(file) = included.get(&k) {
                 s.status = "included";
@@ -186,6 +204,7 @@ fn post_statuses(ds: &Dataset, post_ids: &[String]) -> Result<Vec<PostStatus>, F
                     .map(|r| r.split(", ").map(str::to_owned).collect())
                     .unwrap_or_default();
                 s.input_file = v[2].clone();
+                s.duplicate_of = v[3].clone();
             }
             s
         })
@@ -314,6 +333,12 @@ fn describe(s: &PostStatus) -> String {
             "post {}: IN the dataset ({})",
             s.post_id,
             s.file.as_deref().unwrap_or("?")
+        ),
+        "excluded" if s.duplicate_of.is_some() => format!(
+            "post {}: NOT in the dataset: duplicate of {}, which was kept in its place (input {})",
+            s.post_id,
+            s.duplicate_of.as_deref().unwrap_or("?"),
+            s.input_file.as_deref().unwrap_or("?")
         ),
         "excluded" => format!(
             "post {}: NOT in the dataset: excluded by rule {}{} (input {})",

@@ -176,6 +176,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
         kept: m.counts.kept,
         dropped_by_reason: &m.counts.dropped_by_reason,
         scratch: Some(&staging.dir),
+        exact_dedup: m.dedup.as_ref().is_some_and(|d| d.mode == "exact"),
     };
     let report = verify_output(&claim, &first.columns.posts, &first.policy, &loaded.tables)?;
     let verification = verified(&report.findings, "merged")?;

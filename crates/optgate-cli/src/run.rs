@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::anyhow;
-use optgate_core::{ConsentMode, DropCounts, DropReason, SideTables, prefilter_pays};
+use optgate_core::{ConsentMode, DedupMode, DropCounts, DropReason, SideTables, prefilter_pays};
+use optgate_io::dedup::{KeySpill, remove_losers};
 use optgate_io::incremental::{PreviousOutput, reuse_unit};
 use optgate_io::read::rfc3339_micros;
 use optgate_io::registry::{OPTOUTS_KEYS, diff, first_objections, read_keys, write_keys};
@@ -17,9 +18,9 @@ use optgate_io::side_tables::{
 use optgate_io::verify::{Claim, Finding, verify_output};
 use optgate_io::{IoError, UnitOutcome, WriteOptions, plan_posts, process_unit, sha256_file};
 use optgate_manifest::{
-    Counts, Incremental, InputFile, Inputs, MANIFEST_VERSION, Manifest, ObjectionLatency,
-    PiiRecord, PolicyRecord, PostsLayout, RegistryCheck, RunInfo, Shard, Timings, Tool,
-    Verification, canonical_json_pretty, canonical_sha256,
+    Counts, DedupRecord, Incremental, InputFile, Inputs, MANIFEST_VERSION, Manifest,
+    ObjectionLatency, PiiRecord, PolicyRecord, PostsLayout, RegistryCheck, RunInfo, Shard, Timings,
+    Tool, Verification, canonical_json_pretty, canonical_sha256,
 };
 use optgate_pii::{Entity, EntityCounts, Scanner};
 use rayon::prelude::*;
@@ -145,6 +146,19 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         (Some(path), Some(index)) => Some(crate::shard::select_shard(path, index, &mut plan)?),
         _ => None,
     };
+    let dedup = config.dedup.mode;
+    if dedup != DedupMode::Off && (shard.is_some() || args.incremental) {
+        return Err(Failure::input(anyhow!(
+            "[dedup] mode = \"{}\" does not cover {} yet: duplicates in other shards or nights \
+             would be missed. Set [dedup] mode = \"off\" for this run, or run it whole",
+            dedup.name(),
+            if shard.is_some() {
+                "a sharded run (--plan/--shard)"
+            } else {
+                "an incremental run (--incremental)"
+            }
+        )));
+    }
     let accounts_src = check_accounts(accounts_path, &config.columns.accounts)?;
     let optouts_src = optouts_path
         .map(|p| check_optouts(p, &config.columns.optouts))
@@ -286,6 +300,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         "columns": config.columns,
         "pii": config.pii,
         "output": config.output,
+        "dedup": config.dedup,
     });
     let policy_sha256 = canonical_sha256(&resolved_policy).map_err(Failure::runtime)?;
 
@@ -360,10 +375,15 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         sync: Some(syncer.queue()),
     };
     let scanner = config.pii.enabled.then(|| Scanner::new(&config.pii));
-    let outcomes: Vec<UnitOutcome> = pool.install(|| {
+    let spill = match dedup {
+        DedupMode::Off => None,
+        DedupMode::Exact => Some(pool.install(|| KeySpill::create(&staging.dir, plan.rows()))?),
+    };
+    let mut outcomes: Vec<UnitOutcome> = pool.install(|| {
         plan.units
             .par_iter()
-            .map(|unit| {
+            .enumerate()
+            .map(|(index, unit)| {
                 check_interrupted()?;
                 if let (Some(prev), Some(pf)) = (&previous_output, reuse[unit.file])
                     && let Some(o) = reuse_unit(
@@ -388,6 +408,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                     scanner
                         .as_ref()
                         .map(|s| s as &dyn optgate_pii::TextScrubber),
+                    spill.as_ref().map(|s| (s, index)),
                     &staging.dir,
                     &write_options,
                 );
@@ -397,6 +418,26 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
             .collect::<Result<_, Failure>>()
     })?;
     bar.finish_and_clear();
+    // The global phase: duplicates across every unit.
+    let (duplicate_ledgers, clusters) = match spill {
+        None => (vec![None; plan.units.len()], 0),
+        Some(spill) => {
+            let t_dedup = Instant::now();
+            let (ledgers, clusters) = pool.install(|| {
+                remove_duplicates(spill, &plan, &mut outcomes, &staging.dir, &write_options)
+            })?;
+            info!(
+                removed = outcomes
+                    .iter()
+                    .map(|o| o.counts.first_failing[DropReason::Duplicate as usize])
+                    .sum::<u64>(),
+                clusters,
+                ms = millis(t_dedup),
+                "Removed the duplicates."
+            );
+            (ledgers, clusters)
+        }
+    };
     let t_flush = Instant::now();
     let flushed = syncer.wait()?;
     debug!(
@@ -417,12 +458,13 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     let mut posts_changed = 0u64;
     let mut outputs = Vec::new();
     let mut ledger = Vec::new();
-    for o in &outcomes {
+    for (o, duplicates) in outcomes.iter().zip(duplicate_ledgers) {
         counts.merge(&o.counts);
         pii.merge(&o.pii);
         posts_changed += o.posts_changed;
         outputs.extend(o.output.clone());
         ledger.extend(o.ledger.clone());
+        ledger.extend(duplicates);
     }
     if counts.rows_in != plan.rows() || counts.kept + counts.dropped() != counts.rows_in {
         return Err(Failure::runtime(anyhow!(
@@ -434,7 +476,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         )));
     }
 
-    let reason_map = |values: &[u64; 9]| -> BTreeMap<String, u64> {
+    let reason_map = |values: &[u64; 10]| -> BTreeMap<String, u64> {
         DropReason::ALL
             .iter()
             .map(|r| (r.name().to_owned(), values[*r as usize]))
@@ -455,6 +497,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         // Spill post-id keys into the staging directory rather than hold
         // them all: memory stays flat however large the output.
         scratch: Some(&staging.dir),
+        exact_dedup: dedup == DedupMode::Exact,
     };
     let verification = verified(
         &pool
@@ -566,6 +609,14 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                 full_reprocess_reason,
             }
         }),
+        dedup: Some(DedupRecord {
+            mode: dedup.name().to_owned(),
+            normalisation: optgate_core::dedup::NORMALISATION.to_owned(),
+            key: optgate_core::dedup::EXACT_KEY.to_owned(),
+            survivor: optgate_core::dedup::SURVIVOR.to_owned(),
+            removed: counts.first_failing[DropReason::Duplicate as usize],
+            clusters,
+        }),
         shard: shard.as_ref().map(|s| Shard {
             plan_sha256: s.plan_sha256.clone(),
             shards: s.shards,
@@ -604,6 +655,43 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         println!("{}", summary_line(&manifest, &args.out, secs));
     }
     Ok(manifest)
+}
+
+/// Resolves the spill's clusters and removes their losers from the parts
+/// of `outcomes` (one per unit of `plan`, in order), units in parallel.
+/// Returns each unit's ledger file of duplicates, and the clusters.
+fn remove_duplicates(
+    spill: KeySpill,
+    plan: &optgate_io::PostsPlan,
+    outcomes: &mut [UnitOutcome],
+    out_dir: &Path,
+    options: &WriteOptions,
+) -> Result<(Vec<Option<optgate_manifest::OutputFile>>, u64), Failure> {
+    let resolution = spill.resolve()?;
+    let mut by_unit: Vec<&[optgate_io::dedup::Loser]> = vec![&[]; plan.units.len()];
+    for group in resolution.losers.chunk_by(|a, b| a.unit == b.unit) {
+        by_unit[group[0].unit as usize] = group;
+    }
+    let ledgers = outcomes
+        .par_iter_mut()
+        .zip(&plan.units)
+        .zip(by_unit)
+        .map(|((o, unit), losers)| {
+            if losers.is_empty() {
+                return Ok(None);
+            }
+            let output = o.output.as_ref().ok_or_else(|| {
+                Failure::runtime(anyhow!(
+                    "internal check failed: duplicates found in a unit that wrote no part"
+                ))
+            })?;
+            let r = remove_losers(plan, unit, output, losers, out_dir, options)?;
+            o.output = r.output;
+            o.counts.drop_kept_n(DropReason::Duplicate, r.removed);
+            Ok(Some(r.ledger))
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    Ok((ledgers, resolution.clusters))
 }
 
 /// One line per failed assertion, with a few of the posts or files behind it.

@@ -128,6 +128,7 @@ pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
         // `--posts` compares every output key with the inputs' kept keys, so
         // it keeps them in memory; otherwise they spill to the temp directory.
         scratch: args.posts.is_none().then_some(temp.as_path()),
+        exact_dedup: m.dedup.as_ref().is_some_and(|d| d.mode == "exact"),
     };
     let report =
         pool.install(|| verify_output(&claim, &ds.columns.posts, &ds.policy, &loaded.tables))?;
@@ -266,13 +267,19 @@ fn check_inputs(
         .iter()
         .filter(|k| output_keys.binary_search(k).is_err())
         .count() as u64;
-    let pii_errors = ds
-        .manifest
-        .counts
-        .dropped_by_reason
-        .get("pii_error")
-        .copied()
-        .unwrap_or(0);
+    // Posts dropped after the rules: their text could not be scrubbed, or
+    // it duplicates another post's.
+    let dropped_late: u64 = ["pii_error", "duplicate"]
+        .iter()
+        .map(|r| {
+            ds.manifest
+                .counts
+                .dropped_by_reason
+                .get(*r)
+                .copied()
+                .unwrap_or(0)
+        })
+        .sum();
     Ok(vec![
         finding(
             "inputs_match",
@@ -290,8 +297,8 @@ fn check_inputs(
         ),
         finding(
             "kept_posts_present",
-            "posts the policy keeps from the inputs that are missing from the output (only pii_error drops may be)",
-            pii_errors,
+            "posts the policy keeps from the inputs that are missing from the output (only pii_error and duplicate drops may be)",
+            dropped_late,
             missing,
             Vec::new(),
         ),

@@ -133,7 +133,8 @@ fn ledger_has_one_row_per_dropped_post_and_reconciles_with_the_manifest() {
                 "reason",
                 "reasons",
                 "input_file",
-                "input_row_group"
+                "input_row_group",
+                "duplicate_of"
             ]
         );
     }
@@ -478,8 +479,8 @@ fn a_run_whose_output_fails_verification_exits_2_and_publishes_nothing() {
     assert!(leftovers(tmp.path(), "staging").is_empty());
 }
 
-/// An output published before `inputs.posts_layout` (manifest_version 2)
-/// still verifies and can be superseded; a version optgate does not know is
+/// An output published before `inputs.posts_layout` (manifest_version 2,
+/// without `dedup` either) still verifies and can be superseded; a version optgate does not know is
 /// refused, saying which it reads.
 #[test]
 fn a_version_2_manifest_is_still_read_and_an_unknown_version_refused() {
@@ -488,13 +489,25 @@ fn a_version_2_manifest_is_still_read_and_an_unknown_version_refused() {
     let (config, out) = sample_run(tmp.path(), 1000, 2, 300, "");
     let rewrite = |version: u64| {
         let mut m = manifest(&out);
-        assert_eq!(m["manifest_version"], 3);
+        assert_eq!(m["manifest_version"], 4);
         m["manifest_version"] = serde_json::json!(version);
         m["inputs"]
             .as_object_mut()
             .expect("inputs")
             .remove("posts_layout")
             .expect("a version 3 manifest records the layout");
+        // Nor did version 3 know deduplication.
+        m.as_object_mut()
+            .expect("manifest")
+            .remove("dedup")
+            .expect("a version 4 manifest records deduplication");
+        for counts in ["dropped_by_reason", "failing_by_rule"] {
+            m["counts"][counts]
+                .as_object_mut()
+                .expect("counts")
+                .remove("duplicate")
+                .expect("a version 4 manifest counts duplicates");
+        }
         let text = format!("{}\n", serde_json::to_string_pretty(&m).expect("json"));
         fs::write(out.join("manifest.json"), &text).expect("write");
         let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
@@ -522,13 +535,13 @@ fn a_version_2_manifest_is_still_read_and_an_unknown_version_refused() {
             .arg("--out")
             .arg(&out),
     );
-    assert_eq!(manifest(&out)["manifest_version"], 3);
+    assert_eq!(manifest(&out)["manifest_version"], 4);
     rewrite(9);
     let o = optgate().arg("verify").arg(&out).output().expect("starts");
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("manifest_version 9 is not a version this optgate reads ([2, 3]"),
+        stderr.contains("manifest_version 9 is not a version this optgate reads ([2, 3, 4]"),
         "{stderr}"
     );
 }

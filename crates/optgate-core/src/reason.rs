@@ -26,11 +26,15 @@ pub enum DropReason {
     OptedOut = 7,
     /// The post passed every rule but scrubbing its text failed: fail closed.
     PiiError = 8,
+    /// The post passed every rule, but its scrubbed text duplicates that of
+    /// a post that comes first (earlier `created_at`, then smaller post id):
+    /// only that one is kept (`[dedup]`).
+    Duplicate = 9,
 }
 
 impl DropReason {
     /// Every reason, in evaluation order.
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 10] = [
         DropReason::InvalidRow,
         DropReason::NoAccount,
         DropReason::AgeUnknown,
@@ -40,6 +44,7 @@ impl DropReason {
         DropReason::NotPublic,
         DropReason::OptedOut,
         DropReason::PiiError,
+        DropReason::Duplicate,
     ];
 
     /// The name used in manifests and ledgers.
@@ -54,6 +59,7 @@ impl DropReason {
             DropReason::NotPublic => "not_public",
             DropReason::OptedOut => "opted_out",
             DropReason::PiiError => "pii_error",
+            DropReason::Duplicate => "duplicate",
         }
     }
 
@@ -106,9 +112,9 @@ pub struct DropCounts {
     pub rows_in: u64,
     pub kept: u64,
     /// Dropped posts by the first rule they failed, indexed by `DropReason as usize`.
-    pub first_failing: [u64; 9],
+    pub first_failing: [u64; 10],
     /// Posts failing each rule, whether or not it was the first.
-    pub failing: [u64; 9],
+    pub failing: [u64; 10],
 }
 
 impl DropCounts {
@@ -156,10 +162,16 @@ impl DropCounts {
     /// A post counted as kept is dropped after all, for `reason` alone
     /// (scrubbing its text failed).
     pub fn drop_kept(&mut self, reason: DropReason) {
-        debug_assert!(self.kept > 0, "only a kept post can be dropped late");
-        self.kept -= 1;
-        self.first_failing[reason as usize] += 1;
-        self.failing[reason as usize] += 1;
+        self.drop_kept_n(reason, 1);
+    }
+
+    /// [`DropCounts::drop_kept`] for `n` posts (duplicates found once every
+    /// unit was processed).
+    pub fn drop_kept_n(&mut self, reason: DropReason, n: u64) {
+        debug_assert!(self.kept >= n, "only a kept post can be dropped late");
+        self.kept -= n;
+        self.first_failing[reason as usize] += n;
+        self.failing[reason as usize] += n;
     }
 
     pub fn dropped(&self) -> u64 {

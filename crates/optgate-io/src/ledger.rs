@@ -1,5 +1,6 @@
 //! The removal ledger: one row per dropped post, with the post id, the first
-//! rule it failed, every rule it failed and where it came from. No text and no
+//! rule it failed, every rule it failed, where it came from and, for a
+//! duplicate, the id of the post that was kept in its place. No text and no
 //! other personal data: the ledger answers "why is this post not in the
 //! dataset" and reconciles with the manifest's counts.
 
@@ -25,6 +26,7 @@ pub const REASON: &str = "reason";
 pub const REASONS: &str = "reasons";
 pub const INPUT_FILE: &str = "input_file";
 pub const INPUT_ROW_GROUP: &str = "input_row_group";
+pub const DUPLICATE_OF: &str = "duplicate_of";
 
 /// The schema of every ledger file.
 pub fn schema() -> SchemaRef {
@@ -39,6 +41,9 @@ pub fn schema() -> SchemaRef {
         ),
         Field::new(INPUT_FILE, DataType::Utf8, false),
         Field::new(INPUT_ROW_GROUP, DataType::UInt32, false),
+        // The surviving post's id, for a post dropped as a duplicate; null
+        // for every other reason.
+        Field::new(DUPLICATE_OF, DataType::Utf8, true),
     ]))
 }
 
@@ -49,6 +54,7 @@ pub struct LedgerBuilder {
     input_file: String,
     row_group: u32,
     post_id: StringBuilder,
+    duplicate_of: StringBuilder,
     /// The rules each dropped post failed; the reason columns are built from
     /// them when the file is written.
     reasons: Vec<ReasonSet>,
@@ -63,6 +69,7 @@ impl LedgerBuilder {
             input_file: input_file.to_owned(),
             row_group: u32::try_from(row_group).unwrap_or(u32::MAX),
             post_id: StringBuilder::new(),
+            duplicate_of: StringBuilder::new(),
             reasons: Vec::new(),
             writer: None,
             spilled: 0,
@@ -73,6 +80,16 @@ impl LedgerBuilder {
     pub fn push(&mut self, post_id: Option<&str>, reasons: ReasonSet) {
         assert!(!reasons.is_empty(), "a dropped post failed a rule");
         self.post_id.append_option(post_id);
+        self.duplicate_of.append_null();
+        self.reasons.push(reasons);
+    }
+
+    /// Records a post dropped as a duplicate of the post `survivor`.
+    pub fn push_duplicate(&mut self, post_id: &str, survivor: &str) {
+        let mut reasons = ReasonSet::EMPTY;
+        reasons.insert(DropReason::Duplicate);
+        self.post_id.append_value(post_id);
+        self.duplicate_of.append_value(survivor);
         self.reasons.push(reasons);
     }
 
@@ -178,6 +195,7 @@ impl LedgerBuilder {
             Arc::new(reasons),
             dictionary(vec![0; rows], &file),
             Arc::new(UInt32Array::from(vec![self.row_group; rows])),
+            Arc::new(self.duplicate_of.finish()),
         ];
         // The batch's own types; the file's are `schema`'s.
         let fields: Vec<Field> = schema()
@@ -221,11 +239,12 @@ mod tests {
         );
         b.push(None, set(&[DropReason::InvalidRow]));
         b.push(Some("p3"), set(&[DropReason::PiiError]));
+        b.push_duplicate("p4", "p0");
         let out = b
             .write(dir.path(), "l.parquet", &WriteOptions::default())
             .expect("write")
             .expect("a file");
-        assert_eq!(out.rows, 3);
+        assert_eq!(out.rows, 4);
         let src = crate::ParquetSource::open(&dir.path().join("l.parquet")).expect("open");
         assert_eq!(src.metadata.schema().as_ref(), schema().as_ref());
         // Min/max for every column a reader can prune by; none for the post
@@ -239,10 +258,10 @@ mod tests {
             .collect();
         assert_eq!(
             with_statistics,
-            ["reason", "input_file", "input_row_group"],
+            ["reason", "input_file", "input_row_group", "duplicate_of"],
             "columns with min/max"
         );
-        let all: Vec<usize> = (0..5).collect();
+        let all: Vec<usize> = (0..6).collect();
         let batches: Vec<RecordBatch> = src
             .read_columns(&all)
             .expect("read")
@@ -257,16 +276,18 @@ mod tests {
                 .collect()
         };
         let some = |x: &str| Some(x.to_owned());
-        assert_eq!(strings(0), vec![some("p1"), None, some("p3")]);
+        assert_eq!(strings(0), vec![some("p1"), None, some("p3"), some("p4")]);
         assert_eq!(
             strings(1),
             vec![
                 some("private_message"),
                 some("invalid_row"),
-                some("pii_error")
+                some("pii_error"),
+                some("duplicate")
             ]
         );
-        let lists: Vec<Vec<String>> = (0..3)
+        assert_eq!(strings(5), vec![None, None, None, some("p0")]);
+        let lists: Vec<Vec<String>> = (0..4)
             .map(|i| {
                 let l = b.column(2).as_list::<i32>().value(i);
                 l.as_string::<i32>()
@@ -281,11 +302,12 @@ mod tests {
                 vec!["private_message".to_owned(), "opted_out".to_owned()],
                 vec!["invalid_row".to_owned()],
                 vec!["pii_error".to_owned()],
+                vec!["duplicate".to_owned()],
             ]
         );
-        assert_eq!(strings(3), vec![some("posts/day=1/part-0.parquet"); 3]);
+        assert_eq!(strings(3), vec![some("posts/day=1/part-0.parquet"); 4]);
         let groups = b.column(4).as_primitive::<arrow_array::types::UInt32Type>();
-        assert_eq!(groups.values().to_vec(), vec![7, 7, 7]);
+        assert_eq!(groups.values().to_vec(), vec![7, 7, 7, 7]);
         assert_eq!(b.column(1).null_count(), 0);
     }
 

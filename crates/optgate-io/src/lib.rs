@@ -14,6 +14,7 @@
 //! # Ok::<(), optgate_io::IoError>(())
 //! ```
 
+pub mod dedup;
 pub mod discover;
 pub mod error;
 pub mod hash;

@@ -25,6 +25,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use crate::dedup::{KeyRecord, KeySpill};
 use crate::discover::{PostsSource, discover_posts};
 use crate::error::{IoError, Result};
 use crate::hash::HashingWriter;
@@ -116,6 +117,11 @@ impl PostsFile {
     /// The file's Arrow schema, as output files are written.
     pub fn schema(&self) -> &SchemaRef {
         &self.schema
+    }
+
+    /// How the file's output columns are encoded.
+    pub fn plain(&self) -> &PlainColumns {
+        &self.plain
     }
 
     /// `columns` (the file's, as read) followed by the file's Hive partition
@@ -813,13 +819,17 @@ pub const CHUNK_ROWS: usize = 16 * BATCH_ROWS;
 /// then decodes the remaining columns of kept rows only and writes them to
 /// `out_dir/data/part-….parquet`, and the dropped posts to
 /// `out_dir/ledger/part-….parquet`. Both directories must exist. A unit of
-/// more than [`CHUNK_ROWS`] rows is processed a chunk at a time.
+/// more than [`CHUNK_ROWS`] rows is processed a chunk at a time. With
+/// `dedup`, the key of every post written goes to its spill (the unit
+/// being the plan's unit at that index), for the global phase.
+#[allow(clippy::too_many_arguments)]
 pub fn process_unit(
     plan: &PostsPlan,
     unit: &WorkUnit,
     policy: &Policy,
     tables: &SideTables,
     scanner: Option<&dyn TextScrubber>,
+    dedup: Option<(&KeySpill, usize)>,
     out_dir: &Path,
     options: &WriteOptions,
 ) -> Result<UnitOutcome> {
@@ -838,6 +848,12 @@ pub fn process_unit(
         pii: EntityCounts::default(),
         posts_changed: 0,
         ledger: &mut ledger,
+        dedup: dedup.map(|(spill, index)| Keys {
+            spill,
+            unit: u32::try_from(index).unwrap_or(u32::MAX),
+            records: Vec::new(),
+            scratch: String::new(),
+        }),
     };
     let mut rules = evaluated_batches(f, unit, policy, tables)?;
     let mut chunk_start = 0usize;
@@ -871,6 +887,9 @@ pub fn process_unit(
         }
         if !kept_regions.is_empty() {
             out.write_chunk(chunk_start, &reasons, &kept_rules, &kept_regions)?;
+            if let Some(keys) = out.dedup.as_mut() {
+                keys.flush()?;
+            }
         }
         chunk_start += reasons.len();
         // A unit of millions of rows hands its ledger to the file a chunk's
@@ -946,6 +965,57 @@ struct UnitWriter<'a> {
     pii: EntityCounts,
     posts_changed: u64,
     ledger: &'a mut LedgerBuilder,
+    dedup: Option<Keys<'a>>,
+}
+
+/// The keys of a unit's written posts, on their way to the global phase's spill.
+struct Keys<'a> {
+    spill: &'a KeySpill,
+    unit: u32,
+    records: Vec<KeyRecord>,
+    scratch: String,
+}
+
+impl Keys<'_> {
+    /// Records the key of each row of `batch`, which is about to be written
+    /// after the `written` rows before it. A post with no text has no key.
+    fn add(&mut self, f: &PostsFile, batch: &RecordBatch, written: u64) -> Result<()> {
+        let wrong = |column: usize| IoError::ColumnType {
+            path: f.path.clone(),
+            column: f.schema.field(column).name().clone(),
+            found: batch.column(column).data_type().to_string(),
+            expected: "the type of the input column",
+        };
+        let post_index = f.rule_indices[f.rule_columns.post_id];
+        let created_index = f.rule_indices[f.rule_columns.created_at];
+        let ids = IdColumn::new(batch.column(post_index)).ok_or_else(|| wrong(post_index))?;
+        let text = StrColumn::new(batch.column(f.text_index)).ok_or_else(|| wrong(f.text_index))?;
+        let created = batch.column(created_index);
+        for i in 0..batch.num_rows() {
+            let (Some(t), Some(id), Some(micros)) = (
+                text.get(i),
+                ids.text(i),
+                crate::read::timestamp_micros(created, i),
+            ) else {
+                continue;
+            };
+            self.records.push(KeyRecord {
+                key: optgate_core::dedup::exact_key(t, &mut self.scratch),
+                created: micros,
+                unit: self.unit,
+                row: u32::try_from(written + i as u64).unwrap_or(u32::MAX),
+                id,
+            });
+        }
+        Ok(())
+    }
+
+    /// Hands the records to the spill.
+    fn flush(&mut self) -> Result<()> {
+        self.spill.add(&self.records)?;
+        self.records.clear();
+        Ok(())
+    }
 }
 
 impl UnitWriter<'_> {
@@ -1022,10 +1092,14 @@ impl UnitWriter<'_> {
                     }
                 }
             };
-            self.writer
+            let writer = self
+                .writer
                 .as_mut()
-                .expect("the part writer was created above")
-                .write(&batch)
+                .expect("the part writer was created above");
+            if let Some(keys) = self.dedup.as_mut() {
+                keys.add(f, &batch, writer.rows)?;
+            }
+            writer.write(&batch)
         };
 
         if f.rest_indices.is_empty() {
@@ -1145,7 +1219,8 @@ fn string_array<O: arrow_array::OffsetSizeTrait>(
 pub struct PartWriter {
     path: PathBuf,
     writer: ArrowWriter<HashingWriter<BufWriter<File>>>,
-    rows: u64,
+    /// Rows written so far.
+    pub rows: u64,
     sync: Option<SyncQueue>,
 }
 

@@ -47,6 +47,9 @@ pub struct Claim<'a> {
     /// once, whatever the size of the output. `None` keeps them all in
     /// memory and returns them in [`Report::post_keys`].
     pub scratch: Option<&'a Path>,
+    /// Whether the output claims to hold no exact duplicates (`[dedup]
+    /// mode = "exact"`): checked on the text column, keyed anew.
+    pub exact_dedup: bool,
 }
 
 /// At most this many post-id keys (8 bytes each, 8 MiB) are held at once
@@ -138,6 +141,8 @@ struct FileTally {
     violations: [u64; 9],
     examples: [Vec<String>; 9],
     keys: Vec<IdKey>,
+    /// 64-bit keys of the normalised texts, when exact duplicates are checked.
+    text_keys: Vec<IdKey>,
 }
 
 fn check_rows(
@@ -301,6 +306,15 @@ pub fn verify_output_with(
         )?),
         _ => None,
     };
+    let text_spill = match &spill {
+        Some(_) if claim.exact_dedup => Some(KeySpill::create(
+            claim.scratch.expect("a spill has a scratch directory"),
+            claim
+                .kept
+                .div_ceil((keys_in_memory / rayon::current_num_threads()).max(1) as u64),
+        )?),
+        _ => None,
+    };
     let tallies: Vec<FileTally> = claim
         .outputs
         .par_iter()
@@ -316,8 +330,17 @@ pub fn verify_output_with(
             {
                 t.unreadable = Some(e.to_string());
             }
+            if claim.exact_dedup && t.unreadable.is_none() {
+                match text_keys(&path, &cols.text, None) {
+                    Ok(keys) => t.text_keys = keys.into_iter().map(|(k, _)| k).collect(),
+                    Err(e) => t.unreadable = Some(e.to_string()),
+                }
+            }
             if let Some(spill) = &spill {
                 spill.add(std::mem::take(&mut t.keys))?;
+            }
+            if let Some(spill) = &text_spill {
+                spill.add(std::mem::take(&mut t.text_keys))?;
             }
             Ok(t)
         })
@@ -419,6 +442,36 @@ pub fn verify_output_with(
         ),
         examples,
     });
+
+    if claim.exact_dedup {
+        // Texts: none twice, after normalisation. Equal 64-bit keys are
+        // confirmed on the normalised texts themselves.
+        let dup_keys = match text_spill {
+            Some(spill) => spill.repeated_keys()?,
+            None => {
+                let mut keys: Vec<IdKey> = tallies
+                    .iter()
+                    .flat_map(|t| t.text_keys.iter().copied())
+                    .collect();
+                keys.par_sort_unstable();
+                repeated(&keys)
+            }
+        };
+        let (duplicates, examples) = if dup_keys.is_empty() {
+            (0, Vec::new())
+        } else {
+            exact_text_duplicates(claim, cols, &dup_keys)?
+        };
+        findings.push(Finding {
+            assertion: assertion(
+                "no_exact_duplicates",
+                "no two output posts have the same text after normalisation ([dedup] mode exact)",
+                0,
+                duplicates,
+            ),
+            examples,
+        });
+    }
 
     findings.extend(check_ledger(claim)?);
     Ok(Report {
@@ -605,6 +658,70 @@ fn exact_duplicates(
                             examples.push(text);
                         }
                     }
+                }
+            }
+        }
+    }
+    Ok((dups, examples))
+}
+
+/// The 64-bit key of each row's normalised text (xxh3-64, a hash of its own
+/// rather than the run's), with the row's post id and, for rows whose key
+/// is in `only`, the normalised text; rows with a null text have no key.
+fn text_keys(
+    path: &Path,
+    text: &str,
+    only: Option<&[IdKey]>,
+) -> Result<Vec<(IdKey, Option<String>)>> {
+    let src = ParquetSource::open(path)?;
+    let index = src.column("posts", "text", text)?;
+    let mut out = Vec::new();
+    let mut scratch = String::new();
+    for batch in src.read_columns(&[index])? {
+        let batch = batch?;
+        let column = StrColumn::new(batch.column(0)).ok_or_else(|| IoError::ColumnType {
+            path: path.to_path_buf(),
+            column: text.to_owned(),
+            found: batch.column(0).data_type().to_string(),
+            expected: "utf8",
+        })?;
+        for i in 0..batch.num_rows() {
+            let Some(t) = column.get(i) else {
+                continue;
+            };
+            optgate_core::dedup::normalize(t, &mut scratch);
+            let key = xxhash_rust::xxh3::xxh3_64(scratch.as_bytes());
+            match only {
+                None => out.push((key, None)),
+                Some(keys) if keys.binary_search(&key).is_ok() => {
+                    out.push((key, Some(scratch.clone())));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Counts the output rows whose normalised text repeats one seen before,
+/// among rows whose text key is in `dup_keys`; the examples are the files
+/// that hold them.
+fn exact_text_duplicates(
+    claim: &Claim<'_>,
+    cols: &PostColumnNames,
+    dup_keys: &[IdKey],
+) -> Result<(u64, Vec<String>)> {
+    let mut seen = HashSet::new();
+    let mut dups = 0u64;
+    let mut examples = Vec::new();
+    for f in claim.outputs {
+        let path = claim.out_dir.join(&f.path);
+        let rows = text_keys(&path, &cols.text, Some(dup_keys))?;
+        for (_, text) in rows {
+            if !seen.insert(text.unwrap_or_default()) {
+                dups += 1;
+                if examples.len() < EXAMPLES {
+                    examples.push(f.path.clone());
                 }
             }
         }
@@ -834,6 +951,7 @@ mod tests {
             kept: 1200,
             dropped_by_reason: &dropped,
             scratch,
+            exact_dedup: false,
         };
         let cols = PostColumnNames::default();
         let unique = |r: &Report| {

@@ -73,6 +73,7 @@ fn posts_whose_scrubbing_fails_are_dropped_with_pii_error() {
             &policy,
             &tables,
             Some(&FailsOnAt),
+            None,
             &out.join("a"),
             &WriteOptions::default(),
         )
@@ -85,6 +86,7 @@ fn posts_whose_scrubbing_fails_are_dropped_with_pii_error() {
             unit,
             &policy,
             &tables,
+            None,
             None,
             &out.join("b"),
             &WriteOptions::default(),

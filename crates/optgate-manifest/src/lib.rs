@@ -14,13 +14,14 @@ use sha2::{Digest, Sha256};
 
 /// Version of the manifest layout; bumped on any incompatible change.
 /// 3 added `inputs.posts_layout`, which an optgate that reads only 2
-/// would refuse as an unknown field.
-pub const MANIFEST_VERSION: u32 = 3;
+/// would refuse as an unknown field; 4 added `dedup` and the `duplicate`
+/// reason.
+pub const MANIFEST_VERSION: u32 = 4;
 
-/// The versions this optgate reads: 2 is 3 without `inputs.posts_layout`
-/// (outputs published before it, which `--overwrite`, `--previous`,
-/// `verify` and `repurge` still take).
-pub const READABLE_MANIFEST_VERSIONS: [u32; 2] = [2, 3];
+/// The versions this optgate reads: 2 is 3 without `inputs.posts_layout`,
+/// 3 is 4 without `dedup` (outputs published before them, which
+/// `--overwrite`, `--previous`, `verify` and `repurge` still take).
+pub const READABLE_MANIFEST_VERSIONS: [u32; 3] = [2, 3, 4];
 
 /// The whole manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,7 +54,28 @@ pub struct Manifest {
     pub incremental: Option<Incremental>,
     /// Set for one shard of a planned run, and for the merge of all of them.
     pub shard: Option<Shard>,
+    /// What deduplication did; absent from manifests before version 4.
+    #[serde(default)]
+    pub dedup: Option<DedupRecord>,
     pub timings: Timings,
+}
+
+/// Deduplication among the kept posts (`[dedup]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedupRecord {
+    /// `off` or `exact`.
+    pub mode: String,
+    /// How a scrubbed text is normalised before it is keyed.
+    pub normalisation: String,
+    /// How the key of a normalised text is computed.
+    pub key: String,
+    /// Which post of a cluster is kept.
+    pub survivor: String,
+    /// Posts dropped as duplicates (the `duplicate` reason's count).
+    pub removed: u64,
+    /// Clusters: texts that more than one kept post had.
+    pub clusters: u64,
 }
 
 /// Where a sharded output sits in its plan.

@@ -1,0 +1,272 @@
+//! `[dedup] mode = "exact"`: one post per normalised scrubbed text, the
+//! earliest, across files and row groups; the ledger names each survivor;
+//! verification and explain see it; runs it does not cover yet refuse.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+use crate::common::{
+    gen_sample, manifest, optgate, parquet_files, read_parquet, run_ok, write_config,
+};
+use crate::oracle::{id_text, str_value, timestamp};
+
+/// The test's own normalisation (the ASCII and Latin text of the generated
+/// sample): lower case, white space runs to one space, trimmed.
+fn normal(text: &str) -> String {
+    text.to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// (created_at in µs, post id, text) of every row of an output.
+fn rows(out: &Path) -> Vec<(i64, String, Option<String>)> {
+    let mut v = Vec::new();
+    for f in parquet_files(&out.join("data")) {
+        for b in read_parquet(&f) {
+            let col = |n: &str| b.column_by_name(n).expect("column").clone();
+            let (ids, created, text) = (col("post_id"), col("created_at"), col("text"));
+            for i in 0..b.num_rows() {
+                v.push((
+                    timestamp(&created, i).expect("time").timestamp_micros(),
+                    id_text(&ids, i).expect("id"),
+                    str_value(&text, i),
+                ));
+            }
+        }
+    }
+    v
+}
+
+/// Post id → (reason, duplicate_of) of every ledger row.
+fn ledger(out: &Path) -> BTreeMap<String, (String, Option<String>)> {
+    let mut m = BTreeMap::new();
+    for f in parquet_files(&out.join("ledger")) {
+        for b in read_parquet(&f) {
+            let col = |n: &str| b.column_by_name(n).expect("column").clone();
+            let (ids, reason, of) = (col("post_id"), col("reason"), col("duplicate_of"));
+            for i in 0..b.num_rows() {
+                if let Some(id) = id_text(&ids, i) {
+                    m.insert(
+                        id,
+                        (str_value(&reason, i).expect("reason"), str_value(&of, i)),
+                    );
+                }
+            }
+        }
+    }
+    m
+}
+
+fn run(config: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    optgate()
+        .args(["run", "--progress", "never", "--quiet", "--config"])
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("starts")
+}
+
+/// `run` that must succeed.
+fn published(config: &Path, out: &Path, extra: &[&str]) {
+    let o = run(config, out, extra);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<i128>(), b.parse::<i128>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    }
+}
+
+#[test]
+fn exact_dedup_keeps_the_earliest_post_of_each_text_across_files_and_row_groups() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(
+        tmp.path(),
+        4000,
+        &["--files", "3", "--row-group-rows", "300"],
+    );
+    let off = tmp.path().join("off");
+    let config = write_config(tmp.path(), "");
+    published(&config, &off, &[]);
+    let config = write_config(tmp.path(), "[dedup]\nmode = \"exact\"\n");
+    let exact = tmp.path().join("exact");
+    published(&config, &exact, &[]);
+
+    // The oracle: the scrubbed posts of the run without dedup, grouped by
+    // their normalised text; the earliest, then the smallest id, survives.
+    let mut groups: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+    for (t, id, text) in rows(&off) {
+        if let Some(text) = text {
+            groups.entry(normal(&text)).or_default().push((t, id));
+        }
+    }
+    let mut want_kept = BTreeSet::new();
+    let mut want_lost = BTreeMap::new();
+    let mut clusters = 0u64;
+    for posts in groups.values_mut() {
+        posts.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| id_order(&a.1, &b.1)));
+        want_kept.insert(posts[0].1.clone());
+        clusters += u64::from(posts.len() > 1);
+        for p in &posts[1..] {
+            want_lost.insert(p.1.clone(), posts[0].1.clone());
+        }
+    }
+    assert!(
+        want_lost.len() > 100 && clusters > 50,
+        "the sample has duplicates to find: {} in {clusters} clusters",
+        want_lost.len()
+    );
+    let got: BTreeSet<String> = rows(&exact).into_iter().map(|r| r.1).collect();
+    assert_eq!(got, want_kept);
+
+    let ledger = ledger(&exact);
+    let lost: BTreeMap<String, String> = ledger
+        .iter()
+        .filter(|(_, (r, _))| r == "duplicate")
+        .map(|(id, (_, of))| {
+            (
+                id.clone(),
+                of.clone().expect("a duplicate names its survivor"),
+            )
+        })
+        .collect();
+    assert_eq!(lost, want_lost);
+    assert!(
+        ledger
+            .values()
+            .all(|(r, of)| (r == "duplicate") == of.is_some()),
+        "only duplicates name a survivor"
+    );
+
+    let m = manifest(&exact);
+    assert_eq!(m["dedup"]["mode"], "exact");
+    assert_eq!(m["dedup"]["removed"], want_lost.len() as u64);
+    assert_eq!(m["dedup"]["clusters"], clusters);
+    assert_eq!(
+        m["counts"]["dropped_by_reason"]["duplicate"],
+        want_lost.len() as u64
+    );
+    assert_eq!(
+        m["counts"]["kept"].as_u64(),
+        manifest(&off)["counts"]["kept"]
+            .as_u64()
+            .map(|k| k - want_lost.len() as u64)
+    );
+    let checked: Vec<&str> = m["verification"]["assertions"]
+        .as_array()
+        .expect("assertions")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert!(checked.contains(&"no_exact_duplicates"), "{checked:?}");
+    assert_eq!(manifest(&off)["dedup"]["mode"], "off");
+    assert_eq!(manifest(&off)["dedup"]["removed"], 0);
+
+    // The same result whatever the number of threads, byte for byte.
+    let one = tmp.path().join("one-thread");
+    published(&config, &one, &["--threads", "1"]);
+    for sub in ["data", "ledger"] {
+        let a = parquet_files(&exact.join(sub));
+        let b = parquet_files(&one.join(sub));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(
+                fs::read(x).expect("read"),
+                fs::read(y).expect("read"),
+                "{x:?}"
+            );
+        }
+    }
+
+    // `verify`, with the inputs, accepts it; `explain` names the survivor.
+    let v = optgate()
+        .args(["verify", "--posts"])
+        .arg(tmp.path().join("posts"))
+        .arg(&exact)
+        .output()
+        .expect("starts");
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    let (loser, survivor) = want_lost.iter().next().expect("a duplicate");
+    let e = run_ok(
+        optgate()
+            .arg("explain")
+            .arg(&exact)
+            .args(["--post-id", loser]),
+    );
+    let said = String::from_utf8_lossy(&e.stdout);
+    assert!(said.contains(&format!("duplicate of {survivor}")), "{said}");
+}
+
+#[test]
+fn runs_that_exact_dedup_does_not_cover_yet_are_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(tmp.path(), 300, &["--files", "2"]);
+    let config = write_config(tmp.path(), "[dedup]\nmode = \"exact\"\n");
+    let out = tmp.path().join("out");
+    published(&config, &out, &[]);
+    let o = run(&config, &out, &["--overwrite", "--incremental"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("incremental") && stderr.contains("mode = \"off\""),
+        "{stderr}"
+    );
+    let plan = tmp.path().join("plan.json");
+    run_ok(
+        optgate()
+            .args(["plan", "--shards", "2", "--config"])
+            .arg(&config)
+            .arg("--out")
+            .arg(&plan),
+    );
+    let o = run(
+        &config,
+        &tmp.path().join("shard0"),
+        &["--plan", plan.to_str().expect("utf-8"), "--shard", "0"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("sharded"));
+    assert!(!tmp.path().join("shard0").exists());
+}
+
+/// An output that claims exact dedup but holds two posts with one text
+/// (normalised) fails verification, naming the assertion.
+#[test]
+fn verification_finds_a_duplicate_text_left_in_the_output() {
+    use sha2::Digest;
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(tmp.path(), 1500, &["--files", "1"]);
+    let config = write_config(tmp.path(), "");
+    let out = tmp.path().join("out");
+    published(&config, &out, &[]);
+    let mut m = manifest(&out);
+    m["dedup"]["mode"] = serde_json::json!("exact");
+    let text = format!("{}\n", serde_json::to_string_pretty(&m).expect("json"));
+    fs::write(out.join("manifest.json"), &text).expect("write");
+    let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    fs::write(
+        out.join("manifest.json.sha256"),
+        format!("{digest}  manifest.json\n"),
+    )
+    .expect("write");
+    let o = optgate().arg("verify").arg(&out).output().expect("starts");
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success(), "{said}");
+    assert!(said.contains("FAIL  no_exact_duplicates"), "{said}");
+}

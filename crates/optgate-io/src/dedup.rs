@@ -1,0 +1,444 @@
+//! The global phase of a run: exact duplicates across every work unit.
+//!
+//! While the units are processed, each kept post's key (the xxh3-128 of its
+//! normalised scrubbed text, [`optgate_core::dedup::exact_key`]), creation
+//! time, post id and place in its unit's part file are appended to a spill
+//! on disk, partitioned by the key's top bits. Once every unit is done, the
+//! partitions are read one per thread at a time: the posts of each key are
+//! ranked ([`optgate_core::dedup::cmp_survivor`]) and all but the first are
+//! losers. The part files that hold a loser are then written again without
+//! it, and each loser goes to the ledger with the id of its survivor.
+//!
+//! Memory: a partition is held at a time per thread, and partitions are
+//! sized from the posts planned, so the phase's memory does not grow with
+//! the run; the losers are held until their parts are rewritten.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use arrow_array::BooleanArray;
+use arrow_select::filter::filter_record_batch;
+use optgate_core::dedup::cmp_survivor;
+use optgate_manifest::OutputFile;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rayon::prelude::*;
+
+use crate::error::{IoError, Result};
+use crate::ledger::LedgerBuilder;
+use crate::posts::{PartWriter, PostsPlan, UNIT_PII_KEY, WorkUnit, WriteOptions, part_name};
+
+/// One kept post as the global phase sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub key: u128,
+    /// `created_at` in microseconds since the epoch.
+    pub created: i64,
+    /// The unit's index in the plan, and the row's index in its part file.
+    pub unit: u32,
+    pub row: u32,
+    /// The post id's canonical text.
+    pub id: String,
+}
+
+/// A post to remove: where it sits, its id, and the id of its survivor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loser {
+    pub unit: u32,
+    pub row: u32,
+    pub id: String,
+    pub survivor: String,
+}
+
+/// What the global phase found: the losers, sorted by unit then row, and the
+/// number of clusters (keys held by more than one post).
+#[derive(Debug, Clone, Default)]
+pub struct Resolution {
+    pub losers: Vec<Loser>,
+    pub clusters: u64,
+}
+
+/// Records held in memory per thread when a partition is read back (about
+/// 80 bytes each with a short id).
+pub const RECORDS_IN_MEMORY: u64 = 1 << 19;
+
+/// The spill of key records, partitioned by the key's top bits.
+pub struct KeySpill {
+    dir: tempfile::TempDir,
+    bits: u32,
+    parts: Vec<Mutex<BufWriter<std::fs::File>>>,
+}
+
+impl std::fmt::Debug for KeySpill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySpill")
+            .field("dir", &self.dir.path())
+            .field("partitions", &self.parts.len())
+            .finish()
+    }
+}
+
+fn part_path(dir: &Path, p: usize) -> PathBuf {
+    dir.join(format!("dedup-{p:05}"))
+}
+
+fn write_err(path: &Path) -> impl Fn(std::io::Error) -> IoError + '_ {
+    move |source| IoError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl KeySpill {
+    /// A spill in a new temporary directory under `scratch`, with enough
+    /// partitions that one holds at most [`RECORDS_IN_MEMORY`] of `posts`
+    /// records per thread (a power of two, at most 4096).
+    pub fn create(scratch: &Path, posts: u64) -> Result<KeySpill> {
+        let dir = tempfile::Builder::new()
+            .prefix(".optgate-dedup-")
+            .tempdir_in(scratch)
+            .map_err(write_err(scratch))?;
+        let per_part = (RECORDS_IN_MEMORY / rayon::current_num_threads().max(1) as u64).max(1);
+        let n = posts.div_ceil(per_part).clamp(1, 4096).next_power_of_two();
+        let mut parts = Vec::with_capacity(n as usize);
+        for p in 0..n as usize {
+            let path = part_path(dir.path(), p);
+            let file = std::fs::File::create(&path).map_err(write_err(&path))?;
+            parts.push(Mutex::new(BufWriter::new(file)));
+        }
+        Ok(KeySpill {
+            dir,
+            bits: n.ilog2(),
+            parts,
+        })
+    }
+
+    fn partition(&self, key: u128) -> usize {
+        if self.bits == 0 {
+            0
+        } else {
+            (key >> (128 - self.bits)) as usize
+        }
+    }
+
+    /// Appends records, each partition's in one write.
+    pub fn add(&self, records: &[KeyRecord]) -> Result<()> {
+        let mut runs: Vec<Vec<u8>> = vec![Vec::new(); self.parts.len()];
+        for r in records {
+            encode(r, &mut runs[self.partition(r.key)]);
+        }
+        for (p, bytes) in runs.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
+            let mut w = self.parts[p]
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            w.write_all(bytes)
+                .map_err(write_err(&part_path(self.dir.path(), p)))?;
+        }
+        Ok(())
+    }
+
+    /// Reads the partitions back, one per thread at a time, and finds every
+    /// cluster's losers. The spill's files are removed.
+    pub fn resolve(self) -> Result<Resolution> {
+        let KeySpill { dir, parts, .. } = self;
+        let per_part: Vec<Resolution> = parts
+            .into_par_iter()
+            .enumerate()
+            .map(|(p, part)| {
+                let path = part_path(dir.path(), p);
+                let mut w = part
+                    .into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                w.flush().map_err(write_err(&path))?;
+                drop(w);
+                let read_err = |source| IoError::Read {
+                    path: path.clone(),
+                    source,
+                };
+                let bytes = std::fs::read(&path).map_err(read_err)?;
+                let records = decode_all(&bytes).ok_or_else(|| {
+                    read_err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "a dedup spill record is cut short",
+                    ))
+                })?;
+                drop(bytes);
+                std::fs::remove_file(&path).map_err(read_err)?;
+                Ok(losers_of(records))
+            })
+            .collect::<Result<_>>()?;
+        drop(dir);
+        let mut out = Resolution::default();
+        for r in per_part {
+            out.clusters += r.clusters;
+            out.losers.extend(r.losers);
+        }
+        out.losers.par_sort_unstable_by_key(|l| (l.unit, l.row));
+        Ok(out)
+    }
+}
+
+fn encode(r: &KeyRecord, out: &mut Vec<u8>) {
+    out.extend_from_slice(&r.key.to_le_bytes());
+    out.extend_from_slice(&r.created.to_le_bytes());
+    out.extend_from_slice(&r.unit.to_le_bytes());
+    out.extend_from_slice(&r.row.to_le_bytes());
+    let id = r.id.as_bytes();
+    out.extend_from_slice(&(id.len() as u32).to_le_bytes());
+    out.extend_from_slice(id);
+}
+
+fn decode_all(mut bytes: &[u8]) -> Option<Vec<KeyRecord>> {
+    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = bytes.split_at_checked(n)?;
+        *bytes = tail;
+        Some(head)
+    }
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let key = u128::from_le_bytes(take(&mut bytes, 16)?.try_into().ok()?);
+        let created = i64::from_le_bytes(take(&mut bytes, 8)?.try_into().ok()?);
+        let unit = u32::from_le_bytes(take(&mut bytes, 4)?.try_into().ok()?);
+        let row = u32::from_le_bytes(take(&mut bytes, 4)?.try_into().ok()?);
+        let len = u32::from_le_bytes(take(&mut bytes, 4)?.try_into().ok()?) as usize;
+        let id = String::from_utf8(take(&mut bytes, len)?.to_vec()).ok()?;
+        out.push(KeyRecord {
+            key,
+            created,
+            unit,
+            row,
+            id,
+        });
+    }
+    Some(out)
+}
+
+/// The losers among `records`: per key, every post but the first in
+/// survivor order.
+pub fn losers_of(mut records: Vec<KeyRecord>) -> Resolution {
+    records.sort_unstable_by(|a, b| {
+        a.key
+            .cmp(&b.key)
+            .then_with(|| cmp_survivor((a.created, &a.id), (b.created, &b.id)))
+            // Two posts with one id and one time (a post id that is not
+            // unique is a verification failure of its own): still a total
+            // order, by place.
+            .then_with(|| (a.unit, a.row).cmp(&(b.unit, b.row)))
+    });
+    let mut out = Resolution::default();
+    let mut start = 0;
+    while start < records.len() {
+        let key = records[start].key;
+        let end = start
+            + records[start..]
+                .iter()
+                .position(|r| r.key != key)
+                .unwrap_or(records.len() - start);
+        if end - start > 1 {
+            out.clusters += 1;
+            let survivor = &records[start].id;
+            for r in &records[start + 1..end] {
+                out.losers.push(Loser {
+                    unit: r.unit,
+                    row: r.row,
+                    id: r.id.clone(),
+                    survivor: survivor.clone(),
+                });
+            }
+        }
+        start = end;
+    }
+    out
+}
+
+/// What removing a unit's losers changed.
+#[derive(Debug, Clone)]
+pub struct Rewritten {
+    /// The unit's part file without its losers; `None` when none is left.
+    pub output: Option<OutputFile>,
+    /// The ledger file of its duplicates.
+    pub ledger: OutputFile,
+    pub removed: u64,
+}
+
+/// The ledger file name of a unit's duplicates.
+pub fn duplicates_ledger_name(unit: &WorkUnit) -> String {
+    format!("dup-{}", part_name(unit))
+}
+
+/// Writes `unit`'s part file (`output`, under `out_dir`) again without the
+/// rows of `losers` (all of this unit, sorted by row), and their ledger.
+pub fn remove_losers(
+    plan: &PostsPlan,
+    unit: &WorkUnit,
+    output: &OutputFile,
+    losers: &[Loser],
+    out_dir: &Path,
+    options: &WriteOptions,
+) -> Result<Rewritten> {
+    let f = &plan.files[unit.file];
+    let path = out_dir.join(&output.path);
+    let read_err = |source| IoError::Read {
+        path: path.clone(),
+        source,
+    };
+    let decode = |source: parquet::errors::ParquetError| IoError::Decode {
+        path: path.clone(),
+        row_group: unit.row_group,
+        source,
+    };
+    let file = std::fs::File::open(&path).map_err(read_err)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(decode)?;
+    let pii = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|k| k.key == UNIT_PII_KEY))
+        .and_then(|k| k.value.clone());
+    let reader = builder
+        .with_batch_size(crate::posts::BATCH_ROWS)
+        .build()
+        .map_err(decode)?;
+    let tmp = path.with_extension("parquet.dedup");
+    let mut writer = PartWriter::create(&tmp, f.schema().clone(), options, f.plain())?;
+    if let Some(pii) = pii {
+        writer.add_metadata(UNIT_PII_KEY, pii);
+    }
+    let mut next = losers.iter().map(|l| u64::from(l.row)).peekable();
+    let mut row = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| decode(e.into()))?;
+        let keep: BooleanArray = (0..batch.num_rows() as u64)
+            .map(|i| {
+                let lose = next.peek() == Some(&(row + i));
+                if lose {
+                    next.next();
+                }
+                Some(!lose)
+            })
+            .collect();
+        row += batch.num_rows() as u64;
+        let kept = filter_record_batch(&batch, &keep).map_err(|e| decode(e.into()))?;
+        if kept.num_rows() > 0 {
+            writer.write(&kept)?;
+        }
+    }
+    if next.peek().is_some() || row != output.rows {
+        return Err(decode(parquet::errors::ParquetError::General(format!(
+            "the part holds {row} rows, {} written, and not every duplicate was found in it",
+            output.rows
+        ))));
+    }
+    let (rows, bytes, sha256) = writer.finish()?;
+    let removed = losers.len() as u64;
+    let output = if rows == 0 {
+        std::fs::remove_file(&tmp).map_err(write_err(&tmp))?;
+        std::fs::remove_file(&path).map_err(write_err(&path))?;
+        None
+    } else {
+        std::fs::rename(&tmp, &path).map_err(write_err(&path))?;
+        Some(OutputFile {
+            path: output.path.clone(),
+            rows,
+            bytes,
+            sha256,
+        })
+    };
+    let mut ledger = LedgerBuilder::new(&f.rel_path, unit.row_group);
+    for l in losers {
+        ledger.push_duplicate(&l.id, &l.survivor);
+    }
+    let ledger = ledger
+        .write(
+            &out_dir.join("ledger"),
+            &duplicates_ledger_name(unit),
+            options,
+        )?
+        .expect("a unit with losers has ledger rows");
+    Ok(Rewritten {
+        output,
+        ledger,
+        removed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(key: u128, created: i64, unit: u32, row: u32, id: &str) -> KeyRecord {
+        KeyRecord {
+            key,
+            created,
+            unit,
+            row,
+            id: id.to_owned(),
+        }
+    }
+
+    #[test]
+    fn the_earliest_post_of_a_key_survives_and_the_others_lose_to_it() {
+        let r = losers_of(vec![
+            rec(7, 30, 0, 0, "c"),
+            rec(9, 5, 0, 1, "x"),
+            rec(7, 10, 2, 4, "b"),
+            rec(7, 10, 1, 3, "a"),
+            rec(8, 1, 1, 0, "lonely"),
+        ]);
+        assert_eq!(r.clusters, 1);
+        let lost: Vec<(&str, &str)> = r
+            .losers
+            .iter()
+            .map(|l| (l.id.as_str(), l.survivor.as_str()))
+            .collect();
+        assert_eq!(lost, vec![("b", "a"), ("c", "a")]);
+    }
+
+    #[test]
+    fn records_survive_the_spill_and_partitions_do_not_split_a_key() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let spill = KeySpill::create(dir.path(), 40 * RECORDS_IN_MEMORY).expect("spill");
+        assert!(spill.parts.len() >= 40);
+        let mut records = Vec::new();
+        for i in 0..500u32 {
+            // 100 keys spread over the partitions, five posts each.
+            let key = u128::from(i % 100).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+            records.push(rec(
+                key,
+                i64::from(1000 - i),
+                i / 50,
+                i % 50,
+                &format!("p{i}"),
+            ));
+        }
+        for chunk in records.chunks(77) {
+            spill.add(chunk).expect("add");
+        }
+        let r = spill.resolve().expect("resolve");
+        assert_eq!(r.clusters, 100);
+        assert_eq!(r.losers.len(), 400);
+        // The latest-numbered post of each key was created first.
+        assert!(r.losers.iter().all(|l| {
+            let n: u32 = l.survivor[1..].parse().expect("number");
+            n >= 400
+        }));
+        assert!(
+            r.losers
+                .windows(2)
+                .all(|w| (w[0].unit, w[0].row) < (w[1].unit, w[1].row))
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("ls").count(),
+            0,
+            "spill removed"
+        );
+    }
+
+    #[test]
+    fn a_cut_record_is_an_error_not_a_short_read() {
+        let mut bytes = Vec::new();
+        encode(&rec(1, 2, 3, 4, "post-1"), &mut bytes);
+        assert_eq!(decode_all(&bytes).expect("whole").len(), 1);
+        assert!(decode_all(&bytes[..bytes.len() - 1]).is_none());
+    }
+}
