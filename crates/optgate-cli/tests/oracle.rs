@@ -280,6 +280,41 @@ pub const PLANTED: &[&str] = &[
     "+44 20 7946 0958",
 ];
 
+/// Templated messages the generator writes, each with a value of four
+/// digits in place of `{}`: (the message, the personal data in it, its tag).
+pub const TEMPLATED: &[(&str, &str, &str)] = &[
+    (
+        "Call me on +44 20 7946 {} after six for the spare tickets.",
+        "+44 20 7946 {}",
+        "<PHONE>",
+    ),
+    (
+        "Ruf mich an unter +49 30 1234 {}, ich bin ab 18 Uhr da.",
+        "+49 30 1234 {}",
+        "<PHONE>",
+    ),
+    (
+        "Écrivez-moi à contact{}@example.fr pour les détails de la vente.",
+        "contact{}@example.fr",
+        "<EMAIL>",
+    ),
+    (
+        "DM me or mail giveaway{}@example.com to enter the giveaway!",
+        "giveaway{}@example.com",
+        "<EMAIL>",
+    ),
+];
+
+/// The text a templated message scrubs to, if `input` is one.
+fn templated(input: &str) -> Option<String> {
+    TEMPLATED.iter().find_map(|(message, value, tag)| {
+        let (before, after) = message.split_once("{}")?;
+        let digits = input.strip_prefix(before)?.strip_suffix(after)?;
+        (digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| input.replace(&value.replace("{}", digits), tag))
+    })
+}
+
 /// An output text equals its input, except that planted personal data is
 /// replaced by its placeholder; nothing planted survives.
 fn check_text(id: &str, input: Option<&str>, output: Option<&str>) {
@@ -287,11 +322,19 @@ fn check_text(id: &str, input: Option<&str>, output: Option<&str>) {
         assert_eq!(input, output, "null text of post {id}");
         return;
     };
+    if let Some(expected) = templated(input) {
+        assert_eq!(output, expected, "text of templated post {id}");
+        return;
+    }
     for p in PLANTED {
         assert!(!output.contains(p), "post {id} still holds {p:?}: {output}");
     }
     let mut expected = input.to_owned();
-    for p in PLANTED.iter().filter(|p| input.contains(**p)) {
+    // A repost may be in capitals or have its spaces doubled.
+    let variants = PLANTED.iter().flat_map(|p| {
+        [(*p).to_owned(), p.replace(' ', "  "), p.to_uppercase()].map(move |v| (p, v))
+    });
+    for (p, v) in variants.filter(|(_, v)| input.contains(v.as_str())) {
         let tag = if p.contains('@') {
             "<EMAIL>"
         } else if p.starts_with('+') {
@@ -299,7 +342,7 @@ fn check_text(id: &str, input: Option<&str>, output: Option<&str>) {
         } else {
             "<IBAN>"
         };
-        expected = expected.replace(*p, tag);
+        expected = expected.replace(v.as_str(), tag);
     }
     assert_eq!(output, expected, "text of post {id}");
 }

@@ -572,6 +572,160 @@ fn text(rng: &mut ChaCha8Rng, lang: usize) -> String {
     s
 }
 
+/// Hashtags that end a post, so that posts written apart differ: three of
+/// these after the sentences give some 10^11 texts per language.
+const TAGS: [&str; 40] = [
+    "weekend",
+    "family",
+    "garden",
+    "cooking",
+    "bike",
+    "music",
+    "concert",
+    "puzzle",
+    "rain",
+    "sunday",
+    "bakery",
+    "coffee",
+    "city",
+    "travel",
+    "friends",
+    "home",
+    "spring",
+    "autumn",
+    "photo",
+    "sport",
+    "football",
+    "reading",
+    "books",
+    "market",
+    "dinner",
+    "lunch",
+    "kids",
+    "dog",
+    "cat",
+    "work",
+    "holiday",
+    "beach",
+    "mountains",
+    "lake",
+    "train",
+    "station",
+    "neighbours",
+    "local",
+    "tbt",
+    "mood",
+];
+
+/// Messages written from a template, that differ only in the personal data
+/// in them: one text once scrubbed.
+const TEMPLATED: [&str; 4] = [
+    "Call me on +44 20 7946 {} after six for the spare tickets.",
+    "Ruf mich an unter +49 30 1234 {}, ich bin ab 18 Uhr da.",
+    "Écrivez-moi à contact{}@example.fr pour les détails de la vente.",
+    "DM me or mail giveaway{}@example.com to enter the giveaway!",
+];
+
+/// Near misses: one template, different content, which must not merge.
+const FOR_SALE: [&str; 6] = ["bike", "sofa", "guitar", "pram", "desk", "lawnmower"];
+const SHORT: [&str; 6] = [
+    "Happy birthday, have a great day!",
+    "Happy birthday, enjoy your day!",
+    "Congratulations to you both!",
+    "Congratulations, well deserved!",
+    "Thanks for sharing!",
+    "Thanks for the lovely evening!",
+];
+
+/// The texts of the generated posts. Most are written once: sentences of
+/// the author's language and three hashtags. The rest are the duplicates
+/// social media makes, planted at fixed rates:
+///
+/// - 3% exact reposts of an earlier post (of any file);
+/// - 1.5% copies with an edit the exact normalisation absorbs (case,
+///   a line break, doubled spaces);
+/// - 1.5% copies with an edit it does not (an emoji or a hashtag added, two
+///   letters swapped): near duplicates;
+/// - 2% templated messages that differ only in their personal data;
+/// - 2% near misses: one template with other content (an item for sale and
+///   its price), and short posts that share common phrases.
+struct PostTexts {
+    /// Earlier texts that a repost may copy: a sample of the posts so far.
+    earlier: Vec<String>,
+}
+
+/// Earlier texts kept for reposts.
+const EARLIER_KEPT: usize = 4096;
+
+impl PostTexts {
+    fn new() -> PostTexts {
+        PostTexts {
+            earlier: Vec::with_capacity(EARLIER_KEPT),
+        }
+    }
+
+    fn next(&mut self, rng: &mut ChaCha8Rng, lang: usize) -> String {
+        let roll = rng.random_range(0..1000u32);
+        let copy = |rng: &mut ChaCha8Rng, earlier: &[String]| {
+            (!earlier.is_empty()).then(|| earlier[rng.random_range(0..earlier.len())].clone())
+        };
+        let planted = match roll {
+            0..30 => copy(rng, &self.earlier),
+            30..45 => copy(rng, &self.earlier).map(|t| match rng.random_range(0..3u32) {
+                0 => t.to_uppercase(),
+                1 => t.replacen(". ", ".\n", 1),
+                _ => t.replace(' ', "  "),
+            }),
+            45..60 => copy(rng, &self.earlier).map(|mut t| {
+                match rng.random_range(0..3u32) {
+                    0 => t.push_str(" \u{1F602}"),
+                    1 => t.push_str(" #repost"),
+                    _ => {
+                        // Two letters of the first sentence swapped, a
+                        // typo (personal data comes later in a post).
+                        let chars: Vec<char> = t.chars().collect();
+                        let i = rng.random_range(0..chars.len().saturating_sub(1).clamp(1, 30));
+                        if i + 1 < chars.len() {
+                            let mut c = chars;
+                            c.swap(i, i + 1);
+                            t = c.into_iter().collect();
+                        }
+                    }
+                }
+                t
+            }),
+            60..80 => {
+                let t = TEMPLATED[rng.random_range(0..TEMPLATED.len())];
+                Some(t.replace("{}", &format!("{:04}", rng.random_range(0..10_000u32))))
+            }
+            80..90 => Some(format!(
+                "Selling my {} for {} EUR, pick-up only. #{} #{}",
+                FOR_SALE[rng.random_range(0..FOR_SALE.len())],
+                rng.random_range(20..900u32),
+                TAGS[rng.random_range(0..TAGS.len())],
+                TAGS[rng.random_range(0..TAGS.len())]
+            )),
+            90..100 => Some(SHORT[rng.random_range(0..SHORT.len())].to_owned()),
+            _ => None,
+        };
+        if let Some(t) = planted {
+            return t;
+        }
+        let mut t = text(rng, lang);
+        for _ in 0..3 {
+            t.push_str(" #");
+            t.push_str(TAGS[rng.random_range(0..TAGS.len())]);
+        }
+        if self.earlier.len() < EARLIER_KEPT {
+            self.earlier.push(t.clone());
+        } else if rng.random_range(0..8u32) == 0 {
+            let i = rng.random_range(0..EARLIER_KEPT);
+            self.earlier[i] = t.clone();
+        }
+        t
+    }
+}
+
 /// `n` post texts as `generate` writes them (language by turn, about 200
 /// bytes, 8% with personal data), with the author's country: for benchmarks.
 pub fn sample_texts(seed: u64, n: usize) -> Vec<(String, &'static str)> {
@@ -618,6 +772,7 @@ fn write_posts(
     let schema = posts_schema(opts.int_ids);
     let mut paths = Vec::new();
     let mut next_post = 0u64;
+    let mut texts = PostTexts::new();
     for f in 0..n_files {
         if next_post >= opts.posts {
             break;
@@ -635,6 +790,7 @@ fn write_posts(
                 next_post,
                 n,
                 opts.int_ids,
+                &mut texts,
                 rng,
             )?;
             let err = |source| IoError::WriteParquet {
@@ -664,6 +820,7 @@ fn posts_batch(
     first: u64,
     n: usize,
     int_ids: bool,
+    texts: &mut PostTexts,
     rng: &mut ChaCha8Rng,
 ) -> Result<RecordBatch> {
     let mut post_id = IdBuilder::new(int_ids);
@@ -764,7 +921,7 @@ fn posts_batch(
             7..9 => usize::MAX,
             _ => rng.random_range(0..LANGS.len()),
         };
-        text_b.append_value(text(rng, a.lang));
+        text_b.append_value(texts.next(rng, a.lang));
         lang_b.append_option(LANGS.get(lang).copied());
     }
     let columns: Vec<ArrayRef> = vec![
