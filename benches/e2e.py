@@ -7,7 +7,9 @@ under bench-data/), it runs alternately, in the same invocation:
   floor  `optgate bench-floor`: decode every post and re-encode it to zstd
          Parquet with optgate's own reader, writer, work units and thread
          pool, and nothing else;
-  full   `optgate run` with the sample's default policy and PII scrubbing.
+  full   `optgate run` with the sample's default policy and PII scrubbing;
+  exact  the same with `[dedup] mode = "exact"` (unless --no-dedup): its
+         cost is the ratio to `full` within each alternating round.
 
 With --warehouse-python (a Python with pyarrow; `make bench` passes the one
 of .venv-readers), each generated sample is also re-written the way a
@@ -81,6 +83,12 @@ def run(cmd):
     return wall, usage.ru_maxrss * 1024, cpu, b"".join(chunks).decode()
 
 
+# Bumped when gen-sample writes other posts, so that a cached sample of an
+# older generator is not benchmarked as if it were today's (2: planted
+# duplicates and hashtags).
+SAMPLE_VERSION = 2
+
+
 def sample(binary, posts, cache, files=None, row_group_rows=None):
     """The cached sample of `posts` posts: generated once, reused after.
 
@@ -88,7 +96,7 @@ def sample(binary, posts, cache, files=None, row_group_rows=None):
     (one file per 250,000 posts, four row groups each)."""
     layout = "".join([f"-f{files}" if files else "",
                       f"-r{row_group_rows}" if row_group_rows else ""])
-    d = os.path.join(cache, f"gen-{posts}{layout}")
+    d = os.path.join(cache, f"gen-v{SAMPLE_VERSION}-{posts}{layout}")
     done = os.path.join(d, ".complete")
     if not os.path.exists(done):
         shutil.rmtree(d, ignore_errors=True)
@@ -134,22 +142,37 @@ WAREHOUSE_INPUT = "warehouse: snappy, INT96, ~128 MiB row groups (pyarrow as Spa
 
 
 def bench_size(binary, posts, runs, threads, scratch, scaling, files=None,
-               row_group_rows=None, warehouse_python=None):
+               row_group_rows=None, warehouse_python=None, dedup=True):
     d = sample(binary, posts, os.path.join(ROOT, "bench-data"), files, row_group_rows)
     results = [bench_config(binary, os.path.join(d, "config.toml"), runs, threads, scratch,
-                            scaling)]
+                            scaling, dedup)]
     results[0]["input"] = GEN_INPUT
     if warehouse_python:
         w = warehouse(warehouse_python, d)
         results.append(bench_config(binary, os.path.join(w, "config.toml"), runs, threads,
-                                    scratch, False))
+                                    scratch, False, dedup))
         results[-1]["input"] = WAREHOUSE_INPUT
     return results
 
 
-def bench_config(binary, config, runs, threads, scratch, scaling):
-    """Alternating floor and full runs of one config's inputs and policy."""
+def with_exact_dedup(config):
+    """`config` with `[dedup] mode = "exact"`, written beside it (so that its
+    relative paths hold); the config must not set [dedup] itself."""
+    with open(config) as f:
+        text = f.read()
+    if "[dedup]" in text:
+        sys.exit(f"bench: {config} sets [dedup]; pass --no-dedup to benchmark it as it is")
+    path = os.path.join(os.path.dirname(config), "config-dedup-exact.toml")
+    with open(path, "w") as f:
+        f.write(text + '\n[dedup]\nmode = "exact"\n')
+    return path
+
+
+def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
+    """Alternating floor and full runs of one config's inputs and policy, and
+    with `dedup`, full runs with exact deduplication."""
     out = os.path.join(scratch, "out")
+    exact_config = with_exact_dedup(config) if dedup else None
 
     def floor(t):
         shutil.rmtree(out, ignore_errors=True)
@@ -157,13 +180,16 @@ def bench_config(binary, config, runs, threads, scratch, scaling):
                                       "--threads", str(t)])
         return wall, rss, cpu, json.loads(stdout.strip().splitlines()[-1])
 
-    def full(t):
+    def full(t, config=config):
         shutil.rmtree(out, ignore_errors=True)
         wall, rss, cpu, _ = run([binary, "run", "--config", config, "--out", out, "--threads",
                                  str(t), "--quiet", "--progress", "never"])
         with open(os.path.join(out, "manifest.json")) as f:
             m = json.load(f)
         return wall, rss, cpu, m
+
+    def exact(t):
+        return full(t, exact_config)
 
     # One untimed round of each warms the page cache and the binary.
     _, _, _, facts = floor(threads)
@@ -172,8 +198,16 @@ def bench_config(binary, config, runs, threads, scratch, scaling):
     text_bytes = facts["text_bytes"]
     result = {"config": config, "posts": rows, "text_bytes": text_bytes, "kept": manifest["counts"]["kept"],
               "threads": threads, "runs": runs, "floor": [], "full": []}
+    kinds = [("floor", floor), ("full", full)]
+    if dedup:
+        _, _, _, m = exact(threads)
+        result["exact"] = []
+        result["duplicates_removed"] = m["dedup"]["removed"]
+        kinds.append(("exact", exact))
     for i in range(runs):
-        for name, fn in (("floor", floor), ("full", full)) if i % 2 == 0 else (("full", full), ("floor", floor)):
+        # Each round in another order, so that no kind always runs first.
+        order = kinds[i % len(kinds):] + kinds[:i % len(kinds)]
+        for name, fn in order:
             wall, rss, cpu, _ = fn(threads)
             result[name].append({"wall_s": wall, "peak_rss_bytes": rss, "cpu_s": cpu})
             print(f"bench: {posts:>11,} posts  {name:5}  {wall:6.2f} s  "
@@ -190,7 +224,7 @@ def bench_config(binary, config, runs, threads, scratch, scaling):
                 print(f"bench: {posts:>11,} posts  full, {t} thread(s)  {wall:6.2f} s  "
                       f"{rows / wall / 1e6:5.2f} M posts/s", flush=True)
     shutil.rmtree(out, ignore_errors=True)
-    for name in ("floor", "full"):
+    for name in [k for k, _ in kinds]:
         walls = [r["wall_s"] for r in result[name]]
         result[name + "_summary"] = {
             "wall_s": summary(walls),
@@ -201,6 +235,9 @@ def bench_config(binary, config, runs, threads, scratch, scaling):
         }
     result["ratio_full_over_floor"] = summary(
         [f["wall_s"] / g["wall_s"] for f, g in zip(result["full"], result["floor"])])
+    if dedup:
+        result["ratio_exact_over_full"] = summary(
+            [e["wall_s"] / f["wall_s"] for e, f in zip(result["exact"], result["full"])])
     if scaling:
         one = [r["wall_s"] for r in result["full_1_thread"]]
         many = [r["wall_s"] for r in result["full_n_threads"]]
@@ -238,12 +275,14 @@ def markdown(results, meta):
         lines += ["", "Inputs: " + "; ".join(f"**{i.split(':')[0]}**: {i.split(': ', 1)[1]}"
                                              for i in inputs) + "."]
     lines += ["",
-             "| posts | input | run | wall s | M posts/s | text MB/s | peak RSS MiB | CPU use | full/floor |",
+             "| posts | input | run | wall s | M posts/s | text MB/s | peak RSS MiB | CPU use | over floor, or (exact) over full |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        for name in ("floor", "full"):
+        for name in [n for n in ("floor", "full", "exact") if n in r]:
             s = r[name + "_summary"]
-            ratio = fmt_range(r["ratio_full_over_floor"]) if name == "full" else ""
+            ratio = {"full": lambda: fmt_range(r["ratio_full_over_floor"]),
+                     "exact": lambda: fmt_range(r["ratio_exact_over_full"]),
+                     "floor": lambda: ""}[name]()
             label = r.get("input", GEN_INPUT).split(":")[0]
             lines.append(
                 f"| {r['posts']:,} | {label} | {name} | {fmt_range(s['wall_s'])} | "
@@ -263,6 +302,10 @@ def markdown(results, meta):
             lines.append(f"Scaling at {r['posts']:,} posts: {meta['threads']} threads over 1 "
                          f"thread, full run, per alternating pair: {fmt_range(r['scaling'])}×.")
     lines.append("")
+    if any("exact" in r for r in results):
+        lines.append("`exact` is `full` with `[dedup] mode = \"exact\"`; duplicates it removed: "
+                     + ", ".join(f"{r['duplicates_removed']:,} of {r['kept']:,} kept"
+                                 for r in results if "exact" in r) + ".")
     lines.append("Kept posts: " + ", ".join(f"{r['kept']:,} of {r['posts']:,}" for r in results)
                  + f"; text: " + ", ".join(f"{r['text_bytes'] / 1e6:,.0f} MB" for r in results)
                  + ".")
@@ -281,6 +324,8 @@ MIN_POSTS_PER_S = 2e6
 MAX_RATIO = 1.5
 MAX_RSS_GROWTH = 1.25
 MIN_SCALING = 1.8
+# "exact adds at most 10% to the run's time" (issue 25, DESIGN.md).
+MAX_EXACT_COST = 1.10
 
 
 def targets(results):
@@ -304,7 +349,24 @@ def targets(results):
         rows.append((f"full run within {MAX_RATIO:g}× the floor (full/floor ≤ {MAX_RATIO:g}), "
                      f"{r['posts']:,} posts, {label} input",
                      fmt_range(q), q["median"] <= MAX_RATIO))
+    for r in results:
+        if "exact" in r:
+            q = r["ratio_exact_over_full"]
+            label = r.get("input", GEN_INPUT).split(":")[0]
+            rows.append((f"exact dedup adds ≤ {100 * (MAX_EXACT_COST - 1):.0f}% to the run "
+                         f"(exact/full ≤ {MAX_EXACT_COST:g}), {r['posts']:,} posts, {label} input",
+                         fmt_range(q), q["median"] <= MAX_EXACT_COST))
     pair = smallest_and_largest(results)
+    if pair and all("exact" in x for x in pair):
+        a, b = pair
+        ra = a["exact_summary"]["peak_rss_bytes"]
+        rb = b["exact_summary"]["peak_rss_bytes"]
+        growth = rb["max"] / ra["max"]
+        rows.append((f"peak RSS with exact dedup, {b['posts']:,} posts within "
+                     f"{MAX_RSS_GROWTH:g}× of {a['posts']:,}",
+                     f"{growth:.2f}× by maxima ({rb['max'] / 2**20:.1f} against "
+                     f"{ra['max'] / 2**20:.1f} MiB)",
+                     growth <= MAX_RSS_GROWTH))
     if pair:
         a, b = pair
         ra = a["full_summary"]["peak_rss_bytes"]
@@ -340,6 +402,8 @@ def main():
     p.add_argument("--config", action="append", metavar="FILE",
                    help="benchmark this config's inputs and policy instead of the generated "
                         "samples (repeat for several; --sizes is then ignored)")
+    p.add_argument("--no-dedup", action="store_true",
+                   help="skip the runs with [dedup] mode = \"exact\"")
     p.add_argument("--no-scaling", action="store_true",
                    help="skip the 1-thread against N-thread runs on the smallest size")
     p.add_argument("--require-targets", action="store_true",
@@ -384,7 +448,8 @@ def main():
                 sys.exit(f"bench: {c}: no such config file")
         meta["configs"] = configs
         results = [bench_config(args.binary, c, args.runs, args.threads, scratch,
-                                scaling=(i == 0 and not args.no_scaling))
+                                scaling=(i == 0 and not args.no_scaling),
+                                dedup=not args.no_dedup)
                    for i, c in enumerate(configs)]
         for r in results:
             r["input"] = f"config: {r['config']}"
@@ -395,7 +460,8 @@ def main():
                    for r in bench_size(args.binary, n, args.runs, args.threads, scratch,
                                        scaling=(i == 0 and not args.no_scaling),
                                        files=args.files, row_group_rows=args.row_group_rows,
-                                       warehouse_python=args.warehouse_python)]
+                                       warehouse_python=args.warehouse_python,
+                                       dedup=not args.no_dedup)]
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({"meta": meta, "results": results}, f, indent=2)

@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::anyhow;
 use optgate_core::{ConsentMode, DedupMode, DropCounts, DropReason, SideTables, prefilter_pays};
-use optgate_io::dedup::{KeySpill, remove_losers};
+use optgate_io::dedup::{KeySpill, write_unit};
 use optgate_io::incremental::{PreviousOutput, reuse_unit};
 use optgate_io::read::rfc3339_micros;
 use optgate_io::registry::{OPTOUTS_KEYS, diff, first_objections, read_keys, write_keys};
@@ -657,9 +657,10 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     Ok(manifest)
 }
 
-/// Resolves the spill's clusters and removes their losers from the parts
-/// of `outcomes` (one per unit of `plan`, in order), units in parallel.
-/// Returns each unit's ledger file of duplicates, and the clusters.
+/// Resolves the spill's clusters, then writes each unit's spool (of
+/// `outcomes`, one per unit of `plan`, in order) as its part file without
+/// its losers, units in parallel. Returns each unit's ledger file of
+/// duplicates, and the clusters.
 fn remove_duplicates(
     spill: KeySpill,
     plan: &optgate_io::PostsPlan,
@@ -668,6 +669,7 @@ fn remove_duplicates(
     options: &WriteOptions,
 ) -> Result<(Vec<Option<optgate_manifest::OutputFile>>, u64), Failure> {
     let resolution = spill.resolve()?;
+    let resolution_clusters = resolution.clusters;
     let mut by_unit: Vec<&[optgate_io::dedup::Loser]> = vec![&[]; plan.units.len()];
     for group in resolution.losers.chunk_by(|a, b| a.unit == b.unit) {
         by_unit[group[0].unit as usize] = group;
@@ -677,21 +679,32 @@ fn remove_duplicates(
         .zip(&plan.units)
         .zip(by_unit)
         .map(|((o, unit), losers)| {
-            if losers.is_empty() {
+            check_interrupted()?;
+            let Some(spooled) = o.spooled.take() else {
+                if !losers.is_empty() {
+                    return Err(Failure::runtime(anyhow!(
+                        "internal check failed: duplicates found in a unit that kept no post"
+                    )));
+                }
                 return Ok(None);
-            }
-            let output = o.output.as_ref().ok_or_else(|| {
-                Failure::runtime(anyhow!(
-                    "internal check failed: duplicates found in a unit that wrote no part"
-                ))
-            })?;
-            let r = remove_losers(plan, unit, output, losers, out_dir, options)?;
-            o.output = r.output;
-            o.counts.drop_kept_n(DropReason::Duplicate, r.removed);
-            Ok(Some(r.ledger))
+            };
+            let w = write_unit(
+                plan,
+                unit,
+                &spooled,
+                losers,
+                &o.pii,
+                o.posts_changed,
+                out_dir,
+                options,
+            )?;
+            o.output = w.output;
+            o.counts.drop_kept_n(DropReason::Duplicate, w.removed);
+            Ok(w.ledger)
         })
         .collect::<Result<Vec<_>, Failure>>()?;
-    Ok((ledgers, resolution.clusters))
+    drop(resolution);
+    Ok((ledgers, resolution_clusters))
 }
 
 /// One line per failed assertion, with a few of the posts or files behind it.

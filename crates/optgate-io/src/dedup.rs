@@ -1,32 +1,41 @@
 //! The global phase of a run: exact duplicates across every work unit.
 //!
-//! While the units are processed, each kept post's key (the xxh3-128 of its
-//! normalised scrubbed text, [`optgate_core::dedup::exact_key`]), creation
-//! time, post id and place in its unit's part file are appended to a spill
-//! on disk, partitioned by the key's top bits. Once every unit is done, the
+//! While the units are processed, each unit's kept posts, scrubbed, go to a
+//! spool (an Arrow IPC stream, no codec: written and read back at the speed
+//! of a copy) instead of its part file, and each post's key (the xxh3-128 of
+//! its normalised scrubbed text, [`optgate_core::dedup::exact_key`]),
+//! creation time, post id and place in the spool are appended to a spill on
+//! disk, partitioned by the key's top bits. Once every unit is done, the
 //! partitions are read one per thread at a time: the posts of each key are
 //! ranked ([`optgate_core::dedup::cmp_survivor`]) and all but the first are
-//! losers. The part files that hold a loser are then written again without
-//! it, and each loser goes to the ledger with the id of its survivor.
+//! losers. Each unit's spool is then written as its zstd part file without
+//! its losers ([`write_unit`]), and each loser goes to the ledger with the id
+//! of its survivor.
 //!
 //! Memory: a partition is held at a time per thread, and partitions are
 //! sized from the posts planned, so the phase's memory does not grow with
-//! the run; the losers are held until their parts are rewritten.
+//! the run; a spool is read a batch at a time; the losers are held until
+//! their units are written (16 bytes and two ids each).
 
-use std::io::{BufWriter, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use arrow_array::BooleanArray;
+use arrow_array::{BooleanArray, RecordBatch};
+use arrow_ipc::reader::StreamReader;
+use arrow_ipc::writer::StreamWriter;
+use arrow_schema::SchemaRef;
 use arrow_select::filter::filter_record_batch;
 use optgate_core::dedup::cmp_survivor;
 use optgate_manifest::OutputFile;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use optgate_pii::EntityCounts;
 use rayon::prelude::*;
 
 use crate::error::{IoError, Result};
 use crate::ledger::LedgerBuilder;
-use crate::posts::{PartWriter, PostsPlan, UNIT_PII_KEY, WorkUnit, WriteOptions, part_name};
+use crate::posts::{
+    PartWriter, PostsPlan, UNIT_PII_KEY, WorkUnit, WriteOptions, encode_unit_pii, part_name,
+};
 
 /// One kept post as the global phase sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,10 +61,12 @@ pub struct Loser {
 
 /// What the global phase found: the losers, sorted by unit then row, and the
 /// number of clusters (keys held by more than one post).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Resolution {
     pub losers: Vec<Loser>,
     pub clusters: u64,
+    /// The spools' directory, removed when this is dropped.
+    pub spools: Option<tempfile::TempDir>,
 }
 
 /// Records held in memory per thread when a partition is read back (about
@@ -65,6 +76,8 @@ pub const RECORDS_IN_MEMORY: u64 = 1 << 19;
 /// The spill of key records, partitioned by the key's top bits.
 pub struct KeySpill {
     dir: tempfile::TempDir,
+    /// Where the units' spools go.
+    spools: tempfile::TempDir,
     bits: u32,
     parts: Vec<Mutex<BufWriter<std::fs::File>>>,
 }
@@ -98,6 +111,10 @@ impl KeySpill {
             .prefix(".optgate-dedup-")
             .tempdir_in(scratch)
             .map_err(write_err(scratch))?;
+        let spools = tempfile::Builder::new()
+            .prefix(".optgate-spool-")
+            .tempdir_in(scratch)
+            .map_err(write_err(scratch))?;
         let per_part = (RECORDS_IN_MEMORY / rayon::current_num_threads().max(1) as u64).max(1);
         let n = posts.div_ceil(per_part).clamp(1, 4096).next_power_of_two();
         let mut parts = Vec::with_capacity(n as usize);
@@ -108,9 +125,15 @@ impl KeySpill {
         }
         Ok(KeySpill {
             dir,
+            spools,
             bits: n.ilog2(),
             parts,
         })
+    }
+
+    /// Where the spool of the unit whose part is `name` goes.
+    pub fn spool_path(&self, name: &str) -> PathBuf {
+        self.spools.path().join(format!("{name}.arrows"))
     }
 
     fn partition(&self, key: u128) -> usize {
@@ -140,7 +163,9 @@ impl KeySpill {
     /// Reads the partitions back, one per thread at a time, and finds every
     /// cluster's losers. The spill's files are removed.
     pub fn resolve(self) -> Result<Resolution> {
-        let KeySpill { dir, parts, .. } = self;
+        let KeySpill {
+            dir, parts, spools, ..
+        } = self;
         let per_part: Vec<Resolution> = parts
             .into_par_iter()
             .enumerate()
@@ -168,7 +193,10 @@ impl KeySpill {
             })
             .collect::<Result<_>>()?;
         drop(dir);
-        let mut out = Resolution::default();
+        let mut out = Resolution {
+            spools: Some(spools),
+            ..Resolution::default()
+        };
         for r in per_part {
             out.clusters += r.clusters;
             out.losers.extend(r.losers);
@@ -251,13 +279,75 @@ pub fn losers_of(mut records: Vec<KeyRecord>) -> Resolution {
     out
 }
 
-/// What removing a unit's losers changed.
+/// A unit's kept posts, scrubbed, held until the global phase has run.
+pub struct Spool {
+    path: PathBuf,
+    writer: StreamWriter<BufWriter<std::fs::File>>,
+    /// Rows written so far.
+    pub rows: u64,
+}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool").field("path", &self.path).finish()
+    }
+}
+
+/// A finished spool: its file and rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spooled {
+    pub path: PathBuf,
+    pub rows: u64,
+}
+
+fn ipc_write_err(path: &Path) -> impl Fn(arrow_schema::ArrowError) -> IoError + '_ {
+    move |e| IoError::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    }
+}
+
+impl Spool {
+    /// Creates `path` for batches of `schema` (dictionaries may change from
+    /// batch to batch: a stream, not a file, holds them).
+    pub fn create(path: &Path, schema: &SchemaRef) -> Result<Spool> {
+        let file = std::fs::File::create(path).map_err(write_err(path))?;
+        let writer = StreamWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema)
+            .map_err(ipc_write_err(path))?;
+        Ok(Spool {
+            path: path.to_path_buf(),
+            writer,
+            rows: 0,
+        })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.rows += batch.num_rows() as u64;
+        self.writer.write(batch).map_err(ipc_write_err(&self.path))
+    }
+
+    /// Closes the stream. It is not flushed to disk: it lives only as long
+    /// as the run, and a crash removes the staging directory that holds it.
+    pub fn finish(mut self) -> Result<Spooled> {
+        self.writer.finish().map_err(ipc_write_err(&self.path))?;
+        self.writer
+            .get_mut()
+            .flush()
+            .map_err(write_err(&self.path))?;
+        Ok(Spooled {
+            path: self.path,
+            rows: self.rows,
+        })
+    }
+}
+
+/// What writing a unit's spool made.
 #[derive(Debug, Clone)]
-pub struct Rewritten {
-    /// The unit's part file without its losers; `None` when none is left.
+pub struct Written {
+    /// The unit's part file; `None` when every post was a duplicate.
     pub output: Option<OutputFile>,
-    /// The ledger file of its duplicates.
-    pub ledger: OutputFile,
+    /// The ledger file of its duplicates, if it had any.
+    pub ledger: Option<OutputFile>,
     pub removed: u64,
 }
 
@@ -266,99 +356,109 @@ pub fn duplicates_ledger_name(unit: &WorkUnit) -> String {
     format!("dup-{}", part_name(unit))
 }
 
-/// Writes `unit`'s part file (`output`, under `out_dir`) again without the
-/// rows of `losers` (all of this unit, sorted by row), and their ledger.
-pub fn remove_losers(
+/// Writes `unit`'s spool as its zstd part file under `out_dir/data`, without
+/// the rows of `losers` (all of this unit, sorted by row), with the unit's
+/// scrubbing figures in its footer; and the losers to its ledger of
+/// duplicates. The spool is removed.
+#[allow(clippy::too_many_arguments)]
+pub fn write_unit(
     plan: &PostsPlan,
     unit: &WorkUnit,
-    output: &OutputFile,
+    spooled: &Spooled,
     losers: &[Loser],
+    pii: &EntityCounts,
+    posts_changed: u64,
     out_dir: &Path,
     options: &WriteOptions,
-) -> Result<Rewritten> {
+) -> Result<Written> {
     let f = &plan.files[unit.file];
-    let path = out_dir.join(&output.path);
+    let path = &spooled.path;
     let read_err = |source| IoError::Read {
         path: path.clone(),
         source,
     };
-    let decode = |source: parquet::errors::ParquetError| IoError::Decode {
-        path: path.clone(),
-        row_group: unit.row_group,
-        source,
-    };
-    let file = std::fs::File::open(&path).map_err(read_err)?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(decode)?;
-    let pii = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .and_then(|kv| kv.iter().find(|k| k.key == UNIT_PII_KEY))
-        .and_then(|k| k.value.clone());
-    let reader = builder
-        .with_batch_size(crate::posts::BATCH_ROWS)
-        .build()
-        .map_err(decode)?;
-    let tmp = path.with_extension("parquet.dedup");
-    let mut writer = PartWriter::create(&tmp, f.schema().clone(), options, f.plain())?;
-    if let Some(pii) = pii {
-        writer.add_metadata(UNIT_PII_KEY, pii);
-    }
+    let ipc_err = |e: arrow_schema::ArrowError| read_err(std::io::Error::other(e));
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let reader =
+        StreamReader::try_new(BufReader::with_capacity(1 << 20, file), None).map_err(ipc_err)?;
+    let name = part_name(unit);
+    let mut writer: Option<PartWriter> = None;
     let mut next = losers.iter().map(|l| u64::from(l.row)).peekable();
     let mut row = 0u64;
     for batch in reader {
-        let batch = batch.map_err(|e| decode(e.into()))?;
-        let keep: BooleanArray = (0..batch.num_rows() as u64)
-            .map(|i| {
-                let lose = next.peek() == Some(&(row + i));
-                if lose {
-                    next.next();
-                }
-                Some(!lose)
-            })
-            .collect();
-        row += batch.num_rows() as u64;
-        let kept = filter_record_batch(&batch, &keep).map_err(|e| decode(e.into()))?;
-        if kept.num_rows() > 0 {
-            writer.write(&kept)?;
+        let batch = batch.map_err(ipc_err)?;
+        let n = batch.num_rows() as u64;
+        let batch = if next.peek().is_some_and(|r| *r < row + n) {
+            let keep: BooleanArray = (row..row + n)
+                .map(|i| {
+                    let lose = next.peek() == Some(&i);
+                    if lose {
+                        next.next();
+                    }
+                    Some(!lose)
+                })
+                .collect();
+            filter_record_batch(&batch, &keep).map_err(ipc_err)?
+        } else {
+            batch
+        };
+        row += n;
+        if batch.num_rows() == 0 {
+            continue;
         }
+        if writer.is_none() {
+            writer = Some(PartWriter::create(
+                &out_dir.join("data").join(&name),
+                f.schema().clone(),
+                options,
+                f.plain(),
+            )?);
+        }
+        writer
+            .as_mut()
+            .expect("the part writer was just created")
+            .write(&batch)?;
     }
-    if next.peek().is_some() || row != output.rows {
-        return Err(decode(parquet::errors::ParquetError::General(format!(
-            "the part holds {row} rows, {} written, and not every duplicate was found in it",
-            output.rows
-        ))));
+    if next.peek().is_some() || row != spooled.rows {
+        return Err(read_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "the spool holds {row} rows, {} were written to it, and not every duplicate was found in it",
+                spooled.rows
+            ),
+        )));
     }
-    let (rows, bytes, sha256) = writer.finish()?;
-    let removed = losers.len() as u64;
-    let output = if rows == 0 {
-        std::fs::remove_file(&tmp).map_err(write_err(&tmp))?;
-        std::fs::remove_file(&path).map_err(write_err(&path))?;
+    let output = match writer {
+        None => None,
+        Some(mut w) => {
+            w.add_metadata(UNIT_PII_KEY, encode_unit_pii(pii, posts_changed));
+            let (rows, bytes, sha256) = w.finish()?;
+            Some(OutputFile {
+                path: format!("data/{name}"),
+                rows,
+                bytes,
+                sha256,
+            })
+        }
+    };
+    std::fs::remove_file(path).map_err(read_err)?;
+    let ledger = if losers.is_empty() {
         None
     } else {
-        std::fs::rename(&tmp, &path).map_err(write_err(&path))?;
-        Some(OutputFile {
-            path: output.path.clone(),
-            rows,
-            bytes,
-            sha256,
-        })
-    };
-    let mut ledger = LedgerBuilder::new(&f.rel_path, unit.row_group);
-    for l in losers {
-        ledger.push_duplicate(&l.id, &l.survivor);
-    }
-    let ledger = ledger
-        .write(
+        let mut ledger = LedgerBuilder::new(&f.rel_path, unit.row_group);
+        for l in losers {
+            ledger.push_duplicate(&l.id, &l.survivor);
+        }
+        ledger.write(
             &out_dir.join("ledger"),
             &duplicates_ledger_name(unit),
             options,
         )?
-        .expect("a unit with losers has ledger rows");
-    Ok(Rewritten {
+    };
+    Ok(Written {
         output,
         ledger,
-        removed,
+        removed: losers.len() as u64,
     })
 }
 
@@ -427,6 +527,9 @@ mod tests {
                 .windows(2)
                 .all(|w| (w[0].unit, w[0].row) < (w[1].unit, w[1].row))
         );
+        // The spools' directory goes with the resolution.
+        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1);
+        drop(r);
         assert_eq!(
             std::fs::read_dir(dir.path()).expect("ls").count(),
             0,

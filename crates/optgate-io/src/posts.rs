@@ -25,7 +25,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use crate::dedup::{KeyRecord, KeySpill};
+use crate::dedup::{KeyRecord, KeySpill, Spool, Spooled};
 use crate::discover::{PostsSource, discover_posts};
 use crate::error::{IoError, Result};
 use crate::hash::HashingWriter;
@@ -802,6 +802,8 @@ pub struct UnitOutcome {
     pub output: Option<OutputFile>,
     /// The ledger file written, if any post was dropped.
     pub ledger: Option<OutputFile>,
+    /// With dedup: the kept posts, spooled for the global phase to write.
+    pub spooled: Option<Spooled>,
 }
 
 /// The part file name of a unit: stable, so reruns produce the same names.
@@ -852,7 +854,7 @@ pub fn process_unit(
             spill,
             unit: u32::try_from(index).unwrap_or(u32::MAX),
             records: Vec::new(),
-            scratch: String::new(),
+            scratch: Vec::new(),
         }),
     };
     let mut rules = evaluated_batches(f, unit, policy, tables)?;
@@ -913,24 +915,7 @@ pub fn process_unit(
         posts_changed,
         ..
     } = out;
-    let Some(mut writer) = writer else {
-        return Ok(UnitOutcome {
-            counts,
-            ledger: ledger.write(&out_dir.join("ledger"), &name, options)?,
-            ..UnitOutcome::default()
-        });
-    };
     let build_err = |what: String| f.inconsistent(unit.row_group, what);
-    // The part carries its own scrubbing figures, so a later incremental run
-    // that reuses it can add them up without the text.
-    writer.add_metadata(UNIT_PII_KEY, encode_unit_pii(&pii, posts_changed));
-    let (rows, bytes, sha256) = writer.finish()?;
-    if rows != counts.kept {
-        return Err(build_err(format!(
-            "wrote {rows} rows but counted {} kept",
-            counts.kept
-        )));
-    }
     let dropped = counts.dropped();
     if ledger.rows() as u64 != dropped {
         return Err(build_err(format!(
@@ -938,17 +923,46 @@ pub fn process_unit(
             ledger.rows()
         )));
     }
+    let ledger = ledger.write(&out_dir.join("ledger"), &name, options)?;
+    let (output, spooled) = match writer {
+        None => (None, None),
+        Some(Sink::Spool(spool)) => {
+            let spooled = spool.finish()?;
+            if spooled.rows != counts.kept {
+                return Err(build_err(format!(
+                    "spooled {} rows but counted {} kept",
+                    spooled.rows, counts.kept
+                )));
+            }
+            (None, Some(spooled))
+        }
+        Some(Sink::Part(mut writer)) => {
+            // The part carries its own scrubbing figures, so a later
+            // incremental run that reuses it can add them up without the text.
+            writer.add_metadata(UNIT_PII_KEY, encode_unit_pii(&pii, posts_changed));
+            let (rows, bytes, sha256) = writer.finish()?;
+            if rows != counts.kept {
+                return Err(build_err(format!(
+                    "wrote {rows} rows but counted {} kept",
+                    counts.kept
+                )));
+            }
+            let output = OutputFile {
+                path: format!("data/{name}"),
+                rows,
+                bytes,
+                sha256,
+            };
+            (Some(output), None)
+        }
+    };
     Ok(UnitOutcome {
         counts,
         pii,
         posts_changed,
-        ledger: ledger.write(&out_dir.join("ledger"), &name, options)?,
-        output: Some(OutputFile {
-            path: format!("data/{name}"),
-            rows,
-            bytes,
-            sha256,
-        }),
+        output,
+        ledger,
+        spooled,
     })
 }
 
@@ -960,7 +974,7 @@ struct UnitWriter<'a> {
     scanner: Option<&'a dyn TextScrubber>,
     path: PathBuf,
     options: &'a WriteOptions,
-    writer: Option<PartWriter>,
+    writer: Option<Sink>,
     counts: DropCounts,
     pii: EntityCounts,
     posts_changed: u64,
@@ -968,12 +982,34 @@ struct UnitWriter<'a> {
     dedup: Option<Keys<'a>>,
 }
 
+/// Where a unit's kept posts go: its part file, or with dedup its spool.
+enum Sink {
+    Part(PartWriter),
+    Spool(Spool),
+}
+
+impl Sink {
+    fn rows(&self) -> u64 {
+        match self {
+            Sink::Part(w) => w.rows,
+            Sink::Spool(s) => s.rows,
+        }
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        match self {
+            Sink::Part(w) => w.write(batch),
+            Sink::Spool(s) => s.write(batch),
+        }
+    }
+}
+
 /// The keys of a unit's written posts, on their way to the global phase's spill.
 struct Keys<'a> {
     spill: &'a KeySpill,
     unit: u32,
     records: Vec<KeyRecord>,
-    scratch: String,
+    scratch: Vec<u8>,
 }
 
 impl Keys<'_> {
@@ -1040,12 +1076,18 @@ impl UnitWriter<'_> {
             .expect("a chunk with kept rows decoded at least one batch");
         let kept_rules = concat_batches(&rule_schema, kept_rules).map_err(&decode)?;
         if self.writer.is_none() {
-            self.writer = Some(PartWriter::create(
-                &self.path,
-                f.schema.clone(),
-                self.options,
-                &f.plain,
-            )?);
+            self.writer = Some(match &self.dedup {
+                Some(keys) => Sink::Spool(Spool::create(
+                    &keys.spill.spool_path(&part_name(self.unit)),
+                    &f.batch_schema,
+                )?),
+                None => Sink::Part(PartWriter::create(
+                    &self.path,
+                    f.schema.clone(),
+                    self.options,
+                    &f.plain,
+                )?),
+            });
         }
         let batch_schema: SchemaRef = f.batch_schema.clone();
         let post_index = f.rule_indices[f.rule_columns.post_id];
@@ -1097,7 +1139,7 @@ impl UnitWriter<'_> {
                 .as_mut()
                 .expect("the part writer was created above");
             if let Some(keys) = self.dedup.as_mut() {
-                keys.add(f, &batch, writer.rows)?;
+                keys.add(f, &batch, writer.rows())?;
             }
             writer.write(&batch)
         };

@@ -676,7 +676,7 @@ fn text_keys(
     let src = ParquetSource::open(path)?;
     let index = src.column("posts", "text", text)?;
     let mut out = Vec::new();
-    let mut scratch = String::new();
+    let mut scratch = Vec::new();
     for batch in src.read_columns(&[index])? {
         let batch = batch?;
         let column = StrColumn::new(batch.column(0)).ok_or_else(|| IoError::ColumnType {
@@ -689,12 +689,12 @@ fn text_keys(
             let Some(t) = column.get(i) else {
                 continue;
             };
-            optgate_core::dedup::normalize(t, &mut scratch);
-            let key = xxhash_rust::xxh3::xxh3_64(scratch.as_bytes());
+            optgate_core::dedup::normalize_bytes(t, &mut scratch);
+            let key = xxhash_rust::xxh3::xxh3_64(&scratch);
             match only {
                 None => out.push((key, None)),
                 Some(keys) if keys.binary_search(&key).is_ok() => {
-                    out.push((key, Some(scratch.clone())));
+                    out.push((key, Some(String::from_utf8_lossy(&scratch).into_owned())));
                 }
                 Some(_) => {}
             }
