@@ -118,15 +118,6 @@ fn low_table() -> &'static [Low; FAST_LIMIT as usize] {
     })
 }
 
-/// Pushes a space for a run of white space: one, and none at the start (a
-/// space that ends the text is taken off at the end).
-#[inline(always)]
-fn push_space(out: &mut Vec<u8>) {
-    if out.last().is_some_and(|&l| l != b' ') {
-        out.push(b' ');
-    }
-}
-
 /// The lanes of `v` that hold a byte in `lo..lo + len` (all ones), by a
 /// wrapping addition that moves the range to the bottom of the signed range.
 #[inline(always)]
@@ -138,35 +129,57 @@ fn in_range16(v: wide::i8x16, lo: u8, len: i8) -> wide::i8x16 {
 /// The fast path: false (and `out` half written) when `text` needs the slow
 /// one. Sixteen ASCII bytes without a control character or two spaces in a
 /// row are lowered at once; anything else a character at a time.
+///
+/// The output is written in place into `out`, sized to the input first:
+/// it is never longer (every character taken here lowers to one of the
+/// same length in UTF-8, or is a space run that shrinks).
 fn normalize_fast(text: &str, out: &mut Vec<u8>) -> bool {
     use wide::i8x16;
     let table = low_table();
     let b = text.as_bytes();
+    out.clear();
+    out.resize(b.len(), 0);
+    let mut j = 0;
     let mut i = 0;
+    // A space run: one space, none at the start (one at the end is cut).
+    let space = |out: &mut [u8], j: &mut usize| {
+        if *j > 0 && out[*j - 1] != b' ' {
+            out[*j] = b' ';
+            *j += 1;
+        }
+    };
+    // Where the character-at-a-time steps end: the end of the last sixteen
+    // bytes that could not be lowered at once.
+    let mut scalar_until = 0;
     while i < b.len() {
-        if let Some(chunk) = b.get(i..i + 16) {
+        if i >= scalar_until
+            && let Some(chunk) = b.get(i..i + 16)
+        {
             let v = wide::u8x16::new(chunk.try_into().expect("sixteen bytes")).cast_signed();
             // Sign bits: non-ASCII bytes.
             let high = v.to_bitmask();
             let control = in_range16(v, b'\t', 5).to_bitmask();
-            let space = v.simd_eq(i8x16::splat(b' ' as i8)).to_bitmask();
-            let after_space = out.last().is_none_or(|&l| l == b' ');
+            let spaces = v.simd_eq(i8x16::splat(b' ' as i8)).to_bitmask();
+            let after_space = j == 0 || out[j - 1] == b' ';
             if high | control == 0
-                && space & (space >> 1) == 0
-                && !(space & 1 != 0 && after_space)
+                && spaces & (spaces >> 1) == 0
+                && !(spaces & 1 != 0 && after_space)
             {
                 let lowered = v | (in_range16(v, b'A', 26) & i8x16::splat(0x20));
-                out.extend(lowered.to_array().map(|x| x as u8));
+                out[j..j + 16].copy_from_slice(&lowered.to_array().map(|x| x as u8));
+                j += 16;
                 i += 16;
                 continue;
             }
+            scalar_until = i + 16;
         }
         let c = b[i];
         if c < 0x80 {
             if matches!(c, b' ' | b'\t'..=b'\r') {
-                push_space(out);
+                space(out, &mut j);
             } else {
-                out.push(c.to_ascii_lowercase());
+                out[j] = c.to_ascii_lowercase();
+                j += 1;
             }
             i += 1;
             continue;
@@ -181,18 +194,23 @@ fn normalize_fast(text: &str, out: &mut Vec<u8>) -> bool {
             return false;
         }
         match table[cp as usize] {
-            Low::Space => push_space(out),
+            Low::Space => space(out, &mut j),
             Low::Lower(l) => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+                let n = l.len_utf8();
+                if n != ch.len_utf8() {
+                    return false;
+                }
+                l.encode_utf8(&mut out[j..j + n]);
+                j += n;
             }
             Low::Slow => return false,
         }
         i += ch.len_utf8();
     }
-    if out.last() == Some(&b' ') {
-        out.pop();
+    if j > 0 && out[j - 1] == b' ' {
+        j -= 1;
     }
+    out.truncate(j);
     true
 }
 
