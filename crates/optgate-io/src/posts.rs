@@ -984,7 +984,7 @@ struct UnitWriter<'a> {
 
 /// Where a unit's kept posts go: its part file, or with dedup its spool.
 enum Sink {
-    Part(PartWriter),
+    Part(Box<PartWriter>),
     Spool(Spool),
 }
 
@@ -1081,12 +1081,12 @@ impl UnitWriter<'_> {
                     &keys.spill.spool_path(&part_name(self.unit)),
                     &f.batch_schema,
                 )?),
-                None => Sink::Part(PartWriter::create(
+                None => Sink::Part(Box::new(PartWriter::create(
                     &self.path,
                     f.schema.clone(),
                     self.options,
                     &f.plain,
-                )?),
+                )?)),
             });
         }
         let batch_schema: SchemaRef = f.batch_schema.clone();
