@@ -983,8 +983,10 @@ struct UnitWriter<'a> {
 }
 
 /// Where a unit's kept posts go: its part file, or with dedup its spool.
+// One per unit, on the stack of its worker: the variants' sizes matter not.
+#[allow(clippy::large_enum_variant)]
 enum Sink {
-    Part(Box<PartWriter>),
+    Part(PartWriter),
     Spool(Spool),
 }
 
@@ -1081,12 +1083,12 @@ impl UnitWriter<'_> {
                     &keys.spill.spool_path(&part_name(self.unit)),
                     &f.batch_schema,
                 )?),
-                None => Sink::Part(Box::new(PartWriter::create(
+                None => Sink::Part(PartWriter::create(
                     &self.path,
                     f.schema.clone(),
                     self.options,
                     &f.plain,
-                )?)),
+                )?),
             });
         }
         let batch_schema: SchemaRef = f.batch_schema.clone();
