@@ -270,3 +270,63 @@ fn verification_finds_a_duplicate_text_left_in_the_output() {
     assert!(!o.status.success(), "{said}");
     assert!(said.contains("FAIL  no_exact_duplicates"), "{said}");
 }
+
+/// `repurge` that removes a survivor leaves the posts it stood for removed
+/// (they stay in the ledger as its duplicates): no text comes back that the
+/// published output did not hold, and the output still verifies. The next
+/// full run picks a new survivor among them.
+#[test]
+fn repurging_a_survivor_keeps_its_duplicates_removed() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(tmp.path(), 3000, &["--files", "2"]);
+    let config = write_config(tmp.path(), "[dedup]\nmode = \"exact\"\n");
+    let out = tmp.path().join("out");
+    published(&config, &out, &[]);
+    let lost = ledger(&out);
+    // A survivor with duplicates, and its author.
+    let (loser, survivor) = lost
+        .iter()
+        .find_map(|(id, (_, of))| of.clone().map(|of| (id.clone(), of)))
+        .expect("a duplicate");
+    let mut author = None;
+    for f in parquet_files(&out.join("data")) {
+        for b in read_parquet(&f) {
+            let ids = b.column_by_name("post_id").expect("post_id").clone();
+            let authors = b.column_by_name("author_id").expect("author_id").clone();
+            for i in 0..b.num_rows() {
+                if id_text(&ids, i).as_deref() == Some(survivor.as_str()) {
+                    author = id_text(&authors, i);
+                }
+            }
+        }
+    }
+    let author = author.expect("the survivor is in the output");
+    crate::operations::rewrite_registry(tmp.path(), |_| true, &[(&author, 1_790_000_000_000_000)]);
+    let purged = tmp.path().join("purged");
+    run_ok(
+        optgate()
+            .args(["repurge", "--from"])
+            .arg(&out)
+            .arg("--optouts")
+            .arg(tmp.path().join("optouts.parquet"))
+            .arg("--out")
+            .arg(&purged),
+    );
+    let kept: BTreeSet<String> = rows(&purged).into_iter().map(|r| r.1).collect();
+    assert!(!kept.contains(&survivor) && !kept.contains(&loser));
+    let after = ledger(&purged);
+    assert_eq!(after[&survivor].0, "opted_out");
+    assert_eq!(
+        after[&loser],
+        ("duplicate".to_owned(), Some(survivor.clone()))
+    );
+    let m = manifest(&purged);
+    assert_eq!(m["dedup"], manifest(&out)["dedup"]);
+    assert_eq!(m["verification"]["passed"], true);
+    let v = optgate()
+        .arg("verify")
+        .arg(&purged)
+        .output()
+        .expect("starts");
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}

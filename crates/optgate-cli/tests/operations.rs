@@ -364,7 +364,7 @@ fn outputs_are_owner_and_group_only_whatever_the_umask() {
 
 /// Rewrites the sample's objection registry with `keep` deciding which rows
 /// stay, and `extra` (user id, objected_at in micros) appended.
-fn rewrite_registry(dir: &Path, keep: impl Fn(&str) -> bool, extra: &[(&str, i64)]) -> usize {
+pub fn rewrite_registry(dir: &Path, keep: impl Fn(&str) -> bool, extra: &[(&str, i64)]) -> usize {
     use arrow_array::cast::AsArray;
     use arrow_array::{Array, RecordBatch, StringArray, TimestampMicrosecondArray};
     use std::sync::Arc;
