@@ -147,16 +147,12 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         _ => None,
     };
     let dedup = config.dedup.mode;
-    if dedup != DedupMode::Off && (shard.is_some() || args.incremental) {
+    if dedup != DedupMode::Off && shard.is_some() {
         return Err(Failure::input(anyhow!(
-            "[dedup] mode = \"{}\" does not cover {} yet: duplicates in other shards or nights \
-             would be missed. Set [dedup] mode = \"off\" for this run, or run it whole",
+            "[dedup] mode = \"{}\" does not cover a sharded run (--plan/--shard) yet: the \
+             duplicates in other shards would be missed. Set [dedup] mode = \"off\" for this \
+             run, or run it whole",
             dedup.name(),
-            if shard.is_some() {
-                "a sharded run (--plan/--shard)"
-            } else {
-                "an incremental run (--incremental)"
-            }
         )));
     }
     let accounts_src = check_accounts(accounts_path, &config.columns.accounts)?;
@@ -325,6 +321,11 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                 Some("the consent registry changed")
             } else if tables.optouts.is_some() && new_objectors.is_none() {
                 Some("the previous output has no registry snapshot")
+            } else if dedup != DedupMode::Off {
+                // A new post may be a duplicate of one kept last night, or
+                // come before it; reusing last night's parts needs the
+                // keys of what they kept, which outputs do not hold yet.
+                Some("deduplication needs every post of every night")
             } else {
                 None
             };
