@@ -9,10 +9,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
+use optgate_core::DropReason;
+use optgate_io::dedup::dedup_parts;
 use optgate_io::registry::{OPTOUTS_KEYS, first_objections};
 use optgate_io::side_tables::check_optouts;
 use optgate_io::verify::{Claim, verify_output};
-use optgate_io::{SyncQueue, copy_flushed, flush_file};
+use optgate_io::{SyncQueue, WriteOptions, copy_flushed, flush_file};
 use optgate_manifest::{InputFile, OutputFile, Shard, Timings};
 use tracing::info;
 
@@ -132,6 +134,46 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
     }
     m.inputs.posts = inputs.into_values().collect();
 
+    // The shards left their duplicates to the merge, which sees every post.
+    if m.dedup.as_ref().is_some_and(|d| d.pending) {
+        check_interrupted()?;
+        let t_dedup = std::time::Instant::now();
+        let options = WriteOptions {
+            zstd_level: m0
+                .policy
+                .resolved
+                .pointer("/output/zstd_level")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(3) as i32,
+            sync: None,
+        };
+        let done = dedup_parts(&staging.dir, &outputs, &first.columns.posts, &options)?;
+        outputs = done.outputs.into_iter().flatten().collect();
+        ledger.extend(done.ledgers);
+        ledger.sort_by(|a, b| a.path.cmp(&b.path));
+        let n = done.removed;
+        m.counts.kept -= n;
+        m.counts.dropped += n;
+        for by in [
+            &mut m.counts.dropped_by_reason,
+            &mut m.counts.failing_by_rule,
+        ] {
+            *by.entry(DropReason::Duplicate.name().to_owned())
+                .or_insert(0) += n;
+        }
+        if let Some(d) = m.dedup.as_mut() {
+            d.removed = n;
+            d.clusters = done.clusters;
+            d.pending = false;
+        }
+        info!(
+            removed = n,
+            clusters = done.clusters,
+            ms = millis(t_dedup),
+            "Removed the duplicates across the shards."
+        );
+    }
+
     // The merged output, verified as one: every row against the policy and
     // the side tables the shards recorded, post ids unique across shards.
     check_interrupted()?;
@@ -176,7 +218,10 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
         kept: m.counts.kept,
         dropped_by_reason: &m.counts.dropped_by_reason,
         scratch: Some(&staging.dir),
-        exact_dedup: m.dedup.as_ref().is_some_and(|d| d.mode == "exact"),
+        exact_dedup: m
+            .dedup
+            .as_ref()
+            .is_some_and(|d| d.mode == "exact" && !d.pending),
     };
     let report = verify_output(&claim, &first.columns.posts, &first.policy, &loaded.tables)?;
     let verification = verified(&report.findings, "merged")?;

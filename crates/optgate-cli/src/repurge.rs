@@ -193,7 +193,10 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
         // Spill post-id keys into the staging directory rather than hold
         // them all: memory stays flat however large the output.
         scratch: Some(&staging.dir),
-        exact_dedup: m.dedup.as_ref().is_some_and(|d| d.mode == "exact"),
+        exact_dedup: m
+            .dedup
+            .as_ref()
+            .is_some_and(|d| d.mode == "exact" && !d.pending),
     };
     syncer.wait()?;
     check_interrupted()?;

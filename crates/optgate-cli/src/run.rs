@@ -147,14 +147,9 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         _ => None,
     };
     let dedup = config.dedup.mode;
-    if dedup != DedupMode::Off && shard.is_some() {
-        return Err(Failure::input(anyhow!(
-            "[dedup] mode = \"{}\" does not cover a sharded run (--plan/--shard) yet: the \
-             duplicates in other shards would be missed. Set [dedup] mode = \"off\" for this \
-             run, or run it whole",
-            dedup.name(),
-        )));
-    }
+    // One shard of a planned run leaves its duplicates to `optgate merge`,
+    // which sees every shard's posts.
+    let dedup_pending = dedup != DedupMode::Off && shard.is_some();
     let accounts_src = check_accounts(accounts_path, &config.columns.accounts)?;
     let optouts_src = optouts_path
         .map(|p| check_optouts(p, &config.columns.optouts))
@@ -377,8 +372,10 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     };
     let scanner = config.pii.enabled.then(|| Scanner::new(&config.pii));
     let spill = match dedup {
-        DedupMode::Off => None,
-        DedupMode::Exact => Some(pool.install(|| KeySpill::create(&staging.dir, plan.rows()))?),
+        DedupMode::Exact if !dedup_pending => {
+            Some(pool.install(|| KeySpill::create(&staging.dir, plan.rows()))?)
+        }
+        _ => None,
     };
     let mut outcomes: Vec<UnitOutcome> = pool.install(|| {
         plan.units
@@ -498,7 +495,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         // Spill post-id keys into the staging directory rather than hold
         // them all: memory stays flat however large the output.
         scratch: Some(&staging.dir),
-        exact_dedup: dedup == DedupMode::Exact,
+        exact_dedup: dedup == DedupMode::Exact && !dedup_pending,
     };
     let verification = verified(
         &pool
@@ -617,6 +614,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
             survivor: optgate_core::dedup::SURVIVOR.to_owned(),
             removed: counts.first_failing[DropReason::Duplicate as usize],
             clusters,
+            pending: dedup_pending,
         }),
         shard: shard.as_ref().map(|s| Shard {
             plan_sha256: s.plan_sha256.clone(),

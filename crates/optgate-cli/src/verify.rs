@@ -128,7 +128,10 @@ pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
         // `--posts` compares every output key with the inputs' kept keys, so
         // it keeps them in memory; otherwise they spill to the temp directory.
         scratch: args.posts.is_none().then_some(temp.as_path()),
-        exact_dedup: m.dedup.as_ref().is_some_and(|d| d.mode == "exact"),
+        exact_dedup: m
+            .dedup
+            .as_ref()
+            .is_some_and(|d| d.mode == "exact" && !d.pending),
     };
     let report =
         pool.install(|| verify_output(&claim, &ds.columns.posts, &ds.policy, &loaded.tables))?;

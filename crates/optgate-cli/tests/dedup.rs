@@ -204,10 +204,9 @@ fn exact_dedup_keeps_the_earliest_post_of_each_text_across_files_and_row_groups(
 }
 
 /// A night with dedup on gives what a full run gives: it processes every
-/// post again, and says why. A sharded run, which would miss the
-/// duplicates in other shards, is refused.
+/// post again, and says why.
 #[test]
-fn incremental_runs_redo_everything_and_sharded_runs_are_refused() {
+fn incremental_runs_redo_everything_and_equal_a_full_run() {
     let tmp = tempfile::tempdir().expect("tmp");
     gen_sample(tmp.path(), 1200, &["--files", "2"]);
     let config = write_config(tmp.path(), "[dedup]\nmode = \"exact\"\n");
@@ -224,31 +223,99 @@ fn incremental_runs_redo_everything_and_sharded_runs_are_refused() {
     for k in ["counts", "dedup", "outputs", "ledger"] {
         assert_eq!(m[k], full[k], "{k}");
     }
+}
+
+/// Post id sequences of every data file, by file name.
+fn parts(out: &Path) -> BTreeMap<String, Vec<(String, Option<String>)>> {
+    let mut m = BTreeMap::new();
+    for f in parquet_files(&out.join("data")) {
+        let mut rows = Vec::new();
+        for b in read_parquet(&f) {
+            let col = |n: &str| b.column_by_name(n).expect("column").clone();
+            let (ids, text) = (col("post_id"), col("text"));
+            for i in 0..b.num_rows() {
+                rows.push((id_text(&ids, i).expect("id"), str_value(&text, i)));
+            }
+        }
+        let name = f.file_name().expect("name").to_string_lossy().into_owned();
+        m.insert(name, rows);
+    }
+    m
+}
+
+/// Shards leave their duplicates to the merge, which removes those within
+/// and across shards: the merged dataset holds the posts a single run keeps,
+/// in the same files and order, with the same ledger and counts.
+#[test]
+fn shards_and_their_merge_give_the_dataset_of_a_single_run() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(
+        tmp.path(),
+        4000,
+        &["--files", "4", "--row-group-rows", "400"],
+    );
+    let config = write_config(tmp.path(), "[dedup]\nmode = \"exact\"\n");
+    let whole = tmp.path().join("whole");
+    published(&config, &whole, &[]);
     let plan = tmp.path().join("plan.json");
     run_ok(
         optgate()
-            .args(["plan", "--shards", "2", "--config"])
+            .args(["plan", "--shards", "3", "--config"])
             .arg(&config)
             .arg("--out")
             .arg(&plan),
     );
-    let o = run(
-        &config,
-        &tmp.path().join("shard0"),
-        &["--plan", plan.to_str().expect("utf-8"), "--shard", "0"],
+    let mut shard_dirs = Vec::new();
+    for k in 0..3 {
+        let dir = tmp.path().join(format!("shard{k}"));
+        published(
+            &config,
+            &dir,
+            &[
+                "--plan",
+                plan.to_str().expect("utf-8"),
+                "--shard",
+                &k.to_string(),
+            ],
+        );
+        let m = manifest(&dir);
+        assert_eq!(m["dedup"]["pending"], true);
+        assert_eq!(m["dedup"]["removed"], 0);
+        shard_dirs.push(dir);
+    }
+    let merged = tmp.path().join("merged");
+    run_ok(
+        optgate()
+            .arg("merge")
+            .args(&shard_dirs)
+            .arg("--out")
+            .arg(&merged),
     );
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        stderr.contains("sharded") && stderr.contains("mode = \"off\""),
-        "{stderr}"
-    );
-    assert!(!tmp.path().join("shard0").exists());
+    let (a, b) = (manifest(&whole), manifest(&merged));
+    assert!(b["dedup"]["removed"].as_u64().expect("n") > 50);
+    for k in ["counts", "dedup"] {
+        assert_eq!(a[k], b[k], "{k}");
+    }
+    assert_eq!(parts(&whole), parts(&merged));
+    assert_eq!(ledger(&whole), ledger(&merged));
+    let checked: Vec<&str> = b["verification"]["assertions"]
+        .as_array()
+        .expect("assertions")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert!(checked.contains(&"no_exact_duplicates"), "{checked:?}");
+    let v = optgate()
+        .arg("verify")
+        .arg(&merged)
+        .output()
+        .expect("starts");
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    // The shards' own files are as they were: the merge wrote new ones.
+    for dir in &shard_dirs {
+        let v = optgate().arg("verify").arg(dir).output().expect("starts");
+        assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    }
 }
 
 /// An output that claims exact dedup but holds two posts with one text

@@ -34,8 +34,12 @@ use rayon::prelude::*;
 use crate::error::{IoError, Result};
 use crate::ledger::LedgerBuilder;
 use crate::posts::{
-    PartWriter, PostsPlan, UNIT_PII_KEY, WorkUnit, WriteOptions, encode_unit_pii, part_name,
+    PartWriter, PlainColumns, PostsPlan, UNIT_INPUT_KEY, UNIT_PII_KEY, WorkUnit, WriteOptions,
+    decode_unit_input, encode_unit_input, encode_unit_pii, part_name,
 };
+use crate::read::{ParquetSource, timestamp_micros};
+use optgate_core::policy::PostColumnNames;
+use optgate_core::{IdColumn, StrColumn};
 
 /// One kept post as the global phase sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -432,6 +436,10 @@ pub fn write_unit(
         None => None,
         Some(mut w) => {
             w.add_metadata(UNIT_PII_KEY, encode_unit_pii(pii, posts_changed));
+            w.add_metadata(
+                UNIT_INPUT_KEY,
+                encode_unit_input(&f.rel_path, unit.row_group),
+            );
             let (rows, bytes, sha256) = w.finish()?;
             Some(OutputFile {
                 path: format!("data/{name}"),
@@ -460,6 +468,212 @@ pub fn write_unit(
         ledger,
         removed: losers.len() as u64,
     })
+}
+
+/// What removing the duplicates among written part files changed.
+#[derive(Debug, Clone, Default)]
+pub struct PartsDeduplicated {
+    /// Each part of the input list as it is now: rewritten without its
+    /// duplicates, unchanged, or `None` when none of its posts is left.
+    pub outputs: Vec<Option<OutputFile>>,
+    /// The ledger files of the duplicates, one per part that had any.
+    pub ledgers: Vec<OutputFile>,
+    pub removed: u64,
+    pub clusters: u64,
+}
+
+/// The global phase over part files already written (the shards' parts, in
+/// `optgate merge`): each part's posts are keyed from its text column, the
+/// clusters resolved as a run resolves them, and every part that holds a
+/// duplicate is written again without it (a new file renamed over the old
+/// path: a part linked from elsewhere is not touched), with the ledger of its
+/// duplicates. `outputs` are relative to `out_dir`.
+pub fn dedup_parts(
+    out_dir: &Path,
+    outputs: &[OutputFile],
+    cols: &PostColumnNames,
+    options: &WriteOptions,
+) -> Result<PartsDeduplicated> {
+    let rows: u64 = outputs.iter().map(|f| f.rows).sum();
+    let spill = KeySpill::create(out_dir, rows)?;
+    outputs
+        .par_iter()
+        .enumerate()
+        .try_for_each(|(unit, f)| key_part(&out_dir.join(&f.path), unit, cols, &spill))?;
+    let resolution = spill.resolve()?;
+    let mut by_part: Vec<&[Loser]> = vec![&[]; outputs.len()];
+    for group in resolution.losers.chunk_by(|a, b| a.unit == b.unit) {
+        by_part[group[0].unit as usize] = group;
+    }
+    let done: Vec<(Option<OutputFile>, Option<OutputFile>)> = outputs
+        .par_iter()
+        .zip(by_part)
+        .map(|(f, losers)| {
+            if losers.is_empty() {
+                return Ok((Some(f.clone()), None));
+            }
+            rewrite_part(out_dir, f, losers, cols, options)
+        })
+        .collect::<Result<_>>()?;
+    let mut out = PartsDeduplicated {
+        removed: resolution.losers.len() as u64,
+        clusters: resolution.clusters,
+        ..PartsDeduplicated::default()
+    };
+    for (output, ledger) in done {
+        out.outputs.push(output);
+        out.ledgers.extend(ledger);
+    }
+    Ok(out)
+}
+
+/// Appends the key of every post of the part at `path` to `spill`.
+fn key_part(path: &Path, unit: usize, cols: &PostColumnNames, spill: &KeySpill) -> Result<()> {
+    let src = ParquetSource::open(path)?;
+    let wanted = [
+        src.column("posts", "post_id", &cols.post_id)?,
+        src.column("posts", "created_at", &cols.created_at)?,
+        src.column("posts", "text", &cols.text)?,
+    ];
+    let mut sorted = wanted;
+    sorted.sort_unstable();
+    let pos = wanted.map(|i| crate::read::projected_position(&sorted, i));
+    let unit = u32::try_from(unit).unwrap_or(u32::MAX);
+    let mut scratch = Vec::new();
+    let mut row = 0u64;
+    for batch in src.read_columns(&sorted)? {
+        let batch = batch?;
+        let wrong = |i: usize, expected: &'static str| IoError::ColumnType {
+            path: path.to_path_buf(),
+            column: [&cols.post_id, &cols.created_at, &cols.text][i].clone(),
+            found: batch.column(pos[i]).data_type().to_string(),
+            expected,
+        };
+        let ids = IdColumn::new(batch.column(pos[0])).ok_or_else(|| wrong(0, "an id type"))?;
+        let created = batch.column(pos[1]);
+        let text = StrColumn::new(batch.column(pos[2])).ok_or_else(|| wrong(2, "utf8"))?;
+        let mut records = Vec::with_capacity(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            if let (Some(t), Some(id), Some(micros)) =
+                (text.get(i), ids.text(i), timestamp_micros(created, i))
+            {
+                records.push(KeyRecord {
+                    key: optgate_core::dedup::exact_key(t, &mut scratch),
+                    created: micros,
+                    unit,
+                    row: u32::try_from(row + i as u64).unwrap_or(u32::MAX),
+                    id,
+                });
+            }
+        }
+        row += batch.num_rows() as u64;
+        spill.add(&records)?;
+    }
+    Ok(())
+}
+
+/// Writes the part `f` again without the rows of `losers` (sorted), keeping
+/// its footer's key-value pairs, and the ledger of its duplicates beside the
+/// other ledgers (`ledger/dup-<part name>`).
+fn rewrite_part(
+    out_dir: &Path,
+    f: &OutputFile,
+    losers: &[Loser],
+    cols: &PostColumnNames,
+    options: &WriteOptions,
+) -> Result<(Option<OutputFile>, Option<OutputFile>)> {
+    let path = out_dir.join(&f.path);
+    let read_err = |source| IoError::Read {
+        path: path.clone(),
+        source,
+    };
+    let decode = |source: parquet::errors::ParquetError| IoError::Parquet {
+        path: path.clone(),
+        source,
+    };
+    let file = std::fs::File::open(&path).map_err(read_err)?;
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(decode)?;
+    let schema = builder.schema().clone();
+    let footer: Vec<(String, String)> = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .filter(|k| k.key.starts_with("optgate."))
+                .filter_map(|k| Some((k.key.clone(), k.value.clone()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let input = footer
+        .iter()
+        .find(|(k, _)| k == UNIT_INPUT_KEY)
+        .and_then(|(_, v)| decode_unit_input(v))
+        .ok_or_else(|| {
+            decode(parquet::errors::ParquetError::General(format!(
+                "no `{UNIT_INPUT_KEY}` in the footer: the part was not written by this optgate"
+            )))
+        })?;
+    let reader = builder
+        .with_batch_size(crate::posts::BATCH_ROWS)
+        .build()
+        .map_err(decode)?;
+    let tmp = path.with_extension("parquet.dedup");
+    let plain = PlainColumns::for_posts(&schema, cols);
+    let mut writer = PartWriter::create(&tmp, schema, options, &plain)?;
+    for (k, v) in footer {
+        writer.add_metadata(&k, v);
+    }
+    let mut next = losers.iter().map(|l| u64::from(l.row)).peekable();
+    let mut row = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| decode(e.into()))?;
+        let keep: BooleanArray = (row..row + batch.num_rows() as u64)
+            .map(|i| {
+                let lose = next.peek() == Some(&i);
+                if lose {
+                    next.next();
+                }
+                Some(!lose)
+            })
+            .collect();
+        row += batch.num_rows() as u64;
+        let kept = filter_record_batch(&batch, &keep).map_err(|e| decode(e.into()))?;
+        if kept.num_rows() > 0 {
+            writer.write(&kept)?;
+        }
+    }
+    if next.peek().is_some() || row != f.rows {
+        return Err(decode(parquet::errors::ParquetError::General(format!(
+            "the part holds {row} rows, the manifest says {}, and not every duplicate was found in it",
+            f.rows
+        ))));
+    }
+    let (rows, bytes, sha256) = writer.finish()?;
+    let output = if rows == 0 {
+        std::fs::remove_file(&tmp).map_err(write_err(&tmp))?;
+        std::fs::remove_file(&path).map_err(write_err(&path))?;
+        None
+    } else {
+        std::fs::rename(&tmp, &path).map_err(write_err(&path))?;
+        Some(OutputFile {
+            path: f.path.clone(),
+            rows,
+            bytes,
+            sha256,
+        })
+    };
+    let name = Path::new(&f.path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut ledger = LedgerBuilder::new(&input.0, input.1);
+    for l in losers {
+        ledger.push_duplicate(&l.id, &l.survivor);
+    }
+    let ledger = ledger.write(&out_dir.join("ledger"), &format!("dup-{name}"), options)?;
+    Ok((output, ledger))
 }
 
 #[cfg(test)]

@@ -769,6 +769,21 @@ type Evaluated = (RecordBatch, Vec<ReasonSet>, Vec<[u8; 2]>);
 /// Footer key of a part file's scrubbing figures.
 pub const UNIT_PII_KEY: &str = "optgate.pii";
 
+/// Footer key of where a part file's posts come from: `<row group> <input
+/// file>`, the input file relative to the posts directory (see
+/// [`encode_unit_input`]).
+pub const UNIT_INPUT_KEY: &str = "optgate.input";
+
+pub fn encode_unit_input(rel_path: &str, row_group: usize) -> String {
+    format!("{row_group} {rel_path}")
+}
+
+/// The input file and row group of a part, from its footer value.
+pub fn decode_unit_input(s: &str) -> Option<(String, usize)> {
+    let (g, path) = s.split_once(' ')?;
+    Some((path.to_owned(), g.parse().ok()?))
+}
+
 /// `r0,r1,…,r9;changed`: replacements per entity type (in `Entity::ALL`
 /// order) and posts changed.
 pub fn encode_unit_pii(pii: &EntityCounts, posts_changed: u64) -> String {
@@ -940,6 +955,10 @@ pub fn process_unit(
             // The part carries its own scrubbing figures, so a later
             // incremental run that reuses it can add them up without the text.
             writer.add_metadata(UNIT_PII_KEY, encode_unit_pii(&pii, posts_changed));
+            writer.add_metadata(
+                UNIT_INPUT_KEY,
+                encode_unit_input(&f.rel_path, unit.row_group),
+            );
             let (rows, bytes, sha256) = writer.finish()?;
             if rows != counts.kept {
                 return Err(build_err(format!(

@@ -76,6 +76,10 @@ pub struct DedupRecord {
     pub removed: u64,
     /// Clusters: texts that more than one kept post had.
     pub clusters: u64,
+    /// True for one shard of a planned run: its duplicates, within it and
+    /// with other shards, are removed by `optgate merge`.
+    #[serde(default)]
+    pub pending: bool,
 }
 
 /// Where a sharded output sits in its plan.
