@@ -3,7 +3,7 @@
 CARGO ?= cargo
 OUT ?= out/sample
 
-.PHONY: sample test test-ray test-readers golden browser bench bench-stages bench-tables pii-eval pii-corpus fmt lint clean
+.PHONY: sample test test-ray test-readers golden browser bench bench-stages bench-tables pii-eval pii-corpus dedup-eval fmt lint clean
 
 ## Build optgate (release) and run the default policy on the bundled sample.
 sample:
@@ -72,6 +72,20 @@ pii-eval: target/pii-eval/presidio.test.jsonl target/pii-eval/presidio.dev.jsonl
 		--peer presidio=target/pii-eval/presidio.test.jsonl --peer presidio=target/pii-eval/presidio.dev.jsonl \
 		--peer presidio-types=target/pii-eval/presidio-types.test.jsonl \
 		--peer presidio-types=target/pii-eval/presidio-types.dev.jsonl
+
+## Deduplication on duplicates planted the way social media makes them
+## (gen-sample --dedup-truth): optgate's exact mode, the same rule written in
+## Python, and datasketch's MinHashLSH (from PyPI, into .venv-dedup) on the
+## same scrubbed texts: precision, recall, recall per planted kind.
+dedup-eval: .venv-dedup/.installed
+	$(CARGO) build --release -p optgate-cli
+	.venv-dedup/bin/python eval/dedup/dedup_eval.py --binary target/release/optgate --json target/dedup-eval/report.json
+
+.venv-dedup/.installed: eval/dedup/requirements.txt
+	@echo "dedup-eval: creating .venv-dedup and installing datasketch and pyarrow from PyPI"
+	python3 -m venv .venv-dedup
+	.venv-dedup/bin/pip install --quiet -r eval/dedup/requirements.txt
+	touch $@
 
 target/pii-eval/presidio.%.jsonl: $(PII_EVAL)/%.jsonl $(PII_EVAL)/presidio_spans.py .venv-presidio/.installed
 	@mkdir -p target/pii-eval

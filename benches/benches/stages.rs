@@ -91,6 +91,7 @@ fn bench_parquet(c: &mut Criterion) {
                 int_ids: false,
                 files: Some(1),
                 row_group_rows: Some(rows),
+                dedup_truth: false,
             },
         )
         .expect("sample");

@@ -17,6 +17,7 @@ pub fn gen_sample(args: &GenSampleArgs) -> Result<(), Failure> {
         int_ids: args.int_ids,
         files: args.files,
         row_group_rows: args.row_group_rows,
+        dedup_truth: args.dedup_truth,
     };
     let s = generate(&args.out, &opts).map_err(Failure::runtime)?;
     println!(

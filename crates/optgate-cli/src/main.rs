@@ -216,6 +216,10 @@ pub struct GenSampleArgs {
     /// Rows per row group [default: four row groups per file].
     #[arg(long)]
     pub row_group_rows: Option<usize>,
+    /// Also write DIR/dedup-truth.jsonl: how each post's text was made and
+    /// which posts must be one after deduplication (for `make dedup-eval`).
+    #[arg(long)]
+    pub dedup_truth: bool,
 }
 
 fn init_logging(format: LogFormat, quiet: bool) {

@@ -34,6 +34,9 @@ pub struct SampleOptions {
     pub files: Option<usize>,
     /// Rows per row group; `None` gives four row groups per file.
     pub row_group_rows: Option<usize>,
+    /// Also write `dedup-truth.jsonl`: how each post's text was made, and
+    /// which posts must be one after deduplication (`make dedup-eval`).
+    pub dedup_truth: bool,
 }
 
 impl Default for SampleOptions {
@@ -44,6 +47,7 @@ impl Default for SampleOptions {
             int_ids: false,
             files: None,
             row_group_rows: None,
+            dedup_truth: false,
         }
     }
 }
@@ -572,6 +576,43 @@ fn text(rng: &mut ChaCha8Rng, lang: usize) -> String {
     s
 }
 
+/// A post's own text: three sentences of the language, a third of whose
+/// words in lower case are swapped for other such words of its sentences (so that two posts
+/// written apart share few of their words, as two people's posts do), then
+/// sometimes personal data, left whole.
+fn varied_text(rng: &mut ChaCha8Rng, lang: usize) -> String {
+    let phrases = PHRASES[lang];
+    let mut s = String::with_capacity(256);
+    for k in 0..3 {
+        let sentence = phrases[rng.random_range(0..phrases.len())];
+        for (w, word) in sentence.split(' ').enumerate() {
+            if k > 0 || w > 0 {
+                s.push(' ');
+            }
+            // Words in lower case only, for one in lower case: no two
+            // capitalised words come together that did not (which would
+            // read as a name).
+            let lower = |w: &str| w.chars().next().is_some_and(char::is_lowercase);
+            if lower(word) && rng.random_range(0..3u32) == 0 {
+                let other = phrases[rng.random_range(0..phrases.len())];
+                let words: Vec<&str> = other.split(' ').filter(|w| lower(w)).collect();
+                s.push_str(if words.is_empty() {
+                    word
+                } else {
+                    words[rng.random_range(0..words.len())]
+                });
+            } else {
+                s.push_str(word);
+            }
+        }
+    }
+    if rng.random_range(0..100u32) < 8 {
+        s.push(' ');
+        s.push_str(PII_SNIPPETS[rng.random_range(0..PII_SNIPPETS.len())]);
+    }
+    s
+}
+
 /// Hashtags that end a post, so that posts written apart differ: three of
 /// these after the sentences give some 10^11 texts per language.
 const TAGS: [&str; 40] = [
@@ -638,48 +679,75 @@ const SHORT: [&str; 6] = [
 ];
 
 /// The texts of the generated posts. Most are written once: sentences of
-/// the author's language and three hashtags. The rest are the duplicates
+/// the author's language, a third of their words swapped, and three
+/// hashtags. The rest are the duplicates
 /// social media makes, planted at fixed rates:
 ///
 /// - 3% exact reposts of an earlier post (of any file);
 /// - 1.5% copies with an edit the exact normalisation absorbs (case,
-///   a line break, doubled spaces);
+///   a line break, two spaces after a full stop);
 /// - 1.5% copies with an edit it does not (an emoji or a hashtag added, two
 ///   letters swapped): near duplicates;
 /// - 2% templated messages that differ only in their personal data;
 /// - 2% near misses: one template with other content (an item for sale and
 ///   its price), and short posts that share common phrases.
 struct PostTexts {
-    /// Earlier texts that a repost may copy: a sample of the posts so far.
-    earlier: Vec<String>,
+    /// Earlier texts that a repost may copy (a sample of the posts so far),
+    /// with their label.
+    earlier: Vec<(String, String)>,
+    /// With `dedup_truth`: each post's id, how its text was made, and its
+    /// label (posts whose texts must be one after deduplication share it).
+    truth: Option<Vec<(i64, &'static str, String)>>,
 }
 
 /// Earlier texts kept for reposts.
 const EARLIER_KEPT: usize = 4096;
 
 impl PostTexts {
-    fn new() -> PostTexts {
+    fn new(truth: bool) -> PostTexts {
         PostTexts {
             earlier: Vec::with_capacity(EARLIER_KEPT),
+            truth: truth.then(Vec::new),
         }
     }
 
-    fn next(&mut self, rng: &mut ChaCha8Rng, lang: usize) -> String {
+    /// The text of post `post_id`.
+    fn next(&mut self, rng: &mut ChaCha8Rng, lang: usize, post_id: i64) -> String {
+        let (text, kind, label) = self.make(rng, lang, post_id);
+        if let Some(truth) = self.truth.as_mut() {
+            truth.push((post_id, kind, label));
+        }
+        text
+    }
+
+    fn make(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        lang: usize,
+        post_id: i64,
+    ) -> (String, &'static str, String) {
         let roll = rng.random_range(0..1000u32);
-        let copy = |rng: &mut ChaCha8Rng, earlier: &[String]| {
+        let copy = |rng: &mut ChaCha8Rng, earlier: &[(String, String)]| {
             (!earlier.is_empty()).then(|| earlier[rng.random_range(0..earlier.len())].clone())
         };
         let planted = match roll {
-            0..30 => copy(rng, &self.earlier),
-            30..45 => copy(rng, &self.earlier).map(|t| match rng.random_range(0..3u32) {
-                0 => t.to_uppercase(),
-                1 => t.replacen(". ", ".\n", 1),
-                _ => t.replace(' ', "  "),
+            0..30 => copy(rng, &self.earlier).map(|(t, l)| (t, "repost", l)),
+            30..45 => copy(rng, &self.earlier).map(|(t, l)| match rng.random_range(0..3u32) {
+                0 => (t.to_uppercase(), "repost_capitals", l),
+                1 => (t.replacen(". ", ".\n", 1), "repost_line_break", l),
+                // Two spaces after a full stop.
+                _ => (t.replace(". ", ".  "), "repost_spaces", l),
             }),
-            45..60 => copy(rng, &self.earlier).map(|mut t| {
-                match rng.random_range(0..3u32) {
-                    0 => t.push_str(" \u{1F602}"),
-                    1 => t.push_str(" #repost"),
+            45..60 => copy(rng, &self.earlier).map(|(mut t, l)| {
+                let kind = match rng.random_range(0..3u32) {
+                    0 => {
+                        t.push_str(" \u{1F602}");
+                        "repost_emoji"
+                    }
+                    1 => {
+                        t.push_str(" #repost");
+                        "repost_hashtag"
+                    }
                     _ => {
                         // Two letters of the first sentence swapped, a
                         // typo (personal data comes later in a post).
@@ -690,39 +758,51 @@ impl PostTexts {
                             c.swap(i, i + 1);
                             t = c.into_iter().collect();
                         }
+                        "repost_typo"
                     }
-                }
-                t
+                };
+                (t, kind, l)
             }),
             60..80 => {
-                let t = TEMPLATED[rng.random_range(0..TEMPLATED.len())];
-                Some(t.replace("{}", &format!("{:04}", rng.random_range(0..10_000u32))))
+                let k = rng.random_range(0..TEMPLATED.len());
+                let t =
+                    TEMPLATED[k].replace("{}", &format!("{:04}", rng.random_range(0..10_000u32)));
+                Some((t, "templated", format!("templated-{k}")))
             }
-            80..90 => Some(format!(
-                "Selling my {} for {} EUR, pick-up only. #{} #{}",
-                FOR_SALE[rng.random_range(0..FOR_SALE.len())],
-                rng.random_range(20..900u32),
-                TAGS[rng.random_range(0..TAGS.len())],
-                TAGS[rng.random_range(0..TAGS.len())]
-            )),
-            90..100 => Some(SHORT[rng.random_range(0..SHORT.len())].to_owned()),
+            80..90 => {
+                let t = format!(
+                    "Selling my {} for {} EUR, pick-up only. #{} #{}",
+                    FOR_SALE[rng.random_range(0..FOR_SALE.len())],
+                    rng.random_range(20..900u32),
+                    TAGS[rng.random_range(0..TAGS.len())],
+                    TAGS[rng.random_range(0..TAGS.len())]
+                );
+                // Only the same item, price and tags are one post.
+                let label = format!("for-sale {t}");
+                Some((t, "near_miss_for_sale", label))
+            }
+            90..100 => {
+                let k = rng.random_range(0..SHORT.len());
+                Some((SHORT[k].to_owned(), "near_miss_short", format!("short-{k}")))
+            }
             _ => None,
         };
         if let Some(t) = planted {
             return t;
         }
-        let mut t = text(rng, lang);
+        let mut t = varied_text(rng, lang);
         for _ in 0..3 {
             t.push_str(" #");
             t.push_str(TAGS[rng.random_range(0..TAGS.len())]);
         }
+        let label = post_id.to_string();
         if self.earlier.len() < EARLIER_KEPT {
-            self.earlier.push(t.clone());
+            self.earlier.push((t.clone(), label.clone()));
         } else if rng.random_range(0..8u32) == 0 {
             let i = rng.random_range(0..EARLIER_KEPT);
-            self.earlier[i] = t.clone();
+            self.earlier[i] = (t.clone(), label.clone());
         }
-        t
+        (t, "unique", label)
     }
 }
 
@@ -772,7 +852,7 @@ fn write_posts(
     let schema = posts_schema(opts.int_ids);
     let mut paths = Vec::new();
     let mut next_post = 0u64;
-    let mut texts = PostTexts::new();
+    let mut texts = PostTexts::new(opts.dedup_truth);
     for f in 0..n_files {
         if next_post >= opts.posts {
             break;
@@ -808,7 +888,25 @@ fn write_posts(
         })?;
         paths.push(path);
     }
+    if let Some(truth) = &texts.truth {
+        write_truth(&dir.join("..").join("dedup-truth.jsonl"), truth)?;
+    }
     Ok(paths)
+}
+
+/// One JSON line per post: `{"post_id": …, "kind": …, "label": …}`.
+fn write_truth(path: &Path, truth: &[(i64, &str, String)]) -> Result<()> {
+    use std::io::Write;
+    let err = |source| IoError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut w = std::io::BufWriter::new(File::create(path).map_err(err)?);
+    for (id, kind, label) in truth {
+        let line = serde_json::json!({"post_id": id.to_string(), "kind": kind, "label": label});
+        writeln!(w, "{line}").map_err(err)?;
+    }
+    w.flush().map_err(err)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -921,7 +1019,7 @@ fn posts_batch(
             7..9 => usize::MAX,
             _ => rng.random_range(0..LANGS.len()),
         };
-        text_b.append_value(texts.next(rng, a.lang));
+        text_b.append_value(texts.next(rng, a.lang, POST_ID_BASE + j as i64));
         lang_b.append_option(LANGS.get(lang).copied());
     }
     let columns: Vec<ArrayRef> = vec![
