@@ -667,43 +667,45 @@ fn remove_duplicates(
     out_dir: &Path,
     options: &WriteOptions,
 ) -> Result<(Vec<Option<optgate_manifest::OutputFile>>, u64), Failure> {
-    let resolution = spill.resolve()?;
-    let resolution_clusters = resolution.clusters;
-    let mut by_unit: Vec<&[optgate_io::dedup::Loser]> = vec![&[]; plan.units.len()];
-    for group in resolution.losers.chunk_by(|a, b| a.unit == b.unit) {
-        by_unit[group[0].unit as usize] = group;
+    let units = plan.units.len();
+    let resolution = spill.resolve(units)?;
+    let mut ledgers = Vec::with_capacity(units);
+    // A range of units at a time, its losers read from disk.
+    for (r, range) in resolution.ranges(units).into_iter().enumerate() {
+        let losers = resolution.losers_in(r)?;
+        let by_unit = optgate_io::dedup::by_unit(&losers, range.clone());
+        let written = outcomes[range.clone()]
+            .par_iter_mut()
+            .zip(&plan.units[range])
+            .zip(by_unit)
+            .map(|((o, unit), losers)| {
+                check_interrupted()?;
+                let Some(spooled) = o.spooled.take() else {
+                    if !losers.is_empty() {
+                        return Err(Failure::runtime(anyhow!(
+                            "internal check failed: duplicates found in a unit that kept no post"
+                        )));
+                    }
+                    return Ok(None);
+                };
+                let w = write_unit(
+                    plan,
+                    unit,
+                    &spooled,
+                    losers,
+                    &o.pii,
+                    o.posts_changed,
+                    out_dir,
+                    options,
+                )?;
+                o.output = w.output;
+                o.counts.drop_kept_n(DropReason::Duplicate, w.removed);
+                Ok(w.ledger)
+            })
+            .collect::<Result<Vec<_>, Failure>>()?;
+        ledgers.extend(written);
     }
-    let ledgers = outcomes
-        .par_iter_mut()
-        .zip(&plan.units)
-        .zip(by_unit)
-        .map(|((o, unit), losers)| {
-            check_interrupted()?;
-            let Some(spooled) = o.spooled.take() else {
-                if !losers.is_empty() {
-                    return Err(Failure::runtime(anyhow!(
-                        "internal check failed: duplicates found in a unit that kept no post"
-                    )));
-                }
-                return Ok(None);
-            };
-            let w = write_unit(
-                plan,
-                unit,
-                &spooled,
-                losers,
-                &o.pii,
-                o.posts_changed,
-                out_dir,
-                options,
-            )?;
-            o.output = w.output;
-            o.counts.drop_kept_n(DropReason::Duplicate, w.removed);
-            Ok(w.ledger)
-        })
-        .collect::<Result<Vec<_>, Failure>>()?;
-    drop(resolution);
-    Ok((ledgers, resolution_clusters))
+    Ok((ledgers, resolution.clusters))
 }
 
 /// One line per failed assertion, with a few of the posts or files behind it.

@@ -63,14 +63,108 @@ pub struct Loser {
     pub survivor: String,
 }
 
-/// What the global phase found: the losers, sorted by unit then row, and the
-/// number of clusters (keys held by more than one post).
-#[derive(Debug, Default)]
-pub struct Resolution {
+/// The losers of one partition, and its clusters (keys held by more than
+/// one post).
+#[derive(Debug, Clone, Default)]
+pub struct Found {
     pub losers: Vec<Loser>,
     pub clusters: u64,
-    /// The spools' directory, removed when this is dropped.
+}
+
+/// What the global phase found: the losers, on disk in ranges of units
+/// (each small enough to be read whole: see [`LOSERS_IN_MEMORY`]), and the
+/// number of clusters.
+#[derive(Debug, Default)]
+pub struct Resolution {
+    pub clusters: u64,
+    /// Units per range of losers.
+    units_per_range: usize,
+    /// One file per range of units: the losers of units
+    /// `r * units_per_range..(r + 1) * units_per_range`.
+    ranges: Vec<PathBuf>,
+    /// The spools' directory (and the losers'), removed when this is dropped.
     pub spools: Option<tempfile::TempDir>,
+}
+
+/// Losers read into memory at once, at most about (those of one range of
+/// units, as ranges are sized from the posts planned).
+pub const LOSERS_IN_MEMORY: u64 = 1 << 20;
+
+impl Resolution {
+    /// The ranges of units the losers are kept in, in order: each range's
+    /// units are `start..end` of the units given to [`KeySpill::resolve`].
+    pub fn ranges(&self, units: usize) -> Vec<std::ops::Range<usize>> {
+        (0..self.ranges.len())
+            .map(|r| {
+                let start = (r * self.units_per_range).min(units);
+                start..((r + 1) * self.units_per_range).min(units)
+            })
+            .collect()
+    }
+
+    /// The losers of range `r`, sorted by unit then row.
+    pub fn losers_in(&self, r: usize) -> Result<Vec<Loser>> {
+        let path = &self.ranges[r];
+        let read_err = |source| IoError::Read {
+            path: path.clone(),
+            source,
+        };
+        let bytes = std::fs::read(path).map_err(read_err)?;
+        let mut losers = decode_losers(&bytes).ok_or_else(|| {
+            read_err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "a record of the dedup losers is cut short",
+            ))
+        })?;
+        losers.sort_unstable_by_key(|l| (l.unit, l.row));
+        Ok(losers)
+    }
+
+    /// Every loser, sorted by unit then row (for tests and small outputs).
+    pub fn all_losers(&self) -> Result<Vec<Loser>> {
+        let mut all = Vec::new();
+        for r in 0..self.ranges.len() {
+            all.extend(self.losers_in(r)?);
+        }
+        Ok(all)
+    }
+}
+
+fn encode_loser(l: &Loser, out: &mut Vec<u8>) {
+    out.extend_from_slice(&l.unit.to_le_bytes());
+    out.extend_from_slice(&l.row.to_le_bytes());
+    for s in [&l.id, &l.survivor] {
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    let (head, tail) = bytes.split_at_checked(n)?;
+    *bytes = tail;
+    Some(head)
+}
+
+fn take_u32(bytes: &mut &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?))
+}
+
+fn take_str(bytes: &mut &[u8]) -> Option<String> {
+    let len = take_u32(bytes)? as usize;
+    String::from_utf8(take(bytes, len)?.to_vec()).ok()
+}
+
+fn decode_losers(mut bytes: &[u8]) -> Option<Vec<Loser>> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        out.push(Loser {
+            unit: take_u32(&mut bytes)?,
+            row: take_u32(&mut bytes)?,
+            id: take_str(&mut bytes)?,
+            survivor: take_str(&mut bytes)?,
+        });
+    }
+    Some(out)
 }
 
 /// Records held in memory per thread when a partition is read back (about
@@ -82,6 +176,8 @@ pub struct KeySpill {
     dir: tempfile::TempDir,
     /// Where the units' spools go.
     spools: tempfile::TempDir,
+    /// The posts it was sized for.
+    posts: u64,
     bits: u32,
     parts: Vec<Mutex<BufWriter<std::fs::File>>>,
 }
@@ -130,6 +226,7 @@ impl KeySpill {
         Ok(KeySpill {
             dir,
             spools,
+            posts,
             bits: n.ilog2(),
             parts,
         })
@@ -165,12 +262,29 @@ impl KeySpill {
     }
 
     /// Reads the partitions back, one per thread at a time, and finds every
-    /// cluster's losers. The spill's files are removed.
-    pub fn resolve(self) -> Result<Resolution> {
+    /// cluster's losers, which go to disk by ranges of `units` units. The
+    /// spill's files are removed.
+    pub fn resolve(self, units: usize) -> Result<Resolution> {
         let KeySpill {
-            dir, parts, spools, ..
+            dir,
+            parts,
+            spools,
+            posts,
+            ..
         } = self;
-        let per_part: Vec<Resolution> = parts
+        let ranges = posts.div_ceil(LOSERS_IN_MEMORY).max(1) as usize;
+        let units_per_range = units.div_ceil(ranges).max(1);
+        let range_paths: Vec<PathBuf> = (0..ranges)
+            .map(|r| spools.path().join(format!("losers-{r:05}")))
+            .collect();
+        let writers = range_paths
+            .iter()
+            .map(|path| {
+                let file = std::fs::File::create(path).map_err(write_err(path))?;
+                Ok(Mutex::new(BufWriter::new(file)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let clusters: Vec<u64> = parts
             .into_par_iter()
             .enumerate()
             .map(|(p, part)| {
@@ -193,20 +307,34 @@ impl KeySpill {
                 })?;
                 drop(bytes);
                 std::fs::remove_file(&path).map_err(read_err)?;
-                Ok(losers_of(records))
+                let found = losers_of(records);
+                let mut runs: Vec<Vec<u8>> = vec![Vec::new(); ranges];
+                for l in &found.losers {
+                    let r = (l.unit as usize / units_per_range).min(ranges - 1);
+                    encode_loser(l, &mut runs[r]);
+                }
+                for (r, bytes) in runs.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
+                    let mut w = writers[r]
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    w.write_all(bytes).map_err(write_err(&range_paths[r]))?;
+                }
+                Ok(found.clusters)
             })
             .collect::<Result<_>>()?;
         drop(dir);
-        let mut out = Resolution {
-            spools: Some(spools),
-            ..Resolution::default()
-        };
-        for r in per_part {
-            out.clusters += r.clusters;
-            out.losers.extend(r.losers);
+        for (w, path) in writers.into_iter().zip(&range_paths) {
+            w.into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .flush()
+                .map_err(write_err(path))?;
         }
-        out.losers.par_sort_unstable_by_key(|l| (l.unit, l.row));
-        Ok(out)
+        Ok(Resolution {
+            clusters: clusters.iter().sum(),
+            units_per_range,
+            ranges: range_paths,
+            spools: Some(spools),
+        })
     }
 }
 
@@ -221,19 +349,13 @@ fn encode(r: &KeyRecord, out: &mut Vec<u8>) {
 }
 
 fn decode_all(mut bytes: &[u8]) -> Option<Vec<KeyRecord>> {
-    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-        let (head, tail) = bytes.split_at_checked(n)?;
-        *bytes = tail;
-        Some(head)
-    }
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let key = u128::from_le_bytes(take(&mut bytes, 16)?.try_into().ok()?);
         let created = i64::from_le_bytes(take(&mut bytes, 8)?.try_into().ok()?);
-        let unit = u32::from_le_bytes(take(&mut bytes, 4)?.try_into().ok()?);
-        let row = u32::from_le_bytes(take(&mut bytes, 4)?.try_into().ok()?);
-        let len = u32::from_le_bytes(take(&mut bytes, 4)?.try_into().ok()?) as usize;
-        let id = String::from_utf8(take(&mut bytes, len)?.to_vec()).ok()?;
+        let unit = take_u32(&mut bytes)?;
+        let row = take_u32(&mut bytes)?;
+        let id = take_str(&mut bytes)?;
         out.push(KeyRecord {
             key,
             created,
@@ -247,7 +369,7 @@ fn decode_all(mut bytes: &[u8]) -> Option<Vec<KeyRecord>> {
 
 /// The losers among `records`: per key, every post but the first in
 /// survivor order.
-pub fn losers_of(mut records: Vec<KeyRecord>) -> Resolution {
+pub fn losers_of(mut records: Vec<KeyRecord>) -> Found {
     records.sort_unstable_by(|a, b| {
         a.key
             .cmp(&b.key)
@@ -257,7 +379,7 @@ pub fn losers_of(mut records: Vec<KeyRecord>) -> Resolution {
             // order, by place.
             .then_with(|| (a.unit, a.row).cmp(&(b.unit, b.row)))
     });
-    let mut out = Resolution::default();
+    let mut out = Found::default();
     let mut start = 0;
     while start < records.len() {
         let key = records[start].key;
@@ -500,31 +622,40 @@ pub fn dedup_parts(
         .par_iter()
         .enumerate()
         .try_for_each(|(unit, f)| key_part(&out_dir.join(&f.path), unit, cols, &spill))?;
-    let resolution = spill.resolve()?;
-    let mut by_part: Vec<&[Loser]> = vec![&[]; outputs.len()];
-    for group in resolution.losers.chunk_by(|a, b| a.unit == b.unit) {
-        by_part[group[0].unit as usize] = group;
-    }
-    let done: Vec<(Option<OutputFile>, Option<OutputFile>)> = outputs
-        .par_iter()
-        .zip(by_part)
-        .map(|(f, losers)| {
-            if losers.is_empty() {
-                return Ok((Some(f.clone()), None));
-            }
-            rewrite_part(out_dir, f, losers, cols, options)
-        })
-        .collect::<Result<_>>()?;
+    let resolution = spill.resolve(outputs.len())?;
     let mut out = PartsDeduplicated {
-        removed: resolution.losers.len() as u64,
         clusters: resolution.clusters,
         ..PartsDeduplicated::default()
     };
-    for (output, ledger) in done {
-        out.outputs.push(output);
-        out.ledgers.extend(ledger);
+    for (r, range) in resolution.ranges(outputs.len()).into_iter().enumerate() {
+        let losers = resolution.losers_in(r)?;
+        out.removed += losers.len() as u64;
+        let by_part = by_unit(&losers, range.clone());
+        let done: Vec<(Option<OutputFile>, Option<OutputFile>)> = outputs[range]
+            .par_iter()
+            .zip(by_part)
+            .map(|(f, losers)| {
+                if losers.is_empty() {
+                    return Ok((Some(f.clone()), None));
+                }
+                rewrite_part(out_dir, f, losers, cols, options)
+            })
+            .collect::<Result<_>>()?;
+        for (output, ledger) in done {
+            out.outputs.push(output);
+            out.ledgers.extend(ledger);
+        }
     }
     Ok(out)
+}
+
+/// `losers` (sorted by unit) split by unit, one slice per unit of `units`.
+pub fn by_unit(losers: &[Loser], units: std::ops::Range<usize>) -> Vec<&[Loser]> {
+    let mut out: Vec<&[Loser]> = vec![&[]; units.len()];
+    for group in losers.chunk_by(|a, b| a.unit == b.unit) {
+        out[group[0].unit as usize - units.start] = group;
+    }
+    out
 }
 
 /// Appends the key of every post of the part at `path` to `spill`.
@@ -728,19 +859,30 @@ mod tests {
         for chunk in records.chunks(77) {
             spill.add(chunk).expect("add");
         }
-        let r = spill.resolve().expect("resolve");
+        let r = spill.resolve(10).expect("resolve");
         assert_eq!(r.clusters, 100);
-        assert_eq!(r.losers.len(), 400);
+        let losers = r.all_losers().expect("losers");
+        assert_eq!(losers.len(), 400);
         // The latest-numbered post of each key was created first.
-        assert!(r.losers.iter().all(|l| {
+        assert!(losers.iter().all(|l| {
             let n: u32 = l.survivor[1..].parse().expect("number");
             n >= 400
         }));
         assert!(
-            r.losers
+            losers
                 .windows(2)
                 .all(|w| (w[0].unit, w[0].row) < (w[1].unit, w[1].row))
         );
+        // 40 * 2^19 posts planned: 20 ranges of 2^20 losers at most, of
+        // one unit each (ten of them empty); each range's losers are its own.
+        let ranges = r.ranges(10);
+        assert_eq!(ranges.len(), 20);
+        assert_eq!(ranges[9], 9..10);
+        assert!(ranges[10..].iter().all(|r| r.is_empty()));
+        for (k, range) in ranges.iter().enumerate() {
+            let in_range = r.losers_in(k).expect("range");
+            assert!(in_range.iter().all(|l| range.contains(&(l.unit as usize))));
+        }
         // The spools' directory goes with the resolution.
         assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1);
         drop(r);
@@ -757,5 +899,15 @@ mod tests {
         encode(&rec(1, 2, 3, 4, "post-1"), &mut bytes);
         assert_eq!(decode_all(&bytes).expect("whole").len(), 1);
         assert!(decode_all(&bytes[..bytes.len() - 1]).is_none());
+        let mut bytes = Vec::new();
+        let l = Loser {
+            unit: 1,
+            row: 2,
+            id: "p2".into(),
+            survivor: "p1".into(),
+        };
+        encode_loser(&l, &mut bytes);
+        assert_eq!(decode_losers(&bytes), Some(vec![l]));
+        assert!(decode_losers(&bytes[..bytes.len() - 1]).is_none());
     }
 }
