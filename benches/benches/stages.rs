@@ -8,9 +8,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use optgate_core::policy::PostColumnNames;
 use optgate_core::{DropReason, IdColumn, KeySet, ReasonSet, key_of_i64};
 use optgate_io::ledger::LedgerBuilder;
-use optgate_io::posts::{PartWriter, PlainColumns, WriteOptions};
 use optgate_io::read::ParquetSource;
 use optgate_io::sample::{SampleOptions, generate};
+use optgate_io::write::{PartWriter, PlainColumns, WriteOptions};
 
 const SIZES: [(&str, usize); 3] = [("small", 1_024), ("medium", 16_384), ("large", 131_072)];
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::anyhow;
-use optgate_io::posts::{FloorOutcome, floor_unit};
+use optgate_io::floor::{FloorOutcome, floor_unit};
 use optgate_io::{WriteOptions, plan_posts};
 use rayon::prelude::*;
 

@@ -1,5 +1,19 @@
-//! `optgate run`: plan → load side tables → process work units in parallel →
-//! merge counts in unit order → manifest → atomic publish.
+//! `optgate run`, its phases in order, each in a module named for it:
+//!
+//! | phase | where |
+//! |---|---|
+//! | plan: list the posts files, read their footers, check their schemas | `optgate_io::posts` ([`plan_posts`]) |
+//! | load the side tables (accounts, registries) | `optgate_io::side_tables` |
+//! | per work unit, in parallel: rules, then scrub the kept posts' text | `optgate_io::unit` ([`process_unit`]) |
+//! | deduplicate across every unit (with `[dedup]`) | `optgate_io::dedup` ([`remove_duplicates`]) |
+//! | write the part files (in the unit, or from its spool after dedup) | `optgate_io::write` |
+//! | merge the counts in unit order, so that scheduling never changes the result | here |
+//! | verify the written output, without trusting the run | `optgate_io::verify` |
+//! | manifest, then atomic publish | here, `crate::publish` |
+//!
+//! A sharded run stops short of deduplication, which `optgate merge`
+//! (`crate::merge`) does over every shard; an incremental one reuses the
+//! previous output's parts (`optgate_io::incremental`).
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -33,11 +33,12 @@ use rayon::prelude::*;
 
 use crate::error::{IoError, Result};
 use crate::ledger::LedgerBuilder;
-use crate::posts::{
-    PartWriter, PlainColumns, PostsPlan, UNIT_INPUT_KEY, UNIT_PII_KEY, WorkUnit, WriteOptions,
-    decode_unit_input, encode_unit_input, encode_unit_pii, part_name,
-};
+use crate::posts::{PostsPlan, WorkUnit};
 use crate::read::{ParquetSource, timestamp_micros};
+use crate::unit::{
+    UNIT_INPUT_KEY, UNIT_PII_KEY, decode_unit_input, encode_unit_input, encode_unit_pii, part_name,
+};
+use crate::write::{PartWriter, PlainColumns, WriteOptions};
 use optgate_core::policy::PostColumnNames;
 use optgate_core::{IdColumn, StrColumn};
 

@@ -19,9 +19,10 @@ use optgate_manifest::OutputFile;
 use crate::error::Result;
 use crate::hash::sha256_file;
 use crate::ledger;
-use crate::posts::{PostsPlan, UNIT_PII_KEY, UnitOutcome, WorkUnit, decode_unit_pii, part_name};
+use crate::posts::{PostsPlan, WorkUnit};
 use crate::read::ParquetSource;
 use crate::sync::{SyncQueue, copy_flushed};
+use crate::unit::{UNIT_PII_KEY, UnitOutcome, decode_unit_pii, part_name};
 
 /// What the previous output holds, by path.
 #[derive(Debug)]

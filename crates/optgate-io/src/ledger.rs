@@ -18,7 +18,7 @@ use optgate_core::{DropReason, ReasonSet};
 use optgate_manifest::OutputFile;
 
 use crate::error::Result;
-use crate::posts::{PartWriter, PlainColumns, WriteOptions};
+use crate::write::{PartWriter, PlainColumns, WriteOptions};
 
 /// Column names of a ledger file.
 pub const POST_ID: &str = "post_id";

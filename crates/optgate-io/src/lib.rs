@@ -1,8 +1,10 @@
 //! Parquet I/O for optgate: finding the posts files (`discover`: plain
 //! files, Hive partitions; table formats refused), planning them into work
-//! units (file × row group) from their footers, processing a unit (decode the
-//! rule columns, evaluate, decode the rest of the kept rows only, write a zstd
-//! part file), loading side tables, hashing, and generating sample data.
+//! units (file × row group) from their footers (`posts`), processing a unit
+//! (`unit`: decode the rule columns, evaluate, decode the rest of the kept
+//! rows only, scrub), deduplicating across units (`dedup`), writing zstd part
+//! files (`write`) and the ledger (`ledger`), verifying an output (`verify`),
+//! loading side tables, hashing, and generating sample data.
 //! Files are read as any writer writes them: every codec but LZO, INT96
 //! timestamps, and ids and text of every common type (`read`).
 //!
@@ -17,6 +19,7 @@
 pub mod dedup;
 pub mod discover;
 pub mod error;
+pub mod floor;
 pub mod hash;
 pub mod incremental;
 pub mod ledger;
@@ -26,14 +29,15 @@ pub mod registry;
 pub mod sample;
 pub mod side_tables;
 pub mod sync;
+pub mod unit;
 pub mod verify;
+pub mod write;
 
 pub use discover::{Discovered, PostsSource, discover_posts, list_parquet_files};
 pub use error::{IoError, Result};
 pub use hash::{HashingWriter, sha256_file, sha256_hex};
-pub use posts::{
-    PartWriter, PostsFile, PostsPlan, UnitOutcome, WorkUnit, WriteOptions, kept_post_keys,
-    part_name, plan_posts, process_unit,
-};
+pub use posts::{PostsFile, PostsPlan, WorkUnit, plan_posts};
 pub use read::ParquetSource;
 pub use sync::{SyncQueue, Syncer, copy_flushed, flush_file};
+pub use unit::{UnitOutcome, kept_post_keys, part_name, process_unit};
+pub use write::{PartWriter, WriteOptions};

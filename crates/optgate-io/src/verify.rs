@@ -876,7 +876,7 @@ mod tests {
     use optgate_core::{AccountIndexBuilder, KeySet, key_of_str};
 
     use super::*;
-    use crate::posts::{PartWriter, WriteOptions};
+    use crate::write::{PartWriter, WriteOptions};
 
     /// Writes posts `ids` (all by adult, public, allowed authors) as one part file.
     fn part(dir: &Path, name: &str, ids: std::ops::Range<usize>) -> OutputFile {
