@@ -24,7 +24,7 @@ use std::sync::Mutex;
 use arrow_array::{BooleanArray, RecordBatch};
 use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::StreamWriter;
-use arrow_schema::SchemaRef;
+use arrow_schema::{ArrowError, SchemaRef};
 use arrow_select::filter::filter_record_batch;
 use optgate_core::dedup::cmp_survivor;
 use optgate_manifest::OutputFile;
@@ -468,6 +468,52 @@ impl Spool {
     }
 }
 
+/// The rows of a unit's losers (sorted by row), taken out of its batches
+/// as they stream by.
+struct Cut<'a> {
+    losers: &'a [Loser],
+    /// The next loser to take out.
+    next: usize,
+    /// Rows seen so far.
+    row: u64,
+}
+
+impl<'a> Cut<'a> {
+    fn new(losers: &'a [Loser]) -> Cut<'a> {
+        Cut {
+            losers,
+            next: 0,
+            row: 0,
+        }
+    }
+
+    /// `batch`, the rows that follow those seen, without the losers among them.
+    fn next(&mut self, batch: RecordBatch) -> std::result::Result<RecordBatch, ArrowError> {
+        let start = self.row;
+        let end = start + batch.num_rows() as u64;
+        self.row = end;
+        let ahead = |c: &Self| c.losers.get(c.next).map(|l| u64::from(l.row));
+        if ahead(self).is_none_or(|r| r >= end) {
+            return Ok(batch);
+        }
+        let keep: BooleanArray = (start..end)
+            .map(|i| {
+                let lose = ahead(self) == Some(i);
+                if lose {
+                    self.next += 1;
+                }
+                Some(!lose)
+            })
+            .collect();
+        filter_record_batch(&batch, &keep)
+    }
+
+    /// Whether every loser was taken out of `rows` rows in all.
+    fn done(&self, rows: u64) -> bool {
+        self.next == self.losers.len() && self.row == rows
+    }
+}
+
 /// What writing a unit's spool made.
 #[derive(Debug, Clone)]
 pub struct Written {
@@ -510,26 +556,9 @@ pub fn write_unit(
         StreamReader::try_new(BufReader::with_capacity(1 << 20, file), None).map_err(ipc_err)?;
     let name = part_name(unit);
     let mut writer: Option<PartWriter> = None;
-    let mut next = losers.iter().map(|l| u64::from(l.row)).peekable();
-    let mut row = 0u64;
+    let mut cut = Cut::new(losers);
     for batch in reader {
-        let batch = batch.map_err(ipc_err)?;
-        let n = batch.num_rows() as u64;
-        let batch = if next.peek().is_some_and(|r| *r < row + n) {
-            let keep: BooleanArray = (row..row + n)
-                .map(|i| {
-                    let lose = next.peek() == Some(&i);
-                    if lose {
-                        next.next();
-                    }
-                    Some(!lose)
-                })
-                .collect();
-            filter_record_batch(&batch, &keep).map_err(ipc_err)?
-        } else {
-            batch
-        };
-        row += n;
+        let batch = cut.next(batch.map_err(ipc_err)?).map_err(ipc_err)?;
         if batch.num_rows() == 0 {
             continue;
         }
@@ -546,12 +575,12 @@ pub fn write_unit(
             .expect("the part writer was just created")
             .write(&batch)?;
     }
-    if next.peek().is_some() || row != spooled.rows {
+    if !cut.done(spooled.rows) {
         return Err(read_err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!(
-                "the spool holds {row} rows, {} were written to it, and not every duplicate was found in it",
-                spooled.rows
+                "the spool holds {} rows, {} were written to it, and not every duplicate was found in it",
+                cut.row, spooled.rows
             ),
         )));
     }
@@ -757,29 +786,18 @@ fn rewrite_part(
     for (k, v) in footer {
         writer.add_metadata(&k, v);
     }
-    let mut next = losers.iter().map(|l| u64::from(l.row)).peekable();
-    let mut row = 0u64;
+    let mut cut = Cut::new(losers);
     for batch in reader {
         let batch = batch.map_err(|e| decode(e.into()))?;
-        let keep: BooleanArray = (row..row + batch.num_rows() as u64)
-            .map(|i| {
-                let lose = next.peek() == Some(&i);
-                if lose {
-                    next.next();
-                }
-                Some(!lose)
-            })
-            .collect();
-        row += batch.num_rows() as u64;
-        let kept = filter_record_batch(&batch, &keep).map_err(|e| decode(e.into()))?;
+        let kept = cut.next(batch).map_err(|e| decode(e.into()))?;
         if kept.num_rows() > 0 {
             writer.write(&kept)?;
         }
     }
-    if next.peek().is_some() || row != f.rows {
+    if !cut.done(f.rows) {
         return Err(decode(parquet::errors::ParquetError::General(format!(
-            "the part holds {row} rows, the manifest says {}, and not every duplicate was found in it",
-            f.rows
+            "the part holds {} rows, the manifest says {}, and not every duplicate was found in it",
+            cut.row, f.rows
         ))));
     }
     let (rows, bytes, sha256) = writer.finish()?;

@@ -416,18 +416,11 @@ pub fn verify_output_with(
     }
 
     // Post ids: each once. Equal keys are confirmed on the ids themselves.
-    let (keys, dup_keys) = match spill {
-        Some(spill) => (Vec::new(), spill.repeated_keys()?),
-        None => {
-            let mut keys: Vec<IdKey> = tallies
-                .iter()
-                .flat_map(|t| t.keys.iter().copied())
-                .collect();
-            keys.par_sort_unstable();
-            let dup_keys = repeated(&keys);
-            (keys, dup_keys)
-        }
-    };
+    let mut keys: Vec<IdKey> = tallies
+        .iter()
+        .flat_map(|t| t.keys.iter().copied())
+        .collect();
+    let dup_keys = repeated_of(spill, &mut keys)?;
     let (duplicates, examples) = if dup_keys.is_empty() {
         (0, Vec::new())
     } else {
@@ -446,17 +439,11 @@ pub fn verify_output_with(
     if claim.exact_dedup {
         // Texts: none twice, after normalisation. Equal 64-bit keys are
         // confirmed on the normalised texts themselves.
-        let dup_keys = match text_spill {
-            Some(spill) => spill.repeated_keys()?,
-            None => {
-                let mut keys: Vec<IdKey> = tallies
-                    .iter()
-                    .flat_map(|t| t.text_keys.iter().copied())
-                    .collect();
-                keys.par_sort_unstable();
-                repeated(&keys)
-            }
-        };
+        let mut keys: Vec<IdKey> = tallies
+            .iter()
+            .flat_map(|t| t.text_keys.iter().copied())
+            .collect();
+        let dup_keys = repeated_of(text_spill, &mut keys)?;
         let (duplicates, examples) = if dup_keys.is_empty() {
             (0, Vec::new())
         } else {
@@ -478,6 +465,18 @@ pub fn verify_output_with(
         findings,
         post_keys: keys,
     })
+}
+
+/// The keys that occur more than once: those of `spill`, when the keys went
+/// there (`held` is then empty), else of `held`, sorted in place.
+fn repeated_of(spill: Option<KeySpill>, held: &mut [IdKey]) -> Result<Vec<IdKey>> {
+    match spill {
+        Some(spill) => spill.repeated_keys(),
+        None => {
+            held.par_sort_unstable();
+            Ok(repeated(held))
+        }
+    }
 }
 
 /// The keys that occur more than once in sorted `keys`, each once.
