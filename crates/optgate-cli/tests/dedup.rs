@@ -7,8 +7,11 @@ use std::fs;
 use std::path::Path;
 
 use crate::common::{
-    gen_sample, manifest, optgate, parquet_files, read_parquet, run_ok, write_config,
+    gen_sample, manifest, optgate, parquet_files, read_parquet, run_ok, sample_run, write_config,
 };
+
+/// The policy with exact deduplication.
+const EXACT: &str = "[dedup]\nmode = \"exact\"\n";
 use crate::oracle::{id_text, str_value, timestamp};
 
 /// The test's own normalisation (the ASCII and Latin text of the generated
@@ -94,7 +97,7 @@ fn exact_dedup_keeps_the_earliest_post_of_each_text_across_files_and_row_groups(
     let off = tmp.path().join("off");
     let config = write_config(tmp.path(), "");
     published(&config, &off, &[]);
-    let config = write_config(tmp.path(), "[dedup]\nmode = \"exact\"\n");
+    let config = write_config(tmp.path(), EXACT);
     let exact = tmp.path().join("exact");
     published(&config, &exact, &[]);
 
@@ -208,10 +211,7 @@ fn exact_dedup_keeps_the_earliest_post_of_each_text_across_files_and_row_groups(
 #[test]
 fn incremental_runs_redo_everything_and_equal_a_full_run() {
     let tmp = tempfile::tempdir().expect("tmp");
-    gen_sample(tmp.path(), 1200, &["--files", "2"]);
-    let config = write_config(tmp.path(), "[dedup]\nmode = \"exact\"\n");
-    let out = tmp.path().join("out");
-    published(&config, &out, &[]);
+    let (config, out) = sample_run(tmp.path(), 1200, 2, 300, EXACT);
     let full = manifest(&out);
     published(&config, &out, &["--overwrite", "--incremental"]);
     let m = manifest(&out);
@@ -254,7 +254,7 @@ fn shards_and_their_merge_give_the_dataset_of_a_single_run() {
         4000,
         &["--files", "4", "--row-group-rows", "400"],
     );
-    let config = write_config(tmp.path(), "[dedup]\nmode = \"exact\"\n");
+    let config = write_config(tmp.path(), EXACT);
     let whole = tmp.path().join("whole");
     published(&config, &whole, &[]);
     let plan = tmp.path().join("plan.json");
@@ -351,10 +351,7 @@ fn verification_finds_a_duplicate_text_left_in_the_output() {
 #[test]
 fn repurging_a_survivor_keeps_its_duplicates_removed() {
     let tmp = tempfile::tempdir().expect("tmp");
-    gen_sample(tmp.path(), 3000, &["--files", "2"]);
-    let config = write_config(tmp.path(), "[dedup]\nmode = \"exact\"\n");
-    let out = tmp.path().join("out");
-    published(&config, &out, &[]);
+    let (_, out) = sample_run(tmp.path(), 3000, 2, 750, EXACT);
     let lost = ledger(&out);
     // A survivor with duplicates, and its author.
     let (loser, survivor) = lost
