@@ -168,6 +168,12 @@ fn decode_losers(mut bytes: &[u8]) -> Option<Vec<Loser>> {
     Some(out)
 }
 
+/// Files a spill or the losers keep open at once, at most: well under the
+/// 1,024 descriptors a process is given by default. Past 2^27 posts (2^28
+/// with one thread) a partition, and a range of losers, hold more than their
+/// targets below, and so more memory: about 80 bytes a post over 512.
+pub const MAX_OPEN_FILES: u64 = 512;
+
 /// Records held in memory per thread when a partition is read back (about
 /// 80 bytes each with a short id).
 pub const RECORDS_IN_MEMORY: u64 = 1 << 19;
@@ -206,7 +212,7 @@ fn write_err(path: &Path) -> impl Fn(std::io::Error) -> IoError + '_ {
 impl KeySpill {
     /// A spill in a new temporary directory under `scratch`, with enough
     /// partitions that one holds at most [`RECORDS_IN_MEMORY`] of `posts`
-    /// records per thread (a power of two, at most 4096).
+    /// records per thread (a power of two, at most [`MAX_OPEN_FILES`]).
     pub fn create(scratch: &Path, posts: u64) -> Result<KeySpill> {
         let dir = tempfile::Builder::new()
             .prefix(".optgate-dedup-")
@@ -217,7 +223,10 @@ impl KeySpill {
             .tempdir_in(scratch)
             .map_err(write_err(scratch))?;
         let per_part = (RECORDS_IN_MEMORY / rayon::current_num_threads().max(1) as u64).max(1);
-        let n = posts.div_ceil(per_part).clamp(1, 4096).next_power_of_two();
+        let n = posts
+            .div_ceil(per_part)
+            .clamp(1, MAX_OPEN_FILES)
+            .next_power_of_two();
         let mut parts = Vec::with_capacity(n as usize);
         for p in 0..n as usize {
             let path = part_path(dir.path(), p);
@@ -273,7 +282,7 @@ impl KeySpill {
             posts,
             ..
         } = self;
-        let ranges = posts.div_ceil(LOSERS_IN_MEMORY).max(1) as usize;
+        let ranges = posts.div_ceil(LOSERS_IN_MEMORY).clamp(1, MAX_OPEN_FILES) as usize;
         let units_per_range = units.div_ceil(ranges).max(1);
         let range_paths: Vec<PathBuf> = (0..ranges)
             .map(|r| spools.path().join(format!("losers-{r:05}")))

@@ -504,8 +504,9 @@ struct KeySpill {
 }
 
 impl KeySpill {
-    /// At least `partitions` partitions (rounded up to a power of two) in a
-    /// new temporary directory under `scratch`.
+    /// At least `partitions` partitions (rounded up to a power of two, at
+    /// most [`crate::dedup::MAX_OPEN_FILES`]) in a new temporary directory
+    /// under `scratch`.
     fn create(scratch: &Path, partitions: u64) -> Result<KeySpill> {
         let write_err = |path: &Path, source| IoError::Write {
             path: path.to_path_buf(),
@@ -515,7 +516,10 @@ impl KeySpill {
             .prefix(".optgate-keys-")
             .tempdir_in(scratch)
             .map_err(|e| write_err(scratch, e))?;
-        let n = partitions.max(1).next_power_of_two();
+        // No more files open at once than a process is given by default.
+        let n = partitions
+            .clamp(1, crate::dedup::MAX_OPEN_FILES)
+            .next_power_of_two();
         let mut parts = Vec::with_capacity(n as usize);
         for p in 0..n as usize {
             let path = partition_path(dir.path(), p);
