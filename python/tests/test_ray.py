@@ -97,6 +97,27 @@ class OptgateRayTest(unittest.TestCase):
             pids = set(f.read().split())
         self.assertGreaterEqual(len(pids), 2, "shards ran in at least 2 worker processes")
 
+    def test_exact_dedup_across_shards_gives_the_single_machine_counts(self):
+        # The shards leave their duplicates to the merge, which removes those
+        # within and across shards as one run would.
+        config = os.path.join(self.sample, "config-dedup-exact.toml")
+        with open(self.config) as f, open(config, "w") as g:
+            g.write(f.read() + '\n[dedup]\nmode = "exact"\n')
+        single = os.path.join(self.tmp, "single-exact")
+        subprocess.run([OPTGATE, "run", "--config", config, "--out", single,
+                        "--quiet", "--progress", "never"], check=True)
+        out = os.path.join(self.tmp, "ray-exact")
+        run_job(config, out, 3, optgate=OPTGATE, log=lambda _: None)
+        a, b = manifest(single), manifest(out)
+        self.assertGreater(a["dedup"]["removed"], 0)
+        for key in ("counts", "dedup", "pii"):
+            self.assertEqual(a[key], b[key], key)
+        self.assertFalse(b["dedup"]["pending"])
+        verify = subprocess.run([OPTGATE, "verify", out, "--json"], stdout=subprocess.PIPE)
+        self.assertEqual(verify.returncode, 0)
+        names = [x["name"] for x in json.loads(verify.stdout)["assertions"]]
+        self.assertIn("no_exact_duplicates", names)
+
     def test_a_shard_whose_worker_is_killed_once_is_retried(self):
         marker = os.path.join(self.tmp, "killed-once")
         # The first attempt at shard 1 kills the Ray worker running it (its
