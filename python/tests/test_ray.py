@@ -97,7 +97,7 @@ class OptgateRayTest(unittest.TestCase):
             pids = set(f.read().split())
         self.assertGreaterEqual(len(pids), 2, "shards ran in at least 2 worker processes")
 
-    def test_exact_dedup_across_shards_gives_the_single_machine_counts(self):
+    def test_exact_dedup_across_shards_gives_the_single_machine_dataset(self):
         # The shards leave their duplicates to the merge, which removes those
         # within and across shards as one run would.
         config = os.path.join(self.sample, "config-dedup-exact.toml")
@@ -112,6 +112,10 @@ class OptgateRayTest(unittest.TestCase):
         self.assertGreater(a["dedup"]["removed"], 0)
         for key in ("counts", "dedup", "pii"):
             self.assertEqual(a[key], b[key], key)
+        # Byte for byte: the same files with the same digests.
+        for key in ("outputs", "ledger"):
+            self.assertEqual(sorted((f["path"], f["sha256"]) for f in a[key]),
+                             sorted((f["path"], f["sha256"]) for f in b[key]), key)
         self.assertFalse(b["dedup"]["pending"])
         verify = subprocess.run([OPTGATE, "verify", out, "--json"], stdout=subprocess.PIPE)
         self.assertEqual(verify.returncode, 0)

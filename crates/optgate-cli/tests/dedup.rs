@@ -244,8 +244,8 @@ fn parts(out: &Path) -> BTreeMap<String, Vec<(String, Option<String>)>> {
 }
 
 /// Shards leave their duplicates to the merge, which removes those within
-/// and across shards: the merged dataset holds the posts a single run keeps,
-/// in the same files and order, with the same ledger and counts.
+/// and across shards: the merged dataset is a single run's, byte for byte,
+/// with the same ledger and counts.
 #[test]
 fn shards_and_their_merge_give_the_dataset_of_a_single_run() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -298,6 +298,23 @@ fn shards_and_their_merge_give_the_dataset_of_a_single_run() {
     }
     assert_eq!(parts(&whole), parts(&merged));
     assert_eq!(ledger(&whole), ledger(&merged));
+    // Byte for byte: every data and ledger file has the digest a single
+    // run's has (the merge lists them by path, a run by unit).
+    let by_path = |m: &serde_json::Value, k: &str| -> BTreeMap<String, String> {
+        m[k].as_array()
+            .expect("files")
+            .iter()
+            .map(|f| {
+                (
+                    f["path"].as_str().expect("path").to_owned(),
+                    f["sha256"].as_str().expect("sha256").to_owned(),
+                )
+            })
+            .collect()
+    };
+    for k in ["outputs", "ledger"] {
+        assert_eq!(by_path(&a, k), by_path(&b, k), "{k}");
+    }
     let checked: Vec<&str> = b["verification"]["assertions"]
         .as_array()
         .expect("assertions")

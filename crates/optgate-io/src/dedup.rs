@@ -19,7 +19,7 @@
 
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use arrow_array::{BooleanArray, RecordBatch};
 use arrow_ipc::reader::StreamReader;
@@ -764,7 +764,21 @@ fn rewrite_part(
     let file = std::fs::File::open(&path).map_err(read_err)?;
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(decode)?;
-    let schema = builder.schema().clone();
+    // The schema as the part was written: the footer's own pairs, which the
+    // reader adds to the schema's metadata, are not part of it.
+    let schema = {
+        let read = builder.schema();
+        let metadata: std::collections::HashMap<String, String> = read
+            .metadata()
+            .iter()
+            .filter(|(k, _)| !k.starts_with("optgate."))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Arc::new(arrow_schema::Schema::new_with_metadata(
+            read.fields().clone(),
+            metadata,
+        ))
+    };
     let footer: Vec<(String, String)> = builder
         .metadata()
         .file_metadata()
