@@ -127,8 +127,9 @@ fn in_range16(v: wide::i8x16, lo: u8, len: i8) -> wide::i8x16 {
 }
 
 /// The fast path: false (and `out` half written) when `text` needs the slow
-/// one. Sixteen ASCII bytes without a control character or two spaces in a
-/// row are lowered at once; anything else a character at a time.
+/// one. Sixteen bytes at a time, those before the first that needs a step
+/// of its own (a non-ASCII or control byte, a second space) are lowered at
+/// once; that one is taken a character at a time.
 ///
 /// The output is written in place into `out`, sized to the input first:
 /// it is never longer (every character taken here lowers to one of the
@@ -148,30 +149,31 @@ fn normalize_fast(text: &str, out: &mut Vec<u8>) -> bool {
             *j += 1;
         }
     };
-    // Where the character-at-a-time steps end: the end of the last sixteen
-    // bytes that could not be lowered at once.
-    let mut scalar_until = 0;
     while i < b.len() {
-        if i >= scalar_until
-            && let Some(chunk) = b.get(i..i + 16)
-        {
+        if let Some(chunk) = b.get(i..i + 16) {
             let v = wide::u8x16::new(chunk.try_into().expect("sixteen bytes")).cast_signed();
             // Sign bits: non-ASCII bytes.
             let high = v.to_bitmask();
             let control = in_range16(v, b'\t', 5).to_bitmask();
             let spaces = v.simd_eq(i8x16::splat(b' ' as i8)).to_bitmask();
             let after_space = j == 0 || out[j - 1] == b' ';
-            if high | control == 0
-                && spaces & (spaces >> 1) == 0
-                && !(spaces & 1 != 0 && after_space)
-            {
+            // The bytes that need a step of their own: non-ASCII, control,
+            // a space after a space (in the chunk, or after the output's).
+            let stop = high
+                | control
+                | (spaces & (spaces << 1))
+                | u32::from(spaces & 1 != 0 && after_space);
+            // The bytes before the first of them are lowered at once.
+            let n = (stop.trailing_zeros() as usize).min(16);
+            if n > 0 {
                 let lowered = v | (in_range16(v, b'A', 26) & i8x16::splat(0x20));
-                out[j..j + 16].copy_from_slice(&lowered.to_array().map(|x| x as u8));
-                j += 16;
-                i += 16;
-                continue;
+                out[j..j + n].copy_from_slice(&lowered.to_array().map(|x| x as u8)[..n]);
+                j += n;
+                i += n;
+                if n == 16 {
+                    continue;
+                }
             }
-            scalar_until = i + 16;
         }
         let c = b[i];
         if c < 0x80 {
