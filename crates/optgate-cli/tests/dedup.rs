@@ -417,3 +417,34 @@ fn repurging_a_survivor_keeps_its_duplicates_removed() {
         .expect("starts");
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
 }
+
+/// The same posts with int64 ids: the same duplicates removed, the same
+/// survivors (integer ids by value), and the output verifies.
+#[test]
+fn int64_ids_remove_the_same_duplicates_as_utf8_ids() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let ledgers: Vec<BTreeMap<String, (String, Option<String>)>> = [false, true]
+        .iter()
+        .map(|int_ids| {
+            let dir = tmp.path().join(if *int_ids { "int" } else { "utf8" });
+            let mut extra = vec!["--files", "2"];
+            if *int_ids {
+                extra.push("--int-ids");
+            }
+            gen_sample(&dir, 2500, &extra);
+            let config = write_config(&dir, EXACT);
+            let out = dir.join("out");
+            published(&config, &out, &[]);
+            let v = optgate().arg("verify").arg(&out).output().expect("starts");
+            assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+            ledger(&out)
+        })
+        .collect();
+    let duplicates = |l: &BTreeMap<String, (String, Option<String>)>| -> Vec<(String, String)> {
+        l.iter()
+            .filter_map(|(id, (_, of))| of.clone().map(|of| (id.clone(), of)))
+            .collect()
+    };
+    assert!(!duplicates(&ledgers[0]).is_empty());
+    assert_eq!(duplicates(&ledgers[0]), duplicates(&ledgers[1]));
+}
