@@ -65,8 +65,6 @@ pub fn normalize(text: &str, out: &mut String) {
 
 /// [`normalize`] into a byte buffer.
 pub fn normalize_bytes(text: &str, out: &mut Vec<u8>) {
-    out.clear();
-    out.reserve(text.len());
     if !normalize_fast(text, out) {
         out.clear();
         normalize_slow(text, out);
@@ -138,8 +136,11 @@ fn normalize_fast(text: &str, out: &mut Vec<u8>) -> bool {
     use wide::i8x16;
     let table = low_table();
     let b = text.as_bytes();
-    out.clear();
-    out.resize(b.len(), 0);
+    // Written in place from the start: only what the buffer lacks of the
+    // text's length is zeroed (a kept buffer is as long as the last text).
+    if out.len() < b.len() {
+        out.resize(b.len(), 0);
+    }
     let mut j = 0;
     let mut i = 0;
     // A space run: one space, none at the start (one at the end is cut).
@@ -341,6 +342,19 @@ mod tests {
         #[test]
         fn ascii_text_normalises_as_the_unicode_tables_say(s in "[a-zA-Z0-9 .,!?@<>\n\t\r\x0b\x0c]{0,90}") {
             proptest::prop_assert_eq!(norm(&s), slow(&s));
+        }
+
+        #[test]
+        fn a_buffer_used_again_gives_what_a_new_one_gives(
+            a in "[a-zA-Z \u{80}-\u{2ff}\u{300}-\u{3ff}]{0,90}",
+            b in "[a-zA-Z \u{80}-\u{2ff}]{0,90}",
+        ) {
+            let mut buf = Vec::new();
+            normalize_bytes(&a, &mut buf);
+            normalize_bytes(&b, &mut buf);
+            let mut fresh = Vec::new();
+            normalize_bytes(&b, &mut fresh);
+            proptest::prop_assert_eq!(buf, fresh);
         }
 
         #[test]

@@ -257,16 +257,47 @@ impl KeySpill {
 
     /// Appends records, each partition's in one write.
     pub fn add(&self, records: &[KeyRecord]) -> Result<()> {
-        let mut runs: Vec<Vec<u8>> = vec![Vec::new(); self.parts.len()];
+        let mut runs = self.runs();
         for r in records {
-            encode(r, &mut runs[self.partition(r.key)]);
+            self.push(&mut runs, r.key, r.created, r.unit, r.row, &r.id);
         }
-        for (p, bytes) in runs.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
+        self.write_runs(&mut runs)
+    }
+
+    /// An empty run of record bytes per partition, for [`KeySpill::push`].
+    pub fn runs(&self) -> Vec<Vec<u8>> {
+        vec![Vec::new(); self.parts.len()]
+    }
+
+    /// Appends a record to its partition's run in `runs`, without making a
+    /// [`KeyRecord`] (and so without copying its id).
+    pub fn push(
+        &self,
+        runs: &mut [Vec<u8>],
+        key: u128,
+        created: i64,
+        unit: u32,
+        row: u32,
+        id: &str,
+    ) {
+        let out = &mut runs[self.partition(key)];
+        out.extend_from_slice(&key.to_le_bytes());
+        out.extend_from_slice(&created.to_le_bytes());
+        out.extend_from_slice(&unit.to_le_bytes());
+        out.extend_from_slice(&row.to_le_bytes());
+        out.extend_from_slice(&(id.len() as u32).to_le_bytes());
+        out.extend_from_slice(id.as_bytes());
+    }
+
+    /// Writes each partition's run, each in one write, and empties them.
+    pub fn write_runs(&self, runs: &mut [Vec<u8>]) -> Result<()> {
+        for (p, bytes) in runs.iter_mut().enumerate().filter(|(_, b)| !b.is_empty()) {
             let mut w = self.parts[p]
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             w.write_all(bytes)
                 .map_err(write_err(&part_path(self.dir.path(), p)))?;
+            bytes.clear();
         }
         Ok(())
     }
@@ -346,16 +377,6 @@ impl KeySpill {
             spools: Some(spools),
         })
     }
-}
-
-fn encode(r: &KeyRecord, out: &mut Vec<u8>) {
-    out.extend_from_slice(&r.key.to_le_bytes());
-    out.extend_from_slice(&r.created.to_le_bytes());
-    out.extend_from_slice(&r.unit.to_le_bytes());
-    out.extend_from_slice(&r.row.to_le_bytes());
-    let id = r.id.as_bytes();
-    out.extend_from_slice(&(id.len() as u32).to_le_bytes());
-    out.extend_from_slice(id);
 }
 
 fn decode_all(mut bytes: &[u8]) -> Option<Vec<KeyRecord>> {
@@ -937,9 +958,12 @@ mod tests {
 
     #[test]
     fn a_cut_record_is_an_error_not_a_short_read() {
-        let mut bytes = Vec::new();
-        encode(&rec(1, 2, 3, 4, "post-1"), &mut bytes);
-        assert_eq!(decode_all(&bytes).expect("whole").len(), 1);
+        let dir = tempfile::tempdir().expect("tmp");
+        let spill = KeySpill::create(dir.path(), 1).expect("spill");
+        let mut runs = spill.runs();
+        spill.push(&mut runs, 1, 2, 3, 4, "post-1");
+        let bytes = runs.concat();
+        assert_eq!(decode_all(&bytes), Some(vec![rec(1, 2, 3, 4, "post-1")]));
         assert!(decode_all(&bytes[..bytes.len() - 1]).is_none());
         let mut bytes = Vec::new();
         let l = Loser {

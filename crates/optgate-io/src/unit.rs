@@ -18,7 +18,7 @@ use optgate_manifest::OutputFile;
 use optgate_pii::{EntityCounts, Scrubbing, TextScrubber};
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 
-use crate::dedup::{KeyRecord, KeySpill, Spool, Spooled};
+use crate::dedup::{KeySpill, Spool, Spooled};
 use crate::error::{IoError, Result};
 use crate::ledger::LedgerBuilder;
 use crate::posts::{BATCH_ROWS, CHUNK_ROWS, PostsFile, PostsPlan, WorkUnit};
@@ -173,7 +173,7 @@ pub fn process_unit(
         dedup: dedup.map(|(spill, index)| Keys {
             spill,
             unit: u32::try_from(index).unwrap_or(u32::MAX),
-            records: Vec::new(),
+            runs: spill.runs(),
             scratch: Vec::new(),
         }),
     };
@@ -334,7 +334,8 @@ impl Sink {
 struct Keys<'a> {
     spill: &'a KeySpill,
     unit: u32,
-    records: Vec<KeyRecord>,
+    /// The records' bytes, a run per partition of the spill.
+    runs: Vec<Vec<u8>>,
     scratch: Vec<u8>,
 }
 
@@ -353,30 +354,26 @@ impl Keys<'_> {
         let ids = IdColumn::new(batch.column(post_index)).ok_or_else(|| wrong(post_index))?;
         let text = StrColumn::new(batch.column(f.text_index)).ok_or_else(|| wrong(f.text_index))?;
         let created = batch.column(created_index);
+        let mut id_text = itoa::Buffer::new();
         for i in 0..batch.num_rows() {
             let (Some(t), Some(id), Some(micros)) = (
                 text.get(i),
-                ids.text(i),
+                ids.text_in(i, &mut id_text),
                 crate::read::timestamp_micros(created, i),
             ) else {
                 continue;
             };
-            self.records.push(KeyRecord {
-                key: optgate_core::dedup::exact_key(t, &mut self.scratch),
-                created: micros,
-                unit: self.unit,
-                row: u32::try_from(written + i as u64).unwrap_or(u32::MAX),
-                id,
-            });
+            let key = optgate_core::dedup::exact_key(t, &mut self.scratch);
+            let row = u32::try_from(written + i as u64).unwrap_or(u32::MAX);
+            self.spill
+                .push(&mut self.runs, key, micros, self.unit, row, id);
         }
         Ok(())
     }
 
     /// Hands the records to the spill.
     fn flush(&mut self) -> Result<()> {
-        self.spill.add(&self.records)?;
-        self.records.clear();
-        Ok(())
+        self.spill.write_runs(&mut self.runs)
     }
 }
 
