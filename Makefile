@@ -22,10 +22,12 @@ test: browser
 ## optgate's output read back by pyarrow, DuckDB and Polars (pinned in
 ## testdata/golden/requirements-readers.txt, installed from PyPI into
 ## .venv-readers), against target/debug/optgate, built as `cargo test` builds
-## it (the same features: nothing is compiled twice).
+## it (the same features: nothing is compiled twice); and exact dedup against
+## the rule written again in Python (eval/dedup/test_dedup_rule.py).
 test-readers: .venv-readers/.installed
 	$(CARGO) test --workspace --exclude optgate-benches --no-run
 	OPTGATE_BIN=$(CURDIR)/target/debug/optgate .venv-readers/bin/python -m unittest discover -s testdata/golden -p 'test_readers.py' -v
+	OPTGATE_BIN=$(CURDIR)/target/debug/optgate .venv-readers/bin/python -m unittest discover -s eval/dedup -p 'test_*.py' -v
 
 .venv-readers/.installed: testdata/golden/requirements-readers.txt
 	@echo "test-readers: creating .venv-readers and installing pyarrow, duckdb and polars from PyPI (about 440 MB installed)"
