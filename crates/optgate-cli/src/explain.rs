@@ -57,6 +57,9 @@ struct PostStatus {
     /// The post kept in its place, when excluded as a duplicate.
     #[serde(skip_serializing_if = "Option::is_none")]
     duplicate_of: Option<String>,
+    /// The posts dropped as its duplicates, when it was kept in their place.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    duplicates: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -180,6 +183,23 @@ fn post_statuses(ds: &Dataset, post_ids: &[String]) -> Result<Vec<PostStatus>, F
     .into_iter()
     .map(|(_, k, v)| (k, v))
     .collect();
+    // The duplicates each survivor stands for, from the ledgers of duplicates
+    // (an output made without dedup has none).
+    let dup_ledgers: Vec<String> = ledgers
+        .iter()
+        .filter(|p| p.starts_with("ledger/dup-"))
+        .cloned()
+        .collect();
+    let mut duplicates: HashMap<IdKey, Vec<String>> = HashMap::new();
+    for (_, k, v) in find_rows(
+        &ds.dir,
+        &dup_ledgers,
+        ledger::DUPLICATE_OF,
+        &keys,
+        &[ledger::POST_ID],
+    )? {
+        duplicates.entry(k).or_default().extend(v[0].clone());
+    }
     Ok(post_ids
         .iter()
         .map(|id| {
@@ -192,10 +212,13 @@ fn post_statuses(ds: &Dataset, post_ids: &[String]) -> Result<Vec<PostStatus>, F
                 reasons: Vec::new(),
                 input_file: None,
                 duplicate_of: None,
+                duplicates: Vec::new(),
             };
             if let Some(file) = included.get(&k) {
                 s.status = "included";
                 s.file = Some(file.clone());
+                s.duplicates = duplicates.get(&k).cloned().unwrap_or_default();
+                s.duplicates.sort();
             } else if let Some(v) = excluded.get(&k) {
                 s.status = "excluded";
                 s.reason = v[0].clone();
@@ -329,6 +352,20 @@ pub fn explain(args: &ExplainArgs) -> Result<(), Failure> {
 
 fn describe(s: &PostStatus) -> String {
     match s.status {
+        "included" if !s.duplicates.is_empty() => format!(
+            "post {}: IN the dataset ({}), kept in the place of {} duplicate{}: {}{}",
+            s.post_id,
+            s.file.as_deref().unwrap_or("?"),
+            s.duplicates.len(),
+            if s.duplicates.len() == 1 { "" } else { "s" },
+            s.duplicates
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            if s.duplicates.len() > 10 { ", …" } else { "" }
+        ),
         "included" => format!(
             "post {}: IN the dataset ({})",
             s.post_id,

@@ -204,6 +204,22 @@ fn exact_dedup_keeps_the_earliest_post_of_each_text_across_files_and_row_groups(
     );
     let said = String::from_utf8_lossy(&e.stdout);
     assert!(said.contains(&format!("duplicate of {survivor}")), "{said}");
+    // And the survivor, what it was kept in the place of.
+    let e = run_ok(
+        optgate()
+            .args(["explain", "--json"])
+            .arg(&exact)
+            .args(["--post-id", survivor]),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&e.stdout).expect("json");
+    let mut stands_for: Vec<&str> = want_lost
+        .iter()
+        .filter(|(_, s)| *s == survivor)
+        .map(|(l, _)| l.as_str())
+        .collect();
+    stands_for.sort();
+    assert_eq!(v["status"], "included");
+    assert_eq!(v["duplicates"], serde_json::json!(stands_for));
 }
 
 /// A night with dedup on gives what a full run gives: it processes every
