@@ -685,7 +685,7 @@ fn remove_duplicates(
     let resolution = spill.resolve(units)?;
     let mut ledgers = Vec::with_capacity(units);
     // A range of units at a time, its losers read from disk.
-    for (r, range) in resolution.ranges(units).into_iter().enumerate() {
+    for (r, range) in resolution.ranges().into_iter().enumerate() {
         let losers = resolution.losers_in(r)?;
         let by_unit = optgate_io::dedup::by_unit(&losers, range.clone());
         let written = outcomes[range.clone()]

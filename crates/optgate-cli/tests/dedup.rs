@@ -73,6 +73,23 @@ fn run(config: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
         .expect("starts")
 }
 
+/// `optgate verify OUT`, which must pass.
+fn verified(out: &Path) {
+    let v = optgate().arg("verify").arg(out).output().expect("starts");
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}
+
+/// That the manifest `m` records the assertion `name` among those checked.
+fn assert_checked(m: &serde_json::Value, name: &str) {
+    let checked: Vec<&str> = m["verification"]["assertions"]
+        .as_array()
+        .expect("assertions")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert!(checked.contains(&name), "{checked:?}");
+}
+
 /// `run` that must succeed.
 fn published(config: &Path, out: &Path, extra: &[&str]) {
     let o = run(config, out, extra);
@@ -161,13 +178,7 @@ fn exact_dedup_keeps_the_earliest_post_of_each_text_across_files_and_row_groups(
             .as_u64()
             .map(|k| k - want_lost.len() as u64)
     );
-    let checked: Vec<&str> = m["verification"]["assertions"]
-        .as_array()
-        .expect("assertions")
-        .iter()
-        .filter_map(|a| a["name"].as_str())
-        .collect();
-    assert!(checked.contains(&"no_exact_duplicates"), "{checked:?}");
+    assert_checked(&m, "no_exact_duplicates");
     assert_eq!(manifest(&off)["dedup"]["mode"], "off");
     assert_eq!(manifest(&off)["dedup"]["removed"], 0);
 
@@ -331,23 +342,11 @@ fn shards_and_their_merge_give_the_dataset_of_a_single_run() {
     for k in ["outputs", "ledger"] {
         assert_eq!(by_path(&a, k), by_path(&b, k), "{k}");
     }
-    let checked: Vec<&str> = b["verification"]["assertions"]
-        .as_array()
-        .expect("assertions")
-        .iter()
-        .filter_map(|a| a["name"].as_str())
-        .collect();
-    assert!(checked.contains(&"no_exact_duplicates"), "{checked:?}");
-    let v = optgate()
-        .arg("verify")
-        .arg(&merged)
-        .output()
-        .expect("starts");
-    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    assert_checked(&b, "no_exact_duplicates");
+    verified(&merged);
     // The shards' own files are as they were: the merge wrote new ones.
     for dir in &shard_dirs {
-        let v = optgate().arg("verify").arg(dir).output().expect("starts");
-        assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+        verified(dir);
     }
 }
 
@@ -426,12 +425,7 @@ fn repurging_a_survivor_keeps_its_duplicates_removed() {
     let m = manifest(&purged);
     assert_eq!(m["dedup"], manifest(&out)["dedup"]);
     assert_eq!(m["verification"]["passed"], true);
-    let v = optgate()
-        .arg("verify")
-        .arg(&purged)
-        .output()
-        .expect("starts");
-    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    verified(&purged);
 }
 
 /// The same posts with int64 ids: the same duplicates removed, the same
@@ -451,8 +445,7 @@ fn int64_ids_remove_the_same_duplicates_as_utf8_ids() {
             let config = write_config(&dir, EXACT);
             let out = dir.join("out");
             published(&config, &out, &[]);
-            let v = optgate().arg("verify").arg(&out).output().expect("starts");
-            assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+            verified(&out);
             ledger(&out)
         })
         .collect();

@@ -14,12 +14,12 @@
 //!
 //! Memory: a partition is held at a time per thread, and partitions are
 //! sized from the posts planned, so the phase's memory does not grow with
-//! the run; a spool is read a batch at a time; the losers are held until
-//! their units are written (16 bytes and two ids each).
+//! the run; a spool is read a batch at a time; the losers go to disk by
+//! ranges of units, and one range is read at a time.
 
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow_array::{BooleanArray, RecordBatch};
 use arrow_ipc::reader::StreamReader;
@@ -35,6 +35,7 @@ use crate::error::{IoError, Result};
 use crate::ledger::LedgerBuilder;
 use crate::posts::{PostsPlan, WorkUnit};
 use crate::read::{ParquetSource, timestamp_micros};
+use crate::spill::{MAX_OPEN_FILES, Partitions, read_partition, take_partition};
 use crate::unit::{
     UNIT_INPUT_KEY, UNIT_PII_KEY, decode_unit_input, encode_unit_input, encode_unit_pii, part_name,
 };
@@ -78,6 +79,8 @@ pub struct Found {
 #[derive(Debug, Default)]
 pub struct Resolution {
     pub clusters: u64,
+    /// The units resolved ([`KeySpill::resolve`]'s).
+    units: usize,
     /// Units per range of losers.
     units_per_range: usize,
     /// One file per range of units: the losers of units
@@ -94,29 +97,18 @@ pub const LOSERS_IN_MEMORY: u64 = 1 << 20;
 impl Resolution {
     /// The ranges of units the losers are kept in, in order: each range's
     /// units are `start..end` of the units given to [`KeySpill::resolve`].
-    pub fn ranges(&self, units: usize) -> Vec<std::ops::Range<usize>> {
+    pub fn ranges(&self) -> Vec<std::ops::Range<usize>> {
         (0..self.ranges.len())
             .map(|r| {
-                let start = (r * self.units_per_range).min(units);
-                start..((r + 1) * self.units_per_range).min(units)
+                let start = (r * self.units_per_range).min(self.units);
+                start..((r + 1) * self.units_per_range).min(self.units)
             })
             .collect()
     }
 
     /// The losers of range `r`, sorted by unit then row.
     pub fn losers_in(&self, r: usize) -> Result<Vec<Loser>> {
-        let path = &self.ranges[r];
-        let read_err = |source| IoError::Read {
-            path: path.clone(),
-            source,
-        };
-        let bytes = std::fs::read(path).map_err(read_err)?;
-        let mut losers = decode_losers(&bytes).ok_or_else(|| {
-            read_err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "a record of the dedup losers is cut short",
-            ))
-        })?;
+        let mut losers = read_partition(&self.ranges[r], decode_losers)?;
         losers.sort_unstable_by_key(|l| (l.unit, l.row));
         Ok(losers)
     }
@@ -168,12 +160,6 @@ fn decode_losers(mut bytes: &[u8]) -> Option<Vec<Loser>> {
     Some(out)
 }
 
-/// Files a spill or the losers keep open at once, at most: well under the
-/// 1,024 descriptors a process is given by default. Past 2^27 posts (2^28
-/// with one thread) a partition, and a range of losers, hold more than their
-/// targets below, and so more memory: about 80 bytes a post over 512.
-pub const MAX_OPEN_FILES: u64 = 512;
-
 /// Records held in memory per thread when a partition is read back (about
 /// 80 bytes each with a short id).
 pub const RECORDS_IN_MEMORY: u64 = 1 << 19;
@@ -186,7 +172,7 @@ pub struct KeySpill {
     /// The posts it was sized for.
     posts: u64,
     bits: u32,
-    parts: Vec<Mutex<BufWriter<std::fs::File>>>,
+    parts: Partitions,
 }
 
 impl std::fmt::Debug for KeySpill {
@@ -196,10 +182,6 @@ impl std::fmt::Debug for KeySpill {
             .field("partitions", &self.parts.len())
             .finish()
     }
-}
-
-fn part_path(dir: &Path, p: usize) -> PathBuf {
-    dir.join(format!("dedup-{p:05}"))
 }
 
 fn write_err(path: &Path) -> impl Fn(std::io::Error) -> IoError + '_ {
@@ -212,7 +194,9 @@ fn write_err(path: &Path) -> impl Fn(std::io::Error) -> IoError + '_ {
 impl KeySpill {
     /// A spill in a new temporary directory under `scratch`, with enough
     /// partitions that one holds at most [`RECORDS_IN_MEMORY`] of `posts`
-    /// records per thread (a power of two, at most [`MAX_OPEN_FILES`]).
+    /// records per thread (a power of two, at most [`MAX_OPEN_FILES`]; past
+    /// 2^27 posts, 2^28 with one thread, a partition holds more, about 80
+    /// bytes a post over 512).
     pub fn create(scratch: &Path, posts: u64) -> Result<KeySpill> {
         let dir = tempfile::Builder::new()
             .prefix(".optgate-dedup-")
@@ -227,12 +211,7 @@ impl KeySpill {
             .div_ceil(per_part)
             .clamp(1, MAX_OPEN_FILES)
             .next_power_of_two();
-        let mut parts = Vec::with_capacity(n as usize);
-        for p in 0..n as usize {
-            let path = part_path(dir.path(), p);
-            let file = std::fs::File::create(&path).map_err(write_err(&path))?;
-            parts.push(Mutex::new(BufWriter::new(file)));
-        }
+        let parts = Partitions::create(dir.path(), "dedup", n as usize)?;
         Ok(KeySpill {
             dir,
             spools,
@@ -289,17 +268,39 @@ impl KeySpill {
         out.extend_from_slice(id.as_bytes());
     }
 
+    /// Pushes ([`KeySpill::push`]) the key record of each row of a batch, by
+    /// its post id, creation time and (scrubbed) text columns, the rows
+    /// numbered from `first_row` in `unit`. A row with a null in any of
+    /// them has no key. `scratch` is reused from call to call.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_batch(
+        &self,
+        runs: &mut [Vec<u8>],
+        ids: &IdColumn<'_>,
+        created: &arrow_array::ArrayRef,
+        text: &StrColumn<'_>,
+        unit: u32,
+        first_row: u64,
+        scratch: &mut Vec<u8>,
+    ) {
+        let mut id_text = itoa::Buffer::new();
+        for i in 0..ids.len() {
+            let (Some(t), Some(id), Some(micros)) = (
+                text.get(i),
+                ids.text_in(i, &mut id_text),
+                timestamp_micros(created, i),
+            ) else {
+                continue;
+            };
+            let key = optgate_core::dedup::exact_key(t, scratch);
+            let row = u32::try_from(first_row + i as u64).unwrap_or(u32::MAX);
+            self.push(runs, key, micros, unit, row, id);
+        }
+    }
+
     /// Writes each partition's run, each in one write, and empties them.
     pub fn write_runs(&self, runs: &mut [Vec<u8>]) -> Result<()> {
-        for (p, bytes) in runs.iter_mut().enumerate().filter(|(_, b)| !b.is_empty()) {
-            let mut w = self.parts[p]
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            w.write_all(bytes)
-                .map_err(write_err(&part_path(self.dir.path(), p)))?;
-            bytes.clear();
-        }
-        Ok(())
+        self.parts.append_runs(runs)
     }
 
     /// Reads the partitions back, one per thread at a time, and finds every
@@ -315,63 +316,26 @@ impl KeySpill {
         } = self;
         let ranges = posts.div_ceil(LOSERS_IN_MEMORY).clamp(1, MAX_OPEN_FILES) as usize;
         let units_per_range = units.div_ceil(ranges).max(1);
-        let range_paths: Vec<PathBuf> = (0..ranges)
-            .map(|r| spools.path().join(format!("losers-{r:05}")))
-            .collect();
-        let writers = range_paths
-            .iter()
-            .map(|path| {
-                let file = std::fs::File::create(path).map_err(write_err(path))?;
-                Ok(Mutex::new(BufWriter::new(file)))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let losers = Partitions::create(spools.path(), "losers", ranges)?;
         let clusters: Vec<u64> = parts
+            .finish()?
             .into_par_iter()
-            .enumerate()
-            .map(|(p, part)| {
-                let path = part_path(dir.path(), p);
-                let mut w = part
-                    .into_inner()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                w.flush().map_err(write_err(&path))?;
-                drop(w);
-                let read_err = |source| IoError::Read {
-                    path: path.clone(),
-                    source,
-                };
-                let bytes = std::fs::read(&path).map_err(read_err)?;
-                let records = decode_all(&bytes).ok_or_else(|| {
-                    read_err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "a dedup spill record is cut short",
-                    ))
-                })?;
-                drop(bytes);
-                std::fs::remove_file(&path).map_err(read_err)?;
-                let found = losers_of(records);
+            .map(|path| {
+                let found = losers_of(take_partition(&path, decode_all)?);
                 let mut runs: Vec<Vec<u8>> = vec![Vec::new(); ranges];
                 for l in &found.losers {
                     let r = (l.unit as usize / units_per_range).min(ranges - 1);
                     encode_loser(l, &mut runs[r]);
                 }
-                for (r, bytes) in runs.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
-                    let mut w = writers[r]
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    w.write_all(bytes).map_err(write_err(&range_paths[r]))?;
-                }
+                losers.append_runs(&mut runs)?;
                 Ok(found.clusters)
             })
             .collect::<Result<_>>()?;
         drop(dir);
-        for (w, path) in writers.into_iter().zip(&range_paths) {
-            w.into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .flush()
-                .map_err(write_err(path))?;
-        }
+        let range_paths = losers.finish()?;
         Ok(Resolution {
             clusters: clusters.iter().sum(),
+            units,
             units_per_range,
             ranges: range_paths,
             spools: Some(spools),
@@ -687,7 +651,7 @@ pub fn dedup_parts(
         clusters: resolution.clusters,
         ..PartsDeduplicated::default()
     };
-    for (r, range) in resolution.ranges(outputs.len()).into_iter().enumerate() {
+    for (r, range) in resolution.ranges().into_iter().enumerate() {
         let losers = resolution.losers_in(r)?;
         out.removed += losers.len() as u64;
         let by_part = by_unit(&losers, range.clone());
@@ -731,6 +695,7 @@ fn key_part(path: &Path, unit: usize, cols: &PostColumnNames, spill: &KeySpill) 
     let pos = wanted.map(|i| crate::read::projected_position(&sorted, i));
     let unit = u32::try_from(unit).unwrap_or(u32::MAX);
     let mut scratch = Vec::new();
+    let mut runs = spill.runs();
     let mut row = 0u64;
     for batch in src.read_columns(&sorted)? {
         let batch = batch?;
@@ -743,22 +708,9 @@ fn key_part(path: &Path, unit: usize, cols: &PostColumnNames, spill: &KeySpill) 
         let ids = IdColumn::new(batch.column(pos[0])).ok_or_else(|| wrong(0, "an id type"))?;
         let created = batch.column(pos[1]);
         let text = StrColumn::new(batch.column(pos[2])).ok_or_else(|| wrong(2, "utf8"))?;
-        let mut records = Vec::with_capacity(batch.num_rows());
-        for i in 0..batch.num_rows() {
-            if let (Some(t), Some(id), Some(micros)) =
-                (text.get(i), ids.text(i), timestamp_micros(created, i))
-            {
-                records.push(KeyRecord {
-                    key: optgate_core::dedup::exact_key(t, &mut scratch),
-                    created: micros,
-                    unit,
-                    row: u32::try_from(row + i as u64).unwrap_or(u32::MAX),
-                    id,
-                });
-            }
-        }
+        spill.push_batch(&mut runs, &ids, created, &text, unit, row, &mut scratch);
         row += batch.num_rows() as u64;
-        spill.add(&records)?;
+        spill.write_runs(&mut runs)?;
     }
     Ok(())
 }
@@ -938,7 +890,7 @@ mod tests {
         );
         // 40 * 2^19 posts planned: 20 ranges of 2^20 losers at most, of
         // one unit each (ten of them empty); each range's losers are its own.
-        let ranges = r.ranges(10);
+        let ranges = r.ranges();
         assert_eq!(ranges.len(), 20);
         assert_eq!(ranges[9], 9..10);
         assert!(ranges[10..].iter().all(|r| r.is_empty()));

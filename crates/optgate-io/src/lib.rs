@@ -28,6 +28,7 @@ pub mod read;
 pub mod registry;
 pub mod sample;
 pub mod side_tables;
+pub mod spill;
 pub mod sync;
 pub mod unit;
 pub mod verify;

@@ -353,21 +353,15 @@ impl Keys<'_> {
         let created_index = f.rule_indices[f.rule_columns.created_at];
         let ids = IdColumn::new(batch.column(post_index)).ok_or_else(|| wrong(post_index))?;
         let text = StrColumn::new(batch.column(f.text_index)).ok_or_else(|| wrong(f.text_index))?;
-        let created = batch.column(created_index);
-        let mut id_text = itoa::Buffer::new();
-        for i in 0..batch.num_rows() {
-            let (Some(t), Some(id), Some(micros)) = (
-                text.get(i),
-                ids.text_in(i, &mut id_text),
-                crate::read::timestamp_micros(created, i),
-            ) else {
-                continue;
-            };
-            let key = optgate_core::dedup::exact_key(t, &mut self.scratch);
-            let row = u32::try_from(written + i as u64).unwrap_or(u32::MAX);
-            self.spill
-                .push(&mut self.runs, key, micros, self.unit, row, id);
-        }
+        self.spill.push_batch(
+            &mut self.runs,
+            &ids,
+            batch.column(created_index),
+            &text,
+            self.unit,
+            written,
+            &mut self.scratch,
+        );
         Ok(())
     }
 

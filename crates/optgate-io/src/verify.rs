@@ -21,6 +21,7 @@ use crate::error::{IoError, Result};
 use crate::hash::sha256_file;
 use crate::ledger;
 use crate::read::{ParquetSource, projected_position, timestamp_micros};
+use crate::spill::{MAX_OPEN_FILES, Partitions, take_partition};
 
 /// How many violating post ids a finding keeps as examples.
 const EXAMPLES: usize = 20;
@@ -420,50 +421,51 @@ pub fn verify_output_with(
         .iter()
         .flat_map(|t| t.keys.iter().copied())
         .collect();
-    let dup_keys = repeated_of(spill, &mut keys)?;
-    let (duplicates, examples) = if dup_keys.is_empty() {
-        (0, Vec::new())
-    } else {
-        exact_duplicates(claim, cols, &dup_keys)?
-    };
-    findings.push(Finding {
-        assertion: assertion(
-            "post_ids_unique",
-            "no post id appears twice in the output",
-            0,
-            duplicates,
-        ),
-        examples,
-    });
+    findings.push(no_repeats(
+        "post_ids_unique",
+        "no post id appears twice in the output",
+        &repeated_of(spill, &mut keys)?,
+        |dup_keys| exact_duplicates(claim, cols, dup_keys),
+    )?);
 
     if claim.exact_dedup {
         // Texts: none twice, after normalisation. Equal 64-bit keys are
         // confirmed on the normalised texts themselves.
-        let mut keys: Vec<IdKey> = tallies
+        let mut text_keys: Vec<IdKey> = tallies
             .iter()
             .flat_map(|t| t.text_keys.iter().copied())
             .collect();
-        let dup_keys = repeated_of(text_spill, &mut keys)?;
-        let (duplicates, examples) = if dup_keys.is_empty() {
-            (0, Vec::new())
-        } else {
-            exact_text_duplicates(claim, cols, &dup_keys)?
-        };
-        findings.push(Finding {
-            assertion: assertion(
-                "no_exact_duplicates",
-                "no two output posts have the same text after normalisation ([dedup] mode exact)",
-                0,
-                duplicates,
-            ),
-            examples,
-        });
+        findings.push(no_repeats(
+            "no_exact_duplicates",
+            "no two output posts have the same text after normalisation ([dedup] mode exact)",
+            &repeated_of(text_spill, &mut text_keys)?,
+            |dup_keys| exact_text_duplicates(claim, cols, dup_keys),
+        )?);
     }
 
     findings.extend(check_ledger(claim)?);
     Ok(Report {
         findings,
         post_keys: keys,
+    })
+}
+
+/// The finding `name`: no repeat among the rows whose keys repeat
+/// (`dup_keys`), as `confirm` counts them (the repeats, and examples).
+fn no_repeats(
+    name: &str,
+    description: &str,
+    dup_keys: &[IdKey],
+    confirm: impl FnOnce(&[IdKey]) -> Result<(u64, Vec<String>)>,
+) -> Result<Finding> {
+    let (repeats, examples) = if dup_keys.is_empty() {
+        (0, Vec::new())
+    } else {
+        confirm(dup_keys)?
+    };
+    Ok(Finding {
+        assertion: assertion(name, description, 0, repeats),
+        examples,
     })
 }
 
@@ -490,42 +492,28 @@ fn repeated(keys: &[IdKey]) -> Vec<IdKey> {
     dup
 }
 
-fn partition_path(dir: &Path, p: usize) -> std::path::PathBuf {
-    dir.join(format!("keys-{p:05}"))
-}
-
 /// Post-id keys spilled to disk in partitions by their top bits, so that
 /// repeats are found one partition at a time. Keys are uniform hashes, so
 /// partitions hold about the same number.
 struct KeySpill {
     dir: tempfile::TempDir,
     bits: u32,
-    parts: Vec<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>,
+    parts: Partitions,
 }
 
 impl KeySpill {
     /// At least `partitions` partitions (rounded up to a power of two, at
-    /// most [`crate::dedup::MAX_OPEN_FILES`]) in a new temporary directory
-    /// under `scratch`.
+    /// most [`MAX_OPEN_FILES`]) in a new temporary directory under `scratch`.
     fn create(scratch: &Path, partitions: u64) -> Result<KeySpill> {
-        let write_err = |path: &Path, source| IoError::Write {
-            path: path.to_path_buf(),
-            source,
-        };
         let dir = tempfile::Builder::new()
             .prefix(".optgate-keys-")
             .tempdir_in(scratch)
-            .map_err(|e| write_err(scratch, e))?;
-        // No more files open at once than a process is given by default.
-        let n = partitions
-            .clamp(1, crate::dedup::MAX_OPEN_FILES)
-            .next_power_of_two();
-        let mut parts = Vec::with_capacity(n as usize);
-        for p in 0..n as usize {
-            let path = partition_path(dir.path(), p);
-            let file = std::fs::File::create(&path).map_err(|e| write_err(&path, e))?;
-            parts.push(std::sync::Mutex::new(std::io::BufWriter::new(file)));
-        }
+            .map_err(|source| IoError::Write {
+                path: scratch.to_path_buf(),
+                source,
+            })?;
+        let n = partitions.clamp(1, MAX_OPEN_FILES).next_power_of_two();
+        let parts = Partitions::create(dir.path(), "keys", n as usize)?;
         Ok(KeySpill {
             dir,
             bits: n.ilog2(),
@@ -541,14 +529,9 @@ impl KeySpill {
         }
     }
 
-    fn path(&self, p: usize) -> std::path::PathBuf {
-        partition_path(self.dir.path(), p)
-    }
-
     /// Appends one file's keys, each partition's in one write (grouped in a
     /// single pass: a partition's keys are sorted when it is read back).
     fn add(&self, keys: Vec<IdKey>) -> Result<()> {
-        use std::io::Write;
         let mut counts = vec![0usize; self.parts.len()];
         for k in &keys {
             counts[self.partition(*k)] += 1;
@@ -557,16 +540,7 @@ impl KeySpill {
         for k in keys {
             runs[self.partition(k)].extend_from_slice(&k.to_le_bytes());
         }
-        for (p, bytes) in runs.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
-            let mut w = self.parts[p]
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            w.write_all(bytes).map_err(|source| IoError::Write {
-                path: self.path(p),
-                source,
-            })?;
-        }
-        Ok(())
+        self.parts.append_runs(&mut runs)
     }
 
     /// The keys that occur more than once, reading one partition per
@@ -574,40 +548,22 @@ impl KeySpill {
     fn repeated_keys(self) -> Result<Vec<IdKey>> {
         let KeySpill { dir, parts, .. } = self;
         let per_part: Vec<Vec<IdKey>> = parts
+            .finish()?
             .into_par_iter()
-            .enumerate()
-            .map(|(p, part)| {
-                use std::io::Write;
-                let path = partition_path(dir.path(), p);
-                let mut w = part
-                    .into_inner()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                w.flush().map_err(|source| IoError::Write {
-                    path: path.clone(),
-                    source,
+            .map(|path| {
+                let mut keys = take_partition(&path, |bytes| {
+                    (bytes.len() % 8 == 0).then(|| {
+                        bytes
+                            .chunks_exact(8)
+                            .map(|c| IdKey::from_le_bytes(c.try_into().expect("8 bytes")))
+                            .collect::<Vec<IdKey>>()
+                    })
                 })?;
-                drop(w);
-                let read_err = |source| IoError::Read {
-                    path: path.clone(),
-                    source,
-                };
-                let bytes = std::fs::read(&path).map_err(read_err)?;
-                if bytes.len() % 8 != 0 {
-                    return Err(read_err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("{} bytes of 8-byte keys", bytes.len()),
-                    )));
-                }
-                let mut keys: Vec<IdKey> = bytes
-                    .chunks_exact(8)
-                    .map(|c| IdKey::from_le_bytes(c.try_into().expect("8 bytes")))
-                    .collect();
-                drop(bytes);
                 keys.sort_unstable();
-                std::fs::remove_file(&path).map_err(read_err)?;
                 Ok(repeated(&keys))
             })
             .collect::<Result<_>>()?;
+        drop(dir);
         let mut dup: Vec<IdKey> = per_part.into_iter().flatten().collect();
         dup.sort_unstable();
         Ok(dup)
