@@ -100,6 +100,20 @@ pub fn manifest(out: &Path) -> serde_json::Value {
         .expect("manifest is JSON")
 }
 
+/// Writes `m` as the manifest of `out`, with its digest beside it, as an
+/// edit that verification can only catch by its content.
+pub fn rewrite_manifest(out: &Path, m: &serde_json::Value) {
+    use sha2::Digest;
+    let text = format!("{}\n", serde_json::to_string_pretty(m).expect("json"));
+    std::fs::write(out.join("manifest.json"), &text).expect("write");
+    let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    std::fs::write(
+        out.join("manifest.json.sha256"),
+        format!("{digest}  manifest.json\n"),
+    )
+    .expect("write");
+}
+
 /// Entries in `dir` whose name contains `needle` (staging or replaced leftovers).
 pub fn leftovers(dir: &Path, needle: &str) -> Vec<String> {
     std::fs::read_dir(dir)

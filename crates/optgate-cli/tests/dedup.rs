@@ -7,7 +7,8 @@ use std::fs;
 use std::path::Path;
 
 use crate::common::{
-    gen_sample, manifest, optgate, parquet_files, read_parquet, run_ok, sample_run, write_config,
+    gen_sample, manifest, optgate, parquet_files, read_parquet, rewrite_manifest, run_ok,
+    sample_run, write_config,
 };
 
 /// The policy with exact deduplication.
@@ -354,7 +355,6 @@ fn shards_and_their_merge_give_the_dataset_of_a_single_run() {
 /// (normalised) fails verification, naming the assertion.
 #[test]
 fn verification_finds_a_duplicate_text_left_in_the_output() {
-    use sha2::Digest;
     let tmp = tempfile::tempdir().expect("tmp");
     gen_sample(tmp.path(), 1500, &["--files", "1"]);
     let config = write_config(tmp.path(), "");
@@ -362,14 +362,7 @@ fn verification_finds_a_duplicate_text_left_in_the_output() {
     published(&config, &out, &[]);
     let mut m = manifest(&out);
     m["dedup"]["mode"] = serde_json::json!("exact");
-    let text = format!("{}\n", serde_json::to_string_pretty(&m).expect("json"));
-    fs::write(out.join("manifest.json"), &text).expect("write");
-    let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
-    fs::write(
-        out.join("manifest.json.sha256"),
-        format!("{digest}  manifest.json\n"),
-    )
-    .expect("write");
+    rewrite_manifest(&out, &m);
     let o = optgate().arg("verify").arg(&out).output().expect("starts");
     let said = String::from_utf8_lossy(&o.stdout);
     assert!(!o.status.success(), "{said}");

@@ -484,7 +484,6 @@ fn a_run_whose_output_fails_verification_exits_2_and_publishes_nothing() {
 /// refused, saying which it reads.
 #[test]
 fn a_version_2_manifest_is_still_read_and_an_unknown_version_refused() {
-    use sha2::Digest;
     let tmp = tempfile::tempdir().expect("tmp");
     let (config, out) = sample_run(tmp.path(), 1000, 2, 300, "");
     let rewrite = |version: u64| {
@@ -508,14 +507,7 @@ fn a_version_2_manifest_is_still_read_and_an_unknown_version_refused() {
                 .remove("duplicate")
                 .expect("a version 4 manifest counts duplicates");
         }
-        let text = format!("{}\n", serde_json::to_string_pretty(&m).expect("json"));
-        fs::write(out.join("manifest.json"), &text).expect("write");
-        let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
-        fs::write(
-            out.join("manifest.json.sha256"),
-            format!("{digest}  manifest.json\n"),
-        )
-        .expect("write");
+        rewrite_manifest(&out, &m);
     };
     rewrite(2);
     let (o, v) = verify(&out, &[]);
