@@ -313,7 +313,7 @@ pub fn be_national_number(s: &[u8]) -> bool {
 
 /// Portuguese NIF: 9 digits, mod-11 check digit.
 pub fn pt_nif(s: &[u8]) -> bool {
-    if s.len() != 9 || !all_digits(s) || !b"12356789".contains(&s[0]) {
+    if s.len() != 9 || !all_digits(s) || s[0] == b'0' {
         return false;
     }
     let sum: u32 = s[..8]

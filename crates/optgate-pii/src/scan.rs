@@ -583,9 +583,12 @@ fn candidates_with(
         push(m.start(), m.end(), m.pattern().as_usize());
     }
     let has = |h: &Hit, cue: Cue| kw.cues[h.pattern].contains(&cue);
+    // How far before `pos` the nearest hit of a cue ends, within `window`.
     let near_before = |pos: usize, cue: Cue, window: usize| {
         hits.iter()
-            .any(|h| has(h, cue) && h.end <= pos && pos - h.end <= window)
+            .filter(|h| has(h, cue) && h.end <= pos && pos - h.end <= window)
+            .map(|h| pos - h.end)
+            .min()
     };
 
     emails_and_handles(text, &mut spans);
@@ -833,7 +836,9 @@ fn cued_id(text: &str, h: &Hit, spans: &mut Vec<Span>) {
     let mut i = h.end;
     while i < limit {
         if b[i].is_ascii_digit() || (b[i].is_ascii_alphabetic() && word_start(text, i)) {
-            if let Some(end) = id_token(text, i) {
+            // "swoich dni. dnia 25.4.2013": a date is no id, whatever
+            // word comes before it.
+            if let Some(end) = id_token(text, i).filter(|_| !date_at(text, i)) {
                 spans.push(Span {
                     start: i,
                     end,
@@ -849,6 +854,11 @@ fn cued_id(text: &str, h: &Hit, spans: &mut Vec<Span>) {
         }
         i += next_char(text, i).map_or(1, char::len_utf8);
     }
+}
+
+/// Whether a date written in digits starts at `i`, "25.4.2013".
+fn date_at(text: &str, i: usize) -> bool {
+    text.as_bytes()[i].is_ascii_digit() && is_date(&read_run(text, i))
 }
 
 /// The id-shaped token at `i` (see [`cued_id`]): where it ends.
@@ -1253,7 +1263,7 @@ fn number_at(
     text: &str,
     i: usize,
     region: Option<&str>,
-    near_before: &dyn Fn(usize, Cue, usize) -> bool,
+    near_before: &dyn Fn(usize, Cue, usize) -> Option<usize>,
     spans: &mut Vec<Span>,
 ) -> usize {
     let next = match whole_number_at(text, i, region, near_before, spans) {
@@ -1276,7 +1286,7 @@ fn whole_number_at(
     text: &str,
     mut i: usize,
     region: Option<&str>,
-    near_before: &dyn Fn(usize, Cue, usize) -> bool,
+    near_before: &dyn Fn(usize, Cue, usize) -> Option<usize>,
     spans: &mut Vec<Span>,
 ) -> Result<usize, usize> {
     let b = text.as_bytes();
@@ -1292,8 +1302,10 @@ fn whole_number_at(
     // Most numbers in posts are short ("42", "18,90", "20h30"): count the
     // digits of the run without allocating, and skip the short ones.
     if !might_matter(b, i) {
-        let start = i;
-        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'+' || b[i] == b'(') {
+        // The digits start after an opening `+` or `(`: "(231052A308T)".
+        let start = i + usize::from(!c.is_ascii_digit());
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
             i += 1;
         }
         // Six digits and a letter: a Finnish henkilötunnus or a Corsican
@@ -1316,18 +1328,26 @@ fn whole_number_at(
     let n = run.digits.len();
     let only_dots = run.seps.iter().all(|c| *c == '.');
     // "telefon: 37.62.67.26" is a phone written with dots, not an address.
-    let phone_cue = near_before(run.start, Cue::PhoneKeyword, 30);
+    // Of a word announcing a phone and one naming an id, the nearer says
+    // what the number is: "número de identidade: …", "Tel. … PESEL …".
+    let phone_at = near_before(run.start, Cue::PhoneKeyword, 30);
+    let id_at = near_before(run.start, Cue::IdKeyword, 40);
+    let phone_cue = phone_at.is_some_and(|p| id_at.is_none_or(|d| p < d));
+    // A word naming an id lets weaker checks count whatever is nearer.
+    let keyword = id_at.is_some();
     // An address in brackets, "(81.2.69.160)": the run opened on the bracket.
-    let ip_start = run.start + usize::from(b[run.start] == b'(');
+    // A value in brackets, "(81.2.69.160)": the run opened on the bracket,
+    // which is no part of it unless it closes inside, "(030) 1234 5678".
+    let value_start = run.start + usize::from(b[run.start] == b'(' && !run.seps.contains(&')'));
     if only_dots
         && run.group_ends.len() == 3
         && !phone_cue
-        && !near_before(run.start, Cue::NotPersonal, 30)
+        && near_before(run.start, Cue::NotPersonal, 30).is_none()
         && word_end(text, run.end)
-        && checks::ipv4(&text[ip_start..run.end])
+        && checks::ipv4(&text[value_start..run.end])
     {
         spans.push(Span {
-            start: ip_start,
+            start: value_start,
             end: run.end,
             entity: Entity::Ip,
         });
@@ -1348,9 +1368,22 @@ fn whole_number_at(
         return Ok(end);
     }
     if n < 7 {
-        return Ok(i);
+        // "1962 (71.138.108.198)": a short number and a value after it.
+        return if run.seps.iter().any(|c| c.is_whitespace()) {
+            Err(i)
+        } else {
+            Ok(i)
+        };
     }
-    if near_before(run.start, Cue::NotPersonal, 30) || (!run.plus && is_date(&run)) {
+    if let Some(end) = belgian_number_written(text, &run) {
+        spans.push(Span {
+            start: value_start,
+            end,
+            entity: Entity::NationalId,
+        });
+        return Ok(end);
+    }
+    if near_before(run.start, Cue::NotPersonal, 30).is_some() || (!run.plus && is_date(&run)) {
         return Ok(i);
     }
     let digits = std::str::from_utf8(&run.digits).expect("ASCII digits");
@@ -1367,7 +1400,7 @@ fn whole_number_at(
             id.push(l.to_ascii_uppercase());
             if checks::es_dni_nie(&id) {
                 spans.push(Span {
-                    start: run.start,
+                    start: value_start,
                     end: j + 1,
                     entity: Entity::NationalId,
                 });
@@ -1387,21 +1420,20 @@ fn whole_number_at(
     if only(&['.'])
         && run.group_ends.len() == 3
         && !phone_cue
-        && checks::ipv4(&text[ip_start..run.end])
+        && checks::ipv4(&text[value_start..run.end])
     {
         spans.push(Span {
-            start: ip_start,
+            start: value_start,
             end: run.end,
             entity: Entity::Ip,
         });
         return Ok(i);
     }
     let whole = |entity| Span {
-        start: run.start,
+        start: value_start,
         end: run.end,
         entity,
     };
-    let keyword = near_before(run.start, Cue::IdKeyword, 40);
     if !run.plus {
         if only(&[' ', '-', '\u{00A0}', '\u{202F}']) && checks::card(&run.digits) {
             spans.push(whole(Entity::Card));
@@ -1419,7 +1451,13 @@ fn whole_number_at(
             15 => checks::fr_nir(d),
             13 => bare && (checks::ro_cnp(d) || checks::si_emso(d)),
             11 => {
-                checks::be_national_number(d)
+                // Belgian: bare or in its own groups (a version's dotted
+                // groups pass its check one time in a hundred).
+                (checks::be_national_number(d)
+                    && (run.group_ends.is_empty()
+                        || keyword
+                        || shaped(&['.', '.', '-', '.'], &[2, 4, 6, 9])
+                        || shaped(&[' ', ' ', ' ', ' '], &[2, 4, 6, 9])))
                     || (bare
                         && (checks::pl_pesel(d)
                             || checks::ee_lt_personal_code(d)
@@ -1513,14 +1551,19 @@ fn whole_number_at(
         }
     }
     // A bare 10-digit number that is no phone, no timestamp (those start
-    // with 1 in this century) and no order number: a Bulgarian EGN or a
-    // Czech or Slovak birth number, if its date and check say so.
+    // with 1 in this century) and no order number: a Bulgarian EGN, a
+    // Czech or Slovak birth number, or a Swedish personnummer written
+    // without its dash, if its date and check say so.
     if n == 10
         && run.group_ends.is_empty()
         && !run.plus
         && !cued_phone
         && digits.as_bytes()[0] != b'1'
-        && (checks::bg_egn(&run.digits) || checks::cz_sk_birth_number(&run.digits))
+        && (checks::bg_egn(&run.digits)
+            || checks::cz_sk_birth_number(&run.digits)
+            // Bare, only with a real day (not a samordningsnummer's +60).
+            || (&run.digits[4..6] < b"61".as_slice()
+                && checks::se_personnummer(&[&run.digits[..6], b"-", &run.digits[6..]].concat())))
     {
         spans.push(whole(Entity::NationalId));
         return Ok(i);
@@ -1541,14 +1584,37 @@ fn whole_number_at(
     Err(i)
 }
 
+/// A Belgian national number as it is written, `YY.MM.DD-XXX.CC`, with a
+/// space before the check group as often as a dot: the run holds the first
+/// nine digits when a space sets the check apart. Returns where it ends.
+fn belgian_number_written(text: &str, run: &Run) -> Option<usize> {
+    let b = text.as_bytes();
+    if run.seps != ['.', '.', '-'] || !run.group_lens().eq([2, 2, 2, 3]) {
+        return None;
+    }
+    let check = b.get(run.end + 1..run.end + 3)?;
+    let mut digits = run.digits.clone();
+    digits.extend_from_slice(check);
+    (matches!(b[run.end], b' ' | b'.')
+        && check.iter().all(u8::is_ascii_digit)
+        && word_end(text, run.end + 3)
+        && checks::be_national_number(&digits))
+    .then_some(run.end + 3)
+}
+
 /// Up to `max` ASCII letters and digits from `i`, upper-cased, glued across
 /// single separators (space, no-break spaces, `-`), with the byte offset
-/// just after each.
-fn glue(text: &str, i: usize, max: usize) -> (Vec<u8>, Vec<usize>) {
+/// just after each. `Loose` also glues across dots and two spaces, as
+/// account numbers are written ("NO93.8601.11.17947", "NL91  ABNA  0417"):
+/// for a check as strong as an IBAN's only.
+fn glue(text: &str, i: usize, max: usize, how: Glue) -> (Vec<u8>, Vec<usize>) {
     let b = text.as_bytes();
     let mut glued: Vec<u8> = Vec::with_capacity(max);
     let mut ends: Vec<usize> = Vec::with_capacity(max);
     let mut j = i;
+    let is_sep = |c: char| {
+        matches!(c, ' ' | '\u{00A0}' | '\u{202F}' | '-') || (how == Glue::Loose && c == '.')
+    };
     while glued.len() < max {
         match b.get(j) {
             Some(x) if x.is_ascii_alphanumeric() => {
@@ -1557,15 +1623,15 @@ fn glue(text: &str, i: usize, max: usize) -> (Vec<u8>, Vec<usize>) {
                 ends.push(j);
             }
             _ => {
-                let Some(sep) =
-                    next_char(text, j).filter(|c| matches!(c, ' ' | '\u{00A0}' | '\u{202F}' | '-'))
-                else {
+                let Some(sep) = next_char(text, j).filter(|&c| is_sep(c)) else {
                     break;
                 };
-                if b.get(j + sep.len_utf8())
-                    .is_some_and(u8::is_ascii_alphanumeric)
-                {
-                    j += sep.len_utf8();
+                let mut k = j + sep.len_utf8();
+                if how == Glue::Loose && sep == ' ' && b.get(k) == Some(&b' ') {
+                    k += 1;
+                }
+                if b.get(k).is_some_and(u8::is_ascii_alphanumeric) {
+                    j = k;
                 } else {
                     break;
                 }
@@ -1573,6 +1639,12 @@ fn glue(text: &str, i: usize, max: usize) -> (Vec<u8>, Vec<usize>) {
         }
     }
     (glued, ends)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Glue {
+    Strict,
+    Loose,
 }
 
 /// A national id that starts with digits and holds letters, from `i` (a
@@ -1587,7 +1659,7 @@ fn lettered_id_at(text: &str, i: usize) -> Option<usize> {
     {
         return Some(i + 11);
     }
-    let (glued, ends) = glue(text, i, 15);
+    let (glued, ends) = glue(text, i, 15, Glue::Strict);
     [
         (15, checks::fr_nir as fn(&[u8]) -> bool),
         (12, checks::pt_cc),
@@ -1622,17 +1694,25 @@ fn token_at(text: &str, i: usize, spans: &mut Vec<Span>) -> Option<usize> {
     if !(iban_like || nino_like || nie_like || cf_like) || !word_start(text, i) {
         return None;
     }
-    let (glued, ends) = glue(text, i, 34);
+    // An IBAN's check is strong enough to glue it across dots and doubled
+    // spaces too.
+    let (loose, loose_ends) = glue(text, i, 34, Glue::Loose);
+    if loose.len() >= 4
+        && let Some(len) = checks::iban_length([loose[0], loose[1]])
+        && loose.len() >= len
+        && word_end(text, loose_ends[len - 1])
+        && checks::iban(&loose[..len])
+    {
+        spans.push(Span {
+            start: i,
+            end: loose_ends[len - 1],
+            entity: Entity::Iban,
+        });
+        return Some(loose_ends[len - 1]);
+    }
+    let (glued, ends) = glue(text, i, 34, Glue::Strict);
     let boundary = |k: usize| word_end(text, ends[k - 1]);
     let mut found = None;
-    if glued.len() >= 4
-        && let Some(len) = checks::iban_length([glued[0], glued[1]])
-        && glued.len() >= len
-        && boundary(len)
-        && checks::iban(&glued[..len])
-    {
-        found = Some((len, Entity::Iban));
-    }
     // An id written after its country's code, as tax ids are: "HR
     // 33652045581", "PT 501 927 840".
     if found.is_none()
@@ -2279,7 +2359,7 @@ fn word_pass(
     text: &str,
     region: Option<&str>,
     kw: &Keywords,
-    near_before: &dyn Fn(usize, Cue, usize) -> bool,
+    near_before: &dyn Fn(usize, Cue, usize) -> Option<usize>,
     walk: WordWalk,
     spans: &mut Vec<Span>,
 ) {
@@ -2622,7 +2702,7 @@ mod tests {
             text,
             None,
             keywords(),
-            &|_, _, _| false,
+            &|_, _, _| None,
             WordWalk::EveryWord,
             &mut spans,
         );

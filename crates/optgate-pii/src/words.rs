@@ -321,6 +321,14 @@ pub const ID_KEYWORDS: &[&str] = &[
     "cartão de cidadão",
     "cartao de cidadao",
     "bilhete de identidade",
+    "número de identidade",
+    "numero de identidade",
+    // The noun alone: "o meu número de identidade" is found as the phone
+    // words "o meu número" and then this.
+    "identidade",
+    "identidad",
+    "identité",
+    "identità",
     "n.º de contribuinte",
     "nº de contribuinte",
     "personnummer",
@@ -466,6 +474,12 @@ pub const PHONE_KEYWORDS: &[&str] = &[
     "o meu número",
     "meu número",
     "contacto telefónico",
+    "número",
+    "manda mensagem",
+    "mensagem",
+    // de, es
+    "meldet euch",
+    "escríbeme",
 ];
 
 pub const NOT_PERSONAL: &[&str] = &[
