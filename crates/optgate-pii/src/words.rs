@@ -528,6 +528,7 @@ pub const NOT_PERSONAL: &[&str] = &[
 pub fn given_names() -> impl Iterator<Item = &'static str> {
     include_str!("../data/given_names.txt")
         .lines()
+        .chain(include_str!("../data/census_given_names.txt").lines())
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter(|n| !NOT_GIVEN_NAMES.contains(n))
 }
