@@ -64,16 +64,24 @@ browser:
 ## The personal-data scanner on the frozen test part (first), the development
 ## part it is tuned on, and the hand-written hard cases, beside Presidio's
 ## figures on the same parts (presidio-analyzer with spaCy's English model from
-## PyPI, in .venv-presidio; its spans cached per part in target/pii-eval/).
+## PyPI, in .venv-presidio; its spans cached per part in target/pii-eval/),
+## and of a plain DuckDB script with six regular expressions (DuckDB from
+## .venv-readers).
 PII_EVAL := crates/optgate-pii/eval
 ## "presidio" counts every result Presidio gives (as its anonymizer would
 ## replace them: dates among them); "presidio-types" only those of optgate's types.
-pii-eval: target/pii-eval/presidio.test.jsonl target/pii-eval/presidio.dev.jsonl
+pii-eval: target/pii-eval/presidio.test.jsonl target/pii-eval/presidio.dev.jsonl \
+		target/pii-eval/duckdb.test.jsonl target/pii-eval/duckdb.dev.jsonl
 	$(CARGO) run --release -p optgate-cli -- pii-eval \
 		--corpus $(PII_EVAL)/test.jsonl --corpus $(PII_EVAL)/dev.jsonl --hard $(PII_EVAL)/hard_cases.txt \
 		--peer presidio=target/pii-eval/presidio.test.jsonl --peer presidio=target/pii-eval/presidio.dev.jsonl \
 		--peer presidio-types=target/pii-eval/presidio-types.test.jsonl \
-		--peer presidio-types=target/pii-eval/presidio-types.dev.jsonl
+		--peer presidio-types=target/pii-eval/presidio-types.dev.jsonl \
+		--peer duckdb=target/pii-eval/duckdb.test.jsonl --peer duckdb=target/pii-eval/duckdb.dev.jsonl
+
+target/pii-eval/duckdb.%.jsonl: $(PII_EVAL)/%.jsonl $(PII_EVAL)/duckdb_spans.py .venv-readers/.installed
+	@mkdir -p target/pii-eval
+	.venv-readers/bin/python $(PII_EVAL)/duckdb_spans.py $< $@.tmp && mv $@.tmp $@
 
 ## Deduplication on duplicates planted the way social media makes them
 ## (gen-sample --dedup-truth): optgate's exact mode, the same rule written in
