@@ -1970,6 +1970,25 @@ const PARTICLES: &[&str] = &[
 ];
 
 /// End of a street name starting at `i`: up to 5 capitalised words or particles.
+/// Where the run of up to `max` capitalised words that ends with a space at
+/// `i` starts ("Maria Dehlis| vei 15"), if there is one.
+fn capitalised_before(text: &str, i: usize, max: usize) -> Option<usize> {
+    let mut start = None;
+    let mut at = i;
+    for _ in 0..max {
+        let Some(before) = text[..at].strip_suffix(' ') else {
+            break;
+        };
+        let ws = before.rfind([' ', '\n', '(']).map_or(0, |p| p + 1);
+        if capitalised_word(text, ws) != Some(before.len()) {
+            break;
+        }
+        start = Some(ws);
+        at = ws;
+    }
+    start
+}
+
 fn street_name(text: &str, mut i: usize) -> Option<usize> {
     let mut end = None;
     for _ in 0..5 {
@@ -2024,7 +2043,9 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
             let end = if english {
                 address_tail(text, h.end)
             } else {
-                street_name(text, skip_spaces(text, h.end)).unwrap_or(h.end)
+                // "4 Cité Du Cardinal Lemoine 75005": a postcode may follow.
+                street_name(text, skip_spaces(text, h.end))
+                    .map_or(h.end, |e| postcode_after(text, e))
             };
             // "1944 Pearl Harbor", "in 2010 Turner Field": a year before an
             // English street word is no house number unless a unit, town or
@@ -2042,8 +2063,9 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
             }
             return;
         }
+        let word = &text[ws..before.len()];
         if !english
-            || (capitalised_word(text, ws).is_none() && !is_ordinal(&text[ws..before.len()]))
+            || (capitalised_word(text, ws).is_none() && !is_ordinal(word) && !is_direction(word))
         {
             break;
         }
@@ -2056,21 +2078,19 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
     // Name then number: "Calle Mayor 12", "via Roma, 10", "ul. Długa 5".
     let name_start = skip_spaces(text, h.end);
     let Some(name_end) = street_name(text, name_start) else {
-        // "Berliner Straße 12": for the German street words, the name comes
-        // before: one capitalised word right before the keyword.
+        // "Berliner Straße 12", "Karl Johans gate 1", "Gamla Varmdo vägen
+        // 6": for these street words, the name comes before, in up to three
+        // capitalised words, and the number after.
         let word = text[h.start..h.end].to_lowercase();
-        if ["straße", "strasse", "str."].contains(&word.as_str())
+        if words::STREET_TYPES_AFTER_NAME.contains(&word.as_str())
             && let Some(n) = house_number(text, skip_spaces(text, h.end))
-            && let Some(before) = text[..h.start].strip_suffix(' ')
+            && let Some(start) = capitalised_before(text, h.start, 3)
         {
-            let prev_ws = before.rfind(' ').map_or(0, |p| p + 1);
-            if capitalised_word(text, prev_ws) == Some(before.len()) {
-                spans.push(Span {
-                    start: prev_ws,
-                    end: postcode_after(text, n),
-                    entity: Entity::Address,
-                });
-            }
+            spans.push(Span {
+                start,
+                end: postcode_after(text, n),
+                entity: Entity::Address,
+            });
         }
         return;
     };
@@ -2120,6 +2140,15 @@ fn postcode_after(text: &str, n: usize) -> usize {
 }
 
 /// "26th", "1st", "3rd": a street name in American addresses.
+/// A compass direction before an English street's name: "3551 W. Hillsboro
+/// Blvd", "866 E 178th St".
+fn is_direction(w: &str) -> bool {
+    matches!(
+        w.strip_suffix('.').unwrap_or(w),
+        "N" | "S" | "E" | "W" | "NE" | "NW" | "SE" | "SW"
+    )
+}
+
 fn is_ordinal(w: &str) -> bool {
     let digits = w.bytes().take_while(u8::is_ascii_digit).count();
     digits > 0 && matches!(&w[digits..], "st" | "nd" | "rd" | "th")
@@ -2494,8 +2523,9 @@ fn word_pass(
             && text[end..].starts_with(' ')
             && let Some(n) = house_number(text, end + 1)
         {
+            // "Nieuwe Binnenweg 17": the name's words before the compound.
             spans.push(Span {
-                start: i,
+                start: capitalised_before(text, i, 2).unwrap_or(i),
                 end: postcode_after(text, n),
                 entity: Entity::Address,
             });

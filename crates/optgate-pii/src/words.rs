@@ -113,10 +113,42 @@ pub const STREETS_BEFORE: &[&str] = &[
     "aleja",
     "os.",
     "pl.",
-    // de, nl as separate words
+    // ro
+    "strada",
+    "splaiul",
+    "bulevardul",
+    "calea",
+    "aleea",
+    "șoseaua",
+    "soseaua",
+    // pt, es abbreviations: "Tv. da Horta 27", "Av. da Liberdade 10"
+    "tv.",
+    "av.",
+    // fr
+    "cité",
+    // Written after the name and before the number (STREET_TYPES_AFTER_NAME)
     "straße",
     "strasse",
     "str.",
+    "vei",
+    "veien",
+    "gata",
+    "gatan",
+    "plass",
+    "vägen",
+    "väg",
+    "vej",
+    "gade",
+];
+
+/// Street words written between the name and the number, as separate words:
+/// German ("Berliner Straße 12") and the Nordic languages ("Maria Dehlis vei
+/// 15", "Gamla Varmdo vägen 6"). Not Norwegian
+/// "gate": an English word ("the gate 5"); its compounds ("Storgata") are
+/// found by their suffix.
+pub const STREET_TYPES_AFTER_NAME: &[&str] = &[
+    "straße", "strasse", "str.", "vei", "veien", "gata", "gatan", "plass", "vägen", "väg", "vej",
+    "gade",
 ];
 
 /// Thoroughfare types written after the street name in English: the common
@@ -245,6 +277,9 @@ pub const STREET_SUFFIXES: &[&str] = &[
     "straße", "strasse", "str.", "weg", "allee", "platz", "gasse", "damm", "ring", "straat",
     "laan", "plein", "gracht", "kade", "dijk", "steeg", "singel", "hof", "dreef", "markt", "haven",
     "wal", "pad",
+    // Nordic compounds: "Storgata 5", "Drottninggatan 12", "Gamla
+    // Varmdovägen 6", "Skredderplassen 20", "Nørrebrogade 3".
+    "gata", "gatan", "gate", "vägen", "veien", "vegen", "plassen", "torget", "gade", "vej",
 ];
 
 pub const ID_KEYWORDS: &[&str] = &[
