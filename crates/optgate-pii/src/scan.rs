@@ -107,9 +107,11 @@ impl Keywords {
                         t[usize::from(last)] = true;
                     }
                 }
-                // A name written with a diacritic its listed form lacks
-                // ("Andrés", "Stanisław") may end in any non-ASCII letter.
-                t[0x80..0xC0].fill(true);
+                // A name found without its diacritics ("Andrés",
+                // "Stanisław") is looked for only where its last letter is
+                // one a listed name ends in: most such names end in an ASCII
+                // letter, and marking every continuation byte cost the
+                // texts without digits a fifth of their speed.
                 t
             },
             longest_name: first_names.iter().map(|n| n.len()).max().unwrap_or(0),
