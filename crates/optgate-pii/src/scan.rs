@@ -1565,8 +1565,12 @@ fn whole_number_at(
     // numbers of the countries they live in, not only of their account's.
     let regular_groups =
         run.group_ends.len() >= 2 && run.group_lens().all(|len| (2..=4).contains(&len));
-    let grouped_like_phone =
-        n >= 9 && (digits.starts_with('0') || regular_groups) && !is_date(&run);
+    // Eight digits in four pairs ("28 43 70 06", "40.61.07.82") are how
+    // Danish, Norwegian and Luxembourgish numbers are written.
+    let four_pairs = n == 8 && run.group_lens().eq([2, 2, 2, 2]);
+    let grouped_like_phone = ((n >= 9 && (digits.starts_with('0') || regular_groups))
+        || four_pairs)
+        && !is_date(&run);
     // Phone: the longest prefix ending at a group boundary that validates.
     let mut cuts: Vec<usize> = run
         .group_ends
