@@ -661,9 +661,7 @@ fn candidates_with(
             });
             // "Herr Küche", "Mr. Today": after a title, the first word must be
             // a known given name or surname.
-            let known = |w: &str| {
-                kw.is_first_name(w) || kw.surnames.binary_search(&w).is_ok()
-            };
+            let known = |w: &str| kw.is_first_name(w) || kw.surnames.binary_search(&w).is_ok();
             if text[after..].starts_with(' ')
                 && !next_is_title
                 && capitalised_word(text, after + 1).is_some_and(|e| known(&text[after + 1..e]))
@@ -1568,9 +1566,8 @@ fn whole_number_at(
     // Eight digits in four pairs ("28 43 70 06", "40.61.07.82") are how
     // Danish, Norwegian and Luxembourgish numbers are written.
     let four_pairs = n == 8 && run.group_lens().eq([2, 2, 2, 2]);
-    let grouped_like_phone = ((n >= 9 && (digits.starts_with('0') || regular_groups))
-        || four_pairs)
-        && !is_date(&run);
+    let grouped_like_phone =
+        ((n >= 9 && (digits.starts_with('0') || regular_groups)) || four_pairs) && !is_date(&run);
     // Phone: the longest prefix ending at a group boundary that validates.
     let mut cuts: Vec<usize> = run
         .group_ends
@@ -1884,8 +1881,7 @@ fn house_number(text: &str, i: usize) -> Option<usize> {
 /// Whether `word` is a first name, or a hyphenated one whose parts all are
 /// ("Jean-Luc", "Anne-Marie").
 fn is_first_name(word: &str, kw: &Keywords) -> bool {
-    kw.is_first_name(word)
-        || (word.contains('-') && word.split('-').all(|p| kw.is_first_name(p)))
+    kw.is_first_name(word) || (word.contains('-') && word.split('-').all(|p| kw.is_first_name(p)))
 }
 
 /// Whether the word at `i` follows a word that starts place names ("San
