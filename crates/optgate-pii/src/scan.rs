@@ -1411,6 +1411,17 @@ fn whole_number_at(
             Ok(i)
         };
     }
+    // A card number in a card's groups, with its issuer's prefix, length
+    // and Luhn, is one whatever word comes before it: "ref." or "order" do
+    // not make "4111 1111 1111 1111" less of a card.
+    if !run.plus && card_grouped(&run) && word_end(text, run.end) && checks::card(&run.digits) {
+        spans.push(Span {
+            start: value_start,
+            end: run.end,
+            entity: Entity::Card,
+        });
+        return Ok(i);
+    }
     if let Some(end) = belgian_number_written(text, &run) {
         spans.push(Span {
             start: value_start,
@@ -1419,7 +1430,12 @@ fn whole_number_at(
         });
         return Ok(end);
     }
-    if near_before(run.start, Cue::NotPersonal, 30).is_some() || (!run.plus && is_date(&run)) {
+    // After "ISBN", "order", "ref.": not personal as a whole, but a value
+    // may follow it ("ISBN 978-0-306-40615-7 4111 1111 1111 1111").
+    if near_before(run.start, Cue::NotPersonal, 30).is_some() {
+        return Err(i);
+    }
+    if !run.plus && is_date(&run) {
         return Ok(i);
     }
     let digits = std::str::from_utf8(&run.digits).expect("ASCII digits");
@@ -1621,6 +1637,27 @@ fn whole_number_at(
     }
     // Nothing as a whole: its parts may be values.
     Err(i)
+}
+
+/// Whether a run is written in a payment card's groups, one separator
+/// throughout (space, no-break space, dash or dot): sixteen digits in
+/// fours, nineteen with a last group of three, or American Express's and
+/// Diners's 4-6-5 and 4-6-4. Not twelve in fours: the tail of a longer
+/// number read again ("ref 9988 6755 7011 1269") would pass one time in ten.
+fn card_grouped(run: &Run) -> bool {
+    let Some(&sep) = run.seps.first() else {
+        return false;
+    };
+    if !matches!(sep, ' ' | '\u{00A0}' | '\u{202F}' | '-' | '.')
+        || run.seps.iter().any(|c| *c != sep)
+    {
+        return false;
+    }
+    let groups: Vec<usize> = run.group_lens().collect();
+    matches!(
+        groups.as_slice(),
+        [4, 4, 4, 4] | [4, 4, 4, 4, 3] | [4, 6, 5] | [4, 6, 4]
+    )
 }
 
 /// A Belgian national number as it is written, `YY.MM.DD-XXX.CC`, with a
