@@ -35,6 +35,10 @@ pub(crate) struct Keywords {
     automaton: DFA,
     titles: SubAutomaton,
     intros: SubAutomaton,
+    /// The marks of an obfuscated e-mail address with their index in
+    /// `patterns`: found in texts without digits by [`search_cues`], over
+    /// the joined texts, rather than by adding them to an automaton.
+    obfuscation: Vec<(&'static str, usize)>,
     patterns: Vec<&'static str>,
     cues: Vec<Vec<Cue>>,
     /// Sorted, for binary search.
@@ -52,7 +56,7 @@ impl Keywords {
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut patterns: Vec<&'static str> = Vec::new();
         let mut cues: Vec<Vec<Cue>> = Vec::new();
-        let lists: [(&[&'static str], Cue); 8] = [
+        let lists: [(&[&'static str], Cue); 9] = [
             (words::SOCIAL_DOMAINS, Cue::Social),
             (words::NAME_INTROS, Cue::NameIntro),
             (words::TITLES, Cue::Title),
@@ -61,6 +65,7 @@ impl Keywords {
             (words::ID_KEYWORDS, Cue::IdKeyword),
             (words::PHONE_KEYWORDS, Cue::PhoneKeyword),
             (words::NOT_PERSONAL, Cue::NotPersonal),
+            (words::OBFUSCATED_MAIL, Cue::ObfuscatedMail),
         ];
         for (list, cue) in lists {
             for p in list {
@@ -87,6 +92,10 @@ impl Keywords {
         let titles = SubAutomaton::new(&patterns, &cues, Cue::Title, |p| p.to_owned());
         let intros =
             SubAutomaton::new(&patterns, &cues, Cue::NameIntro, |p| p.to_ascii_lowercase());
+        let obfuscation = (0..patterns.len())
+            .filter(|&i| cues[i].contains(&Cue::ObfuscatedMail))
+            .map(|i| (patterns[i], i))
+            .collect();
         let mut first_names: Vec<&'static str> = words::FIRST_NAMES
             .iter()
             .copied()
@@ -98,6 +107,7 @@ impl Keywords {
             automaton,
             titles,
             intros,
+            obfuscation,
             patterns,
             cues,
             name_ends: {
@@ -399,6 +409,26 @@ pub(crate) fn search_cues(texts: &[&[u8]], kw: &Keywords, found: &mut Cues) {
         for m in kw.intros.automaton.find_iter(&joined[..]) {
             place(run, m, kw.intros.global[m.pattern().as_usize()], &mut text);
         }
+        // The marks of an obfuscated address: "(at)" and the like from their
+        // closing bracket, and " dot ", two SIMD scans over the joined texts
+        // (the automaton above slows down by a fifth when they join it).
+        let mut text = 0;
+        for close in memchr::memchr3_iter(b')', b']', b'}', &joined[..]) {
+            if let Some(&(mark, global)) = kw.obfuscation.iter().find(|(mark, _)| {
+                (close + 1)
+                    .checked_sub(mark.len())
+                    .is_some_and(|s| joined[s..=close] == *mark.as_bytes())
+            }) {
+                let m = Match::must(0, close + 1 - mark.len()..close + 1);
+                place(run, m, global, &mut text);
+            }
+        }
+        if let Some(&(_, dot)) = kw.obfuscation.iter().find(|(mark, _)| *mark == "dot") {
+            let mut text = 0;
+            for k in memchr::memmem::find_iter(&joined[..], b" dot ") {
+                place(run, Match::must(0, k + 1..k + 4), dot, &mut text);
+            }
+        }
         // Stable: titles stay before introductions that start with them.
         run.sort_by_key(|(t, m)| (*t, m.start()));
         let mut k = 0;
@@ -582,7 +612,10 @@ fn candidates_with(
         let pat = kw.patterns[pattern];
         let last = pat.chars().next_back().unwrap_or(' ');
         // Whole words only, except where the pattern itself ends in punctuation.
-        let starts_ok = word_start(text, s) || kw.cues[pattern].contains(&Cue::Social);
+        let starts_ok = word_start(text, s)
+            || kw.cues[pattern].contains(&Cue::Social)
+            || (kw.cues[pattern].contains(&Cue::ObfuscatedMail)
+                && !is_word(pat.chars().next().unwrap_or(' ')));
         let ends_ok = !is_word(last) || word_end(text, e);
         if starts_ok && ends_ok {
             hits.push(Hit {
@@ -676,6 +709,9 @@ fn candidates_with(
         }
         if has(h, Cue::IdKeyword) {
             cued_id(text, h, &mut spans);
+        }
+        if has(h, Cue::ObfuscatedMail) {
+            obfuscated_email(text, h, kw.patterns[h.pattern] == "dot", &mut spans);
         }
         if has(h, Cue::StreetBefore) {
             street(text, h, false, &mut spans);
@@ -929,6 +965,104 @@ fn id_token(text: &str, i: usize) -> Option<usize> {
         }
     }
     (digits >= 5 && digits + letters >= 6 && word_end(text, end)).then_some(end)
+}
+
+/// Top-level domains of mail providers in the countries served, for the
+/// address written with the words "at" and "dot" alone.
+const MAIL_TLDS: &[&str] = &[
+    "com", "net", "org", "info", "eu", "io", "me", "co", "uk", "ie", "fr", "de", "at", "ch", "es",
+    "it", "nl", "be", "lu", "pl", "pt", "se", "dk", "no", "fi", "cz", "sk", "gr", "ro", "hu", "bg",
+    "hr", "si", "ee", "lv", "lt", "us", "ca", "edu", "gov",
+];
+
+/// Ways of writing the dots of an obfuscated address's domain, longest first.
+const OBFUSCATED_DOT: &[&str] = &[
+    " [dot] ", " (dot) ", " {dot} ", "[dot]", "(dot)", "{dot}", " dot ", ".",
+];
+
+/// An e-mail address written to keep it from scrapers, around the hit of
+/// one of its marks: "@" in brackets ("anna(at)example.org", "anna [at]
+/// example [dot] com"), or the word "at" when the domain's dots are written
+/// as words too ("max.mustermann at gmx dot de", found from its "dot";
+/// "look at example.com" is no address).
+fn obfuscated_email(text: &str, h: &Hit, word_dot: bool, spans: &mut Vec<Span>) {
+    let b = text.as_bytes();
+    let (at_start, at_end, bracketed) = if word_dot {
+        // The " at " before this "dot", within an address's length.
+        let mut lo = h.start.saturating_sub(64);
+        while !text.is_char_boundary(lo) {
+            lo += 1;
+        }
+        match memchr::memmem::rfind(&b[lo..h.start].to_ascii_lowercase(), b" at ") {
+            Some(k) => (lo + k, lo + k + 4, false),
+            None => return,
+        }
+    } else {
+        // Spaces around the mark belong to it.
+        let s = if h.start > 0 && b[h.start - 1] == b' ' {
+            h.start - 1
+        } else {
+            h.start
+        };
+        let e = if b.get(h.end) == Some(&b' ') {
+            h.end + 1
+        } else {
+            h.end
+        };
+        (s, e, true)
+    };
+    // Local part, leftwards.
+    let mut start = at_start;
+    while let Some(c) = prev_char(text, start) {
+        if c.is_alphanumeric() || LOCAL_PUNCT.contains(c) {
+            start -= c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    while text[start..at_start].starts_with('.') {
+        start += 1;
+    }
+    if start == at_start || !word_start(text, start) {
+        return;
+    }
+    // Domain, rightwards: labels and dots, as written.
+    let mut domain = String::new();
+    let mut end = at_end;
+    let mut word_dots = false;
+    loop {
+        let label = text[end..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '-'))
+            .map_or(text.len(), |k| end + k);
+        if label == end {
+            break;
+        }
+        domain.push_str(&text[end..label]);
+        end = label;
+        let Some(dot) = OBFUSCATED_DOT.iter().find(|d| {
+            b.get(end..end + d.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(d.as_bytes()))
+                && text[end + d.len()..].starts_with(|c: char| c.is_alphanumeric())
+        }) else {
+            break;
+        };
+        word_dots |= *dot != ".";
+        domain.push('.');
+        end += dot.len();
+    }
+    // The word form only with a top-level domain people have mail at:
+    // "we met at home dot dot dot" is an ellipsis.
+    let tld = domain.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    if (bracketed || (word_dots && MAIL_TLDS.contains(&tld.as_str())))
+        && word_end(text, end)
+        && valid_domain(&domain)
+    {
+        spans.push(Span {
+            start,
+            end,
+            entity: Entity::Email,
+        });
+    }
 }
 
 fn valid_domain(d: &str) -> bool {
@@ -1389,6 +1523,22 @@ fn whole_number_at(
         });
         return Ok(i);
     }
+    // An address with its network's prefix length, "81.2.69.0/24".
+    // (Two separators may stand between two groups: check the groups.)
+    if run.seps == ['.', '.', '.', '/']
+        && run.group_ends.len() == 4
+        && run.group_lens().last().is_some_and(|len| len <= 2)
+        && digits_value(&run.digits[run.group_ends[3]..]) <= 32
+        && word_end(text, run.end)
+        && checks::ipv4(&text[value_start..run.ends[run.group_ends[3] - 1]])
+    {
+        spans.push(Span {
+            start: value_start,
+            end: run.end,
+            entity: Entity::Ip,
+        });
+        return Ok(i);
+    }
     let digit_start = run.start + usize::from(!b[run.start].is_ascii_digit());
     let letter_next = |k: usize| b.get(k).is_some_and(u8::is_ascii_alphabetic);
     if n >= 6
@@ -1639,6 +1789,11 @@ fn whole_number_at(
     Err(i)
 }
 
+/// The value of a few ASCII digits.
+fn digits_value(d: &[u8]) -> u32 {
+    d.iter().fold(0, |v, c| v * 10 + u32::from(c - b'0'))
+}
+
 /// Whether a run is written in a payment card's groups, one separator
 /// throughout (space, no-break space, dash or dot): sixteen digits in
 /// fours, nineteen with a last group of three, or American Express's and
@@ -1648,16 +1803,19 @@ fn card_grouped(run: &Run) -> bool {
     let Some(&sep) = run.seps.first() else {
         return false;
     };
+    if !(3..=4).contains(&run.seps.len()) {
+        return false;
+    }
     if !matches!(sep, ' ' | '\u{00A0}' | '\u{202F}' | '-' | '.')
         || run.seps.iter().any(|c| *c != sep)
     {
         return false;
     }
-    let groups: Vec<usize> = run.group_lens().collect();
-    matches!(
-        groups.as_slice(),
-        [4, 4, 4, 4] | [4, 4, 4, 4, 3] | [4, 6, 5] | [4, 6, 4]
-    )
+    let lens = || run.group_lens();
+    lens().eq([4, 4, 4, 4])
+        || lens().eq([4, 4, 4, 4, 3])
+        || lens().eq([4, 6, 5])
+        || lens().eq([4, 6, 4])
 }
 
 /// A Belgian national number as it is written, `YY.MM.DD-XXX.CC`, with a

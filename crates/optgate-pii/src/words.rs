@@ -22,7 +22,14 @@ pub enum Cue {
     /// A word that makes the following number something other than personal
     /// data: order, invoice, ISBN, version, reference.
     NotPersonal,
+    /// "(at)", "[at]", "dot": an e-mail address written to keep it from
+    /// scrapers may be around it ("anna [at] example [dot] com").
+    ObfuscatedMail,
 }
+
+/// The marks of an e-mail address written to keep it from scrapers: "@" in
+/// brackets, and the word "dot" (the address "max at gmx dot de").
+pub const OBFUSCATED_MAIL: &[&str] = &["(at)", "[at]", "{at}", "(@)", "[@]", "dot"];
 
 pub const SOCIAL_DOMAINS: &[&str] = &[
     "facebook.com/",
@@ -312,6 +319,9 @@ pub const ID_KEYWORDS: &[&str] = &[
     "codice fiscale",
     "national insurance",
     "nino",
+    "ni number",
+    "ni no",
+    "ni no.",
     "tax id",
     "tax number",
     "numer identyfikacyjny",
