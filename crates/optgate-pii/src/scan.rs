@@ -829,20 +829,27 @@ fn capitalised_word(text: &str, i: usize) -> Option<usize> {
 
 const LOCAL_PUNCT: &str = "._%+-!#$&*=?^`{|}~";
 
+/// Where the local part of an e-mail address that ends at `at` starts
+/// (leftwards over letters, digits and the local part's punctuation, not
+/// from a dot); `at` itself when there is none.
+fn local_part_start(text: &str, at: usize) -> usize {
+    let mut start = at;
+    while let Some(c) = prev_char(text, start) {
+        if c.is_alphanumeric() || LOCAL_PUNCT.contains(c) {
+            start -= c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    while text[start..at].starts_with('.') {
+        start += 1;
+    }
+    start
+}
+
 fn emails_and_handles(text: &str, spans: &mut Vec<Span>) {
     for at in memchr::memchr_iter(b'@', text.as_bytes()) {
-        // Local part, leftwards.
-        let mut start = at;
-        while let Some(c) = prev_char(text, start) {
-            if c.is_alphanumeric() || LOCAL_PUNCT.contains(c) {
-                start -= c.len_utf8();
-            } else {
-                break;
-            }
-        }
-        while text[start..at].starts_with('.') {
-            start += 1;
-        }
+        let start = local_part_start(text, at);
         // Domain, rightwards.
         let mut end = at + 1;
         while let Some(c) = next_char(text, end) {
@@ -1011,18 +1018,7 @@ fn obfuscated_email(text: &str, h: &Hit, word_dot: bool, spans: &mut Vec<Span>) 
         };
         (s, e, true)
     };
-    // Local part, leftwards.
-    let mut start = at_start;
-    while let Some(c) = prev_char(text, start) {
-        if c.is_alphanumeric() || LOCAL_PUNCT.contains(c) {
-            start -= c.len_utf8();
-        } else {
-            break;
-        }
-    }
-    while text[start..at_start].starts_with('.') {
-        start += 1;
-    }
+    let start = local_part_start(text, at_start);
     if start == at_start || !word_start(text, start) {
         return;
     }
@@ -1509,6 +1505,8 @@ fn whole_number_at(
     // A value in brackets, "(81.2.69.160)": the run opened on the bracket,
     // which is no part of it unless it closes inside, "(030) 1234 5678".
     let value_start = run.start + usize::from(b[run.start] == b'(' && !run.seps.contains(&')'));
+    // IPv4: four dotted groups, unless a word before says the number is
+    // not personal ("version 10.0.1.2").
     if only_dots
         && run.group_ends.len() == 3
         && !phone_cue
@@ -1618,19 +1616,6 @@ fn whole_number_at(
         return Ok(i);
     }
     let only = |allowed: &[char]| run.seps.iter().all(|c| allowed.contains(c));
-    // IPv4: four dotted groups.
-    if only(&['.'])
-        && run.group_ends.len() == 3
-        && !phone_cue
-        && checks::ipv4(&text[value_start..run.end])
-    {
-        spans.push(Span {
-            start: value_start,
-            end: run.end,
-            entity: Entity::Ip,
-        });
-        return Ok(i);
-    }
     let whole = |entity| Span {
         start: value_start,
         end: run.end,
