@@ -77,6 +77,8 @@ pub enum ConfigError {
     Placeholder { path: PathBuf, placeholder: String },
     #[error("{}: output.zstd_level must be between 1 and 22, got {level}", path.display())]
     ZstdLevel { path: PathBuf, level: i32 },
+    #[error("{}: {message}", path.display())]
+    Dedup { path: PathBuf, message: String },
 }
 
 /// A config read from disk, its relative paths resolved, its policy validated.
@@ -127,6 +129,10 @@ impl LoadedConfig {
                 placeholder: config.pii.placeholder.clone(),
             });
         }
+        config.dedup.check().map_err(|message| ConfigError::Dedup {
+            path: path.to_path_buf(),
+            message,
+        })?;
         let base = path.parent().unwrap_or(Path::new(""));
         let resolve = |p: &mut Option<PathBuf>| {
             if let Some(p) = p

@@ -361,3 +361,48 @@ pub(crate) fn error_message(error: &anyhow::Error) -> String {
     }
     message
 }
+
+/// The manifest's record of near mode's settings.
+pub(crate) fn dedup_near_record(
+    p: &optgate_core::NearParams,
+    candidates: u64,
+) -> optgate_manifest::NearRecord {
+    optgate_manifest::NearRecord {
+        shingle: p.shingle.name().to_owned(),
+        shingle_size: p.shingle_size,
+        permutations: p.permutations,
+        bands: p.bands,
+        rows: p.rows,
+        threshold: p.threshold,
+        agreeing_needed: p.agreeing_needed(),
+        seed: p.seed,
+        signature: optgate_core::near::SIGNATURE.to_owned(),
+        candidates,
+    }
+}
+
+/// Near mode's settings as a manifest records them (for verification and
+/// the merge of shards), if the output was deduplicated in near mode.
+pub(crate) fn near_params_of(
+    dedup: Option<&optgate_manifest::DedupRecord>,
+) -> anyhow::Result<Option<optgate_core::NearParams>> {
+    let Some(r) = dedup.and_then(|d| d.near.as_ref()) else {
+        return Ok(None);
+    };
+    let shingle = match r.shingle.as_str() {
+        "chars" => optgate_core::near::ShingleKind::Chars,
+        "words" => optgate_core::near::ShingleKind::Words,
+        other => anyhow::bail!("dedup.near.shingle {other:?} is neither chars nor words"),
+    };
+    let p = optgate_core::NearParams {
+        shingle,
+        shingle_size: r.shingle_size,
+        permutations: r.permutations,
+        bands: r.bands,
+        rows: r.rows,
+        threshold: r.threshold,
+        seed: r.seed,
+    };
+    p.check().map_err(|e| anyhow::anyhow!(e))?;
+    Ok(Some(p))
+}

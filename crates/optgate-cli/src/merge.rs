@@ -147,7 +147,8 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
                 .unwrap_or(3) as i32,
             sync: None,
         };
-        let done = dedup_parts(&staging.dir, &outputs, &first.columns.posts, &options)?;
+        let near = crate::near_params_of(m.dedup.as_ref()).map_err(Failure::input)?;
+        let done = dedup_parts(&staging.dir, &outputs, &first.columns.posts, &options, near)?;
         outputs = done.outputs.into_iter().flatten().collect();
         ledger.extend(done.ledgers);
         ledger.sort_by(|a, b| a.path.cmp(&b.path));
@@ -165,6 +166,9 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
             d.removed = n;
             d.clusters = done.clusters;
             d.pending = false;
+            if let Some(n) = d.near.as_mut() {
+                n.candidates = done.candidates;
+            }
         }
         info!(
             removed = n,
@@ -221,7 +225,9 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
         exact_dedup: m
             .dedup
             .as_ref()
-            .is_some_and(|d| d.mode == "exact" && !d.pending),
+            .is_some_and(|d| d.mode != "off" && !d.pending),
+        near_dedup: crate::near_params_of(m.dedup.as_ref().filter(|d| !d.pending))
+            .map_err(Failure::input)?,
     };
     let report = verify_output(&claim, &first.columns.posts, &first.policy, &loaded.tables)?;
     let verification = verified(&report.findings, "merged")?;

@@ -196,7 +196,9 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
         exact_dedup: m
             .dedup
             .as_ref()
-            .is_some_and(|d| d.mode == "exact" && !d.pending),
+            .is_some_and(|d| d.mode != "off" && !d.pending),
+        near_dedup: crate::near_params_of(m.dedup.as_ref().filter(|d| !d.pending))
+            .map_err(Failure::input)?,
     };
     syncer.wait()?;
     check_interrupted()?;

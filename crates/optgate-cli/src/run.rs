@@ -386,9 +386,9 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     };
     let scanner = config.pii.enabled.then(|| Scanner::new(&config.pii));
     let spill = match dedup {
-        DedupMode::Exact if !dedup_pending => {
-            Some(pool.install(|| KeySpill::create(&staging.dir, plan.rows()))?)
-        }
+        DedupMode::Exact | DedupMode::Near if !dedup_pending => Some(pool.install(|| {
+            KeySpill::create(&staging.dir, plan.rows(), config.dedup.near_params())
+        })?),
         _ => None,
     };
     let mut outcomes: Vec<UnitOutcome> = pool.install(|| {
@@ -431,11 +431,11 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     })?;
     bar.finish_and_clear();
     // The global phase: duplicates across every unit.
-    let (duplicate_ledgers, clusters) = match spill {
-        None => (vec![None; plan.units.len()], 0),
+    let (duplicate_ledgers, clusters, candidates) = match spill {
+        None => (vec![None; plan.units.len()], 0, 0),
         Some(spill) => {
             let t_dedup = Instant::now();
-            let (ledgers, clusters) = pool.install(|| {
+            let (ledgers, clusters, candidates) = pool.install(|| {
                 remove_duplicates(spill, &plan, &mut outcomes, &staging.dir, &write_options)
             })?;
             info!(
@@ -447,7 +447,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                 ms = millis(t_dedup),
                 "Removed the duplicates."
             );
-            (ledgers, clusters)
+            (ledgers, clusters, candidates)
         }
     };
     let t_flush = Instant::now();
@@ -509,7 +509,8 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         // Spill post-id keys into the staging directory rather than hold
         // them all: memory stays flat however large the output.
         scratch: Some(&staging.dir),
-        exact_dedup: dedup == DedupMode::Exact && !dedup_pending,
+        exact_dedup: dedup != DedupMode::Off && !dedup_pending,
+        near_dedup: config.dedup.near_params().filter(|_| !dedup_pending),
     };
     let verification = verified(
         &pool
@@ -629,6 +630,10 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
             removed: counts.first_failing[DropReason::Duplicate as usize],
             clusters,
             pending: dedup_pending,
+            near: config
+                .dedup
+                .near_params()
+                .map(|p| crate::dedup_near_record(&p, candidates)),
         }),
         shard: shard.as_ref().map(|s| Shard {
             plan_sha256: s.plan_sha256.clone(),
@@ -680,7 +685,7 @@ fn remove_duplicates(
     outcomes: &mut [UnitOutcome],
     out_dir: &Path,
     options: &WriteOptions,
-) -> Result<(Vec<Option<optgate_manifest::OutputFile>>, u64), Failure> {
+) -> Result<(Vec<Option<optgate_manifest::OutputFile>>, u64, u64), Failure> {
     let units = plan.units.len();
     let resolution = spill.resolve(units)?;
     let mut ledgers = Vec::with_capacity(units);
@@ -719,7 +724,7 @@ fn remove_duplicates(
             .collect::<Result<Vec<_>, Failure>>()?;
         ledgers.extend(written);
     }
-    Ok((ledgers, resolution.clusters))
+    Ok((ledgers, resolution.clusters, resolution.candidates))
 }
 
 /// One line per failed assertion, with a few of the posts or files behind it.

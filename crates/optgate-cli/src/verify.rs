@@ -131,7 +131,9 @@ pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
         exact_dedup: m
             .dedup
             .as_ref()
-            .is_some_and(|d| d.mode == "exact" && !d.pending),
+            .is_some_and(|d| d.mode != "off" && !d.pending),
+        near_dedup: crate::near_params_of(m.dedup.as_ref().filter(|d| !d.pending))
+            .map_err(Failure::input)?,
     };
     let report =
         pool.install(|| verify_output(&claim, &ds.columns.posts, &ds.policy, &loaded.tables))?;

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::is_nfkc_quick;
 
+use crate::near::{NearParams, ShingleKind};
+
 /// Which duplicates a run removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -21,6 +23,9 @@ pub enum DedupMode {
     Off,
     /// Posts whose normalised scrubbed texts are equal: one survives.
     Exact,
+    /// Posts whose normalised scrubbed texts are alike ([`crate::near`]):
+    /// one of each cluster survives. Exact duplicates are near ones too.
+    Near,
 }
 
 impl DedupMode {
@@ -28,17 +33,67 @@ impl DedupMode {
         match self {
             DedupMode::Off => "off",
             DedupMode::Exact => "exact",
+            DedupMode::Near => "near",
         }
     }
 }
 
-/// The `[dedup]` table of a config file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The `[dedup]` table of a config file. The settings after `mode` are
+/// near mode's ([`crate::near`]); each has its default, and all are
+/// recorded in the resolved policy whatever the mode.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct DedupConfig {
-    /// `off` (default) or `exact`.
-    #[serde(default)]
+    /// `off` (default), `exact` or `near`.
     pub mode: DedupMode,
+    pub shingle: ShingleKind,
+    pub shingle_size: u32,
+    pub permutations: u32,
+    pub bands: u32,
+    pub rows: u32,
+    pub threshold: f64,
+    pub seed: u64,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        let p = NearParams::default();
+        DedupConfig {
+            mode: DedupMode::default(),
+            shingle: p.shingle,
+            shingle_size: p.shingle_size,
+            permutations: p.permutations,
+            bands: p.bands,
+            rows: p.rows,
+            threshold: p.threshold,
+            seed: p.seed,
+        }
+    }
+}
+
+impl DedupConfig {
+    /// The near settings, whatever the mode.
+    pub fn params(&self) -> NearParams {
+        NearParams {
+            shingle: self.shingle,
+            shingle_size: self.shingle_size,
+            permutations: self.permutations,
+            bands: self.bands,
+            rows: self.rows,
+            threshold: self.threshold,
+            seed: self.seed,
+        }
+    }
+
+    /// Why this table cannot be used, if it cannot.
+    pub fn check(&self) -> Result<(), String> {
+        self.params().check()
+    }
+
+    /// The near settings, in `near` mode only.
+    pub fn near_params(&self) -> Option<NearParams> {
+        (self.mode == DedupMode::Near).then(|| self.params())
+    }
 }
 
 /// How texts are normalised before they are keyed, as the manifest records it.
@@ -376,11 +431,19 @@ mod tests {
     }
 
     #[test]
-    fn the_config_table_takes_off_and_exact_only() {
+    fn the_config_table_takes_a_mode_and_near_settings() {
         let c: DedupConfig = toml::from_str("mode = \"exact\"").expect("parses");
         assert_eq!(c.mode, DedupMode::Exact);
         assert_eq!(DedupConfig::default().mode, DedupMode::Off);
         assert!(toml::from_str::<DedupConfig>("mode = \"fuzzy\"").is_err());
-        assert!(toml::from_str::<DedupConfig>("mode = \"exact\"\nbands = 4").is_err());
+        assert!(toml::from_str::<DedupConfig>("mode = \"exact\"\nband = 4").is_err());
+        let near: DedupConfig =
+            toml::from_str("mode = \"near\"\nbands = 4\nrows = 32\nshingle = \"words\"").expect("parses");
+        assert_eq!(near.near_params().map(|p| (p.bands, p.rows, p.permutations)), Some((4, 32, 128)));
+        assert_eq!(near.near_params().map(|p| p.shingle), Some(ShingleKind::Words));
+        assert!(near.check().is_ok());
+        assert!(c.near_params().is_none());
+        let wrong: DedupConfig = toml::from_str("mode = \"near\"\nbands = 40").expect("parses");
+        assert!(wrong.check().is_err());
     }
 }

@@ -33,6 +33,8 @@ use rayon::prelude::*;
 
 use crate::error::{IoError, Result};
 use crate::ledger::LedgerBuilder;
+use crate::near::{Clusters, NearRuns, NearSpill};
+use optgate_core::NearParams;
 use crate::posts::{PostsPlan, WorkUnit};
 use crate::read::{ParquetSource, timestamp_micros};
 use crate::spill::{MAX_OPEN_FILES, Partitions, read_partition, take_partition};
@@ -79,6 +81,8 @@ pub struct Found {
 #[derive(Debug, Default)]
 pub struct Resolution {
     pub clusters: u64,
+    /// In near mode, the posts that shared a band with another.
+    pub candidates: u64,
     /// The units resolved ([`KeySpill::resolve`]'s).
     units: usize,
     /// Units per range of losers.
@@ -164,9 +168,11 @@ fn decode_losers(mut bytes: &[u8]) -> Option<Vec<Loser>> {
 /// 80 bytes each with a short id).
 pub const RECORDS_IN_MEMORY: u64 = 1 << 19;
 
-/// The spill of key records, partitioned by the key's top bits.
+/// The spill of key records, partitioned by the key's top bits, and in near
+/// mode the posts' signatures and bands ([`NearSpill`]).
 pub struct KeySpill {
     dir: tempfile::TempDir,
+    near: Option<NearSpill>,
     /// Where the units' spools go.
     spools: tempfile::TempDir,
     /// The posts it was sized for.
@@ -196,8 +202,8 @@ impl KeySpill {
     /// partitions that one holds at most [`RECORDS_IN_MEMORY`] of `posts`
     /// records per thread (a power of two, at most [`MAX_OPEN_FILES`]; past
     /// 2^27 posts, 2^28 with one thread, a partition holds more, about 80
-    /// bytes a post over 512).
-    pub fn create(scratch: &Path, posts: u64) -> Result<KeySpill> {
+    /// bytes a post over 512). With `near`, near duplicates are found too.
+    pub fn create(scratch: &Path, posts: u64, near: Option<NearParams>) -> Result<KeySpill> {
         let dir = tempfile::Builder::new()
             .prefix(".optgate-dedup-")
             .tempdir_in(scratch)
@@ -212,8 +218,17 @@ impl KeySpill {
             .clamp(1, MAX_OPEN_FILES)
             .next_power_of_two();
         let parts = Partitions::create(dir.path(), "dedup", n as usize)?;
+        let near = match near {
+            Some(params) => {
+                let near_dir = dir.path().join("near");
+                std::fs::create_dir(&near_dir).map_err(write_err(&near_dir))?;
+                Some(NearSpill::create(&near_dir, posts, params)?)
+            }
+            None => None,
+        };
         Ok(KeySpill {
             dir,
+            near,
             spools,
             posts,
             bits: n.ilog2(),
@@ -227,45 +242,40 @@ impl KeySpill {
     }
 
     fn partition(&self, key: u128) -> usize {
-        if self.bits == 0 {
-            0
-        } else {
-            (key >> (128 - self.bits)) as usize
-        }
+        partition_of(key, self.bits)
     }
 
-    /// Appends records, each partition's in one write.
+    /// Appends records, each partition's in one write (exact mode: the
+    /// records carry no text to find near duplicates by).
     pub fn add(&self, records: &[KeyRecord]) -> Result<()> {
+        assert!(self.near.is_none(), "key records alone have no signature");
         let mut runs = self.runs();
         for r in records {
             self.push(&mut runs, r.key, r.created, r.unit, r.row, &r.id);
         }
-        self.write_runs(&mut runs)
+        self.parts.append_runs(&mut runs.keys)
     }
 
-    /// An empty run of record bytes per partition, for [`KeySpill::push`].
-    pub fn runs(&self) -> Vec<Vec<u8>> {
-        vec![Vec::new(); self.parts.len()]
+    /// Empty runs, for [`KeySpill::push`] and [`KeySpill::push_batch`].
+    pub fn runs(&self) -> Runs {
+        Runs {
+            keys: vec![Vec::new(); self.parts.len()],
+            near: self.near.as_ref().map(NearSpill::runs),
+        }
     }
 
     /// Appends a record to its partition's run in `runs`, without making a
     /// [`KeyRecord`] (and so without copying its id).
     pub fn push(
         &self,
-        runs: &mut [Vec<u8>],
+        runs: &mut Runs,
         key: u128,
         created: i64,
         unit: u32,
         row: u32,
         id: &str,
     ) {
-        let out = &mut runs[self.partition(key)];
-        out.extend_from_slice(&key.to_le_bytes());
-        out.extend_from_slice(&created.to_le_bytes());
-        out.extend_from_slice(&unit.to_le_bytes());
-        out.extend_from_slice(&row.to_le_bytes());
-        out.extend_from_slice(&(id.len() as u32).to_le_bytes());
-        out.extend_from_slice(id.as_bytes());
+        push_record(&mut runs.keys[self.partition(key)], key, created, unit, row, id);
     }
 
     /// Pushes ([`KeySpill::push`]) the key record of each row of a batch, by
@@ -275,7 +285,7 @@ impl KeySpill {
     #[allow(clippy::too_many_arguments)]
     pub fn push_batch(
         &self,
-        runs: &mut [Vec<u8>],
+        runs: &mut Runs,
         ids: &IdColumn<'_>,
         created: &arrow_array::ArrayRef,
         text: &StrColumn<'_>,
@@ -290,57 +300,132 @@ impl KeySpill {
                 ids.text_in(i, &mut id_text),
                 timestamp_micros(created, i),
             ) else {
+                if let (Some(near), Some(nr)) = (&self.near, runs.near.as_mut()) {
+                    near.push_none(nr);
+                }
                 continue;
             };
             let key = optgate_core::dedup::exact_key(t, scratch);
             let row = u32::try_from(first_row + i as u64).unwrap_or(u32::MAX);
             self.push(runs, key, micros, unit, row, id);
+            if let (Some(near), Some(nr)) = (&self.near, runs.near.as_mut()) {
+                // `scratch` holds the normalised text the key was made of.
+                near.push(nr, scratch, unit, row);
+            }
         }
     }
 
-    /// Writes each partition's run, each in one write, and empties them.
-    pub fn write_runs(&self, runs: &mut [Vec<u8>]) -> Result<()> {
-        self.parts.append_runs(runs)
+    /// Writes each partition's run of `unit`'s records, each in one write,
+    /// and empties them.
+    pub fn write_runs(&self, runs: &mut Runs, unit: u32) -> Result<()> {
+        self.parts.append_runs(&mut runs.keys)?;
+        if let (Some(near), Some(nr)) = (&self.near, runs.near.as_mut()) {
+            near.write_runs(nr, unit)?;
+        }
+        Ok(())
     }
 
     /// Reads the partitions back, one per thread at a time, and finds every
     /// cluster's losers, which go to disk by ranges of `units` units. The
     /// spill's files are removed.
+    ///
+    /// In near mode, the clusters of near duplicates are found first
+    /// ([`NearSpill::clusters`]); the record of a post in one takes the
+    /// cluster's key and moves to a second spill, partitioned by it, which
+    /// is then resolved as the first. Every post with an exact duplicate is
+    /// in such a cluster, so a key of the first spill holds one post.
     pub fn resolve(self, units: usize) -> Result<Resolution> {
         let KeySpill {
             dir,
+            near,
             parts,
             spools,
             posts,
-            ..
+            bits,
         } = self;
         let ranges = posts.div_ceil(LOSERS_IN_MEMORY).clamp(1, MAX_OPEN_FILES) as usize;
         let units_per_range = units.div_ceil(ranges).max(1);
         let losers = Partitions::create(spools.path(), "losers", ranges)?;
-        let clusters: Vec<u64> = parts
+        let clusters = near.map(|n| n.clusters(units)).transpose()?;
+        let moved = match &clusters {
+            Some(_) => Some(Partitions::create(dir.path(), "clusters", parts.len())?),
+            None => None,
+        };
+        let resolve_partition = |mut records: Vec<KeyRecord>,
+                                 to_move: Option<(&Clusters, &Partitions)>|
+         -> Result<u64> {
+            if let Some((c, moved)) = to_move {
+                let mut runs = vec![Vec::new(); moved.len()];
+                records.retain(|r| match c.key(r.unit, r.row) {
+                    Some(key) => {
+                        let p = partition_of(key, bits);
+                        push_record(&mut runs[p], key, r.created, r.unit, r.row, &r.id);
+                        false
+                    }
+                    None => true,
+                });
+                moved.append_runs(&mut runs)?;
+            }
+            let found = losers_of(records);
+            let mut runs: Vec<Vec<u8>> = vec![Vec::new(); ranges];
+            for l in &found.losers {
+                let r = (l.unit as usize / units_per_range).min(ranges - 1);
+                encode_loser(l, &mut runs[r]);
+            }
+            losers.append_runs(&mut runs)?;
+            Ok(found.clusters)
+        };
+        let candidates = clusters.as_ref().map_or(0, |c| c.candidates() as u64);
+        let to_move = clusters.as_ref().zip(moved.as_ref());
+        let mut clusters_found: u64 = parts
             .finish()?
             .into_par_iter()
-            .map(|path| {
-                let found = losers_of(take_partition(&path, decode_all)?);
-                let mut runs: Vec<Vec<u8>> = vec![Vec::new(); ranges];
-                for l in &found.losers {
-                    let r = (l.unit as usize / units_per_range).min(ranges - 1);
-                    encode_loser(l, &mut runs[r]);
-                }
-                losers.append_runs(&mut runs)?;
-                Ok(found.clusters)
-            })
-            .collect::<Result<_>>()?;
+            .map(|path| resolve_partition(take_partition(&path, decode_all)?, to_move))
+            .sum::<Result<u64>>()?;
+        drop(clusters);
+        if let Some(moved) = moved {
+            clusters_found += moved
+                .finish()?
+                .into_par_iter()
+                .map(|path| resolve_partition(take_partition(&path, decode_all)?, None))
+                .sum::<Result<u64>>()?;
+        }
         drop(dir);
         let range_paths = losers.finish()?;
         Ok(Resolution {
-            clusters: clusters.iter().sum(),
+            clusters: clusters_found,
+            candidates,
             units,
             units_per_range,
             ranges: range_paths,
             spools: Some(spools),
         })
     }
+}
+
+/// Runs of records on their way to a [`KeySpill`]: a run of key records per
+/// partition, and in near mode the posts' signatures and bands.
+#[derive(Debug)]
+pub struct Runs {
+    keys: Vec<Vec<u8>>,
+    near: Option<NearRuns>,
+}
+
+fn partition_of(key: u128, bits: u32) -> usize {
+    if bits == 0 {
+        0
+    } else {
+        (key >> (128 - bits)) as usize
+    }
+}
+
+fn push_record(out: &mut Vec<u8>, key: u128, created: i64, unit: u32, row: u32, id: &str) {
+    out.extend_from_slice(&key.to_le_bytes());
+    out.extend_from_slice(&created.to_le_bytes());
+    out.extend_from_slice(&unit.to_le_bytes());
+    out.extend_from_slice(&row.to_le_bytes());
+    out.extend_from_slice(&(id.len() as u32).to_le_bytes());
+    out.extend_from_slice(id.as_bytes());
 }
 
 fn decode_all(mut bytes: &[u8]) -> Option<Vec<KeyRecord>> {
@@ -626,6 +711,7 @@ pub struct PartsDeduplicated {
     pub ledgers: Vec<OutputFile>,
     pub removed: u64,
     pub clusters: u64,
+    pub candidates: u64,
 }
 
 /// The global phase over part files already written (the shards' parts, in
@@ -639,9 +725,10 @@ pub fn dedup_parts(
     outputs: &[OutputFile],
     cols: &PostColumnNames,
     options: &WriteOptions,
+    near: Option<NearParams>,
 ) -> Result<PartsDeduplicated> {
     let rows: u64 = outputs.iter().map(|f| f.rows).sum();
-    let spill = KeySpill::create(out_dir, rows)?;
+    let spill = KeySpill::create(out_dir, rows, near)?;
     outputs
         .par_iter()
         .enumerate()
@@ -649,6 +736,7 @@ pub fn dedup_parts(
     let resolution = spill.resolve(outputs.len())?;
     let mut out = PartsDeduplicated {
         clusters: resolution.clusters,
+        candidates: resolution.candidates,
         ..PartsDeduplicated::default()
     };
     for (r, range) in resolution.ranges().into_iter().enumerate() {
@@ -710,7 +798,7 @@ fn key_part(path: &Path, unit: usize, cols: &PostColumnNames, spill: &KeySpill) 
         let text = StrColumn::new(batch.column(pos[2])).ok_or_else(|| wrong(2, "utf8"))?;
         spill.push_batch(&mut runs, &ids, created, &text, unit, row, &mut scratch);
         row += batch.num_rows() as u64;
-        spill.write_runs(&mut runs)?;
+        spill.write_runs(&mut runs, unit)?;
     }
     Ok(())
 }
@@ -857,7 +945,7 @@ mod tests {
     #[test]
     fn records_survive_the_spill_and_partitions_do_not_split_a_key() {
         let dir = tempfile::tempdir().expect("tmp");
-        let spill = KeySpill::create(dir.path(), 40 * RECORDS_IN_MEMORY).expect("spill");
+        let spill = KeySpill::create(dir.path(), 40 * RECORDS_IN_MEMORY, None).expect("spill");
         assert!(spill.parts.len() >= 40);
         let mut records = Vec::new();
         for i in 0..500u32 {
@@ -911,10 +999,10 @@ mod tests {
     #[test]
     fn a_cut_record_is_an_error_not_a_short_read() {
         let dir = tempfile::tempdir().expect("tmp");
-        let spill = KeySpill::create(dir.path(), 1).expect("spill");
+        let spill = KeySpill::create(dir.path(), 1, None).expect("spill");
         let mut runs = spill.runs();
         spill.push(&mut runs, 1, 2, 3, 4, "post-1");
-        let bytes = runs.concat();
+        let bytes = runs.keys.concat();
         assert_eq!(decode_all(&bytes), Some(vec![rec(1, 2, 3, 4, "post-1")]));
         assert!(decode_all(&bytes[..bytes.len() - 1]).is_none());
         let mut bytes = Vec::new();

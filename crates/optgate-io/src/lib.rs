@@ -23,6 +23,7 @@ pub mod floor;
 pub mod hash;
 pub mod incremental;
 pub mod ledger;
+pub mod near;
 pub mod posts;
 pub mod read;
 pub mod registry;

@@ -334,8 +334,8 @@ impl Sink {
 struct Keys<'a> {
     spill: &'a KeySpill,
     unit: u32,
-    /// The records' bytes, a run per partition of the spill.
-    runs: Vec<Vec<u8>>,
+    /// The records' bytes on their way to the spill.
+    runs: crate::dedup::Runs,
     scratch: Vec<u8>,
 }
 
@@ -367,7 +367,7 @@ impl Keys<'_> {
 
     /// Hands the records to the spill.
     fn flush(&mut self) -> Result<()> {
-        self.spill.write_runs(&mut self.runs)
+        self.spill.write_runs(&mut self.runs, self.unit)
     }
 }
 

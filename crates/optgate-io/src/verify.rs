@@ -51,6 +51,8 @@ pub struct Claim<'a> {
     /// Whether the output claims to hold no exact duplicates (`[dedup]
     /// mode = "exact"`): checked on the text column, keyed anew.
     pub exact_dedup: bool,
+    /// Near mode's settings, when no two kept posts may be near duplicates.
+    pub near_dedup: Option<optgate_core::NearParams>,
 }
 
 /// At most this many post-id keys (8 bytes each, 8 MiB) are held at once
@@ -911,6 +913,7 @@ mod tests {
             dropped_by_reason: &dropped,
             scratch,
             exact_dedup: false,
+            near_dedup: None,
         };
         let cols = PostColumnNames::default();
         let unique = |r: &Report| {

@@ -15,13 +15,14 @@ use sha2::{Digest, Sha256};
 /// Version of the manifest layout; bumped on any incompatible change.
 /// 3 added `inputs.posts_layout`, which an optgate that reads only 2
 /// would refuse as an unknown field; 4 added `dedup` and the `duplicate`
-/// reason.
-pub const MANIFEST_VERSION: u32 = 4;
+/// reason; 5 added `dedup.near`.
+pub const MANIFEST_VERSION: u32 = 5;
 
 /// The versions this optgate reads: 2 is 3 without `inputs.posts_layout`,
-/// 3 is 4 without `dedup` (outputs published before them, which
-/// `--overwrite`, `--previous`, `verify` and `repurge` still take).
-pub const READABLE_MANIFEST_VERSIONS: [u32; 3] = [2, 3, 4];
+/// 3 is 4 without `dedup`, 4 is 5 without `dedup.near` (outputs published
+/// before them, which `--overwrite`, `--previous`, `verify` and `repurge`
+/// still take).
+pub const READABLE_MANIFEST_VERSIONS: [u32; 4] = [2, 3, 4, 5];
 
 /// The whole manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,10 +62,10 @@ pub struct Manifest {
 }
 
 /// Deduplication among the kept posts (`[dedup]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DedupRecord {
-    /// `off` or `exact`.
+    /// `off`, `exact` or `near`.
     pub mode: String,
     /// How a scrubbed text is normalised before it is keyed.
     pub normalisation: String,
@@ -80,6 +81,31 @@ pub struct DedupRecord {
     /// with other shards, are removed by `optgate merge`.
     #[serde(default)]
     pub pending: bool,
+    /// In `near` mode, how posts were found alike; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub near: Option<NearRecord>,
+}
+
+/// How near duplicates were found (`[dedup]` in `near` mode).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NearRecord {
+    /// `chars` or `words` of the normalised text.
+    pub shingle: String,
+    pub shingle_size: u32,
+    /// Entries of a post's MinHash signature.
+    pub permutations: u32,
+    pub bands: u32,
+    pub rows: u32,
+    /// The Jaccard similarity at which a candidate pair is confirmed.
+    pub threshold: f64,
+    /// Entries two signatures must share to be confirmed.
+    pub agreeing_needed: u32,
+    pub seed: u64,
+    /// How a signature is computed.
+    pub signature: String,
+    /// Posts that shared a band with another, and were compared.
+    pub candidates: u64,
 }
 
 /// Where a sharded output sits in its plan.

@@ -1,0 +1,455 @@
+//! Near-duplicate detection's pure parts: a text's MinHash signature, the
+//! band keys that make two similar texts candidates, and the test that
+//! confirms a candidate pair.
+//!
+//! A text is its normalised form ([`crate::dedup::normalize`]) cut into
+//! shingles: every run of `shingle_size` consecutive characters (or words,
+//! split at the single spaces normalisation leaves); a text shorter than one
+//! shingle is one shingle, the whole of it, so even an empty text has one.
+//! Each shingle is hashed with xxh3-64 under the seed.
+//!
+//! The signature is a one-permutation MinHash (Li, Owen and Zhang, 2012):
+//! the 64-bit hash space is cut into `permutations` equal bins, and each
+//! bin keeps the smallest hash that falls in it. A bin no shingle fell in
+//! borrows the value of another, chosen by a hash sequence of its own index
+//! that every text follows alike (Shrivastava's optimal densification,
+//! 2017), so two texts' bins agree with a probability equal to their
+//! shingle sets' Jaccard similarity, as with `permutations` independent
+//! hash functions, at the cost of one hash per shingle rather than one per
+//! shingle and permutation. Each bin keeps the low 32 bits of its minimum.
+//!
+//! Locality-sensitive hashing: the signature is cut into `bands` bands of
+//! `rows` entries; two texts whose signatures agree on a whole band are a
+//! candidate pair. A candidate pair is confirmed when at least
+//! ⌈threshold × permutations⌉ entries of the two signatures agree (an
+//! estimate of the Jaccard similarity at or above the threshold). The
+//! connected components of the confirmed pairs are the clusters.
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
+/// How a signature is computed, as the manifest records it.
+pub const SIGNATURE: &str = "one-permutation minhash: xxh3-64 of each shingle under the seed, \
+the hash space cut into `permutations` bins by its top bits, each bin's smallest hash \
+(its low 32 bits), empty bins filled by optimal densification";
+
+/// What a shingle is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShingleKind {
+    /// Unicode scalar values of the normalised text.
+    #[default]
+    Chars,
+    /// Words: the normalised text split at its spaces.
+    Words,
+}
+
+impl ShingleKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ShingleKind::Chars => "chars",
+            ShingleKind::Words => "words",
+        }
+    }
+}
+
+/// The settings of near-duplicate detection, as `[dedup]` gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NearParams {
+    pub shingle: ShingleKind,
+    pub shingle_size: u32,
+    pub permutations: u32,
+    pub bands: u32,
+    pub rows: u32,
+    pub threshold: f64,
+    pub seed: u64,
+}
+
+impl Default for NearParams {
+    /// Character 5-shingles, 128 permutations in 16 bands of 8 rows, a
+    /// threshold of 0.8. The bands are chosen so that a pair at the
+    /// threshold is a candidate with probability 0.95 (1 − (1 − 0.8⁸)¹⁶),
+    /// one at 0.9 with 0.9999, one at 0.5 with 0.06: the candidates reach a
+    /// little below the threshold, and the confirmation draws the line.
+    fn default() -> Self {
+        NearParams {
+            shingle: ShingleKind::Chars,
+            shingle_size: 5,
+            permutations: 128,
+            bands: 16,
+            rows: 8,
+            threshold: 0.8,
+            seed: 1,
+        }
+    }
+}
+
+/// Signatures longer than this are refused: 4 KiB a post.
+pub const MAX_PERMUTATIONS: u32 = 1024;
+
+impl NearParams {
+    /// Why these settings cannot be used, if they cannot.
+    pub fn check(&self) -> Result<(), String> {
+        if self.shingle_size == 0 || self.shingle_size > 64 {
+            return Err(format!(
+                "dedup.shingle_size must be 1 to 64, not {}",
+                self.shingle_size
+            ));
+        }
+        if self.permutations == 0 || self.permutations > MAX_PERMUTATIONS {
+            return Err(format!(
+                "dedup.permutations must be 1 to {MAX_PERMUTATIONS}, not {}",
+                self.permutations
+            ));
+        }
+        if self.bands == 0 || self.rows == 0 {
+            return Err("dedup.bands and dedup.rows must be at least 1".to_owned());
+        }
+        if u64::from(self.bands) * u64::from(self.rows) > u64::from(self.permutations) {
+            return Err(format!(
+                "dedup.bands × dedup.rows ({} × {}) is more than dedup.permutations ({})",
+                self.bands, self.rows, self.permutations
+            ));
+        }
+        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+            return Err(format!(
+                "dedup.threshold must be above 0 and at most 1, not {}",
+                self.threshold
+            ));
+        }
+        Ok(())
+    }
+
+    /// Entries two signatures must share for their pair to be confirmed:
+    /// ⌈threshold × permutations⌉, computed so that 0.8 × 128 is 103 and
+    /// 0.75 × 128 is 96 (no floating-point excess rounds it up).
+    pub fn agreeing_needed(&self) -> u32 {
+        let exact = self.threshold * f64::from(self.permutations);
+        let needed = (exact - 1e-9).ceil();
+        (needed.max(1.0) as u32).min(self.permutations)
+    }
+
+    /// Bytes of one signature.
+    pub fn signature_bytes(&self) -> usize {
+        self.permutations as usize * 4
+    }
+
+    /// Whether two signatures make a confirmed pair.
+    pub fn similar(&self, a: &[u32], b: &[u32]) -> bool {
+        agreeing(a, b) >= self.agreeing_needed()
+    }
+
+    /// The key of band `band` of `signature`: the xxh3-64, under the seed,
+    /// of the band's index and its entries (little-endian u32s).
+    pub fn band_key(&self, signature: &[u32], band: u32, scratch: &mut Vec<u8>) -> u64 {
+        let rows = self.rows as usize;
+        let start = band as usize * rows;
+        scratch.clear();
+        scratch.extend_from_slice(&band.to_le_bytes());
+        for v in &signature[start..start + rows] {
+            scratch.extend_from_slice(&v.to_le_bytes());
+        }
+        xxh3_64_with_seed(scratch, self.seed)
+    }
+}
+
+/// Entries on which two signatures agree.
+pub fn agreeing(a: &[u32], b: &[u32]) -> u32 {
+    a.iter().zip(b).map(|(x, y)| u32::from(x == y)).sum()
+}
+
+/// The bin of the 64-bit hash space `h` falls in, of `k`: its top bits,
+/// scaled (Lemire's multiply-shift).
+fn bin_of(h: u64, k: u32) -> usize {
+    ((u128::from(h) * u128::from(k)) >> 64) as usize
+}
+
+/// The `attempt`-th bin an empty bin `bin` borrows from.
+fn borrow_from(bin: u32, attempt: u32, seed: u64, k: u32) -> usize {
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&bin.to_le_bytes());
+    b[4..].copy_from_slice(&attempt.to_le_bytes());
+    bin_of(xxh3_64_with_seed(&b, seed ^ 0x9e37_79b9_7f4a_7c15), k)
+}
+
+/// Reusable buffers for [`signature`].
+#[derive(Debug, Default)]
+pub struct SignatureScratch {
+    mins: Vec<u64>,
+    bounds: Vec<u32>,
+}
+
+/// The signature of a normalised text, into `out` (cleared first).
+pub fn signature(
+    params: &NearParams,
+    normalised: &[u8],
+    scratch: &mut SignatureScratch,
+    out: &mut Vec<u32>,
+) {
+    let k = params.permutations;
+    let mins = &mut scratch.mins;
+    mins.clear();
+    mins.resize(k as usize, u64::MAX);
+    let mut any = vec_any(mins.len());
+    let mut add = |shingle: &[u8]| {
+        let h = xxh3_64_with_seed(shingle, params.seed);
+        let b = bin_of(h, k);
+        mins[b] = mins[b].min(h);
+        any.set(b);
+    };
+    let n = params.shingle_size as usize;
+    let bounds = &mut scratch.bounds;
+    bounds.clear();
+    match params.shingle {
+        ShingleKind::Chars if normalised.is_ascii() => {
+            if normalised.len() <= n {
+                add(normalised);
+            } else {
+                for w in normalised.windows(n) {
+                    add(w);
+                }
+            }
+        }
+        ShingleKind::Chars => {
+            let text = std::str::from_utf8(normalised).unwrap_or_default();
+            bounds.extend(text.char_indices().map(|(i, _)| i as u32));
+            bounds.push(normalised.len() as u32);
+            // bounds holds chars + 1 offsets.
+            if bounds.len() - 1 <= n {
+                add(normalised);
+            } else {
+                for w in bounds.windows(n + 1) {
+                    add(&normalised[w[0] as usize..w[n] as usize]);
+                }
+            }
+        }
+        ShingleKind::Words => {
+            bounds.push(0);
+            for (i, &c) in normalised.iter().enumerate() {
+                if c == b' ' {
+                    bounds.push(i as u32 + 1);
+                }
+            }
+            bounds.push(normalised.len() as u32 + 1);
+            // bounds[j] is where word j starts; bounds[j + 1] - 1 where it ends.
+            let words = bounds.len() - 1;
+            if words <= n {
+                add(normalised);
+            } else {
+                for w in bounds.windows(n + 1) {
+                    add(&normalised[w[0] as usize..w[n] as usize - 1]);
+                }
+            }
+        }
+    }
+    out.clear();
+    out.extend((0..k as usize).map(|b| {
+        if any.get(b) {
+            return mins[b] as u32;
+        }
+        (0u32..)
+            .map(|attempt| borrow_from(b as u32, attempt, params.seed, k))
+            .find(|&j| any.get(j))
+            .map_or(0, |j| mins[j] as u32)
+    }));
+}
+
+/// A bit per bin: whether a shingle fell in it.
+struct Bits(Vec<u64>);
+
+fn vec_any(n: usize) -> Bits {
+    Bits(vec![0; n.div_ceil(64)])
+}
+
+impl Bits {
+    fn get(&self, i: usize) -> bool {
+        self.0[i / 64] >> (i % 64) & 1 == 1
+    }
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+}
+
+/// The signature computed the plain way, as verification does it: the
+/// shingles collected as strings into a set, then each hashed; for tests of
+/// [`signature`] and for an independent check of a run's output.
+pub fn signature_plainly(params: &NearParams, normalised: &str) -> Vec<u32> {
+    let n = params.shingle_size as usize;
+    let units: Vec<String> = match params.shingle {
+        ShingleKind::Chars => normalised.chars().map(String::from).collect(),
+        ShingleKind::Words => normalised.split(' ').map(String::from).collect(),
+    };
+    let joiner = match params.shingle {
+        ShingleKind::Chars => "",
+        ShingleKind::Words => " ",
+    };
+    let shingles: std::collections::BTreeSet<String> = if units.len() <= n {
+        std::iter::once(normalised.to_owned()).collect()
+    } else {
+        units.windows(n).map(|w| w.join(joiner)).collect()
+    };
+    let k = params.permutations as usize;
+    let mut mins: Vec<Option<u64>> = vec![None; k];
+    for s in &shingles {
+        let h = xxh3_64_with_seed(s.as_bytes(), params.seed);
+        let b = ((h as u128 * k as u128) >> 64) as usize;
+        mins[b] = Some(mins[b].map_or(h, |m| m.min(h)));
+    }
+    (0..k)
+        .map(|b| match mins[b] {
+            Some(m) => m as u32,
+            None => {
+                let mut attempt = 0u32;
+                loop {
+                    let j = borrow_from(b as u32, attempt, params.seed, params.permutations);
+                    if let Some(m) = mins[j] {
+                        break m as u32;
+                    }
+                    attempt += 1;
+                }
+            }
+        })
+        .collect()
+}
+
+/// A 128-bit key standing for a whole cluster (the component whose root
+/// post is `root`), apart from every text's exact key.
+pub fn cluster_key(root: u64) -> u128 {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(b"cluster:");
+    b[8..].copy_from_slice(&root.to_le_bytes());
+    xxhash_rust::xxh3::xxh3_128(&b)
+}
+
+/// A quick digest of a signature, for sorting equal ones together.
+pub fn signature_digest(sig: &[u32]) -> u64 {
+    let mut b = Vec::with_capacity(sig.len() * 4);
+    for v in sig {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    xxh3_64(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup::normalize;
+    use proptest::prelude::*;
+
+    fn sig(p: &NearParams, text: &str) -> Vec<u32> {
+        let mut n = String::new();
+        normalize(text, &mut n);
+        let mut out = Vec::new();
+        signature(p, n.as_bytes(), &mut SignatureScratch::default(), &mut out);
+        out
+    }
+
+    fn jaccard_estimate(p: &NearParams, a: &str, b: &str) -> f64 {
+        f64::from(agreeing(&sig(p, a), &sig(p, b))) / f64::from(p.permutations)
+    }
+
+    #[test]
+    fn the_agreement_needed_rounds_up_without_float_excess() {
+        let p = NearParams::default();
+        assert_eq!(p.agreeing_needed(), 103);
+        let p = NearParams {
+            threshold: 0.75,
+            ..p
+        };
+        assert_eq!(p.agreeing_needed(), 96);
+        let p = NearParams { threshold: 1.0, ..p };
+        assert_eq!(p.agreeing_needed(), 128);
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_refused() {
+        let ok = NearParams::default();
+        assert!(ok.check().is_ok());
+        for bad in [
+            NearParams { bands: 17, ..ok },
+            NearParams { rows: 0, ..ok },
+            NearParams { permutations: 0, ..ok },
+            NearParams { shingle_size: 0, ..ok },
+            NearParams { threshold: 0.0, ..ok },
+            NearParams { threshold: 1.5, ..ok },
+            NearParams { threshold: f64::NAN, ..ok },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_copy_with_a_small_edit_is_similar_and_another_text_is_not() {
+        let p = NearParams::default();
+        let a = "Selling my old bike, barely used, blue frame and new tyres. Call <PHONE> after six.";
+        let typo = "Selling my old bkie, barely used, blue frame and new tyres. Call <PHONE> after six.";
+        let tag = "Selling my old bike, barely used, blue frame and new tyres. Call <PHONE> after six. #deal";
+        let other = "The council meets on Tuesday to talk about the new cycle lanes on the high street.";
+        assert!(p.similar(&sig(&p, a), &sig(&p, typo)), "{}", jaccard_estimate(&p, a, typo));
+        assert!(p.similar(&sig(&p, a), &sig(&p, tag)), "{}", jaccard_estimate(&p, a, tag));
+        assert!(jaccard_estimate(&p, a, other) < 0.2);
+        assert_eq!(sig(&p, a), sig(&p, "SELLING my old bike,   barely used, blue frame and new tyres.\nCall <PHONE> after six."));
+    }
+
+    #[test]
+    fn the_estimate_follows_the_jaccard_similarity() {
+        // Two texts of 400 distinct words sharing 300: J = 300 / 500.
+        let p = NearParams {
+            shingle: ShingleKind::Words,
+            shingle_size: 1,
+            permutations: 512,
+            ..NearParams::default()
+        };
+        let words: Vec<String> = (0..500).map(|i| format!("w{i}")).collect();
+        let a = words[..400].join(" ");
+        let b = words[100..].join(" ");
+        let est = jaccard_estimate(&p, &a, &b);
+        assert!((est - 0.6).abs() < 0.08, "{est}");
+    }
+
+    #[test]
+    fn short_and_empty_texts_have_one_shingle() {
+        let p = NearParams::default();
+        assert_eq!(sig(&p, "ok"), sig(&p, "OK "));
+        assert_ne!(sig(&p, "ok"), sig(&p, "no"));
+        assert_eq!(sig(&p, "").len(), 128);
+        let w = NearParams {
+            shingle: ShingleKind::Words,
+            shingle_size: 3,
+            ..p
+        };
+        assert_eq!(sig(&w, "two words"), signature_plainly(&w, "two words"));
+    }
+
+    #[test]
+    fn band_keys_differ_by_band() {
+        let p = NearParams::default();
+        let s = sig(&p, "the same text twice");
+        let mut b = Vec::new();
+        assert_ne!(p.band_key(&s, 0, &mut b), p.band_key(&s, 1, &mut b));
+        assert_eq!(p.band_key(&s, 3, &mut b), p.band_key(&s.clone(), 3, &mut b));
+    }
+
+    proptest! {
+        #[test]
+        fn the_fast_signature_is_the_plain_one(
+            s in "[a-z <>.é€😀]{0,60}",
+            words in any::<bool>(),
+            n in 1u32..7,
+        ) {
+            let p = NearParams {
+                shingle: if words { ShingleKind::Words } else { ShingleKind::Chars },
+                shingle_size: n,
+                permutations: 64,
+                bands: 8,
+                rows: 8,
+                ..NearParams::default()
+            };
+            let mut norm = String::new();
+            normalize(&s, &mut norm);
+            let mut out = Vec::new();
+            signature(&p, norm.as_bytes(), &mut SignatureScratch::default(), &mut out);
+            prop_assert_eq!(out, signature_plainly(&p, &norm));
+        }
+    }
+}

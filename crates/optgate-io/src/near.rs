@@ -1,0 +1,634 @@
+//! Near duplicates across every work unit ([`optgate_core::near`]).
+//!
+//! While the units are processed, each kept post's signature is appended to
+//! its unit's signature file (fixed size, at the post's row: a row with no
+//! key gets zeros there and no band), and a record per band (the band's key,
+//! the unit and the row: 16 bytes) to a spill partitioned by the key's top
+//! bits. Once every unit is done:
+//!
+//! 1. **Candidates.** Each band partition is read (one per thread at a
+//!    time) and sorted; every band key held by two posts or more is a
+//!    candidate group, written to disk, and its posts are marked in a bit
+//!    per kept post.
+//! 2. **Clusters.** The groups are read back in one pass over a union-find
+//!    of the marked posts only (4 bytes each). A group whose posts are all
+//!    joined already is passed over unread; otherwise its posts' signatures
+//!    are read from their files, identical ones joined, and every other
+//!    pair not joined yet is confirmed or not by its signatures. The
+//!    clusters are the connected components of the confirmed pairs, which
+//!    do not depend on the order the groups come in: a pair is only passed
+//!    over when its posts are already connected.
+//! 3. [`Clusters::key`] gives each post of a cluster the cluster's key, and
+//!    the exact machinery ([`crate::dedup`]) ranks each cluster's posts by
+//!    the survivor order, as it ranks the posts of one text.
+//!
+//! Memory: a band partition per thread; then a bit per kept post, a 4-byte
+//! rank per 64 posts, 4 bytes per marked post and one group's signatures.
+//! Disk: the signatures (4 bytes per permutation per post), 16 bytes per
+//! band per post, and the candidate groups.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use optgate_core::near::{NearParams, SignatureScratch, signature, signature_digest};
+use rayon::prelude::*;
+use tracing::warn;
+
+use crate::error::{IoError, Result};
+use crate::spill::{MAX_OPEN_FILES, Partitions, take_partition};
+
+/// Band records held in memory per thread when a partition is read back
+/// (16 bytes each).
+pub const BAND_RECORDS_IN_MEMORY: u64 = 1 << 21;
+
+/// A band group with more distinct signatures than this is compared pair by
+/// pair all the same (its cost grows with the square), with a warning.
+pub const LARGE_GROUP: usize = 10_000;
+
+/// The signatures and band records of the kept posts.
+pub struct NearSpill {
+    params: NearParams,
+    dir: PathBuf,
+    bits: u32,
+    bands: Partitions,
+}
+
+impl std::fmt::Debug for NearSpill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NearSpill")
+            .field("dir", &self.dir)
+            .field("partitions", &self.bands.len())
+            .finish()
+    }
+}
+
+/// A unit's signatures and band records on their way to the spill, and the
+/// buffers to make them.
+#[derive(Debug, Default)]
+pub struct NearRuns {
+    bands: Vec<Vec<u8>>,
+    signatures: Vec<u8>,
+    scratch: SignatureScratch,
+    signature: Vec<u32>,
+    key_scratch: Vec<u8>,
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> IoError + '_ {
+    move |source| IoError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn read_err(path: &Path) -> impl Fn(std::io::Error) -> IoError + '_ {
+    move |source| IoError::Read {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl NearSpill {
+    /// A spill in `dir` (which must exist and be empty of its files), sized
+    /// for `posts` posts.
+    pub fn create(dir: &Path, posts: u64, params: NearParams) -> Result<NearSpill> {
+        let per_part = (BAND_RECORDS_IN_MEMORY / rayon::current_num_threads().max(1) as u64).max(1);
+        let n = (posts.saturating_mul(u64::from(params.bands)))
+            .div_ceil(per_part)
+            .clamp(1, MAX_OPEN_FILES)
+            .next_power_of_two();
+        let bands = Partitions::create(dir, "bands", n as usize)?;
+        Ok(NearSpill {
+            params,
+            dir: dir.to_path_buf(),
+            bits: n.ilog2(),
+            bands,
+        })
+    }
+
+    pub fn params(&self) -> &NearParams {
+        &self.params
+    }
+
+    pub fn runs(&self) -> NearRuns {
+        NearRuns {
+            bands: vec![Vec::new(); self.bands.len()],
+            ..NearRuns::default()
+        }
+    }
+
+    fn signature_path(&self, unit: u32) -> PathBuf {
+        signature_path(&self.dir, unit)
+    }
+
+    fn partition(&self, key: u64) -> usize {
+        if self.bits == 0 {
+            0
+        } else {
+            (key >> (64 - self.bits)) as usize
+        }
+    }
+
+    /// Adds the post at `row` of `unit`, its normalised text `normalised`.
+    /// Rows come in order, each once, with [`NearSpill::push_none`] for those
+    /// with no key.
+    pub fn push(&self, runs: &mut NearRuns, normalised: &[u8], unit: u32, row: u32) {
+        let mut sig = std::mem::take(&mut runs.signature);
+        signature(&self.params, normalised, &mut runs.scratch, &mut sig);
+        self.push_signature(runs, &sig, unit, row);
+        runs.signature = sig;
+    }
+
+    /// [`NearSpill::push`] with the signature made already.
+    pub fn push_signature(&self, runs: &mut NearRuns, sig: &[u32], unit: u32, row: u32) {
+        for v in sig {
+            runs.signatures.extend_from_slice(&v.to_le_bytes());
+        }
+        for band in 0..self.params.bands {
+            let key = self.params.band_key(sig, band, &mut runs.key_scratch);
+            let out = &mut runs.bands[self.partition(key)];
+            out.extend_from_slice(&key.to_le_bytes());
+            out.extend_from_slice(&unit.to_le_bytes());
+            out.extend_from_slice(&row.to_le_bytes());
+        }
+    }
+
+    /// Holds the place of a row with no key: zeros in its signature file,
+    /// no band.
+    pub fn push_none(&self, runs: &mut NearRuns) {
+        let n = runs.signatures.len() + self.params.signature_bytes();
+        runs.signatures.resize(n, 0);
+    }
+
+    /// Writes the runs of `unit`'s posts and empties them.
+    pub fn write_runs(&self, runs: &mut NearRuns, unit: u32) -> Result<()> {
+        self.bands.append_runs(&mut runs.bands)?;
+        if !runs.signatures.is_empty() {
+            let path = self.signature_path(unit);
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(io_err(&path))?;
+            std::io::Write::write_all(&mut f, &runs.signatures).map_err(io_err(&path))?;
+            runs.signatures.clear();
+        }
+        Ok(())
+    }
+
+    /// Finds the clusters of the posts of units `0..units` (steps 1 and 2).
+    pub fn clusters(self, units: usize) -> Result<Clusters> {
+        let params = self.params;
+        let dir = self.dir.clone();
+        let (bases, groups, marks) = self.candidates(units)?;
+        let rank = Rank::new(marks);
+        let mut uf = UnionFind::new(rank.members());
+        let mut reader = SignatureReader::new(&dir, &bases, params.signature_bytes());
+        for_each_group(&groups, |group| {
+            let members: Vec<u32> = group.iter().map(|&d| rank.of(d)).collect();
+            let root = uf.find(members[0]);
+            if members.iter().all(|&m| uf.find(m) == root) {
+                return Ok(());
+            }
+            let sigs = reader.read_group(group)?;
+            pairs_of_group(&sigs, |i, j, identical| {
+                let (a, b) = (members[i], members[j]);
+                if uf.find(a) != uf.find(b) && (identical || params.similar(&sigs[i], &sigs[j])) {
+                    uf.union(a, b);
+                }
+            });
+            Ok(())
+        })?;
+        std::fs::remove_file(&groups).map_err(read_err(&groups))?;
+        let roots = uf.roots();
+        remove_signatures(&dir, units)?;
+        Ok(Clusters { bases, rank, roots })
+    }
+
+    /// Pairs of posts (unit, row) that share a band and are similar: none in
+    /// an output that near deduplication made. Counts them all, and returns
+    /// the first `examples`.
+    pub fn similar_pairs(
+        self,
+        units: usize,
+        examples: usize,
+    ) -> Result<(u64, Vec<(Place, Place)>)> {
+        let params = self.params;
+        let dir = self.dir.clone();
+        let (bases, groups, _) = self.candidates(units)?;
+        let mut reader = SignatureReader::new(&dir, &bases, params.signature_bytes());
+        let mut found = 0u64;
+        let mut shown = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for_each_group(&groups, |group| {
+            let sigs = reader.read_group(group)?;
+            pairs_of_group(&sigs, |i, j, identical| {
+                if !(identical || params.similar(&sigs[i], &sigs[j])) {
+                    return;
+                }
+                let pair = (group[i].min(group[j]), group[i].max(group[j]));
+                if seen.insert(pair) {
+                    found += 1;
+                    if shown.len() < examples {
+                        shown.push((place(&bases, pair.0), place(&bases, pair.1)));
+                    }
+                }
+            });
+            Ok(())
+        })?;
+        std::fs::remove_file(&groups).map_err(read_err(&groups))?;
+        remove_signatures(&dir, units)?;
+        Ok((found, shown))
+    }
+
+    /// Step 1: the units' first dense index (by their signature files'
+    /// sizes), the file of candidate groups, and a bit per post marking
+    /// those in a group.
+    fn candidates(self, units: usize) -> Result<(Vec<u64>, PathBuf, Vec<u64>)> {
+        let NearSpill {
+            params, dir, bands, ..
+        } = self;
+        let sig_bytes = params.signature_bytes() as u64;
+        let mut bases = Vec::with_capacity(units + 1);
+        let mut total = 0u64;
+        for unit in 0..units {
+            bases.push(total);
+            let path = signature_path(&dir, unit as u32);
+            total += match std::fs::metadata(&path) {
+                Ok(m) => m.len() / sig_bytes,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(read_err(&path)(e)),
+            };
+        }
+        bases.push(total);
+        let marks: Vec<AtomicU64> = (0..total.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+        let groups = Partitions::create(&dir, "groups", 1)?;
+        let bases_ref = &bases;
+        bands.finish()?.into_par_iter().try_for_each(|path| {
+            let mut records = take_partition(&path, decode_bands)?;
+            records.sort_unstable();
+            let mut out = Vec::new();
+            for run in records.chunk_by(|a, b| a.0 == b.0) {
+                if run.len() < 2 {
+                    continue;
+                }
+                out.extend_from_slice(&(run.len() as u32).to_le_bytes());
+                for &(_, unit, row) in run {
+                    let dense = bases_ref[unit as usize] + u64::from(row);
+                    marks[(dense / 64) as usize].fetch_or(1 << (dense % 64), Ordering::Relaxed);
+                    out.extend_from_slice(&dense.to_le_bytes());
+                }
+            }
+            groups.append(0, &out)
+        })?;
+        let path = groups.finish()?.remove(0);
+        let marks = marks.into_iter().map(AtomicU64::into_inner).collect();
+        Ok((bases, path, marks))
+    }
+}
+
+fn signature_path(dir: &Path, unit: u32) -> PathBuf {
+    dir.join(format!("signatures-{unit:08}"))
+}
+
+fn remove_signatures(dir: &Path, units: usize) -> Result<()> {
+    for unit in 0..units {
+        let path = signature_path(dir, unit as u32);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(read_err(&path)(e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn decode_bands(bytes: &[u8]) -> Option<Vec<(u64, u32, u32)>> {
+    if !bytes.len().is_multiple_of(16) {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(16)
+            .map(|c| {
+                let key = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
+                let unit = u32::from_le_bytes(c[8..12].try_into().expect("4 bytes"));
+                let row = u32::from_le_bytes(c[12..].try_into().expect("4 bytes"));
+                (key, unit, row)
+            })
+            .collect(),
+    )
+}
+
+/// A post's unit and row.
+pub type Place = (u32, u32);
+
+/// The unit and row of dense index `dense`.
+fn place(bases: &[u64], dense: u64) -> Place {
+    let unit = bases.partition_point(|&b| b <= dense) - 1;
+    (unit as u32, (dense - bases[unit]) as u32)
+}
+
+/// Calls `f` with each candidate group of the file at `path`, in order.
+fn for_each_group(path: &Path, mut f: impl FnMut(&[u64]) -> Result<()>) -> Result<()> {
+    let file = File::open(path).map_err(read_err(path))?;
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let mut group = Vec::new();
+    let mut word = [0u8; 8];
+    loop {
+        let mut len = [0u8; 4];
+        match r.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(read_err(path)(e)),
+        }
+        group.clear();
+        for _ in 0..u32::from_le_bytes(len) {
+            r.read_exact(&mut word).map_err(read_err(path))?;
+            group.push(u64::from_le_bytes(word));
+        }
+        f(&group)?;
+    }
+    Ok(())
+}
+
+/// The pairs of a group's posts worth comparing, by their signatures
+/// `sigs`: posts with identical signatures in a chain (`f(i, j, true)`),
+/// then every pair of the others, one of each identical set
+/// (`f(i, j, false)`). Any pair of the group is connected through these.
+fn pairs_of_group(sigs: &[Vec<u32>], mut f: impl FnMut(usize, usize, bool)) {
+    let mut order: Vec<(u64, usize)> = sigs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (signature_digest(s), i))
+        .collect();
+    order.sort_unstable();
+    let mut distinct: Vec<usize> = Vec::new();
+    for run in order.chunk_by(|a, b| a.0 == b.0) {
+        // One digest, most likely one signature: those equal to the first
+        // are chained to it; any other (a digest collision) stands alone.
+        let first = run[0].1;
+        distinct.push(first);
+        for &(_, i) in &run[1..] {
+            if sigs[i] == sigs[first] {
+                f(first, i, true);
+            } else {
+                distinct.push(i);
+            }
+        }
+    }
+    if distinct.len() > LARGE_GROUP {
+        warn!(
+            distinct = distinct.len(),
+            "A band group of many distinct texts: comparing every pair."
+        );
+    }
+    for (x, &i) in distinct.iter().enumerate() {
+        for &j in &distinct[x + 1..] {
+            f(i, j, false);
+        }
+    }
+}
+
+/// Reads signatures by dense index from the units' signature files.
+struct SignatureReader<'a> {
+    dir: &'a Path,
+    bases: &'a [u64],
+    bytes: usize,
+    open: HashMap<u32, File>,
+    buf: Vec<u8>,
+}
+
+impl<'a> SignatureReader<'a> {
+    fn new(dir: &'a Path, bases: &'a [u64], bytes: usize) -> Self {
+        SignatureReader {
+            dir,
+            bases,
+            bytes,
+            open: HashMap::new(),
+            buf: vec![0; bytes],
+        }
+    }
+
+    fn read_group(&mut self, group: &[u64]) -> Result<Vec<Vec<u32>>> {
+        group.iter().map(|&d| self.read(d)).collect()
+    }
+
+    fn read(&mut self, dense: u64) -> Result<Vec<u32>> {
+        let (unit, row) = place(self.bases, dense);
+        if self.open.len() >= MAX_OPEN_FILES as usize / 2 && !self.open.contains_key(&unit) {
+            self.open.clear();
+        }
+        let path = signature_path(self.dir, unit);
+        let file = match self.open.entry(unit) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(File::open(&path).map_err(read_err(&path))?)
+            }
+        };
+        file.read_exact_at(&mut self.buf, u64::from(row) * self.bytes as u64)
+            .map_err(read_err(&path))?;
+        Ok(self
+            .buf
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect())
+    }
+}
+
+/// The rank of each marked post among the marked posts.
+#[derive(Debug)]
+struct Rank {
+    marks: Vec<u64>,
+    /// Marked posts before each word of `marks`.
+    before: Vec<u32>,
+}
+
+impl Rank {
+    fn new(marks: Vec<u64>) -> Rank {
+        let mut before = Vec::with_capacity(marks.len() + 1);
+        let mut n = 0u32;
+        for w in &marks {
+            before.push(n);
+            n += w.count_ones();
+        }
+        before.push(n);
+        Rank { marks, before }
+    }
+
+    fn members(&self) -> usize {
+        self.before.last().copied().unwrap_or(0) as usize
+    }
+
+    fn is_member(&self, dense: u64) -> bool {
+        self.marks
+            .get((dense / 64) as usize)
+            .is_some_and(|w| w >> (dense % 64) & 1 == 1)
+    }
+
+    /// The rank of a marked post.
+    fn of(&self, dense: u64) -> u32 {
+        let w = (dense / 64) as usize;
+        let below = self.marks[w] & ((1u64 << (dense % 64)) - 1);
+        self.before[w] + below.count_ones()
+    }
+}
+
+/// Union-find over the marked posts, by rank; the smaller index is the root.
+struct UnionFind {
+    parent: Vec<u32>,
+}
+
+impl UnionFind {
+    fn new(n: usize) -> Self {
+        UnionFind {
+            parent: (0..n as u32).collect(),
+        }
+    }
+
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let p = self.parent[x as usize];
+            self.parent[x as usize] = self.parent[p as usize];
+            x = p;
+        }
+        x
+    }
+
+    fn union(&mut self, a: u32, b: u32) {
+        let (a, b) = (self.find(a), self.find(b));
+        if a != b {
+            let (lo, hi) = (a.min(b), a.max(b));
+            self.parent[hi as usize] = lo;
+        }
+    }
+
+    /// Each member's root.
+    fn roots(mut self) -> Vec<u32> {
+        for x in 0..self.parent.len() as u32 {
+            let r = self.find(x);
+            self.parent[x as usize] = r;
+        }
+        self.parent
+    }
+}
+
+/// The clusters found: which cluster each post belongs to.
+#[derive(Debug)]
+pub struct Clusters {
+    bases: Vec<u64>,
+    rank: Rank,
+    roots: Vec<u32>,
+}
+
+impl Clusters {
+    /// The key of the cluster of the post at `row` of `unit`, if it was in a
+    /// candidate group (its cluster may be itself alone).
+    pub fn key(&self, unit: u32, row: u32) -> Option<u128> {
+        let dense = self.bases.get(unit as usize)? + u64::from(row);
+        if !self.rank.is_member(dense) {
+            return None;
+        }
+        let root = self.roots[self.rank.of(dense) as usize];
+        Some(optgate_core::near::cluster_key(u64::from(root)))
+    }
+
+    /// Posts that were in a candidate group.
+    pub fn candidates(&self) -> usize {
+        self.roots.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use optgate_core::dedup::normalize;
+
+    fn spill_of(dir: &Path, units: &[&[&str]]) -> NearSpill {
+        let spill = NearSpill::create(dir, 100, NearParams::default()).expect("spill");
+        for (u, texts) in units.iter().enumerate() {
+            let mut runs = spill.runs();
+            for (r, t) in texts.iter().enumerate() {
+                let mut n = String::new();
+                normalize(t, &mut n);
+                spill.push(&mut runs, n.as_bytes(), u as u32, r as u32);
+            }
+            spill.write_runs(&mut runs, u as u32).expect("write");
+        }
+        spill
+    }
+
+    const A: &str = "Selling my old bike, barely used, blue frame and new tyres. Call <PHONE> after six.";
+    const A_TYPO: &str = "Selling my old bkie, barely used, blue frame and new tyres. Call <PHONE> after six.";
+    const A_TAG: &str = "Selling my old bike, barely used, blue frame and new tyres. Call <PHONE> after six. #deal";
+    const B: &str = "The council meets on Tuesday to talk about the new cycle lanes on the high street.";
+    const C: &str = "Our choir sings at the cathedral on Sunday evening; tickets at the door, all welcome.";
+
+    #[test]
+    fn copies_across_units_form_one_cluster_and_other_texts_none() {
+        let dir = tempfile::tempdir().expect("dir");
+        let spill = spill_of(dir.path(), &[&[A, B], &[C, A_TYPO], &[A_TAG, A]]);
+        let c = spill.clusters(3).expect("clusters");
+        let a = c.key(0, 0).expect("A is a candidate");
+        assert_eq!(c.key(1, 1), Some(a));
+        assert_eq!(c.key(2, 0), Some(a));
+        assert_eq!(c.key(2, 1), Some(a));
+        assert_eq!(c.key(0, 1), None);
+        assert_eq!(c.key(1, 0), None);
+        assert_eq!(c.candidates(), 4);
+        // The spill's files are gone.
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+    }
+
+    #[test]
+    fn the_clusters_do_not_depend_on_where_the_posts_sit() {
+        // A chain: x ~ y and y ~ z, but x and z too far apart to be a
+        // pair: y has the last k words of x changed, z k more before them.
+        let p = NearParams::default();
+        let sig = |t: &str| optgate_core::near::signature_plainly(&p, t);
+        let base: Vec<String> = (0..100).map(|i| format!("word{i}")).collect();
+        let chain = (1..30).find_map(|k| {
+            let x = base.join(" ");
+            let mut yv = base.clone();
+            yv[100 - k..].iter_mut().for_each(|w| w.push('y'));
+            let mut zv = yv.clone();
+            zv[100 - 2 * k..100 - k].iter_mut().for_each(|w| w.push('z'));
+            let (y, z) = (yv.join(" "), zv.join(" "));
+            let (sx, sy, sz) = (sig(&x), sig(&y), sig(&z));
+            (p.similar(&sx, &sy) && p.similar(&sy, &sz) && !p.similar(&sx, &sz)).then_some((x, y, z))
+        });
+        let (x, y, z) = chain.expect("a chain of three texts");
+        for order in [[&x, &y, &z], [&x, &z, &y], [&z, &x, &y], [&y, &z, &x]] {
+            let dir = tempfile::tempdir().expect("dir");
+            let texts: Vec<&str> = order.iter().map(|s| s.as_str()).collect();
+            let spill = spill_of(dir.path(), &[&texts[..1], &texts[1..]]);
+            let c = spill.clusters(2).expect("clusters");
+            let k = c.key(0, 0).expect("a candidate");
+            assert_eq!(c.key(1, 0), Some(k), "{order:?}");
+            assert_eq!(c.key(1, 1), Some(k), "{order:?}");
+        }
+    }
+
+    #[test]
+    fn similar_pairs_are_counted_once_with_their_places() {
+        let dir = tempfile::tempdir().expect("dir");
+        let spill = spill_of(dir.path(), &[&[A, B], &[C, A_TYPO]]);
+        let (n, shown) = spill.similar_pairs(2, 5).expect("pairs");
+        assert_eq!(n, 1);
+        assert_eq!(shown, vec![((0, 0), (1, 1))]);
+        let dir = tempfile::tempdir().expect("dir");
+        let spill = spill_of(dir.path(), &[&[A, B], &[C]]);
+        assert_eq!(spill.similar_pairs(2, 5).expect("pairs").0, 0);
+    }
+
+    #[test]
+    fn a_unit_with_no_signature_file_has_no_posts() {
+        let dir = tempfile::tempdir().expect("dir");
+        let spill = spill_of(dir.path(), &[&[A], &[], &[A]]);
+        let c = spill.clusters(3).expect("clusters");
+        assert_eq!(c.key(0, 0), c.key(2, 0));
+        assert!(c.key(0, 0).is_some());
+    }
+}
