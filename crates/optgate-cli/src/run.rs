@@ -385,12 +385,13 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         sync: Some(syncer.queue()),
     };
     let scanner = config.pii.enabled.then(|| Scanner::new(&config.pii));
-    let spill = match dedup {
-        DedupMode::Exact | DedupMode::Near if !dedup_pending => Some(pool.install(|| {
-            KeySpill::create(&staging.dir, plan.rows(), config.dedup.near_params())
-        })?),
-        _ => None,
-    };
+    let spill =
+        match dedup {
+            DedupMode::Exact | DedupMode::Near if !dedup_pending => Some(pool.install(|| {
+                KeySpill::create(&staging.dir, plan.rows(), config.dedup.near_params())
+            })?),
+            _ => None,
+        };
     let mut outcomes: Vec<UnitOutcome> = pool.install(|| {
         plan.units
             .par_iter()

@@ -438,9 +438,17 @@ mod tests {
         assert!(toml::from_str::<DedupConfig>("mode = \"fuzzy\"").is_err());
         assert!(toml::from_str::<DedupConfig>("mode = \"exact\"\nband = 4").is_err());
         let near: DedupConfig =
-            toml::from_str("mode = \"near\"\nbands = 4\nrows = 32\nshingle = \"words\"").expect("parses");
-        assert_eq!(near.near_params().map(|p| (p.bands, p.rows, p.permutations)), Some((4, 32, 128)));
-        assert_eq!(near.near_params().map(|p| p.shingle), Some(ShingleKind::Words));
+            toml::from_str("mode = \"near\"\nbands = 4\nrows = 32\nshingle = \"words\"")
+                .expect("parses");
+        assert_eq!(
+            near.near_params()
+                .map(|p| (p.bands, p.rows, p.permutations)),
+            Some((4, 32, 128))
+        );
+        assert_eq!(
+            near.near_params().map(|p| p.shingle),
+            Some(ShingleKind::Words)
+        );
         assert!(near.check().is_ok());
         assert!(c.near_params().is_none());
         let wrong: DedupConfig = toml::from_str("mode = \"near\"\nbands = 40").expect("parses");

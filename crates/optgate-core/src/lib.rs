@@ -33,16 +33,16 @@
 
 pub mod dates;
 pub mod dedup;
-pub mod near;
 pub mod id;
+pub mod near;
 pub mod policy;
 pub mod reason;
 pub mod stages;
 pub mod tables;
 
 pub use dedup::{DedupConfig, DedupMode};
-pub use near::NearParams;
 pub use id::{ID_TYPES, IdColumn, IdKey, is_id_type, key_of_i64, key_of_i128, key_of_str};
+pub use near::NearParams;
 pub use policy::{ColumnNames, ConsentMode, Policy, PolicyConfig, PolicyError};
 pub use reason::{DropCounts, DropReason, ReasonSet};
 pub use stages::{

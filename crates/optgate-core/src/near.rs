@@ -271,29 +271,40 @@ impl Bits {
 }
 
 /// The signature computed the plain way, as verification does it: the
-/// shingles collected as strings into a set, then each hashed; for tests of
+/// text's characters (or words) listed with where each starts and ends, a
+/// shingle the text from the start of one to the end of the `shingle_size`-th,
+/// each shingle's hash kept if it is its bin's smallest so far. For tests of
 /// [`signature`] and for an independent check of a run's output.
 pub fn signature_plainly(params: &NearParams, normalised: &str) -> Vec<u32> {
     let n = params.shingle_size as usize;
-    let units: Vec<String> = match params.shingle {
-        ShingleKind::Chars => normalised.chars().map(String::from).collect(),
-        ShingleKind::Words => normalised.split(' ').map(String::from).collect(),
-    };
-    let joiner = match params.shingle {
-        ShingleKind::Chars => "",
-        ShingleKind::Words => " ",
-    };
-    let shingles: std::collections::BTreeSet<String> = if units.len() <= n {
-        std::iter::once(normalised.to_owned()).collect()
-    } else {
-        units.windows(n).map(|w| w.join(joiner)).collect()
+    let spans: Vec<(usize, usize)> = match params.shingle {
+        ShingleKind::Chars => normalised
+            .char_indices()
+            .map(|(i, c)| (i, i + c.len_utf8()))
+            .collect(),
+        ShingleKind::Words => {
+            let mut spans = Vec::new();
+            let mut start = 0;
+            for word in normalised.split(' ') {
+                spans.push((start, start + word.len()));
+                start += word.len() + 1;
+            }
+            spans
+        }
     };
     let k = params.permutations as usize;
     let mut mins: Vec<Option<u64>> = vec![None; k];
-    for s in &shingles {
-        let h = xxh3_64_with_seed(s.as_bytes(), params.seed);
+    let mut take = |shingle: &str| {
+        let h = xxh3_64_with_seed(shingle.as_bytes(), params.seed);
         let b = ((h as u128 * k as u128) >> 64) as usize;
         mins[b] = Some(mins[b].map_or(h, |m| m.min(h)));
+    };
+    if spans.len() <= n {
+        take(normalised);
+    } else {
+        for w in spans.windows(n) {
+            take(&normalised[w[0].0..w[n - 1].1]);
+        }
     }
     (0..k)
         .map(|b| match mins[b] {
@@ -357,7 +368,10 @@ mod tests {
             ..p
         };
         assert_eq!(p.agreeing_needed(), 96);
-        let p = NearParams { threshold: 1.0, ..p };
+        let p = NearParams {
+            threshold: 1.0,
+            ..p
+        };
         assert_eq!(p.agreeing_needed(), 128);
     }
 
@@ -368,11 +382,26 @@ mod tests {
         for bad in [
             NearParams { bands: 17, ..ok },
             NearParams { rows: 0, ..ok },
-            NearParams { permutations: 0, ..ok },
-            NearParams { shingle_size: 0, ..ok },
-            NearParams { threshold: 0.0, ..ok },
-            NearParams { threshold: 1.5, ..ok },
-            NearParams { threshold: f64::NAN, ..ok },
+            NearParams {
+                permutations: 0,
+                ..ok
+            },
+            NearParams {
+                shingle_size: 0,
+                ..ok
+            },
+            NearParams {
+                threshold: 0.0,
+                ..ok
+            },
+            NearParams {
+                threshold: 1.5,
+                ..ok
+            },
+            NearParams {
+                threshold: f64::NAN,
+                ..ok
+            },
         ] {
             assert!(bad.check().is_err(), "{bad:?}");
         }
@@ -381,14 +410,31 @@ mod tests {
     #[test]
     fn a_copy_with_a_small_edit_is_similar_and_another_text_is_not() {
         let p = NearParams::default();
-        let a = "Selling my old bike, barely used, blue frame and new tyres. Call <PHONE> after six.";
-        let typo = "Selling my old bkie, barely used, blue frame and new tyres. Call <PHONE> after six.";
+        let a =
+            "Selling my old bike, barely used, blue frame and new tyres. Call <PHONE> after six.";
+        let typo =
+            "Selling my old bkie, barely used, blue frame and new tyres. Call <PHONE> after six.";
         let tag = "Selling my old bike, barely used, blue frame and new tyres. Call <PHONE> after six. #deal";
-        let other = "The council meets on Tuesday to talk about the new cycle lanes on the high street.";
-        assert!(p.similar(&sig(&p, a), &sig(&p, typo)), "{}", jaccard_estimate(&p, a, typo));
-        assert!(p.similar(&sig(&p, a), &sig(&p, tag)), "{}", jaccard_estimate(&p, a, tag));
+        let other =
+            "The council meets on Tuesday to talk about the new cycle lanes on the high street.";
+        assert!(
+            p.similar(&sig(&p, a), &sig(&p, typo)),
+            "{}",
+            jaccard_estimate(&p, a, typo)
+        );
+        assert!(
+            p.similar(&sig(&p, a), &sig(&p, tag)),
+            "{}",
+            jaccard_estimate(&p, a, tag)
+        );
         assert!(jaccard_estimate(&p, a, other) < 0.2);
-        assert_eq!(sig(&p, a), sig(&p, "SELLING my old bike,   barely used, blue frame and new tyres.\nCall <PHONE> after six."));
+        assert_eq!(
+            sig(&p, a),
+            sig(
+                &p,
+                "SELLING my old bike,   barely used, blue frame and new tyres.\nCall <PHONE> after six."
+            )
+        );
     }
 
     #[test]

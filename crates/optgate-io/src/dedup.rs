@@ -34,7 +34,6 @@ use rayon::prelude::*;
 use crate::error::{IoError, Result};
 use crate::ledger::LedgerBuilder;
 use crate::near::{Clusters, NearRuns, NearSpill};
-use optgate_core::NearParams;
 use crate::posts::{PostsPlan, WorkUnit};
 use crate::read::{ParquetSource, timestamp_micros};
 use crate::spill::{MAX_OPEN_FILES, Partitions, read_partition, take_partition};
@@ -42,6 +41,7 @@ use crate::unit::{
     UNIT_INPUT_KEY, UNIT_PII_KEY, decode_unit_input, encode_unit_input, encode_unit_pii, part_name,
 };
 use crate::write::{PartWriter, PlainColumns, WriteOptions};
+use optgate_core::NearParams;
 use optgate_core::policy::PostColumnNames;
 use optgate_core::{IdColumn, StrColumn};
 
@@ -266,16 +266,15 @@ impl KeySpill {
 
     /// Appends a record to its partition's run in `runs`, without making a
     /// [`KeyRecord`] (and so without copying its id).
-    pub fn push(
-        &self,
-        runs: &mut Runs,
-        key: u128,
-        created: i64,
-        unit: u32,
-        row: u32,
-        id: &str,
-    ) {
-        push_record(&mut runs.keys[self.partition(key)], key, created, unit, row, id);
+    pub fn push(&self, runs: &mut Runs, key: u128, created: i64, unit: u32, row: u32, id: &str) {
+        push_record(
+            &mut runs.keys[self.partition(key)],
+            key,
+            created,
+            unit,
+            row,
+            id,
+        );
     }
 
     /// Pushes ([`KeySpill::push`]) the key record of each row of a batch, by

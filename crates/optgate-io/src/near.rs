@@ -560,11 +560,16 @@ mod tests {
         spill
     }
 
-    const A: &str = "Selling my old bike, barely used, blue frame and new tyres. Call <PHONE> after six.";
-    const A_TYPO: &str = "Selling my old bkie, barely used, blue frame and new tyres. Call <PHONE> after six.";
-    const A_TAG: &str = "Selling my old bike, barely used, blue frame and new tyres. Call <PHONE> after six. #deal";
-    const B: &str = "The council meets on Tuesday to talk about the new cycle lanes on the high street.";
-    const C: &str = "Our choir sings at the cathedral on Sunday evening; tickets at the door, all welcome.";
+    const A: &str =
+        "Selling my old bike, barely used, blue frame and new tyres. Call <PHONE> after six.";
+    const A_TYPO: &str =
+        "Selling my old bkie, barely used, blue frame and new tyres. Call <PHONE> after six.";
+    const A_TAG: &str =
+        "Selling my old bike, barely used, blue frame and new tyres. Call <PHONE> after six. #deal";
+    const B: &str =
+        "The council meets on Tuesday to talk about the new cycle lanes on the high street.";
+    const C: &str =
+        "Our choir sings at the cathedral on Sunday evening; tickets at the door, all welcome.";
 
     #[test]
     fn copies_across_units_form_one_cluster_and_other_texts_none() {
@@ -594,10 +599,13 @@ mod tests {
             let mut yv = base.clone();
             yv[100 - k..].iter_mut().for_each(|w| w.push('y'));
             let mut zv = yv.clone();
-            zv[100 - 2 * k..100 - k].iter_mut().for_each(|w| w.push('z'));
+            zv[100 - 2 * k..100 - k]
+                .iter_mut()
+                .for_each(|w| w.push('z'));
             let (y, z) = (yv.join(" "), zv.join(" "));
             let (sx, sy, sz) = (sig(&x), sig(&y), sig(&z));
-            (p.similar(&sx, &sy) && p.similar(&sy, &sz) && !p.similar(&sx, &sz)).then_some((x, y, z))
+            (p.similar(&sx, &sy) && p.similar(&sy, &sz) && !p.similar(&sx, &sz))
+                .then_some((x, y, z))
         });
         let (x, y, z) = chain.expect("a chain of three texts");
         for order in [[&x, &y, &z], [&x, &z, &y], [&z, &x, &y], [&y, &z, &x]] {

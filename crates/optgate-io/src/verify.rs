@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use crate::error::{IoError, Result};
 use crate::hash::sha256_file;
 use crate::ledger;
+use crate::near::NearSpill;
 use crate::read::{ParquetSource, projected_position, timestamp_micros};
 use crate::spill::{MAX_OPEN_FILES, Partitions, take_partition};
 
@@ -318,10 +319,34 @@ pub fn verify_output_with(
         )?),
         _ => None,
     };
+    // Near mode: every output post's signature, made again the plain way.
+    let near_dir = match claim.near_dedup {
+        Some(_) => Some(
+            tempfile::Builder::new()
+                .prefix(".optgate-verify-near-")
+                .tempdir_in(
+                    claim
+                        .scratch
+                        .map_or_else(std::env::temp_dir, Path::to_path_buf),
+                )
+                .map_err(|source| IoError::Write {
+                    path: claim
+                        .scratch
+                        .map_or_else(std::env::temp_dir, Path::to_path_buf),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    let near_spill = match (claim.near_dedup, &near_dir) {
+        (Some(params), Some(dir)) => Some(NearSpill::create(dir.path(), claim.kept, params)?),
+        _ => None,
+    };
     let tallies: Vec<FileTally> = claim
         .outputs
         .par_iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(index, f)| {
             let path = claim.out_dir.join(&f.path);
             let mut t = FileTally::default();
             match sha256_file(&path) {
@@ -333,8 +358,11 @@ pub fn verify_output_with(
             {
                 t.unreadable = Some(e.to_string());
             }
+            let near = near_spill
+                .as_ref()
+                .map(|n| (n, u32::try_from(index).unwrap_or(u32::MAX)));
             if claim.exact_dedup && t.unreadable.is_none() {
-                match text_keys(&path, &cols.text, None) {
+                match text_keys(&path, &cols.text, None, near) {
                     Ok(keys) => t.text_keys = keys.into_iter().map(|(k, _)| k).collect(),
                     Err(e) => t.unreadable = Some(e.to_string()),
                 }
@@ -439,11 +467,35 @@ pub fn verify_output_with(
             .collect();
         findings.push(no_repeats(
             "no_exact_duplicates",
-            "no two output posts have the same text after normalisation ([dedup] mode exact)",
+            "no two output posts have the same text after normalisation ([dedup] mode exact or near)",
             &repeated_of(text_spill, &mut text_keys)?,
             |dup_keys| exact_text_duplicates(claim, cols, dup_keys),
         )?);
     }
+
+    if let Some(spill) = near_spill {
+        let params = *spill.params();
+        let (pairs, shown) = spill.similar_pairs(claim.outputs.len(), EXAMPLES)?;
+        let at =
+            |(unit, row): (u32, u32)| format!("{} row {row}", claim.outputs[unit as usize].path);
+        findings.push(Finding {
+            assertion: assertion(
+                "no_near_duplicates",
+                &format!(
+                    "no two output posts share a band of their signatures (made again) and agree on {} of its {} entries ([dedup] mode near)",
+                    params.agreeing_needed(),
+                    params.permutations
+                ),
+                0,
+                pairs,
+            ),
+            examples: shown
+                .into_iter()
+                .map(|(a, b)| format!("{} and {}", at(a), at(b)))
+                .collect(),
+        });
+    }
+    drop(near_dir);
 
     findings.extend(check_ledger(claim)?);
     Ok(Report {
@@ -633,11 +685,14 @@ fn text_keys(
     path: &Path,
     text: &str,
     only: Option<&[IdKey]>,
+    near: Option<(&NearSpill, u32)>,
 ) -> Result<Vec<(IdKey, Option<String>)>> {
     let src = ParquetSource::open(path)?;
     let index = src.column("posts", "text", text)?;
     let mut out = Vec::new();
     let mut scratch = Vec::new();
+    let mut near_runs = near.map(|(n, _)| n.runs());
+    let mut row = 0u32;
     for batch in src.read_columns(&[index])? {
         let batch = batch?;
         let column = StrColumn::new(batch.column(0)).ok_or_else(|| IoError::ColumnType {
@@ -647,10 +702,20 @@ fn text_keys(
             expected: "utf8",
         })?;
         for i in 0..batch.num_rows() {
+            let this_row = row;
+            row += 1;
             let Some(t) = column.get(i) else {
+                if let (Some((n, _)), Some(runs)) = (near, near_runs.as_mut()) {
+                    n.push_none(runs);
+                }
                 continue;
             };
             optgate_core::dedup::normalize_bytes(t, &mut scratch);
+            if let (Some((n, unit)), Some(runs)) = (near, near_runs.as_mut()) {
+                let normalised = std::str::from_utf8(&scratch).unwrap_or_default();
+                let sig = optgate_core::near::signature_plainly(n.params(), normalised);
+                n.push_signature(runs, &sig, unit, this_row);
+            }
             let key = xxhash_rust::xxh3::xxh3_64(&scratch);
             match only {
                 None => out.push((key, None)),
@@ -659,6 +724,9 @@ fn text_keys(
                 }
                 Some(_) => {}
             }
+        }
+        if let (Some((n, unit)), Some(runs)) = (near, near_runs.as_mut()) {
+            n.write_runs(runs, unit)?;
         }
     }
     Ok(out)
@@ -677,7 +745,7 @@ fn exact_text_duplicates(
     let mut examples = Vec::new();
     for f in claim.outputs {
         let path = claim.out_dir.join(&f.path);
-        let rows = text_keys(&path, &cols.text, Some(dup_keys))?;
+        let rows = text_keys(&path, &cols.text, Some(dup_keys), None)?;
         for (_, text) in rows {
             if !seen.insert(text.unwrap_or_default()) {
                 dups += 1;
