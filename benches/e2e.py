@@ -9,7 +9,8 @@ under bench-data/), it runs alternately, in the same invocation:
          pool, and nothing else;
   full   `optgate run` with the sample's default policy and PII scrubbing;
   exact  the same with `[dedup] mode = "exact"` (unless --no-dedup): its
-         cost is the ratio to `full` within each alternating round.
+         cost is the ratio to `full` within each alternating round;
+  near   the same with `[dedup] mode = "near"` and its default settings.
 
 With --warehouse-python (a Python with pyarrow; `make bench` passes the one
 of .venv-readers), each generated sample is also re-written the way a
@@ -156,24 +157,30 @@ def bench_size(binary, posts, runs, threads, scratch, scaling, files=None,
     return results
 
 
-def with_exact_dedup(config):
-    """`config` with `[dedup] mode = "exact"`, written beside it (so that its
+# The dedup modes benchmarked against `full`, and the most each may add to
+# its time: "exact adds at most 10% to the run's time and near at most 60%"
+# (issue 25, DESIGN.md).
+DEDUP_MODES = {"exact": 1.10, "near": 1.60}
+
+
+def with_dedup(config, mode):
+    """`config` with `[dedup] mode = MODE`, written beside it (so that its
     relative paths hold); the config must not set [dedup] itself."""
     with open(config) as f:
         text = f.read()
     if "[dedup]" in text:
         sys.exit(f"bench: {config} sets [dedup]; pass --no-dedup to benchmark it as it is")
-    path = os.path.join(os.path.dirname(config), "config-dedup-exact.toml")
+    path = os.path.join(os.path.dirname(config), f"config-dedup-{mode}.toml")
     with open(path, "w") as f:
-        f.write(text + '\n[dedup]\nmode = "exact"\n')
+        f.write(text + f'\n[dedup]\nmode = "{mode}"\n')
     return path
 
 
 def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
     """Alternating floor and full runs of one config's inputs and policy, and
-    with `dedup`, full runs with exact deduplication."""
+    with `dedup`, full runs with each dedup mode."""
     out = os.path.join(scratch, "out")
-    exact_config = with_exact_dedup(config) if dedup else None
+    dedup_configs = {m: with_dedup(config, m) for m in DEDUP_MODES} if dedup else {}
 
     def floor(t):
         shutil.rmtree(out, ignore_errors=True)
@@ -189,8 +196,6 @@ def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
             m = json.load(f)
         return wall, rss, cpu, m
 
-    def exact(t):
-        return full(t, exact_config)
 
     # One untimed round of each warms the page cache and the binary.
     _, _, _, facts = floor(threads)
@@ -200,11 +205,13 @@ def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
     result = {"config": config, "posts": rows, "text_bytes": text_bytes, "kept": manifest["counts"]["kept"],
               "threads": threads, "runs": runs, "floor": [], "full": []}
     kinds = [("floor", floor), ("full", full)]
-    if dedup:
-        _, _, _, m = exact(threads)
-        result["exact"] = []
-        result["duplicates_removed"] = m["dedup"]["removed"]
-        kinds.append(("exact", exact))
+    for mode, mode_config in dedup_configs.items():
+        def run_mode(t, c=mode_config):
+            return full(t, c)
+        _, _, _, m = run_mode(threads)
+        result[mode] = []
+        result.setdefault("duplicates_removed", {})[mode] = m["dedup"]["removed"]
+        kinds.append((mode, run_mode))
     for i in range(runs):
         # Each round in another order, so that no kind always runs first.
         order = kinds[i % len(kinds):] + kinds[:i % len(kinds)]
@@ -236,9 +243,9 @@ def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
         }
     result["ratio_full_over_floor"] = summary(
         [f["wall_s"] / g["wall_s"] for f, g in zip(result["full"], result["floor"])])
-    if dedup:
-        result["ratio_exact_over_full"] = summary(
-            [e["wall_s"] / f["wall_s"] for e, f in zip(result["exact"], result["full"])])
+    for mode in dedup_configs:
+        result[f"ratio_{mode}_over_full"] = summary(
+            [e["wall_s"] / f["wall_s"] for e, f in zip(result[mode], result["full"])])
     if scaling:
         one = [r["wall_s"] for r in result["full_1_thread"]]
         many = [r["wall_s"] for r in result["full_n_threads"]]
@@ -276,14 +283,13 @@ def markdown(results, meta):
         lines += ["", "Inputs: " + "; ".join(f"**{i.split(':')[0]}**: {i.split(': ', 1)[1]}"
                                              for i in inputs) + "."]
     lines += ["",
-             "| posts | input | run | wall s | M posts/s | text MB/s | peak RSS MiB | CPU use | over floor, or (exact) over full |",
+             "| posts | input | run | wall s | M posts/s | text MB/s | peak RSS MiB | CPU use | over floor, or (dedup) over full |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        for name in [n for n in ("floor", "full", "exact") if n in r]:
+        for name in [n for n in ("floor", "full", *DEDUP_MODES) if n in r]:
             s = r[name + "_summary"]
-            ratio = {"full": lambda: fmt_range(r["ratio_full_over_floor"]),
-                     "exact": lambda: fmt_range(r["ratio_exact_over_full"]),
-                     "floor": lambda: ""}[name]()
+            ratio = ("" if name == "floor" else fmt_range(r["ratio_full_over_floor"])
+                     if name == "full" else fmt_range(r[f"ratio_{name}_over_full"]))
             label = r.get("input", GEN_INPUT).split(":")[0]
             lines.append(
                 f"| {r['posts']:,} | {label} | {name} | {fmt_range(s['wall_s'])} | "
@@ -303,10 +309,12 @@ def markdown(results, meta):
             lines.append(f"Scaling at {r['posts']:,} posts: {meta['threads']} threads over 1 "
                          f"thread, full run, per alternating pair: {fmt_range(r['scaling'])}×.")
     lines.append("")
-    if any("exact" in r for r in results):
-        lines.append("`exact` is `full` with `[dedup] mode = \"exact\"`; duplicates it removed: "
-                     + ", ".join(f"{r['duplicates_removed']:,} of {r['kept']:,} kept"
-                                 for r in results if "exact" in r) + ".")
+    for mode in DEDUP_MODES:
+        if any(mode in r for r in results):
+            lines.append(f"`{mode}` is `full` with `[dedup] mode = \"{mode}\"`; duplicates it "
+                         "removed: " + ", ".join(
+                             f"{r['duplicates_removed'][mode]:,} of {r['kept']:,} kept"
+                             for r in results if mode in r) + ".")
     lines.append("Kept posts: " + ", ".join(f"{r['kept']:,} of {r['posts']:,}" for r in results)
                  + f"; text: " + ", ".join(f"{r['text_bytes'] / 1e6:,.0f} MB" for r in results)
                  + ".")
@@ -325,8 +333,6 @@ MIN_POSTS_PER_S = 2e6
 MAX_RATIO = 1.5
 MAX_RSS_GROWTH = 1.25
 MIN_SCALING = 1.8
-# "exact adds at most 10% to the run's time" (issue 25, DESIGN.md).
-MAX_EXACT_COST = 1.10
 
 
 def targets(results):
@@ -350,24 +356,26 @@ def targets(results):
         rows.append((f"full run within {MAX_RATIO:g}× the floor (full/floor ≤ {MAX_RATIO:g}), "
                      f"{r['posts']:,} posts, {label} input",
                      fmt_range(q), q["median"] <= MAX_RATIO))
-    for r in results:
-        if "exact" in r:
-            q = r["ratio_exact_over_full"]
-            label = r.get("input", GEN_INPUT).split(":")[0]
-            rows.append((f"exact dedup adds ≤ {100 * (MAX_EXACT_COST - 1):.0f}% to the run "
-                         f"(exact/full ≤ {MAX_EXACT_COST:g}), {r['posts']:,} posts, {label} input",
-                         fmt_range(q), q["median"] <= MAX_EXACT_COST))
+    for mode, cost in DEDUP_MODES.items():
+        for r in results:
+            if mode in r:
+                q = r[f"ratio_{mode}_over_full"]
+                label = r.get("input", GEN_INPUT).split(":")[0]
+                rows.append((f"{mode} dedup adds ≤ {100 * (cost - 1):.0f}% to the run "
+                             f"({mode}/full ≤ {cost:g}), {r['posts']:,} posts, {label} input",
+                             fmt_range(q), q["median"] <= cost))
     pair = smallest_and_largest(results)
-    if pair and all("exact" in x for x in pair):
-        a, b = pair
-        ra = a["exact_summary"]["peak_rss_bytes"]
-        rb = b["exact_summary"]["peak_rss_bytes"]
-        growth = rb["max"] / ra["max"]
-        rows.append((f"peak RSS with exact dedup, {b['posts']:,} posts within "
-                     f"{MAX_RSS_GROWTH:g}× of {a['posts']:,}",
-                     f"{growth:.2f}× by maxima ({rb['max'] / 2**20:.1f} against "
-                     f"{ra['max'] / 2**20:.1f} MiB)",
-                     growth <= MAX_RSS_GROWTH))
+    for mode in DEDUP_MODES:
+        if pair and all(mode in x for x in pair):
+            a, b = pair
+            ra = a[f"{mode}_summary"]["peak_rss_bytes"]
+            rb = b[f"{mode}_summary"]["peak_rss_bytes"]
+            growth = rb["max"] / ra["max"]
+            rows.append((f"peak RSS with {mode} dedup, {b['posts']:,} posts within "
+                         f"{MAX_RSS_GROWTH:g}× of {a['posts']:,}",
+                         f"{growth:.2f}× by maxima ({rb['max'] / 2**20:.1f} against "
+                         f"{ra['max'] / 2**20:.1f} MiB)",
+                         growth <= MAX_RSS_GROWTH))
     if pair:
         a, b = pair
         ra = a["full_summary"]["peak_rss_bytes"]
@@ -404,7 +412,7 @@ def main():
                    help="benchmark this config's inputs and policy instead of the generated "
                         "samples (repeat for several; --sizes is then ignored)")
     p.add_argument("--no-dedup", action="store_true",
-                   help="skip the runs with [dedup] mode = \"exact\"")
+                   help="skip the runs with [dedup] mode = \"exact\" and \"near\"")
     p.add_argument("--no-scaling", action="store_true",
                    help="skip the 1-thread against N-thread runs on the smallest size")
     p.add_argument("--require-targets", action="store_true",

@@ -577,7 +577,7 @@ fn near_dedup_removes_the_edited_copies_exact_mode_keeps() {
     let m = manifest(&near);
     assert_eq!(m["dedup"]["mode"], "near");
     assert_eq!(m["dedup"]["removed"], lost_near.len() as u64);
-    assert_eq!(m["dedup"]["near"]["bands"], 16);
+    assert_eq!(m["dedup"]["near"]["bands"], 12);
     assert_eq!(m["dedup"]["near"]["agreeing_needed"], 103);
     assert!(m["dedup"]["near"]["candidates"].as_u64().expect("n") >= lost_near.len() as u64);
     assert_checked(&m, "no_near_duplicates");

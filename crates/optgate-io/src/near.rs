@@ -1,7 +1,8 @@
 //! Near duplicates across every work unit ([`optgate_core::near`]).
 //!
 //! While the units are processed, each kept post's signature is appended to
-//! its unit's signature file (fixed size, at the post's row: a row with no
+//! its unit's signature file (a byte an entry, [`optgate_core::near::stored`],
+//! at the post's row: a row with no
 //! key gets zeros there and no band), and a record per band (the band's key,
 //! the unit and the row: 16 bytes) to a spill partitioned by the key's top
 //! bits. Once every unit is done:
@@ -24,7 +25,7 @@
 //!
 //! Memory: a band partition per thread; then a bit per kept post, a 4-byte
 //! rank per 64 posts, 4 bytes per marked post and one group's signatures.
-//! Disk: the signatures (4 bytes per permutation per post), 16 bytes per
+//! Disk: the signatures (a byte per permutation per post), 16 bytes per
 //! band per post, and the candidate groups.
 
 use std::collections::HashMap;
@@ -144,9 +145,7 @@ impl NearSpill {
 
     /// [`NearSpill::push`] with the signature made already.
     pub fn push_signature(&self, runs: &mut NearRuns, sig: &[u32], unit: u32, row: u32) {
-        for v in sig {
-            runs.signatures.extend_from_slice(&v.to_le_bytes());
-        }
+        runs.signatures.extend(sig.iter().map(|&v| v as u8));
         for band in 0..self.params.bands {
             let key = self.params.band_key(sig, band, &mut runs.key_scratch);
             let out = &mut runs.bands[self.partition(key)];
@@ -183,18 +182,28 @@ impl NearSpill {
     pub fn clusters(self, units: usize) -> Result<Clusters> {
         let params = self.params;
         let dir = self.dir.clone();
+        let t = std::time::Instant::now();
         let (bases, groups, marks) = self.candidates(units)?;
         let rank = Rank::new(marks);
+        tracing::debug!(
+            ms = t.elapsed().as_millis() as u64,
+            candidates = rank.members(),
+            "Near duplicates: candidate groups found."
+        );
+        let (mut n_groups, mut n_read, mut n_pairs) = (0u64, 0u64, 0u64);
         let mut uf = UnionFind::new(rank.members());
         let mut reader = SignatureReader::new(&dir, &bases, params.signature_bytes());
         for_each_group(&groups, |group| {
+            n_groups += 1;
             let members: Vec<u32> = group.iter().map(|&d| rank.of(d)).collect();
             let root = uf.find(members[0]);
             if members.iter().all(|&m| uf.find(m) == root) {
                 return Ok(());
             }
             let sigs = reader.read_group(group)?;
+            n_read += group.len() as u64;
             pairs_of_group(&sigs, |i, j, identical| {
+                n_pairs += 1;
                 let (a, b) = (members[i], members[j]);
                 if uf.find(a) != uf.find(b) && (identical || params.similar(&sigs[i], &sigs[j])) {
                     uf.union(a, b);
@@ -203,6 +212,13 @@ impl NearSpill {
             Ok(())
         })?;
         std::fs::remove_file(&groups).map_err(read_err(&groups))?;
+        tracing::debug!(
+            ms = t.elapsed().as_millis() as u64,
+            groups = n_groups,
+            read = n_read,
+            pairs = n_pairs,
+            "Near duplicates: clusters found."
+        );
         let roots = uf.roots();
         remove_signatures(&dir, units)?;
         Ok(Clusters { bases, rank, roots })
@@ -358,7 +374,7 @@ fn for_each_group(path: &Path, mut f: impl FnMut(&[u64]) -> Result<()>) -> Resul
 /// `sigs`: posts with identical signatures in a chain (`f(i, j, true)`),
 /// then every pair of the others, one of each identical set
 /// (`f(i, j, false)`). Any pair of the group is connected through these.
-fn pairs_of_group(sigs: &[Vec<u32>], mut f: impl FnMut(usize, usize, bool)) {
+fn pairs_of_group(sigs: &[Vec<u8>], mut f: impl FnMut(usize, usize, bool)) {
     let mut order: Vec<(u64, usize)> = sigs
         .iter()
         .enumerate()
@@ -412,11 +428,11 @@ impl<'a> SignatureReader<'a> {
         }
     }
 
-    fn read_group(&mut self, group: &[u64]) -> Result<Vec<Vec<u32>>> {
+    fn read_group(&mut self, group: &[u64]) -> Result<Vec<Vec<u8>>> {
         group.iter().map(|&d| self.read(d)).collect()
     }
 
-    fn read(&mut self, dense: u64) -> Result<Vec<u32>> {
+    fn read(&mut self, dense: u64) -> Result<Vec<u8>> {
         let (unit, row) = place(self.bases, dense);
         if self.open.len() >= MAX_OPEN_FILES as usize / 2 && !self.open.contains_key(&unit) {
             self.open.clear();
@@ -430,11 +446,7 @@ impl<'a> SignatureReader<'a> {
         };
         file.read_exact_at(&mut self.buf, u64::from(row) * self.bytes as u64)
             .map_err(read_err(&path))?;
-        Ok(self
-            .buf
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
-            .collect())
+        Ok(self.buf.clone())
     }
 }
 
@@ -592,7 +604,8 @@ mod tests {
         // A chain: x ~ y and y ~ z, but x and z too far apart to be a
         // pair: y has the last k words of x changed, z k more before them.
         let p = NearParams::default();
-        let sig = |t: &str| optgate_core::near::signature_plainly(&p, t);
+        let sig =
+            |t: &str| optgate_core::near::stored(&optgate_core::near::signature_plainly(&p, t));
         let base: Vec<String> = (0..100).map(|i| format!("word{i}")).collect();
         let chain = (1..30).find_map(|k| {
             let x = base.join(" ");
