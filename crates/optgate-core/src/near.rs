@@ -196,14 +196,23 @@ fn borrow_from(bin: u32, attempt: u32, seed: u64, k: u32) -> usize {
 /// the seed mixed in (one-to-one on shingles of one length, and a few times
 /// quicker than xxh3 on the 5-byte shingles of most text); for longer ones,
 /// xxh3-64.
+#[inline]
 pub fn shingle_hash(bytes: &[u8], seed: u64) -> u64 {
     if bytes.len() > 8 {
         return xxh3_64_with_seed(bytes, seed);
     }
-    let mut b = [0u8; 8];
-    b[..bytes.len()].copy_from_slice(bytes);
-    let mut z = u64::from_le_bytes(b) ^ seed;
-    z = z.wrapping_add((bytes.len() as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let x = bytes
+        .iter()
+        .rev()
+        .fold(0u64, |x, &b| (x << 8) | u64::from(b));
+    short_shingle_hash(x, bytes.len(), seed)
+}
+
+/// [`shingle_hash`] of the `len` (at most 8) bytes read little-endian as `x`.
+#[inline(always)]
+fn short_shingle_hash(x: u64, len: usize, seed: u64) -> u64 {
+    let mut z = x ^ seed;
+    z = z.wrapping_add((len as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -246,11 +255,13 @@ pub fn signature(
     scratch.any.clear();
     scratch.any.resize((k as usize).div_ceil(64), 0);
     let any = &mut scratch.any;
-    let mut add = |shingle: &[u8]| {
-        let h = shingle_hash(shingle, params.seed);
-        let b = bin_of(h, k);
+    let mut add_hash = |b: usize, h: u64| {
         mins[b] = mins[b].min(h);
         any[b / 64] |= 1 << (b % 64);
+    };
+    let mut add = |shingle: &[u8]| {
+        let h = shingle_hash(shingle, params.seed);
+        add_hash(bin_of(h, k), h);
     };
     let n = params.shingle_size as usize;
     let bounds = &mut scratch.bounds;
@@ -259,6 +270,29 @@ pub fn signature(
         ShingleKind::Chars if normalised.is_ascii() => {
             if normalised.len() <= n {
                 add(normalised);
+            } else if n <= 8 {
+                // Each window read as one word where eight bytes are left,
+                // masked to its n bytes.
+                let mask = if n == 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (8 * n)) - 1
+                };
+                let last = normalised.len() - n;
+                for i in 0..=last {
+                    let x = match normalised.get(i..i + 8) {
+                        Some(eight) => {
+                            u64::from_le_bytes(eight.try_into().expect("8 bytes")) & mask
+                        }
+                        None => normalised[i..i + n]
+                            .iter()
+                            .rev()
+                            .fold(0u64, |x, &b| (x << 8) | u64::from(b)),
+                    };
+                    let h = short_shingle_hash(x, n, params.seed);
+                    let b = bin_of(h, k);
+                    add_hash(b, h);
+                }
             } else {
                 for w in normalised.windows(n) {
                     add(w);
