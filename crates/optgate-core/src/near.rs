@@ -219,13 +219,12 @@ fn short_shingle_hash(x: u64, len: usize, seed: u64) -> u64 {
 }
 
 /// Attempts of each empty bin's borrowing held in a table.
-const BORROW_TABLE: usize = 4;
+const BORROW_TABLE: usize = 16;
 
 /// Reusable buffers for [`signature`].
 #[derive(Debug, Default)]
 pub struct SignatureScratch {
     mins: Vec<u64>,
-    any: Vec<u64>,
     bounds: Vec<u32>,
     /// The first [`BORROW_TABLE`] bins each bin borrows from, for these
     /// seed and permutations.
@@ -252,12 +251,10 @@ pub fn signature(
     let mins = &mut scratch.mins;
     mins.clear();
     mins.resize(k as usize, u64::MAX);
-    scratch.any.clear();
-    scratch.any.resize((k as usize).div_ceil(64), 0);
-    let any = &mut scratch.any;
+    // A bin whose smallest hash is u64::MAX counts as empty (as if no
+    // shingle fell in it), here and in `signature_plainly`.
     let mut add_hash = |b: usize, h: u64| {
         mins[b] = mins[b].min(h);
-        any[b / 64] |= 1 << (b % 64);
     };
     let mut add = |shingle: &[u8]| {
         let h = shingle_hash(shingle, params.seed);
@@ -331,23 +328,30 @@ pub fn signature(
             }
         }
     }
-    let any = &scratch.any;
-    let filled = |b: usize| any[b / 64] >> (b % 64) & 1 == 1;
+    let filled = |b: usize| mins[b] != u64::MAX;
     let table = &scratch.borrow;
     out.clear();
-    out.extend((0..k as usize).map(|b| {
+    out.resize(k as usize, 0);
+    for (b, slot) in out.iter_mut().enumerate() {
         if filled(b) {
-            return mins[b] as u32;
+            *slot = mins[b] as u32;
+            continue;
         }
-        let tabled = table[b * BORROW_TABLE..(b + 1) * BORROW_TABLE]
-            .iter()
-            .map(|&j| j as usize);
-        let hashed = (BORROW_TABLE as u32..).map(|a| borrow_from(b as u32, a, params.seed, k));
-        tabled
-            .chain(hashed)
-            .find(|&j| filled(j))
-            .map_or(0, |j| mins[j] as u32)
-    }));
+        let mut from = None;
+        for &j in &table[b * BORROW_TABLE..(b + 1) * BORROW_TABLE] {
+            if filled(j as usize) {
+                from = Some(j as usize);
+                break;
+            }
+        }
+        let j = from.unwrap_or_else(|| {
+            (BORROW_TABLE as u32..)
+                .map(|a| borrow_from(b as u32, a, params.seed, k))
+                .find(|&j| filled(j))
+                .expect("a text has a shingle")
+        });
+        *slot = mins[j] as u32;
+    }
 }
 
 /// The signature computed the plain way, as verification does it: the
@@ -385,6 +389,10 @@ pub fn signature_plainly(params: &NearParams, normalised: &str) -> Vec<u32> {
         for w in spans.windows(n) {
             take(&normalised[w[0].0..w[n - 1].1]);
         }
+    }
+    // A smallest hash of u64::MAX counts as none, as in `signature`.
+    for m in &mut mins {
+        *m = m.filter(|&m| m != u64::MAX);
     }
     (0..k)
         .map(|b| match mins[b] {

@@ -319,7 +319,7 @@ pub fn verify_output_with(
         )?),
         _ => None,
     };
-    // Near mode: every output post's signature, made again the plain way.
+    // Near mode: every output post's signature, made again from the file.
     let near_dir = match claim.near_dedup {
         Some(_) => Some(
             tempfile::Builder::new()
@@ -692,6 +692,8 @@ fn text_keys(
     let mut out = Vec::new();
     let mut scratch = Vec::new();
     let mut near_runs = near.map(|(n, _)| n.runs());
+    let mut near_scratch = optgate_core::near::SignatureScratch::default();
+    let mut sig = Vec::new();
     let mut row = 0u32;
     for batch in src.read_columns(&[index])? {
         let batch = batch?;
@@ -712,8 +714,7 @@ fn text_keys(
             };
             optgate_core::dedup::normalize_bytes(t, &mut scratch);
             if let (Some((n, unit)), Some(runs)) = (near, near_runs.as_mut()) {
-                let normalised = std::str::from_utf8(&scratch).unwrap_or_default();
-                let sig = optgate_core::near::signature_plainly(n.params(), normalised);
+                optgate_core::near::signature(n.params(), &scratch, &mut near_scratch, &mut sig);
                 n.push_signature(runs, &sig, unit, this_row);
             }
             let key = xxhash_rust::xxh3::xxh3_64(&scratch);
