@@ -33,7 +33,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use optgate_core::near::{NearParams, SignatureScratch, signature, signature_digest};
 use rayon::prelude::*;
@@ -190,28 +190,36 @@ impl NearSpill {
             candidates = rank.members(),
             "Near duplicates: candidate groups found."
         );
-        let (mut n_groups, mut n_read, mut n_pairs) = (0u64, 0u64, 0u64);
-        let mut uf = UnionFind::new(rank.members());
-        let mut reader = SignatureReader::new(&dir, &bases, params.signature_bytes());
-        for_each_group(&groups, |group| {
-            n_groups += 1;
-            let members: Vec<u32> = group.iter().map(|&d| rank.of(d)).collect();
-            let root = uf.find(members[0]);
-            if members.iter().all(|&m| uf.find(m) == root) {
-                return Ok(());
-            }
-            let sigs = reader.read_group(group)?;
-            n_read += group.len() as u64;
-            pairs_of_group(&sigs, |i, j, identical| {
-                n_pairs += 1;
-                let (a, b) = (members[i], members[j]);
-                if uf.find(a) != uf.find(b) && (identical || params.similar(&sigs[i], &sigs[j])) {
-                    uf.union(a, b);
-                }
-            });
-            Ok(())
+        let counters = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+        let uf = UnionFind::new(rank.members());
+        let bytes = params.signature_bytes();
+        for_each_chunk_of_groups(&groups, |chunk| {
+            chunk.par_iter().try_for_each_init(
+                || SignatureReader::new(&dir, &bases, bytes),
+                |reader, group| {
+                    counters[0].fetch_add(1, Ordering::Relaxed);
+                    let members: Vec<u32> = group.iter().map(|&d| rank.of(d)).collect();
+                    let root = uf.find(members[0]);
+                    if members.iter().all(|&m| uf.find(m) == root) {
+                        return Ok(());
+                    }
+                    let sigs = reader.read_group(group)?;
+                    counters[1].fetch_add(group.len() as u64, Ordering::Relaxed);
+                    pairs_of_group(&sigs, |i, j, identical| {
+                        counters[2].fetch_add(1, Ordering::Relaxed);
+                        let (a, b) = (members[i], members[j]);
+                        if uf.find(a) != uf.find(b)
+                            && (identical || params.similar(&sigs[i], &sigs[j]))
+                        {
+                            uf.union(a, b);
+                        }
+                    });
+                    Ok(())
+                },
+            )
         })?;
         std::fs::remove_file(&groups).map_err(read_err(&groups))?;
+        let [n_groups, n_read, n_pairs] = counters.map(AtomicU64::into_inner);
         tracing::debug!(
             ms = t.elapsed().as_millis() as u64,
             groups = n_groups,
@@ -235,26 +243,39 @@ impl NearSpill {
         let params = self.params;
         let dir = self.dir.clone();
         let (bases, groups, _) = self.candidates(units)?;
-        let mut reader = SignatureReader::new(&dir, &bases, params.signature_bytes());
-        let mut found = 0u64;
-        let mut shown = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for_each_group(&groups, |group| {
-            let sigs = reader.read_group(group)?;
-            pairs_of_group(&sigs, |i, j, identical| {
-                if !(identical || params.similar(&sigs[i], &sigs[j])) {
-                    return;
-                }
-                let pair = (group[i].min(group[j]), group[i].max(group[j]));
-                if seen.insert(pair) {
-                    found += 1;
-                    if shown.len() < examples {
-                        shown.push((place(&bases, pair.0), place(&bases, pair.1)));
+        let bytes = params.signature_bytes();
+        let similar: std::sync::Mutex<std::collections::BTreeSet<(u64, u64)>> =
+            std::sync::Mutex::default();
+        for_each_chunk_of_groups(&groups, |chunk| {
+            chunk.par_iter().try_for_each_init(
+                || SignatureReader::new(&dir, &bases, bytes),
+                |reader, group| {
+                    let sigs = reader.read_group(group)?;
+                    let mut found = Vec::new();
+                    pairs_of_group(&sigs, |i, j, identical| {
+                        if identical || params.similar(&sigs[i], &sigs[j]) {
+                            found.push((group[i].min(group[j]), group[i].max(group[j])));
+                        }
+                    });
+                    if !found.is_empty() {
+                        similar
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .extend(found);
                     }
-                }
-            });
-            Ok(())
+                    Ok(())
+                },
+            )
         })?;
+        let similar = similar
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let found = similar.len() as u64;
+        let shown = similar
+            .iter()
+            .take(examples)
+            .map(|&(a, b)| (place(&bases, a), place(&bases, b)))
+            .collect();
         std::fs::remove_file(&groups).map_err(read_err(&groups))?;
         remove_signatures(&dir, units)?;
         Ok((found, shown))
@@ -347,11 +368,19 @@ fn place(bases: &[u64], dense: u64) -> Place {
     (unit as u32, (dense - bases[unit]) as u32)
 }
 
-/// Calls `f` with each candidate group of the file at `path`, in order.
-fn for_each_group(path: &Path, mut f: impl FnMut(&[u64]) -> Result<()>) -> Result<()> {
+/// Posts of candidate groups read into memory at once, at most about.
+const GROUP_POSTS_IN_MEMORY: usize = 1 << 18;
+
+/// Calls `f` with the candidate groups of the file at `path`, in order, a
+/// chunk of about [`GROUP_POSTS_IN_MEMORY`] posts at a time.
+fn for_each_chunk_of_groups(
+    path: &Path,
+    mut f: impl FnMut(&[Vec<u64>]) -> Result<()>,
+) -> Result<()> {
     let file = File::open(path).map_err(read_err(path))?;
     let mut r = BufReader::with_capacity(1 << 20, file);
-    let mut group = Vec::new();
+    let mut chunk: Vec<Vec<u64>> = Vec::new();
+    let mut posts = 0usize;
     let mut word = [0u8; 8];
     loop {
         let mut len = [0u8; 4];
@@ -360,12 +389,22 @@ fn for_each_group(path: &Path, mut f: impl FnMut(&[u64]) -> Result<()>) -> Resul
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Err(e) => return Err(read_err(path)(e)),
         }
-        group.clear();
-        for _ in 0..u32::from_le_bytes(len) {
+        let n = u32::from_le_bytes(len) as usize;
+        let mut group = Vec::with_capacity(n);
+        for _ in 0..n {
             r.read_exact(&mut word).map_err(read_err(path))?;
             group.push(u64::from_le_bytes(word));
         }
-        f(&group)?;
+        posts += n;
+        chunk.push(group);
+        if posts >= GROUP_POSTS_IN_MEMORY {
+            f(&chunk)?;
+            chunk.clear();
+            posts = 0;
+        }
+    }
+    if !chunk.is_empty() {
+        f(&chunk)?;
     }
     Ok(())
 }
@@ -408,6 +447,9 @@ fn pairs_of_group(sigs: &[Vec<u8>], mut f: impl FnMut(usize, usize, bool)) {
     }
 }
 
+/// Signature files a reader keeps open, at most (one reader per thread).
+const OPEN_SIGNATURE_FILES: usize = 192;
+
 /// Reads signatures by dense index from the units' signature files.
 struct SignatureReader<'a> {
     dir: &'a Path,
@@ -434,8 +476,11 @@ impl<'a> SignatureReader<'a> {
 
     fn read(&mut self, dense: u64) -> Result<Vec<u8>> {
         let (unit, row) = place(self.bases, dense);
-        if self.open.len() >= MAX_OPEN_FILES as usize / 2 && !self.open.contains_key(&unit) {
-            self.open.clear();
+        if self.open.len() >= OPEN_SIGNATURE_FILES && !self.open.contains_key(&unit) {
+            // One out, any one: a unit's file is opened again if needed.
+            if let Some(&old) = self.open.keys().next() {
+                self.open.remove(&old);
+            }
         }
         let path = signature_path(self.dir, unit);
         let file = match self.open.entry(unit) {
@@ -488,42 +533,63 @@ impl Rank {
     }
 }
 
-/// Union-find over the marked posts, by rank; the smaller index is the root.
+/// Union-find over the marked posts, by rank, shared by the threads without
+/// a lock: a root is linked under the smaller root by compare-and-swap, so
+/// parents only ever point to smaller indices and no cycle can form; a
+/// thread that finds a stale root retries.
 struct UnionFind {
-    parent: Vec<u32>,
+    parent: Vec<AtomicU32>,
 }
 
 impl UnionFind {
     fn new(n: usize) -> Self {
         UnionFind {
-            parent: (0..n as u32).collect(),
+            parent: (0..n as u32).map(AtomicU32::new).collect(),
         }
     }
 
-    fn find(&mut self, mut x: u32) -> u32 {
-        while self.parent[x as usize] != x {
-            let p = self.parent[x as usize];
-            self.parent[x as usize] = self.parent[p as usize];
-            x = p;
+    fn find(&self, mut x: u32) -> u32 {
+        loop {
+            let p = self.parent[x as usize].load(Ordering::Acquire);
+            if p == x {
+                return x;
+            }
+            let gp = self.parent[p as usize].load(Ordering::Acquire);
+            if gp != p {
+                // Path halving; losing the race to another thread is harmless.
+                let _ = self.parent[x as usize].compare_exchange(
+                    p,
+                    gp,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+            }
+            x = gp;
         }
-        x
     }
 
-    fn union(&mut self, a: u32, b: u32) {
-        let (a, b) = (self.find(a), self.find(b));
-        if a != b {
-            let (lo, hi) = (a.min(b), a.max(b));
-            self.parent[hi as usize] = lo;
+    fn union(&self, a: u32, b: u32) {
+        loop {
+            let (ra, rb) = (self.find(a), self.find(b));
+            if ra == rb {
+                return;
+            }
+            let (lo, hi) = (ra.min(rb), ra.max(rb));
+            if self.parent[hi as usize]
+                .compare_exchange(hi, lo, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return;
+            }
         }
     }
 
     /// Each member's root.
-    fn roots(mut self) -> Vec<u32> {
-        for x in 0..self.parent.len() as u32 {
-            let r = self.find(x);
-            self.parent[x as usize] = r;
-        }
-        self.parent
+    fn roots(self) -> Vec<u32> {
+        let roots: Vec<u32> = (0..self.parent.len() as u32)
+            .map(|x| self.find(x))
+            .collect();
+        roots
     }
 }
 
