@@ -9,28 +9,31 @@
 //!
 //! 1. **Candidates.** Each band partition is read (one per thread at a
 //!    time) and sorted; every band key held by two posts or more is a
-//!    candidate group, written to disk, and its posts are marked in a bit
-//!    per kept post.
-//! 2. **Clusters.** The groups are read back in one pass over a union-find
-//!    of the marked posts only (4 bytes each). A group whose posts are all
-//!    joined already is passed over unread; otherwise its posts' signatures
-//!    are read from their files, identical ones joined, and every other
-//!    pair not joined yet is confirmed or not by its signatures. The
-//!    clusters are the connected components of the confirmed pairs, which
-//!    do not depend on the order the groups come in: a pair is only passed
-//!    over when its posts are already connected.
+//!    candidate group, and each of its posts a membership (post, group)
+//!    written to disk by ranges of posts; the posts are marked in a bit per
+//!    kept post.
+//! 2. **Clusters.** The memberships are joined with the signatures (sort
+//!    and merge, not a read per post: [`for_each_group`]), and the groups
+//!    are compared on every thread over a union-find of the marked posts
+//!    only (4 bytes each), shared without a lock. In a group whose posts
+//!    are all joined already nothing is compared; otherwise identical
+//!    signatures are joined, and every other pair not joined yet is
+//!    confirmed or not by its signatures. The clusters are the connected
+//!    components of the confirmed pairs, which do not depend on the order
+//!    the groups come in: a pair is only passed over when its posts are
+//!    already connected.
 //! 3. [`Clusters::key`] gives each post of a cluster the cluster's key, and
 //!    the exact machinery ([`crate::dedup`]) ranks each cluster's posts by
 //!    the survivor order, as it ranks the posts of one text.
 //!
 //! Memory: a band partition per thread; then a bit per kept post, a 4-byte
-//! rank per 64 posts, 4 bytes per marked post and one group's signatures.
+//! rank per 64 posts, 4 bytes per marked post, and per thread a range of
+//! signatures (8 MiB) or a partition of joined records (about 16 MiB).
 //! Disk: the signatures (a byte per permutation per post), 16 bytes per
-//! band per post, and the candidate groups.
+//! band per post, and the memberships (16 bytes) and joined records (16
+//! bytes and a signature) of the candidate groups.
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -192,38 +195,27 @@ impl NearSpill {
         );
         let counters = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
         let uf = UnionFind::new(rank.members());
-        let bytes = params.signature_bytes();
-        for_each_chunk_of_groups(&groups, |chunk| {
-            chunk.par_iter().try_for_each_init(
-                || SignatureReader::new(&dir, &bases, bytes),
-                |reader, group| {
-                    counters[0].fetch_add(1, Ordering::Relaxed);
-                    let members: Vec<u32> = group.iter().map(|&d| rank.of(d)).collect();
-                    let root = uf.find(members[0]);
-                    if members.iter().all(|&m| uf.find(m) == root) {
-                        return Ok(());
-                    }
-                    let sigs = reader.read_group(group)?;
-                    counters[1].fetch_add(group.len() as u64, Ordering::Relaxed);
-                    pairs_of_group(&sigs, |i, j, identical| {
-                        counters[2].fetch_add(1, Ordering::Relaxed);
-                        let (a, b) = (members[i], members[j]);
-                        if uf.find(a) != uf.find(b)
-                            && (identical || params.similar(&sigs[i], &sigs[j]))
-                        {
-                            uf.union(a, b);
-                        }
-                    });
-                    Ok(())
-                },
-            )
+        for_each_group(&dir, &params, &bases, groups, |group, sigs| {
+            counters[0].fetch_add(1, Ordering::Relaxed);
+            let members: Vec<u32> = group.iter().map(|&d| rank.of(d)).collect();
+            let root = uf.find(members[0]);
+            if members.iter().all(|&m| uf.find(m) == root) {
+                return;
+            }
+            counters[1].fetch_add(group.len() as u64, Ordering::Relaxed);
+            pairs_of_group(sigs, |i, j, identical| {
+                counters[2].fetch_add(1, Ordering::Relaxed);
+                let (a, b) = (members[i], members[j]);
+                if uf.find(a) != uf.find(b) && (identical || params.similar(sigs[i], sigs[j])) {
+                    uf.union(a, b);
+                }
+            });
         })?;
-        std::fs::remove_file(&groups).map_err(read_err(&groups))?;
         let [n_groups, n_read, n_pairs] = counters.map(AtomicU64::into_inner);
         tracing::debug!(
             ms = t.elapsed().as_millis() as u64,
             groups = n_groups,
-            read = n_read,
+            compared = n_read,
             pairs = n_pairs,
             "Near duplicates: clusters found."
         );
@@ -243,29 +235,21 @@ impl NearSpill {
         let params = self.params;
         let dir = self.dir.clone();
         let (bases, groups, _) = self.candidates(units)?;
-        let bytes = params.signature_bytes();
         let similar: std::sync::Mutex<std::collections::BTreeSet<(u64, u64)>> =
             std::sync::Mutex::default();
-        for_each_chunk_of_groups(&groups, |chunk| {
-            chunk.par_iter().try_for_each_init(
-                || SignatureReader::new(&dir, &bases, bytes),
-                |reader, group| {
-                    let sigs = reader.read_group(group)?;
-                    let mut found = Vec::new();
-                    pairs_of_group(&sigs, |i, j, identical| {
-                        if identical || params.similar(&sigs[i], &sigs[j]) {
-                            found.push((group[i].min(group[j]), group[i].max(group[j])));
-                        }
-                    });
-                    if !found.is_empty() {
-                        similar
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .extend(found);
-                    }
-                    Ok(())
-                },
-            )
+        for_each_group(&dir, &params, &bases, groups, |group, sigs| {
+            let mut found = Vec::new();
+            pairs_of_group(sigs, |i, j, identical| {
+                if identical || params.similar(sigs[i], sigs[j]) {
+                    found.push((group[i].min(group[j]), group[i].max(group[j])));
+                }
+            });
+            if !found.is_empty() {
+                similar
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .extend(found);
+            }
         })?;
         let similar = similar
             .into_inner()
@@ -276,15 +260,14 @@ impl NearSpill {
             .take(examples)
             .map(|&(a, b)| (place(&bases, a), place(&bases, b)))
             .collect();
-        std::fs::remove_file(&groups).map_err(read_err(&groups))?;
         remove_signatures(&dir, units)?;
         Ok((found, shown))
     }
 
     /// Step 1: the units' first dense index (by their signature files'
-    /// sizes), the file of candidate groups, and a bit per post marking
-    /// those in a group.
-    fn candidates(self, units: usize) -> Result<(Vec<u64>, PathBuf, Vec<u64>)> {
+    /// sizes), the candidate groups' memberships, and a bit per post
+    /// marking those in a group.
+    fn candidates(self, units: usize) -> Result<(Vec<u64>, Groups, Vec<u64>)> {
         let NearSpill {
             params, dir, bands, ..
         } = self;
@@ -302,29 +285,196 @@ impl NearSpill {
         }
         bases.push(total);
         let marks: Vec<AtomicU64> = (0..total.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
-        let groups = Partitions::create(&dir, "groups", 1)?;
+        // Posts whose signatures a thread holds at once when the groups
+        // are joined with them: a range of dense indices per partition.
+        let range = (SIGNATURE_BYTES_IN_MEMORY / sig_bytes)
+            .max(total.div_ceil(JOIN_PARTITIONS))
+            .max(1);
+        let members = Partitions::create(&dir, "members", total.div_ceil(range).max(1) as usize)?;
+        let memberships = AtomicU64::new(0);
         let bases_ref = &bases;
-        bands.finish()?.into_par_iter().try_for_each(|path| {
-            let mut records = take_partition(&path, decode_bands)?;
-            records.sort_unstable();
-            let mut out = Vec::new();
-            for run in records.chunk_by(|a, b| a.0 == b.0) {
-                if run.len() < 2 {
-                    continue;
+        let band_paths = bands.finish()?;
+        band_paths
+            .into_par_iter()
+            .enumerate()
+            .try_for_each(|(partition, path)| {
+                let mut records = take_partition(&path, decode_bands)?;
+                records.sort_unstable();
+                let mut runs = vec![Vec::new(); members.len()];
+                let mut group = (partition as u64) << 40;
+                for run in records.chunk_by(|a, b| a.0 == b.0) {
+                    if run.len() < 2 {
+                        continue;
+                    }
+                    memberships.fetch_add(run.len() as u64, Ordering::Relaxed);
+                    for &(_, unit, row) in run {
+                        let dense = bases_ref[unit as usize] + u64::from(row);
+                        marks[(dense / 64) as usize].fetch_or(1 << (dense % 64), Ordering::Relaxed);
+                        let out = &mut runs[(dense / range) as usize];
+                        out.extend_from_slice(&dense.to_le_bytes());
+                        out.extend_from_slice(&group.to_le_bytes());
+                    }
+                    group += 1;
                 }
-                out.extend_from_slice(&(run.len() as u32).to_le_bytes());
-                for &(_, unit, row) in run {
-                    let dense = bases_ref[unit as usize] + u64::from(row);
-                    marks[(dense / 64) as usize].fetch_or(1 << (dense % 64), Ordering::Relaxed);
-                    out.extend_from_slice(&dense.to_le_bytes());
-                }
-            }
-            groups.append(0, &out)
-        })?;
-        let path = groups.finish()?.remove(0);
+                members.append_runs(&mut runs)
+            })?;
+        let groups = Groups {
+            members: members.finish()?,
+            range,
+            memberships: memberships.into_inner(),
+        };
         let marks = marks.into_iter().map(AtomicU64::into_inner).collect();
-        Ok((bases, path, marks))
+        Ok((bases, groups, marks))
     }
+}
+
+/// Signature bytes a thread holds at once when it joins the groups'
+/// memberships with their signatures (a range of posts).
+const SIGNATURE_BYTES_IN_MEMORY: u64 = 8 << 20;
+
+/// Partitions of memberships, and of joined groups, at most (past that, a
+/// partition holds more than its share of memory).
+const JOIN_PARTITIONS: u64 = 128;
+
+/// Joined records held in memory per thread, about, in bytes.
+const JOINED_BYTES_IN_MEMORY: u64 = 16 << 20;
+
+/// The candidate groups, as memberships (dense index, group) on disk,
+/// partitioned by ranges of `range` dense indices.
+struct Groups {
+    members: Vec<PathBuf>,
+    range: u64,
+    memberships: u64,
+}
+
+/// Calls `f` (from any thread) with each candidate group's posts (dense
+/// indices, in order) and their stored signatures.
+///
+/// A sort-merge join rather than a read per post: each partition of
+/// memberships is read with the signatures of its range of posts (read in
+/// one piece from each unit's file), and each membership goes out with its
+/// post's signature to a partition of joined records by group; each of
+/// those is then sorted by group and handed over, one group at a time.
+fn for_each_group(
+    dir: &Path,
+    params: &NearParams,
+    bases: &[u64],
+    groups: Groups,
+    f: impl Fn(&[u64], &[&[u8]]) + Sync,
+) -> Result<()> {
+    let bytes = params.signature_bytes();
+    let record = 16 + bytes as u64;
+    let parts = (groups.memberships * record)
+        .div_ceil(JOINED_BYTES_IN_MEMORY)
+        .clamp(1, JOIN_PARTITIONS) as usize;
+    let joined = Partitions::create(dir, "joined", parts)?;
+    let total = bases.last().copied().unwrap_or(0);
+    groups
+        .members
+        .into_par_iter()
+        .enumerate()
+        .try_for_each(|(p, path)| {
+            let lo = p as u64 * groups.range;
+            let hi = (lo + groups.range).min(total);
+            let members = take_partition(&path, decode_pairs)?;
+            if members.is_empty() {
+                return Ok(());
+            }
+            let sigs = read_signatures(dir, bases, lo..hi, bytes)?;
+            let mut runs = vec![Vec::new(); parts];
+            for (dense, group) in members {
+                let at = (dense - lo) as usize * bytes;
+                let out = &mut runs[(mix64(group) % parts as u64) as usize];
+                out.extend_from_slice(&group.to_le_bytes());
+                out.extend_from_slice(&dense.to_le_bytes());
+                out.extend_from_slice(&sigs[at..at + bytes]);
+            }
+            joined.append_runs(&mut runs)
+        })?;
+    joined.finish()?.into_par_iter().try_for_each(|path| {
+        let data = crate::spill::take_partition(&path, |b: &[u8]| {
+            b.len().is_multiple_of(record as usize).then(|| b.to_vec())
+        })?;
+        let mut rows: Vec<(u64, u64, usize)> = data
+            .chunks_exact(record as usize)
+            .enumerate()
+            .map(|(i, c)| {
+                let group = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
+                let dense = u64::from_le_bytes(c[8..16].try_into().expect("8 bytes"));
+                (group, dense, i)
+            })
+            .collect();
+        rows.sort_unstable();
+        let mut members = Vec::new();
+        let mut sigs: Vec<&[u8]> = Vec::new();
+        for run in rows.chunk_by(|a, b| a.0 == b.0) {
+            members.clear();
+            sigs.clear();
+            for &(_, dense, i) in run {
+                members.push(dense);
+                let at = i * record as usize + 16;
+                sigs.push(&data[at..at + bytes]);
+            }
+            f(&members, &sigs);
+        }
+        Ok(())
+    })
+}
+
+/// The stored signatures of the posts with dense indices `range`, read in
+/// one piece from each unit's file that holds some.
+fn read_signatures(
+    dir: &Path,
+    bases: &[u64],
+    range: std::ops::Range<u64>,
+    bytes: usize,
+) -> Result<Vec<u8>> {
+    let mut out = vec![0u8; (range.end - range.start) as usize * bytes];
+    let first = bases
+        .partition_point(|&b| b <= range.start)
+        .saturating_sub(1);
+    for unit in first..bases.len() - 1 {
+        let (start, end) = (bases[unit].max(range.start), bases[unit + 1].min(range.end));
+        if start >= range.end {
+            break;
+        }
+        if start >= end {
+            continue;
+        }
+        let path = signature_path(dir, unit as u32);
+        let file = File::open(&path).map_err(read_err(&path))?;
+        let to = (start - range.start) as usize * bytes;
+        file.read_exact_at(
+            &mut out[to..to + (end - start) as usize * bytes],
+            (start - bases[unit]) * bytes as u64,
+        )
+        .map_err(read_err(&path))?;
+    }
+    Ok(out)
+}
+
+fn decode_pairs(bytes: &[u8]) -> Option<Vec<(u64, u64)>> {
+    if !bytes.len().is_multiple_of(16) {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(16)
+            .map(|c| {
+                (
+                    u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
+                    u64::from_le_bytes(c[8..].try_into().expect("8 bytes")),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// A 64-bit mix (the splitmix64 finalizer), to spread groups over partitions.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 fn signature_path(dir: &Path, unit: u32) -> PathBuf {
@@ -368,52 +518,11 @@ fn place(bases: &[u64], dense: u64) -> Place {
     (unit as u32, (dense - bases[unit]) as u32)
 }
 
-/// Posts of candidate groups read into memory at once, at most about.
-const GROUP_POSTS_IN_MEMORY: usize = 1 << 18;
-
-/// Calls `f` with the candidate groups of the file at `path`, in order, a
-/// chunk of about [`GROUP_POSTS_IN_MEMORY`] posts at a time.
-fn for_each_chunk_of_groups(
-    path: &Path,
-    mut f: impl FnMut(&[Vec<u64>]) -> Result<()>,
-) -> Result<()> {
-    let file = File::open(path).map_err(read_err(path))?;
-    let mut r = BufReader::with_capacity(1 << 20, file);
-    let mut chunk: Vec<Vec<u64>> = Vec::new();
-    let mut posts = 0usize;
-    let mut word = [0u8; 8];
-    loop {
-        let mut len = [0u8; 4];
-        match r.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(read_err(path)(e)),
-        }
-        let n = u32::from_le_bytes(len) as usize;
-        let mut group = Vec::with_capacity(n);
-        for _ in 0..n {
-            r.read_exact(&mut word).map_err(read_err(path))?;
-            group.push(u64::from_le_bytes(word));
-        }
-        posts += n;
-        chunk.push(group);
-        if posts >= GROUP_POSTS_IN_MEMORY {
-            f(&chunk)?;
-            chunk.clear();
-            posts = 0;
-        }
-    }
-    if !chunk.is_empty() {
-        f(&chunk)?;
-    }
-    Ok(())
-}
-
 /// The pairs of a group's posts worth comparing, by their signatures
 /// `sigs`: posts with identical signatures in a chain (`f(i, j, true)`),
 /// then every pair of the others, one of each identical set
 /// (`f(i, j, false)`). Any pair of the group is connected through these.
-fn pairs_of_group(sigs: &[Vec<u8>], mut f: impl FnMut(usize, usize, bool)) {
+fn pairs_of_group(sigs: &[&[u8]], mut f: impl FnMut(usize, usize, bool)) {
     let mut order: Vec<(u64, usize)> = sigs
         .iter()
         .enumerate()
@@ -444,54 +553,6 @@ fn pairs_of_group(sigs: &[Vec<u8>], mut f: impl FnMut(usize, usize, bool)) {
         for &j in &distinct[x + 1..] {
             f(i, j, false);
         }
-    }
-}
-
-/// Signature files a reader keeps open, at most (one reader per thread).
-const OPEN_SIGNATURE_FILES: usize = 192;
-
-/// Reads signatures by dense index from the units' signature files.
-struct SignatureReader<'a> {
-    dir: &'a Path,
-    bases: &'a [u64],
-    bytes: usize,
-    open: HashMap<u32, File>,
-    buf: Vec<u8>,
-}
-
-impl<'a> SignatureReader<'a> {
-    fn new(dir: &'a Path, bases: &'a [u64], bytes: usize) -> Self {
-        SignatureReader {
-            dir,
-            bases,
-            bytes,
-            open: HashMap::new(),
-            buf: vec![0; bytes],
-        }
-    }
-
-    fn read_group(&mut self, group: &[u64]) -> Result<Vec<Vec<u8>>> {
-        group.iter().map(|&d| self.read(d)).collect()
-    }
-
-    fn read(&mut self, dense: u64) -> Result<Vec<u8>> {
-        let (unit, row) = place(self.bases, dense);
-        if self.open.len() >= OPEN_SIGNATURE_FILES && !self.open.contains_key(&unit) {
-            // One out, any one: a unit's file is opened again if needed.
-            if let Some(&old) = self.open.keys().next() {
-                self.open.remove(&old);
-            }
-        }
-        let path = signature_path(self.dir, unit);
-        let file = match self.open.entry(unit) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(File::open(&path).map_err(read_err(&path))?)
-            }
-        };
-        file.read_exact_at(&mut self.buf, u64::from(row) * self.bytes as u64)
-            .map_err(read_err(&path))?;
-        Ok(self.buf.clone())
     }
 }
 
