@@ -392,9 +392,17 @@ fn for_each_group(
             joined.append_runs(&mut runs)
         })?;
     joined.finish()?.into_par_iter().try_for_each(|path| {
-        let data = crate::spill::take_partition(&path, |b: &[u8]| {
-            b.len().is_multiple_of(record as usize).then(|| b.to_vec())
-        })?;
+        let data = std::fs::read(&path).map_err(read_err(&path))?;
+        std::fs::remove_file(&path).map_err(read_err(&path))?;
+        if !data.len().is_multiple_of(record as usize) {
+            return Err(IoError::Read {
+                path: path.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{} bytes that end within a record", data.len()),
+                ),
+            });
+        }
         let mut rows: Vec<(u64, u64, usize)> = data
             .chunks_exact(record as usize)
             .enumerate()
