@@ -389,11 +389,12 @@ pub(crate) fn near_params_of(
     let Some(r) = dedup.and_then(|d| d.near.as_ref()) else {
         return Ok(None);
     };
-    let shingle = match r.shingle.as_str() {
-        "chars" => optgate_core::near::ShingleKind::Chars,
-        "words" => optgate_core::near::ShingleKind::Words,
-        other => anyhow::bail!("dedup.near.shingle {other:?} is neither chars nor words"),
-    };
+    let shingle = optgate_core::near::ShingleKind::from_name(&r.shingle).ok_or_else(|| {
+        anyhow::anyhow!(
+            "dedup.near.shingle {:?} is neither chars nor words",
+            r.shingle
+        )
+    })?;
     let p = optgate_core::NearParams {
         shingle,
         shingle_size: r.shingle_size,
@@ -405,4 +406,17 @@ pub(crate) fn near_params_of(
     };
     p.check().map_err(|e| anyhow::anyhow!(e))?;
     Ok(Some(p))
+}
+
+/// The duplicate checks verification owes an output, by its manifest: no
+/// exact duplicates once deduplicated (and not left to a merge), and in near
+/// mode no near duplicates, by the recorded settings.
+pub(crate) fn dedup_checks(
+    m: &optgate_manifest::Manifest,
+) -> Result<(bool, Option<optgate_core::NearParams>), crate::exit::Failure> {
+    let done = m.dedup.as_ref().filter(|d| d.mode != "off" && !d.pending);
+    Ok((
+        done.is_some(),
+        near_params_of(done).map_err(crate::exit::Failure::input)?,
+    ))
 }

@@ -215,6 +215,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
         None => None,
     };
     drop(previous_keys);
+    let (exact_dedup, near_dedup) = crate::dedup_checks(&m)?;
     let claim = Claim {
         out_dir: &staging.dir,
         outputs: &outputs,
@@ -222,12 +223,8 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
         kept: m.counts.kept,
         dropped_by_reason: &m.counts.dropped_by_reason,
         scratch: Some(&staging.dir),
-        exact_dedup: m
-            .dedup
-            .as_ref()
-            .is_some_and(|d| d.mode != "off" && !d.pending),
-        near_dedup: crate::near_params_of(m.dedup.as_ref().filter(|d| !d.pending))
-            .map_err(Failure::input)?,
+        exact_dedup,
+        near_dedup,
     };
     let report = verify_output(&claim, &first.columns.posts, &first.policy, &loaded.tables)?;
     let verification = verified(&report.findings, "merged")?;

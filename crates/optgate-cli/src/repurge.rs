@@ -184,6 +184,7 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
         .entry("opted_out".into())
         .or_insert(0) += removed_rows;
     let dropped_by_reason: BTreeMap<String, u64> = m.counts.dropped_by_reason.clone();
+    let (exact_dedup, near_dedup) = crate::dedup_checks(&m)?;
     let claim = Claim {
         out_dir: &staging.dir,
         outputs: &outputs,
@@ -193,12 +194,8 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
         // Spill post-id keys into the staging directory rather than hold
         // them all: memory stays flat however large the output.
         scratch: Some(&staging.dir),
-        exact_dedup: m
-            .dedup
-            .as_ref()
-            .is_some_and(|d| d.mode != "off" && !d.pending),
-        near_dedup: crate::near_params_of(m.dedup.as_ref().filter(|d| !d.pending))
-            .map_err(Failure::input)?,
+        exact_dedup,
+        near_dedup,
     };
     syncer.wait()?;
     check_interrupted()?;

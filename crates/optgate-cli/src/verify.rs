@@ -119,6 +119,7 @@ pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
         ));
     }
     let temp = std::env::temp_dir();
+    let (exact_dedup, near_dedup) = crate::dedup_checks(m)?;
     let claim = Claim {
         out_dir: &ds.dir,
         outputs: &m.outputs,
@@ -128,12 +129,8 @@ pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
         // `--posts` compares every output key with the inputs' kept keys, so
         // it keeps them in memory; otherwise they spill to the temp directory.
         scratch: args.posts.is_none().then_some(temp.as_path()),
-        exact_dedup: m
-            .dedup
-            .as_ref()
-            .is_some_and(|d| d.mode != "off" && !d.pending),
-        near_dedup: crate::near_params_of(m.dedup.as_ref().filter(|d| !d.pending))
-            .map_err(Failure::input)?,
+        exact_dedup,
+        near_dedup,
     };
     let report =
         pool.install(|| verify_output(&claim, &ds.columns.posts, &ds.policy, &loaded.tables))?;

@@ -59,6 +59,13 @@ impl ShingleKind {
             ShingleKind::Words => "words",
         }
     }
+
+    /// The kind [`ShingleKind::name`] names.
+    pub fn from_name(name: &str) -> Option<ShingleKind> {
+        [ShingleKind::Chars, ShingleKind::Words]
+            .into_iter()
+            .find(|k| k.name() == name)
+    }
 }
 
 /// The settings of near-duplicate detection, as `[dedup]` gives them.
@@ -231,8 +238,12 @@ pub fn shingle_hash(bytes: &[u8], seed: u64) -> u64 {
 /// [`shingle_hash`] of the `len` (at most 8) bytes read little-endian as `x`.
 #[inline(always)]
 fn short_shingle_hash(x: u64, len: usize, seed: u64) -> u64 {
-    let mut z = x ^ seed;
-    z = z.wrapping_add((len as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    splitmix64((x ^ seed).wrapping_add((len as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+}
+
+/// The splitmix64 finalizer: a 64-bit mix, one to one.
+#[inline(always)]
+pub fn splitmix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)

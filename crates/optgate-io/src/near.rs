@@ -38,7 +38,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use optgate_core::near::{NearParams, SignatureScratch, signature, signature_digest};
+use optgate_core::near::{NearParams, SignatureScratch, signature, signature_digest, splitmix64};
 use rayon::prelude::*;
 use tracing::warn;
 
@@ -203,13 +203,15 @@ impl NearSpill {
                 return;
             }
             counters[1].fetch_add(group.len() as u64, Ordering::Relaxed);
+            let mut pairs = 0u64;
             pairs_of_group(sigs, |i, j, identical| {
-                counters[2].fetch_add(1, Ordering::Relaxed);
+                pairs += 1;
                 let (a, b) = (members[i], members[j]);
                 if uf.find(a) != uf.find(b) && (identical || params.similar(sigs[i], sigs[j])) {
                     uf.union(a, b);
                 }
             });
+            counters[2].fetch_add(pairs, Ordering::Relaxed);
         })?;
         let [n_groups, n_read, n_pairs] = counters.map(AtomicU64::into_inner);
         tracing::debug!(
@@ -384,7 +386,7 @@ fn for_each_group(
             let mut runs = vec![Vec::new(); parts];
             for (dense, group) in members {
                 let at = (dense - lo) as usize * bytes;
-                let out = &mut runs[(mix64(group) % parts as u64) as usize];
+                let out = &mut runs[(splitmix64(group) % parts as u64) as usize];
                 out.extend_from_slice(&group.to_le_bytes());
                 out.extend_from_slice(&dense.to_le_bytes());
                 out.extend_from_slice(&sigs[at..at + bytes]);
@@ -392,25 +394,12 @@ fn for_each_group(
             joined.append_runs(&mut runs)
         })?;
     joined.finish()?.into_par_iter().try_for_each(|path| {
-        let data = std::fs::read(&path).map_err(read_err(&path))?;
-        std::fs::remove_file(&path).map_err(read_err(&path))?;
-        if !data.len().is_multiple_of(record as usize) {
-            return Err(IoError::Read {
-                path: path.clone(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{} bytes that end within a record", data.len()),
-                ),
-            });
-        }
+        // Read once and kept: the rows point into it.
+        let data = crate::spill::take_records(&path, record as usize)?;
         let mut rows: Vec<(u64, u64, usize)> = data
             .chunks_exact(record as usize)
             .enumerate()
-            .map(|(i, c)| {
-                let group = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
-                let dense = u64::from_le_bytes(c[8..16].try_into().expect("8 bytes"));
-                (group, dense, i)
-            })
+            .map(|(i, c)| (u64_at(c, 0), u64_at(c, 8), i))
             .collect();
         rows.sort_unstable();
         let mut members = Vec::new();
@@ -461,28 +450,25 @@ fn read_signatures(
     Ok(out)
 }
 
-fn decode_pairs(bytes: &[u8]) -> Option<Vec<(u64, u64)>> {
-    if !bytes.len().is_multiple_of(16) {
-        return None;
-    }
-    Some(
-        bytes
-            .chunks_exact(16)
-            .map(|c| {
-                (
-                    u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
-                    u64::from_le_bytes(c[8..].try_into().expect("8 bytes")),
-                )
-            })
-            .collect(),
-    )
+/// Records of `size` bytes each, decoded by `f`; `None` if the bytes end
+/// within a record.
+fn decode_records<T>(bytes: &[u8], size: usize, f: impl Fn(&[u8]) -> T) -> Option<Vec<T>> {
+    bytes
+        .len()
+        .is_multiple_of(size)
+        .then(|| bytes.chunks_exact(size).map(f).collect())
 }
 
-/// A 64-bit mix (the splitmix64 finalizer), to spread groups over partitions.
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+fn u64_at(c: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(c[at..at + 8].try_into().expect("8 bytes"))
+}
+
+fn u32_at(c: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(c[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn decode_pairs(bytes: &[u8]) -> Option<Vec<(u64, u64)>> {
+    decode_records(bytes, 16, |c| (u64_at(c, 0), u64_at(c, 8)))
 }
 
 fn signature_path(dir: &Path, unit: u32) -> PathBuf {
@@ -501,20 +487,7 @@ fn remove_signatures(dir: &Path, units: usize) -> Result<()> {
 }
 
 fn decode_bands(bytes: &[u8]) -> Option<Vec<(u64, u32, u32)>> {
-    if !bytes.len().is_multiple_of(16) {
-        return None;
-    }
-    Some(
-        bytes
-            .chunks_exact(16)
-            .map(|c| {
-                let key = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
-                let unit = u32::from_le_bytes(c[8..12].try_into().expect("4 bytes"));
-                let row = u32::from_le_bytes(c[12..].try_into().expect("4 bytes"));
-                (key, unit, row)
-            })
-            .collect(),
-    )
+    decode_records(bytes, 16, |c| (u64_at(c, 0), u32_at(c, 8), u32_at(c, 12)))
 }
 
 /// A post's unit and row.

@@ -84,13 +84,34 @@ pub(crate) fn read_partition<T>(path: &Path, decode: impl FnOnce(&[u8]) -> Optio
         path: path.to_path_buf(),
         source,
     })?;
-    decode(&bytes).ok_or_else(|| IoError::Read {
+    decode(&bytes).ok_or_else(|| cut_short(path, bytes.len()))
+}
+
+fn cut_short(path: &Path, len: usize) -> IoError {
+    IoError::Read {
         path: path.to_path_buf(),
         source: std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("{} bytes that end within a record", bytes.len()),
+            format!("{len} bytes that end within a record"),
         ),
-    })
+    }
+}
+
+/// A partition of records of `size` bytes each, its bytes as they are (no
+/// copy), the file removed once read.
+pub(crate) fn take_records(path: &Path, size: usize) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|source| IoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !bytes.len().is_multiple_of(size) {
+        return Err(cut_short(path, bytes.len()));
+    }
+    std::fs::remove_file(path).map_err(|source| IoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(bytes)
 }
 
 /// [`read_partition`], the file removed once read.

@@ -321,21 +321,20 @@ pub fn verify_output_with(
     };
     // Near mode: every output post's signature, made again from the file.
     let near_dir = match claim.near_dedup {
-        Some(_) => Some(
-            tempfile::Builder::new()
-                .prefix(".optgate-verify-near-")
-                .tempdir_in(
-                    claim
-                        .scratch
-                        .map_or_else(std::env::temp_dir, Path::to_path_buf),
-                )
-                .map_err(|source| IoError::Write {
-                    path: claim
-                        .scratch
-                        .map_or_else(std::env::temp_dir, Path::to_path_buf),
-                    source,
-                })?,
-        ),
+        Some(_) => {
+            let scratch = claim
+                .scratch
+                .map_or_else(std::env::temp_dir, Path::to_path_buf);
+            Some(
+                tempfile::Builder::new()
+                    .prefix(".optgate-verify-near-")
+                    .tempdir_in(&scratch)
+                    .map_err(|source| IoError::Write {
+                        path: scratch.clone(),
+                        source,
+                    })?,
+            )
+        }
         None => None,
     };
     let near_spill = match (claim.near_dedup, &near_dir) {
