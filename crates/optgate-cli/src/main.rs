@@ -389,6 +389,14 @@ pub(crate) fn near_params_of(
     let Some(r) = dedup.and_then(|d| d.near.as_ref()) else {
         return Ok(None);
     };
+    if r.signature != optgate_core::near::SIGNATURE {
+        anyhow::bail!(
+            "dedup.near.signature records signatures made another way than this optgate \
+             makes them ({:?}); its near duplicates cannot be checked or merged by this \
+             version: run again, or use the optgate that made it",
+            r.signature
+        );
+    }
     let shingle = optgate_core::near::ShingleKind::from_name(&r.shingle).ok_or_else(|| {
         anyhow::anyhow!(
             "dedup.near.shingle {:?} is neither chars nor words",

@@ -605,6 +605,23 @@ fn verification_finds_near_duplicates_left_in_the_output() {
     assert!(!o.status.success(), "{said}");
     assert!(said.contains("FAIL  no_near_duplicates"), "{said}");
     assert!(said.contains(" row "), "{said}");
+
+    // An output whose signatures were made another way is not checked by
+    // this one's: verification says so rather than pass or fail on noise.
+    let mut m = manifest(&near_out);
+    m["dedup"]["near"]["signature"] = serde_json::json!("k-permutation minhash");
+    rewrite_manifest(&near_out, &m);
+    let o = optgate()
+        .arg("verify")
+        .arg(&near_out)
+        .output()
+        .expect("starts");
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{said}");
+    assert!(
+        said.contains("dedup.near.signature") && said.contains("k-permutation minhash"),
+        "{said}"
+    );
 }
 
 /// Near settings that cannot work stop the run before it reads a post,

@@ -38,8 +38,11 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 /// How a signature is computed, as the manifest records it.
 pub const SIGNATURE: &str = "one-permutation minhash: each shingle hashed under the seed (a \
 splitmix64 finalizer of its bytes when they fit in 8, xxh3-64 otherwise), \
-the hash space cut into `permutations` bins by its top bits, each bin's smallest hash \
-(its low 32 bits), empty bins filled by optimal densification";
+the hash space cut into `permutations` bins by its top bits; stored: a byte a bin, \
+1 + (low 32 bits of its smallest hash × 255) >> 32, 0 for an empty bin; a pair confirmed \
+when the bins equal and filled reach ⌈threshold × the bins filled in either⌉; \
+band entries: the first bands × rows bins' smallest hashes (low 32 bits), \
+empty ones filled by optimal densification";
 
 /// What a shingle is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -138,27 +141,46 @@ impl NearParams {
         Ok(())
     }
 
-    /// Entries two signatures must share for their pair to be confirmed:
-    /// ⌈threshold × permutations⌉, computed so that 0.8 × 128 is 103 and
-    /// 0.75 × 128 is 96 (no floating-point excess rounds it up).
-    pub fn agreeing_needed(&self) -> u32 {
-        let exact = self.threshold * f64::from(self.permutations);
+    /// Bins two signatures must agree on for their pair to be confirmed
+    /// when `filled` bins are filled in one or the other: ⌈threshold ×
+    /// filled⌉ (at least 1), computed so that 0.8 × 128 is 103 and 0.75 ×
+    /// 128 is 96 (no floating-point excess rounds it up).
+    pub fn agreeing_needed_of(&self, filled: u32) -> u32 {
+        let exact = self.threshold * f64::from(filled);
         let needed = (exact - 1e-9).ceil();
-        (needed.max(1.0) as u32).min(self.permutations)
+        (needed.max(1.0) as u32).min(filled.max(1))
     }
 
-    /// Bytes of one signature as it is stored ([`stored`]).
+    /// [`NearParams::agreeing_needed_of`] every bin: what the manifest
+    /// records.
+    pub fn agreeing_needed(&self) -> u32 {
+        self.agreeing_needed_of(self.permutations)
+    }
+
+    /// Entries of a signature that its bands are made of.
+    pub fn banded(&self) -> usize {
+        self.bands as usize * self.rows as usize
+    }
+
+    /// Bytes of one signature as it is stored ([`Signature::bins`]).
     pub fn signature_bytes(&self) -> usize {
         self.permutations as usize
     }
 
-    /// Whether two stored signatures ([`stored`]) make a confirmed pair.
+    /// Whether two stored signatures ([`Signature::bins`]) make a confirmed
+    /// pair: the one-permutation estimate of their Jaccard similarity (the
+    /// bins on which they agree, of those filled in one or the other) is at
+    /// least the threshold. Empty bins are left out rather than densified:
+    /// on short texts, where most bins are empty, densified copies make the
+    /// estimate noisier (`make dedup-eval`, real posts).
     pub fn similar(&self, a: &[u8], b: &[u8]) -> bool {
-        agreeing(a, b) >= self.agreeing_needed()
+        let Agreement { agreeing, filled } = agreeing(a, b);
+        agreeing >= self.agreeing_needed_of(filled)
     }
 
-    /// The key of band `band` of `signature`: the xxh3-64, under the seed,
-    /// of the band's index and its entries (little-endian u32s).
+    /// The key of band `band` of a signature's band entries
+    /// ([`Signature::banded`]): the xxh3-64, under the seed, of the band's
+    /// index and its entries (little-endian u32s).
     pub fn band_key(&self, signature: &[u32], band: u32, scratch: &mut Vec<u8>) -> u64 {
         let rows = self.rows as usize;
         let start = band as usize * rows;
@@ -174,34 +196,62 @@ impl NearParams {
     }
 }
 
-/// Entries on which two stored signatures agree: eight at a time, the
-/// zero bytes of their exclusive or counted by the carry-free bit trick
-/// (a byte's high bit is set after the addition only if one of its low
-/// seven bits, or its own high bit, was).
-pub fn agreeing(a: &[u8], b: &[u8]) -> u32 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let (a8, a_rest) = a.as_chunks::<8>();
-    let (b8, b_rest) = b.as_chunks::<8>();
-    let words: u32 = a8
-        .iter()
-        .zip(b8)
-        .map(|(x, y)| {
-            let d = u64::from_le_bytes(*x) ^ u64::from_le_bytes(*y);
-            let nonzero = ((d & LOW7) + LOW7) | d;
-            (!(nonzero | LOW7)).count_ones()
-        })
-        .sum();
-    words
-        + a_rest
-            .iter()
-            .zip(b_rest)
-            .map(|(x, y)| u32::from(x == y))
-            .sum::<u32>()
+/// How two stored signatures compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Agreement {
+    /// Bins filled in both, with the same byte.
+    pub agreeing: u32,
+    /// Bins filled in one or the other.
+    pub filled: u32,
 }
 
-/// A signature as it is stored and compared: the low byte of each entry.
-pub fn stored(sig: &[u32]) -> Vec<u8> {
-    sig.iter().map(|&v| v as u8).collect()
+/// The high bit of each zero byte of `v` (carry-free: a byte's high bit is
+/// set after the addition only if one of its low seven bits was).
+#[inline(always)]
+fn zero_bytes(v: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((v & LOW7) + LOW7) | v | LOW7)
+}
+
+/// How two stored signatures agree, eight bins at a time.
+pub fn agreeing(a: &[u8], b: &[u8]) -> Agreement {
+    let (a8, a_rest) = a.as_chunks::<8>();
+    let (b8, b_rest) = b.as_chunks::<8>();
+    let (mut agreeing, mut empty) = (0u32, 0u32);
+    for (x, y) in a8.iter().zip(b8) {
+        let (x, y) = (u64::from_le_bytes(*x), u64::from_le_bytes(*y));
+        let (zx, zy) = (zero_bytes(x), zero_bytes(y));
+        agreeing += (zero_bytes(x ^ y) & !zx).count_ones();
+        empty += (zx & zy).count_ones();
+    }
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        agreeing += u32::from(x == y && *x != 0);
+        empty += u32::from(*x == 0 && *y == 0);
+    }
+    Agreement {
+        agreeing,
+        filled: a.len().min(b.len()) as u32 - empty,
+    }
+}
+
+/// A bin's stored byte: 0 when it is empty, else its smallest hash's low
+/// 32 bits scaled to 1..=255.
+#[inline(always)]
+fn stored_byte(min: u64) -> u8 {
+    // Without a branch: whether a bin is empty is a coin toss for short
+    // texts, which the branch predictor loses.
+    let byte = 1 + ((u64::from(min as u32) * 255) >> 32) as u8;
+    byte * u8::from(min != u64::MAX)
+}
+
+/// A text's signature.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signature {
+    /// A byte a bin, as stored and compared ([`NearParams::similar`]).
+    pub bins: Vec<u8>,
+    /// The first bands × rows bins' smallest hashes (low 32 bits), empty
+    /// ones filled by densification: what the bands are made of.
+    pub banded: Vec<u32>,
 }
 
 /// The bin of the 64-bit hash space `h` falls in, of `k`: its top bits,
@@ -261,6 +311,10 @@ pub struct SignatureScratch {
     /// seed and permutations.
     borrow: Vec<u16>,
     borrow_for: Option<(u64, u32)>,
+    /// The bin each bin's entry is taken from.
+    source: Vec<u16>,
+    /// The bins still empty, in a round of densification.
+    pending: Vec<u16>,
 }
 
 /// The signature of a normalised text, into `out` (cleared first).
@@ -268,7 +322,7 @@ pub fn signature(
     params: &NearParams,
     normalised: &[u8],
     scratch: &mut SignatureScratch,
-    out: &mut Vec<u32>,
+    out: &mut Signature,
 ) {
     let k = params.permutations;
     if scratch.borrow_for != Some((params.seed, k)) {
@@ -359,30 +413,54 @@ pub fn signature(
             }
         }
     }
+    out.bins.clear();
+    out.bins.extend(mins.iter().map(|&m| stored_byte(m)));
+    // The band entries. Densification, a round per attempt over the bins
+    // still empty rather than a loop per bin: whether a bin is filled is a
+    // coin toss the branch predictor loses, so each round moves a bin on
+    // without a branch (its source taken by a conditional move, the
+    // still-empty kept by advancing a cursor by 0 or 1). The result is the
+    // loop per bin's: each empty bin takes the first filled bin of its
+    // borrowing order.
+    let banded = params.banded();
     let filled = |b: usize| mins[b] != u64::MAX;
     let table = &scratch.borrow;
-    out.clear();
-    out.resize(k as usize, 0);
-    for (b, slot) in out.iter_mut().enumerate() {
-        if filled(b) {
-            *slot = mins[b] as u32;
-            continue;
-        }
-        let mut from = None;
-        for &j in &table[b * BORROW_TABLE..(b + 1) * BORROW_TABLE] {
-            if filled(j as usize) {
-                from = Some(j as usize);
-                break;
-            }
-        }
-        let j = from.unwrap_or_else(|| {
-            (BORROW_TABLE as u32..)
-                .map(|a| borrow_from(b as u32, a, params.seed, k))
-                .find(|&j| filled(j))
-                .expect("a text has a shingle")
-        });
-        *slot = mins[j] as u32;
+    let (source, pending) = (&mut scratch.source, &mut scratch.pending);
+    source.clear();
+    source.extend(0..banded as u16);
+    pending.clear();
+    pending.resize(banded, 0);
+    let mut left = 0;
+    for b in 0..banded {
+        pending[left] = b as u16;
+        left += usize::from(!filled(b));
     }
+    for attempt in 0..BORROW_TABLE {
+        if left == 0 {
+            break;
+        }
+        let mut still = 0;
+        for i in 0..left {
+            let b = usize::from(pending[i]);
+            let j = table[b * BORROW_TABLE + attempt];
+            let hit = filled(usize::from(j));
+            source[b] = if hit { j } else { source[b] };
+            pending[still] = b as u16;
+            still += usize::from(!hit);
+        }
+        left = still;
+    }
+    // Bins whose tabled borrowings were all empty (a text of a few
+    // shingles): on along the same order.
+    for &b in &pending[..left] {
+        source[usize::from(b)] = (BORROW_TABLE as u32..)
+            .map(|a| borrow_from(u32::from(b), a, params.seed, k))
+            .find(|&j| filled(j))
+            .expect("a text has a shingle") as u16;
+    }
+    out.banded.clear();
+    out.banded
+        .extend(source.iter().map(|&j| mins[usize::from(j)] as u32));
 }
 
 /// The signature computed the plain way: the text's characters (or words)
@@ -390,7 +468,7 @@ pub fn signature(
 /// of one to the end of the `shingle_size`-th, each shingle's hash kept if it
 /// is its bin's smallest so far: the test oracle of [`signature`], which
 /// must give the same for every text.
-pub fn signature_plainly(params: &NearParams, normalised: &str) -> Vec<u32> {
+pub fn signature_plainly(params: &NearParams, normalised: &str) -> Signature {
     let n = params.shingle_size as usize;
     let spans: Vec<(usize, usize)> = match params.shingle {
         ShingleKind::Chars => normalised
@@ -425,7 +503,11 @@ pub fn signature_plainly(params: &NearParams, normalised: &str) -> Vec<u32> {
     for m in &mut mins {
         *m = m.filter(|&m| m != u64::MAX);
     }
-    (0..k)
+    let bins = mins
+        .iter()
+        .map(|m| stored_byte(m.unwrap_or(u64::MAX)))
+        .collect();
+    let banded = (0..params.banded())
         .map(|b| match mins[b] {
             Some(m) => m as u32,
             None => {
@@ -439,7 +521,8 @@ pub fn signature_plainly(params: &NearParams, normalised: &str) -> Vec<u32> {
                 }
             }
         })
-        .collect()
+        .collect();
+    Signature { bins, banded }
 }
 
 /// A 128-bit key standing for a whole cluster (the component whose root
@@ -462,20 +545,21 @@ mod tests {
     use crate::dedup::normalize;
     use proptest::prelude::*;
 
-    fn sig(p: &NearParams, text: &str) -> Vec<u32> {
+    fn sig(p: &NearParams, text: &str) -> Signature {
         let mut n = String::new();
         normalize(text, &mut n);
-        let mut out = Vec::new();
+        let mut out = Signature::default();
         signature(p, n.as_bytes(), &mut SignatureScratch::default(), &mut out);
         out
     }
 
     fn jaccard_estimate(p: &NearParams, a: &str, b: &str) -> f64 {
-        f64::from(agreeing(&stored(&sig(p, a)), &stored(&sig(p, b)))) / f64::from(p.permutations)
+        let ag = agreeing(&sig(p, a).bins, &sig(p, b).bins);
+        f64::from(ag.agreeing) / f64::from(ag.filled)
     }
 
     fn alike(p: &NearParams, a: &str, b: &str) -> bool {
-        p.similar(&stored(&sig(p, a)), &stored(&sig(p, b)))
+        p.similar(&sig(p, a).bins, &sig(p, b).bins)
     }
 
     #[test]
@@ -492,6 +576,16 @@ mod tests {
             ..p
         };
         assert_eq!(p.agreeing_needed(), 128);
+        let p = NearParams {
+            threshold: 0.8,
+            ..p
+        };
+        assert_eq!(p.agreeing_needed_of(40), 32);
+        assert_eq!(p.agreeing_needed_of(41), 33);
+        assert_eq!(p.agreeing_needed_of(1), 1);
+        // Two signatures with no bin filled (rows without a text) never agree.
+        assert_eq!(p.agreeing_needed_of(0), 1);
+        assert!(!p.similar(&[0; 128], &[0; 128]));
     }
 
     #[test]
@@ -569,7 +663,8 @@ mod tests {
         let p = NearParams::default();
         assert_eq!(sig(&p, "ok"), sig(&p, "OK "));
         assert_ne!(sig(&p, "ok"), sig(&p, "no"));
-        assert_eq!(sig(&p, "").len(), 128);
+        assert_eq!(sig(&p, "").bins.len(), 128);
+        assert_eq!(sig(&p, "").banded.len(), 120);
         let w = NearParams {
             shingle: ShingleKind::Words,
             shingle_size: 3,
@@ -580,12 +675,16 @@ mod tests {
 
     proptest! {
         #[test]
-        fn agreement_counts_equal_bytes(
-            a in proptest::collection::vec(0u8..4, 0..70),
-            b in proptest::collection::vec(0u8..4, 0..70),
+        fn agreement_counts_equal_filled_bytes(
+            a in proptest::collection::vec(prop_oneof![Just(0u8), Just(1), Just(2), Just(255), any::<u8>()], 0..70),
+            b in proptest::collection::vec(prop_oneof![Just(0u8), Just(1), Just(2), Just(255), any::<u8>()], 0..70),
         ) {
             let n = a.len().min(b.len());
-            let plain = a[..n].iter().zip(&b[..n]).filter(|(x, y)| x == y).count() as u32;
+            let pairs = || a[..n].iter().zip(&b[..n]);
+            let plain = Agreement {
+                agreeing: pairs().filter(|(x, y)| x == y && **x != 0).count() as u32,
+                filled: pairs().filter(|(x, y)| **x != 0 || **y != 0).count() as u32,
+            };
             prop_assert_eq!(agreeing(&a[..n], &b[..n]), plain);
         }
     }
@@ -593,7 +692,7 @@ mod tests {
     #[test]
     fn band_keys_differ_by_band() {
         let p = NearParams::default();
-        let s = sig(&p, "the same text twice");
+        let s = sig(&p, "the same text twice").banded;
         let mut b = Vec::new();
         assert_ne!(p.band_key(&s, 0, &mut b), p.band_key(&s, 1, &mut b));
         assert_eq!(p.band_key(&s, 3, &mut b), p.band_key(&s.clone(), 3, &mut b));
@@ -616,7 +715,7 @@ mod tests {
             };
             let mut norm = String::new();
             normalize(&s, &mut norm);
-            let mut out = Vec::new();
+            let mut out = Signature::default();
             signature(&p, norm.as_bytes(), &mut SignatureScratch::default(), &mut out);
             prop_assert_eq!(out, signature_plainly(&p, &norm));
         }

@@ -1,9 +1,9 @@
 //! Near duplicates across every work unit ([`optgate_core::near`]).
 //!
 //! While the units are processed, each kept post's signature is appended to
-//! its unit's signature file (a byte an entry, [`optgate_core::near::stored`],
-//! at the post's row: a row with no
-//! key gets zeros there and no band), and a record per band (the band's key,
+//! its unit's signature file (a byte a bin, [`optgate_core::near::Signature`],
+//! at the post's row: a row with no key gets zeros there, empty bins, and
+//! no band), and a record per band (the band's key,
 //! the unit and the row: 16 bytes) to a spill partitioned by the key's top
 //! bits. Once every unit is done:
 //!
@@ -38,7 +38,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use optgate_core::near::{NearParams, SignatureScratch, signature, signature_digest, splitmix64};
+use optgate_core::near::{
+    NearParams, Signature, SignatureScratch, signature, signature_digest, splitmix64,
+};
 use rayon::prelude::*;
 use tracing::warn;
 
@@ -77,7 +79,7 @@ pub struct NearRuns {
     bands: Vec<Vec<u8>>,
     signatures: Vec<u8>,
     scratch: SignatureScratch,
-    signature: Vec<u32>,
+    signature: Signature,
     key_scratch: Vec<u8>,
 }
 
@@ -147,10 +149,12 @@ impl NearSpill {
     }
 
     /// [`NearSpill::push`] with the signature made already.
-    pub fn push_signature(&self, runs: &mut NearRuns, sig: &[u32], unit: u32, row: u32) {
-        runs.signatures.extend(sig.iter().map(|&v| v as u8));
+    pub fn push_signature(&self, runs: &mut NearRuns, sig: &Signature, unit: u32, row: u32) {
+        runs.signatures.extend_from_slice(&sig.bins);
         for band in 0..self.params.bands {
-            let key = self.params.band_key(sig, band, &mut runs.key_scratch);
+            let key = self
+                .params
+                .band_key(&sig.banded, band, &mut runs.key_scratch);
             let out = &mut runs.bands[self.partition(key)];
             out.extend_from_slice(&key.to_le_bytes());
             out.extend_from_slice(&unit.to_le_bytes());
@@ -712,8 +716,7 @@ mod tests {
         // A chain: x ~ y and y ~ z, but x and z too far apart to be a
         // pair: y has the last k words of x changed, z k more before them.
         let p = NearParams::default();
-        let sig =
-            |t: &str| optgate_core::near::stored(&optgate_core::near::signature_plainly(&p, t));
+        let sig = |t: &str| optgate_core::near::signature_plainly(&p, t).bins;
         let base: Vec<String> = (0..100).map(|i| format!("word{i}")).collect();
         let chain = (1..30).find_map(|k| {
             let x = base.join(" ");

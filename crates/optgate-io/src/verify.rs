@@ -481,7 +481,8 @@ pub fn verify_output_with(
             assertion: assertion(
                 "no_near_duplicates",
                 &format!(
-                    "no two output posts share a band of their signatures (made again) and agree on {} of its {} entries ([dedup] mode near)",
+                    "no two output posts share a band of their signatures (made again) and agree on {} of the bins filled in either ({} when all {} are; [dedup] mode near)",
+                    params.threshold,
                     params.agreeing_needed(),
                     params.permutations
                 ),
@@ -692,7 +693,7 @@ fn text_keys(
     let mut scratch = Vec::new();
     let mut near_runs = near.map(|(n, _)| n.runs());
     let mut near_scratch = optgate_core::near::SignatureScratch::default();
-    let mut sig = Vec::new();
+    let mut sig = optgate_core::near::Signature::default();
     let mut row = 0u32;
     for batch in src.read_columns(&[index])? {
         let batch = batch?;

@@ -99,7 +99,8 @@ pub struct NearRecord {
     pub rows: u32,
     /// The Jaccard similarity at which a candidate pair is confirmed.
     pub threshold: f64,
-    /// Entries two signatures must share to be confirmed.
+    /// Bins two signatures must agree on to be confirmed when every bin is
+    /// filled in one or the other (of fewer, ⌈threshold × their number⌉).
     pub agreeing_needed: u32,
     pub seed: u64,
     /// How a signature is computed.
