@@ -83,10 +83,12 @@ target/pii-eval/duckdb.%.jsonl: $(PII_EVAL)/%.jsonl $(PII_EVAL)/duckdb_spans.py 
 	@mkdir -p target/pii-eval
 	.venv-readers/bin/python $(PII_EVAL)/duckdb_spans.py $< $@.tmp && mv $@.tmp $@
 
-## Deduplication on duplicates planted the way social media makes them
-## (gen-sample --dedup-truth): optgate's exact mode, the same rule written in
-## Python, and datasketch's MinHashLSH (from PyPI, into .venv-dedup) on the
-## same scrubbed texts: precision, recall, recall per planted kind.
+## Deduplication on two frozen sets of real tweets (eval/dedup/SOURCES.md; truth:
+## shingle sets at least 0.8 similar, computed exactly) and on duplicates planted
+## the way social media makes them (gen-sample --dedup-truth): optgate's exact and
+## near modes, the exact rule written in Python, and datasketch's MinHashLSH (from
+## PyPI, into .venv-dedup) on the same scrubbed texts: precision, recall, recall
+## per planted kind.
 dedup-eval: .venv-dedup/.installed
 	$(CARGO) build --release -p optgate-cli
 	.venv-dedup/bin/python eval/dedup/dedup_eval.py --binary target/release/optgate --json target/dedup-eval/report.json
@@ -125,7 +127,7 @@ bench: .venv-readers/.installed
 
 ## Criterion benchmarks of each stage on its own (policy, stages, pii).
 bench-stages:
-	$(CARGO) bench -p optgate-benches --bench policy --bench stages --bench pii
+	$(CARGO) bench -p optgate-benches --bench policy --bench stages --bench pii --bench near
 
 ## Side tables at 10^6-10^8 ids: load time, bytes per id, lookups, prefilter.
 bench-tables:
