@@ -105,7 +105,7 @@ impl Default for NearParams {
     }
 }
 
-/// Signatures longer than this are refused: 4 KiB a post.
+/// Signatures longer than this are refused: 1 KiB a post.
 pub const MAX_PERMUTATIONS: u32 = 1024;
 
 impl NearParams {
@@ -382,15 +382,34 @@ pub fn signature(
             }
         }
         ShingleKind::Chars => {
-            let text = std::str::from_utf8(normalised).unwrap_or_default();
-            bounds.extend(text.char_indices().map(|(i, _)| i as u32));
+            // Where each character starts: every byte that is not a UTF-8
+            // continuation byte (the text is UTF-8, as `normalize` makes it).
+            bounds.extend(
+                normalised
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| (**b as i8) >= -0x40)
+                    .map(|(i, _)| i as u32),
+            );
             bounds.push(normalised.len() as u32);
             // bounds holds chars + 1 offsets.
             if bounds.len() - 1 <= n {
                 add(normalised);
             } else {
                 for w in bounds.windows(n + 1) {
-                    add(&normalised[w[0] as usize..w[n] as usize]);
+                    let (start, end) = (w[0] as usize, w[n] as usize);
+                    let len = end - start;
+                    // A shingle of up to 8 bytes read as one word where
+                    // eight bytes are left, as on the ASCII path.
+                    let h = match normalised.get(start..start + 8) {
+                        Some(eight) if len <= 8 => {
+                            let x = u64::from_le_bytes(eight.try_into().expect("8 bytes"))
+                                & (u64::MAX >> (64 - 8 * len));
+                            short_shingle_hash(x, len, params.seed)
+                        }
+                        _ => shingle_hash(&normalised[start..end], params.seed),
+                    };
+                    add_hash(bin_of(h, k), h);
                 }
             }
         }
