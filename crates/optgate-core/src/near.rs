@@ -708,6 +708,22 @@ mod tests {
         }
     }
 
+    proptest! {
+        #[test]
+        fn a_filled_bin_is_never_stored_as_empty(min in any::<u64>()) {
+            let byte = stored_byte(min);
+            prop_assert_eq!(byte == 0, min == u64::MAX);
+        }
+    }
+
+    #[test]
+    fn stored_bytes_span_one_to_255() {
+        assert_eq!(stored_byte(0), 1);
+        assert_eq!(stored_byte(u64::from(u32::MAX)), 255);
+        assert_eq!(stored_byte(u64::MAX - 1), 255);
+        assert_eq!(stored_byte(u64::MAX), 0);
+    }
+
     #[test]
     fn band_keys_differ_by_band() {
         let p = NearParams::default();
