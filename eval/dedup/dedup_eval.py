@@ -157,19 +157,25 @@ def read_duplicates(out):
     return edges
 
 
-def score(name, predicted, truth, ids, kinds, labels):
+def pairwise(name, predicted, truth_pairs, ids):
+    """A detector's clusters against the truth's pairs: the clusters, the
+    pairs they make, and the report row's pairwise precision and recall."""
     groups = predicted.groups(ids)
     pred_pairs = pairs(groups)
-    true_pairs = pairs(truth.groups(ids))
-    tp = len(pred_pairs & true_pairs)
+    tp = len(pred_pairs & truth_pairs)
     row = {
         "detector": name,
         "predicted_pairs": len(pred_pairs),
-        "true_pairs": len(true_pairs),
+        "true_pairs": len(truth_pairs),
         "precision": tp / len(pred_pairs) if pred_pairs else 1.0,
-        "recall": tp / len(true_pairs) if true_pairs else 1.0,
-        "by_kind": {},
+        "recall": tp / len(truth_pairs) if truth_pairs else 1.0,
     }
+    return groups, pred_pairs, row
+
+
+def score(name, predicted, truth, ids, kinds, labels):
+    groups, _, row = pairwise(name, predicted, pairs(truth.groups(ids)), ids)
+    row["by_kind"] = {}
 
     def cluster(i):
         return groups[predicted.find(i)]
@@ -216,8 +222,9 @@ def shingles(text):
     return {text[k:k + SHINGLE] for k in range(max(1, len(text) - SHINGLE + 1))}
 
 
-def datasketch_detectors(ids, norm):
-    """datasketch's two ways of finding near duplicates, as (name, clusters)."""
+def datasketch_detectors(ids, sets):
+    """datasketch's two ways of finding near duplicates, on the posts'
+    shingle sets, as (name, clusters)."""
     if MinHashLSH is None:
         sys.exit("dedup-eval: datasketch is not installed (make dedup-eval installs it)")
     lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
@@ -225,7 +232,7 @@ def datasketch_detectors(ids, norm):
     sketches = {}
     for i in ids:
         m = MinHash(num_perm=NUM_PERM, seed=1)
-        m.update_batch([s.encode("utf-8") for s in shingles(norm[i])])
+        m.update_batch([s.encode("utf-8") for s in sets[i]])
         sketches[i] = m
         lsh.insert(i, m)
         same.insert(i, m)
@@ -301,7 +308,7 @@ def evaluate(binary, posts, seed, work, reference=True):
     detectors = [("optgate exact", optgate_exact), ("python exact", python_exact),
                  ("optgate near", optgate_near)]
     if reference:
-        detectors += datasketch_detectors(ids, norm)
+        detectors += datasketch_detectors(ids, {i: shingles(norm[i]) for i in ids})
     rows = [score(n, c, truth, ids, kinds, labels) for n, c in detectors]
     same = pairs(optgate_exact.groups(ids)) == pairs(python_exact.groups(ids))
     return {"posts": len(ids), "generated": posts, "seed": seed,
@@ -361,18 +368,18 @@ def write_tweet_inputs(texts, inputs, files=8):
     }), os.path.join(inputs, "optouts.parquet"))
 
 
-def similar_pairs(ids, norm, threshold=THRESHOLD):
+def similar_pairs(sets, threshold=THRESHOLD):
     """Every pair of posts whose character shingle sets have a Jaccard
     similarity of at least `threshold`, computed exactly (no sketch): an
     all-pairs join with prefix filtering (Bayardo et al., 2007). Shingles are
     ordered rarest first; two sets with similarity t or more share a shingle
     among the first |x| - ceil(t|x|) + 1 of each, so probing every set's
-    prefix against the prefixes indexed before it finds every such pair."""
-    sets = {i: shingles(norm[i]) for i in ids}
+    prefix against the prefixes indexed before it finds every such pair.
+    `sets`: each post's shingle set, by id; returns {(a, b): similarity}."""
     freq = collections.Counter(s for v in sets.values() for s in v)
     index = collections.defaultdict(list)
     found = {}
-    for i in sorted(ids, key=lambda i: (len(sets[i]), i)):
+    for i in sorted(sets, key=lambda i: (len(sets[i]), i)):
         x = sets[i]
         prefix = sorted(x, key=lambda s: (freq[s], s))[: len(x) - math.ceil(threshold * len(x)) + 1]
         candidates = set()
@@ -383,11 +390,10 @@ def similar_pairs(ids, norm, threshold=THRESHOLD):
             y = sets[j]
             if len(y) < threshold * len(x):
                 continue
-            inter = len(x & y)
-            sim = inter / (len(x) + len(y) - inter)
+            sim = jaccard(x, y)
             if sim >= threshold:
                 found[(min(i, j), max(i, j))] = sim
-    return found, sets
+    return found
 
 
 def jaccard(x, y):
@@ -395,30 +401,24 @@ def jaccard(x, y):
     return inter / (len(x) + len(y) - inter)
 
 
-def score_real(name, predicted, truth, true_pairs, sets, ids):
+def score_real(name, predicted, truth_pairs, true_pairs, sets, ids):
     """Pairwise precision and recall of a detector's clusters against the
-    components of the truly similar pairs; the share of truly similar pairs
-    it puts in one cluster; and how similar the pairs it merges wrongly are."""
-    groups = predicted.groups(ids)
-    pred = pairs(groups)
-    truth_pairs = pairs(truth.groups(ids))
-    tp = len(pred & truth_pairs)
+    components of the truly similar pairs (`truth_pairs`); the share of the
+    truly similar pairs (`true_pairs`) it puts in one cluster; and how
+    similar the pairs it merges wrongly are."""
+    groups, pred, row = pairwise(name, predicted, truth_pairs, ids)
     wrong = pred - truth_pairs
     bins = collections.Counter()
     for a, b in wrong:
         sim = jaccard(sets[a], sets[b])
         bins["0.7-0.8" if sim >= 0.7 else "0.5-0.7" if sim >= 0.5 else "<0.5"] += 1
     direct = sum(1 for a, b in true_pairs if predicted.find(a) == predicted.find(b))
-    return {
-        "detector": name,
-        "predicted_pairs": len(pred),
-        "true_pairs": len(truth_pairs),
-        "precision": tp / len(pred) if pred else 1.0,
-        "recall": tp / len(truth_pairs) if truth_pairs else 1.0,
+    row.update({
         "similar_pairs_merged": direct / len(true_pairs) if true_pairs else 1.0,
         "wrong_pairs_by_similarity": dict(bins),
         "posts_removed": sum(len(g) - 1 for g in groups.values()),
-    }
+    })
+    return row
 
 
 def evaluate_real(binary, work, name="tweeteval", limit=None, reference=True):
@@ -436,20 +436,22 @@ def evaluate_real(binary, work, name="tweeteval", limit=None, reference=True):
     scrubbed = read_posts(outs["off"])
     ids = sorted(scrubbed)
     norm = {i: normal(scrubbed[i]) for i in ids}
-    true_pairs, sets = similar_pairs(ids, norm)
+    sets = {i: shingles(norm[i]) for i in ids}
+    true_pairs = similar_pairs(sets)
     truth = Clusters()
     for a, b in true_pairs:
         truth.union(a, b)
+    truth_pairs = pairs(truth.groups(ids))
     optgate_exact = ledger_clusters(outs["exact"])
     python_exact = rule_clusters(ids, norm)
     detectors = [("optgate exact", optgate_exact), ("python exact", python_exact),
                  ("optgate near", ledger_clusters(outs["near"]))]
     if reference:
-        detectors += datasketch_detectors(ids, norm)
-    rows = [score_real(n, c, truth, true_pairs, sets, ids) for n, c in detectors]
+        detectors += datasketch_detectors(ids, sets)
+    rows = [score_real(n, c, truth_pairs, true_pairs, sets, ids) for n, c in detectors]
     return {"set": name, "sha256": REAL_SETS[name][1],
             "tweets": len(texts), "posts": len(ids), "similar_pairs": len(true_pairs),
-            "true_pairs": len(pairs(truth.groups(ids))), "rows": rows,
+            "true_pairs": len(truth_pairs), "rows": rows,
             "optgate_equals_rule": pairs(optgate_exact.groups(ids))
             == pairs(python_exact.groups(ids))}
 
