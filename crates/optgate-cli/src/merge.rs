@@ -166,6 +166,8 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
             d.removed = n;
             d.clusters = done.clusters;
             d.pending = false;
+            d.keys = done.keys;
+            d.keys.sort_by(|a, b| a.path.cmp(&b.path));
             if let Some(n) = d.near.as_mut() {
                 n.candidates = done.candidates;
             }
@@ -225,6 +227,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
         scratch: Some(&staging.dir),
         exact_dedup,
         near_dedup,
+        keys: m.dedup.as_ref().map_or(&[], |d| &d.keys),
     };
     let report = verify_output(&claim, &first.columns.posts, &first.policy, &loaded.tables)?;
     let verification = verified(&report.findings, "merged")?;

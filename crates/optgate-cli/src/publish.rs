@@ -242,7 +242,7 @@ impl Staging {
             dir,
             published: false,
         };
-        for sub in ["", "data", "ledger", "registry"] {
+        for sub in ["", "data", "ledger", "keys", "registry"] {
             let d = staging.dir.join(sub);
             fs::create_dir_all(&d)
                 .and_then(|()| fs::set_permissions(&d, fs::Permissions::from_mode(DIR_MODE)))

@@ -196,6 +196,8 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
         scratch: Some(&staging.dir),
         exact_dedup,
         near_dedup,
+        // Not carried over (see below).
+        keys: &[],
     };
     syncer.wait()?;
     check_interrupted()?;
@@ -209,6 +211,12 @@ pub fn repurge(args: &RepurgeArgs) -> Result<(), Failure> {
     m.registry_check = registry_check;
     m.objection_latency = None;
     m.incremental = None;
+    // The keys files are not carried over: they list the purged authors'
+    // posts that were removed as duplicates, which the part files do not
+    // show, so the next incremental run processes every unit again.
+    if let Some(d) = m.dedup.as_mut() {
+        d.keys.clear();
+    }
     // The purged version is no longer exactly what the shards wrote.
     m.shard = None;
     m.repurge = Some(Repurge {

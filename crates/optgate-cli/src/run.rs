@@ -21,9 +21,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::anyhow;
+use optgate_core::policy::PostColumnNames;
 use optgate_core::{ConsentMode, DedupMode, DropCounts, DropReason, SideTables, prefilter_pays};
-use optgate_io::dedup::{KeySpill, write_unit};
-use optgate_io::incremental::{PreviousOutput, reuse_unit};
+use optgate_io::dedup::{KeySpill, Loser, Written, write_unit};
+use optgate_io::incremental::{
+    Finished, PreviousOutput, finish_reused, remove_unit_files, reuse_unit,
+};
 use optgate_io::read::rfc3339_micros;
 use optgate_io::registry::{OPTOUTS_KEYS, diff, first_objections, read_keys, write_keys};
 use optgate_io::side_tables::{
@@ -33,8 +36,8 @@ use optgate_io::verify::{Claim, Finding, verify_output};
 use optgate_io::{IoError, UnitOutcome, WriteOptions, plan_posts, process_unit, sha256_file};
 use optgate_manifest::{
     Counts, DedupRecord, Incremental, InputFile, Inputs, MANIFEST_VERSION, Manifest,
-    ObjectionLatency, PiiRecord, PolicyRecord, PostsLayout, RegistryCheck, RunInfo, Shard, Timings,
-    Tool, Verification, canonical_json_pretty, canonical_sha256,
+    ObjectionLatency, OutputFile, PiiRecord, PolicyRecord, PostsLayout, RegistryCheck, RunInfo,
+    Shard, Timings, Tool, Verification, canonical_json_pretty, canonical_sha256,
 };
 use optgate_pii::{Entity, EntityCounts, Scanner};
 use rayon::prelude::*;
@@ -330,11 +333,12 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                 Some("the consent registry changed")
             } else if tables.optouts.is_some() && new_objectors.is_none() {
                 Some("the previous output has no registry snapshot")
-            } else if dedup != DedupMode::Off {
-                // A new post may be a duplicate of one kept last night, or
-                // come before it; reusing last night's parts needs the
-                // keys of what they kept, which outputs do not hold yet.
-                Some("deduplication needs every post of every night")
+            } else if dedup == DedupMode::Near {
+                // A new post may be alike to one kept last night; reusing
+                // last night's parts would need their signatures, which
+                // outputs do not hold (exact mode's keys files do hold
+                // what reuse needs).
+                Some("near deduplication needs every post of every night")
             } else {
                 None
             };
@@ -364,6 +368,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
             .outputs
             .iter()
             .chain(&p.manifest.ledger)
+            .chain(p.manifest.dedup.iter().flat_map(|d| &d.keys))
             .map(|f| (f.path.as_str(), f))
             .collect(),
     });
@@ -385,13 +390,17 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         sync: Some(syncer.queue()),
     };
     let scanner = config.pii.enabled.then(|| Scanner::new(&config.pii));
-    let spill =
-        match dedup {
-            DedupMode::Exact | DedupMode::Near if !dedup_pending => Some(pool.install(|| {
-                KeySpill::create(&staging.dir, plan.rows(), config.dedup.near_params())
-            })?),
-            _ => None,
-        };
+    let spill = match dedup {
+        DedupMode::Exact | DedupMode::Near if !dedup_pending => Some(pool.install(|| {
+            KeySpill::create(
+                &staging.dir,
+                plan.rows(),
+                config.dedup.near_params(),
+                dedup == DedupMode::Exact,
+            )
+        })?),
+        _ => None,
+    };
     let mut outcomes: Vec<UnitOutcome> = pool.install(|| {
         plan.units
             .par_iter()
@@ -405,6 +414,10 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                         prev,
                         pf,
                         new_objectors.as_ref(),
+                        spill
+                            .as_ref()
+                            .filter(|_| dedup == DedupMode::Exact)
+                            .map(|s| (s, index)),
                         &staging.dir,
                         write_options.sync.as_ref(),
                     )?
@@ -432,25 +445,84 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     })?;
     bar.finish_and_clear();
     // The global phase: duplicates across every unit.
-    let (duplicate_ledgers, clusters, candidates) = match spill {
-        None => (vec![None; plan.units.len()], 0, 0),
+    let Deduplicated {
+        ledgers: duplicate_ledgers,
+        keys,
+        clusters,
+        candidates,
+        rewritten,
+        redone,
+        ..
+    } = match spill {
+        None => Deduplicated::none(plan.units.len()),
         Some(spill) => {
             let t_dedup = Instant::now();
-            let (ledgers, clusters, candidates) = pool.install(|| {
-                remove_duplicates(spill, &plan, &mut outcomes, &staging.dir, &write_options)
+            let mut done = pool.install(|| {
+                remove_duplicates(
+                    spill,
+                    &plan,
+                    &mut outcomes,
+                    &config.columns.posts,
+                    &staging.dir,
+                    &write_options,
+                )
             })?;
+            if !done.redo.is_empty() {
+                // Reused units that must be processed again: a post they
+                // lost now survives, and only their input holds its text.
+                let redo = std::mem::take(&mut done.redo);
+                let rows: u64 = redo.iter().map(|(i, _)| plan.units[*i].rows).sum();
+                let again = KeySpill::create(&staging.dir, rows, None, true)?;
+                let redone: Vec<(usize, UnitOutcome, Written)> = pool.install(|| {
+                    redo.into_par_iter()
+                        .map(|(index, losers)| {
+                            check_interrupted()?;
+                            let unit = &plan.units[index];
+                            remove_unit_files(&staging.dir, unit)?;
+                            let mut o = process_unit(
+                                &plan,
+                                unit,
+                                policy,
+                                &tables,
+                                scanner
+                                    .as_ref()
+                                    .map(|s| s as &dyn optgate_pii::TextScrubber),
+                                Some((&again, index)),
+                                &staging.dir,
+                                &write_options,
+                            )?;
+                            let w = write_spooled(
+                                &plan,
+                                unit,
+                                &mut o,
+                                &losers,
+                                &staging.dir,
+                                &write_options,
+                            )?;
+                            Ok((index, o, w))
+                        })
+                        .collect::<Result<_, Failure>>()
+                })?;
+                done.redone = redone.len() as u64;
+                for (index, o, w) in redone {
+                    outcomes[index] = o;
+                    done.ledgers[index] = w.ledger;
+                    done.keys[index] = w.keys;
+                }
+            }
             info!(
                 removed = outcomes
                     .iter()
                     .map(|o| o.counts.first_failing[DropReason::Duplicate as usize])
                     .sum::<u64>(),
-                clusters,
+                clusters = done.clusters,
                 ms = millis(t_dedup),
                 "Removed the duplicates."
             );
-            (ledgers, clusters, candidates)
+            done
         }
     };
+    let keys: Vec<OutputFile> = keys.into_iter().flatten().collect();
     let t_flush = Instant::now();
     let flushed = syncer.wait()?;
     debug!(
@@ -512,6 +584,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         scratch: Some(&staging.dir),
         exact_dedup: dedup != DedupMode::Off && !dedup_pending,
         near_dedup: config.dedup.near_params().filter(|_| !dedup_pending),
+        keys: &keys,
     };
     let verification = verified(
         &pool
@@ -612,7 +685,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         objection_latency,
         repurge: None,
         incremental: args.incremental.then(|| {
-            let reused = reused_units.load(std::sync::atomic::Ordering::Relaxed);
+            let reused = reused_units.load(std::sync::atomic::Ordering::Relaxed) - redone;
             Incremental {
                 previous_manifest_sha256: previous
                     .as_ref()
@@ -620,6 +693,8 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                     .unwrap_or_default(),
                 reused_units: reused,
                 reprocessed_units: plan.units.len() as u64 - reused,
+                rewritten_units: rewritten,
+                redone_units: redone,
                 full_reprocess_reason,
             }
         }),
@@ -631,6 +706,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
             removed: counts.first_failing[DropReason::Duplicate as usize],
             clusters,
             pending: dedup_pending,
+            keys,
             near: config
                 .dedup
                 .near_params()
@@ -676,56 +752,149 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     Ok(manifest)
 }
 
-/// Resolves the spill's clusters, then writes each unit's spool (of
-/// `outcomes`, one per unit of `plan`, in order) as its part file without
-/// its losers, units in parallel. Returns each unit's ledger file of
-/// duplicates, and the clusters.
+/// What the global phase made, per unit of the plan.
+struct Deduplicated {
+    /// Each unit's ledger of duplicates and keys file.
+    ledgers: Vec<Option<OutputFile>>,
+    keys: Vec<Option<OutputFile>>,
+    clusters: u64,
+    candidates: u64,
+    /// Reused units whose part was written again without new duplicates.
+    rewritten: u64,
+    /// Reused units processed again, after [`Deduplicated::redo`].
+    redone: u64,
+    /// Reused units to process again, with their losers: a post each lost
+    /// last time now survives.
+    redo: Vec<(usize, Vec<Loser>)>,
+}
+
+impl Deduplicated {
+    fn none(units: usize) -> Deduplicated {
+        Deduplicated {
+            ledgers: vec![None; units],
+            keys: vec![None; units],
+            clusters: 0,
+            candidates: 0,
+            rewritten: 0,
+            redone: 0,
+            redo: Vec::new(),
+        }
+    }
+}
+
+/// Writes the spool of the processed unit `o` without its `losers`, and
+/// counts them out of its kept posts.
+fn write_spooled(
+    plan: &optgate_io::PostsPlan,
+    unit: &optgate_io::WorkUnit,
+    o: &mut UnitOutcome,
+    losers: &[Loser],
+    out_dir: &Path,
+    options: &WriteOptions,
+) -> Result<Written, Failure> {
+    let Some(spooled) = o.spooled.take() else {
+        if !losers.is_empty() {
+            return Err(Failure::runtime(anyhow!(
+                "internal check failed: duplicates found in a unit that kept no post"
+            )));
+        }
+        return Ok(Written::default());
+    };
+    let w = write_unit(
+        plan,
+        unit,
+        &spooled,
+        losers,
+        &o.pii,
+        o.posts_changed,
+        out_dir,
+        options,
+    )?;
+    o.output = w.output.clone();
+    o.counts.drop_kept_n(DropReason::Duplicate, w.removed);
+    Ok(w)
+}
+
+/// Resolves the spill's clusters, then, units in parallel, writes each
+/// processed unit's spool (of `outcomes`, one per unit of `plan`, in order)
+/// as its part file without its losers, and brings each reused unit's files
+/// in line with its losers ([`finish_reused`]), or leaves it to be
+/// processed again ([`Deduplicated::redo`]).
 fn remove_duplicates(
     spill: KeySpill,
     plan: &optgate_io::PostsPlan,
     outcomes: &mut [UnitOutcome],
+    cols: &PostColumnNames,
     out_dir: &Path,
     options: &WriteOptions,
-) -> Result<(Vec<Option<optgate_manifest::OutputFile>>, u64, u64), Failure> {
+) -> Result<Deduplicated, Failure> {
     let units = plan.units.len();
     let resolution = spill.resolve(units)?;
-    let mut ledgers = Vec::with_capacity(units);
+    let mut done = Deduplicated::none(0);
     // A range of units at a time, its losers read from disk.
     for (r, range) in resolution.ranges().into_iter().enumerate() {
         let losers = resolution.losers_in(r)?;
         let by_unit = optgate_io::dedup::by_unit(&losers, range.clone());
         let written = outcomes[range.clone()]
             .par_iter_mut()
-            .zip(&plan.units[range])
+            .zip(&plan.units[range.clone()])
             .zip(by_unit)
             .map(|((o, unit), losers)| {
                 check_interrupted()?;
-                let Some(spooled) = o.spooled.take() else {
-                    if !losers.is_empty() {
-                        return Err(Failure::runtime(anyhow!(
-                            "internal check failed: duplicates found in a unit that kept no post"
-                        )));
-                    }
-                    return Ok(None);
+                let Some(reused) = o.reused.take() else {
+                    return Ok((
+                        write_spooled(plan, unit, o, losers, out_dir, options)?,
+                        false,
+                        false,
+                    ));
                 };
-                let w = write_unit(
+                let finished = finish_reused(
                     plan,
                     unit,
-                    &spooled,
+                    reused,
+                    o.output.take(),
                     losers,
                     &o.pii,
                     o.posts_changed,
+                    cols,
                     out_dir,
                     options,
                 )?;
-                o.output = w.output;
-                o.counts.drop_kept_n(DropReason::Duplicate, w.removed);
-                Ok(w.ledger)
+                match finished {
+                    Finished::Redo => Ok((Written::default(), false, true)),
+                    Finished::Files {
+                        output,
+                        duplicates,
+                        keys,
+                        rewritten,
+                    } => {
+                        o.output = output;
+                        o.counts
+                            .drop_kept_n(DropReason::Duplicate, losers.len() as u64);
+                        let w = Written {
+                            output: None,
+                            ledger: duplicates,
+                            keys: Some(keys),
+                            removed: losers.len() as u64,
+                        };
+                        Ok((w, rewritten, false))
+                    }
+                }
             })
             .collect::<Result<Vec<_>, Failure>>()?;
-        ledgers.extend(written);
+        let by_unit = optgate_io::dedup::by_unit(&losers, range.clone());
+        for ((index, (w, rewritten, redo)), losers) in range.zip(written).zip(by_unit) {
+            if redo {
+                done.redo.push((index, losers.to_vec()));
+            }
+            done.rewritten += u64::from(rewritten);
+            done.ledgers.push(w.ledger);
+            done.keys.push(w.keys);
+        }
     }
-    Ok((ledgers, resolution.clusters, resolution.candidates))
+    done.clusters = resolution.clusters;
+    done.candidates = resolution.candidates;
+    Ok(done)
 }
 
 /// One line per failed assertion, with a few of the posts or files behind it.

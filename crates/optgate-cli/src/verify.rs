@@ -131,6 +131,7 @@ pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
         scratch: args.posts.is_none().then_some(temp.as_path()),
         exact_dedup,
         near_dedup,
+        keys: m.dedup.as_ref().map_or(&[], |d| &d.keys),
     };
     let report =
         pool.install(|| verify_output(&claim, &ds.columns.posts, &ds.policy, &loaded.tables))?;

@@ -179,6 +179,9 @@ pub struct KeySpill {
     posts: u64,
     bits: u32,
     parts: Partitions,
+    /// Whether each unit's kept posts' keys are also kept in order, for its
+    /// keys file ([`crate::keys`]).
+    keep_keys: bool,
 }
 
 impl std::fmt::Debug for KeySpill {
@@ -203,7 +206,14 @@ impl KeySpill {
     /// records per thread (a power of two, at most [`MAX_OPEN_FILES`]; past
     /// 2^27 posts, 2^28 with one thread, a partition holds more, about 80
     /// bytes a post over 512). With `near`, near duplicates are found too.
-    pub fn create(scratch: &Path, posts: u64, near: Option<NearParams>) -> Result<KeySpill> {
+    /// With `keep_keys`, each unit's keys are also kept in order beside its
+    /// spool ([`KeySpill::kept_path`]), for its keys file.
+    pub fn create(
+        scratch: &Path,
+        posts: u64,
+        near: Option<NearParams>,
+        keep_keys: bool,
+    ) -> Result<KeySpill> {
         let dir = tempfile::Builder::new()
             .prefix(".optgate-dedup-")
             .tempdir_in(scratch)
@@ -233,7 +243,30 @@ impl KeySpill {
             posts,
             bits: n.ilog2(),
             parts,
+            keep_keys,
         })
+    }
+
+    /// Where the keys of the unit whose part is `name` are kept in order
+    /// (with `keep_keys`), until its keys file is written.
+    pub fn kept_path(&self, name: &str) -> PathBuf {
+        self.spools.path().join(format!("{name}.keys"))
+    }
+
+    /// Appends the keys kept in `runs` (with `keep_keys`) to `path`, and
+    /// empties them.
+    pub fn append_kept(&self, runs: &mut Runs, path: &Path) -> Result<()> {
+        let Some(kept) = runs.kept.as_mut().filter(|k| !k.is_empty()) else {
+            return Ok(());
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(write_err(path))?;
+        file.write_all(kept).map_err(write_err(path))?;
+        kept.clear();
+        Ok(())
     }
 
     /// Where the spool of the unit whose part is `name` goes.
@@ -261,6 +294,7 @@ impl KeySpill {
         Runs {
             keys: vec![Vec::new(); self.parts.len()],
             near: self.near.as_ref().map(NearSpill::runs),
+            kept: self.keep_keys.then(Vec::new),
         }
     }
 
@@ -302,11 +336,17 @@ impl KeySpill {
                 if let (Some(near), Some(nr)) = (&self.near, runs.near.as_mut()) {
                     near.push_none(nr);
                 }
+                if let Some(kept) = runs.kept.as_mut() {
+                    crate::keys::encode_raw(kept, None);
+                }
                 continue;
             };
             let key = optgate_core::dedup::exact_key(t, scratch);
             let row = u32::try_from(first_row + i as u64).unwrap_or(u32::MAX);
             self.push(runs, key, micros, unit, row, id);
+            if let Some(kept) = runs.kept.as_mut() {
+                crate::keys::encode_raw(kept, Some((key, micros, id)));
+            }
             if let (Some(near), Some(nr)) = (&self.near, runs.near.as_mut()) {
                 // `scratch` holds the normalised text the key was made of.
                 near.push(nr, scratch, unit, row);
@@ -341,6 +381,7 @@ impl KeySpill {
             spools,
             posts,
             bits,
+            keep_keys: _,
         } = self;
         let ranges = posts.div_ceil(LOSERS_IN_MEMORY).clamp(1, MAX_OPEN_FILES) as usize;
         let units_per_range = units.div_ceil(ranges).max(1);
@@ -408,6 +449,8 @@ impl KeySpill {
 pub struct Runs {
     keys: Vec<Vec<u8>>,
     near: Option<NearRuns>,
+    /// With `keep_keys`, the unit's raw keys in order ([`crate::keys`]).
+    kept: Option<Vec<u8>>,
 }
 
 fn partition_of(key: u128, bits: u32) -> usize {
@@ -503,6 +546,9 @@ impl std::fmt::Debug for Spool {
 pub struct Spooled {
     pub path: PathBuf,
     pub rows: u64,
+    /// The raw keys of its rows, in order, when its keys file is to be
+    /// written ([`KeySpill::kept_path`]).
+    pub keys: Option<PathBuf>,
 }
 
 fn ipc_write_err(path: &Path) -> impl Fn(arrow_schema::ArrowError) -> IoError + '_ {
@@ -542,6 +588,7 @@ impl Spool {
         Ok(Spooled {
             path: self.path,
             rows: self.rows,
+            keys: None,
         })
     }
 }
@@ -593,24 +640,22 @@ impl<'a> Cut<'a> {
 }
 
 /// What writing a unit's spool made.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Written {
     /// The unit's part file; `None` when every post was a duplicate.
     pub output: Option<OutputFile>,
     /// The ledger file of its duplicates, if it had any.
     pub ledger: Option<OutputFile>,
+    /// Its keys file, when the spool's keys were kept.
+    pub keys: Option<OutputFile>,
     pub removed: u64,
-}
-
-/// The ledger file name of a unit's duplicates.
-pub fn duplicates_ledger_name(unit: &WorkUnit) -> String {
-    format!("dup-{}", part_name(unit))
 }
 
 /// Writes `unit`'s spool as its zstd part file under `out_dir/data`, without
 /// the rows of `losers` (all of this unit, sorted by row), with the unit's
-/// scrubbing figures in its footer; and the losers to its ledger of
-/// duplicates. The spool is removed.
+/// scrubbing figures in its footer; the losers to its ledger of
+/// duplicates; and, when its keys were kept, its keys file under
+/// `out_dir/keys`. The spool and its raw keys are removed.
 #[allow(clippy::too_many_arguments)]
 pub fn write_unit(
     plan: &PostsPlan,
@@ -665,11 +710,9 @@ pub fn write_unit(
     let output = match writer {
         None => None,
         Some(mut w) => {
-            w.add_metadata(UNIT_PII_KEY, encode_unit_pii(pii, posts_changed));
-            w.add_metadata(
-                UNIT_INPUT_KEY,
-                encode_unit_input(&f.rel_path, unit.row_group),
-            );
+            for (k, v) in unit_footer(plan, unit, pii, posts_changed) {
+                w.add_metadata(&k, v);
+            }
             let (rows, bytes, sha256) = w.finish()?;
             Some(OutputFile {
                 path: format!("data/{name}"),
@@ -680,24 +723,94 @@ pub fn write_unit(
         }
     };
     std::fs::remove_file(path).map_err(read_err)?;
-    let ledger = if losers.is_empty() {
-        None
-    } else {
-        let mut ledger = LedgerBuilder::new(&f.rel_path, unit.row_group);
-        for l in losers {
-            ledger.push_duplicate(&l.id, &l.survivor);
+    let keys = match &spooled.keys {
+        None => None,
+        Some(raw) => {
+            let footer = unit_footer(plan, unit, pii, posts_changed);
+            Some(write_keys(
+                raw,
+                spooled.rows,
+                losers,
+                &footer,
+                out_dir,
+                &name,
+                options,
+            )?)
         }
-        ledger.write(
-            &out_dir.join("ledger"),
-            &duplicates_ledger_name(unit),
-            options,
-        )?
     };
+    let ledger = write_duplicates(&f.rel_path, unit.row_group, losers, out_dir, &name, options)?;
     Ok(Written {
         output,
         ledger,
+        keys,
         removed: losers.len() as u64,
     })
+}
+
+/// The key-value pairs of a unit's part and keys file: its scrubbing
+/// figures and its input.
+pub fn unit_footer(
+    plan: &PostsPlan,
+    unit: &WorkUnit,
+    pii: &EntityCounts,
+    posts_changed: u64,
+) -> [(String, String); 2] {
+    let f = &plan.files[unit.file];
+    [
+        (UNIT_PII_KEY.to_owned(), encode_unit_pii(pii, posts_changed)),
+        (
+            UNIT_INPUT_KEY.to_owned(),
+            encode_unit_input(&f.rel_path, unit.row_group),
+        ),
+    ]
+}
+
+/// The ledger of the duplicates `losers` of the part `name` (made from the
+/// input file `input` and its `row_group`): `ledger/dup-<name>`, or nothing
+/// when there are none.
+pub fn write_duplicates(
+    input: &str,
+    row_group: usize,
+    losers: &[Loser],
+    out_dir: &Path,
+    name: &str,
+    options: &WriteOptions,
+) -> Result<Option<OutputFile>> {
+    if losers.is_empty() {
+        return Ok(None);
+    }
+    let mut ledger = LedgerBuilder::new(input, row_group);
+    for l in losers {
+        ledger.push_duplicate(&l.id, &l.survivor);
+    }
+    ledger.write(&out_dir.join("ledger"), &format!("dup-{name}"), options)
+}
+
+/// Writes the keys file of the part `name` from the raw keys at `raw` (of
+/// `rows` posts), the part's `losers` and its `footer`, and removes `raw`.
+fn write_keys(
+    raw: &Path,
+    rows: u64,
+    losers: &[Loser],
+    footer: &[(String, String)],
+    out_dir: &Path,
+    name: &str,
+    options: &WriteOptions,
+) -> Result<OutputFile> {
+    let kept = crate::keys::read_raw(raw)?;
+    if kept.len() as u64 != rows {
+        return Err(IoError::Read {
+            path: raw.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("keys of {} posts kept for {rows} posts", kept.len()),
+            ),
+        });
+    }
+    let posts = crate::keys::with_losers(kept, losers, raw)?;
+    let file = crate::keys::write(out_dir, name, &posts, footer, options)?;
+    std::fs::remove_file(raw).map_err(write_err(raw))?;
+    Ok(file)
 }
 
 /// What removing the duplicates among written part files changed.
@@ -708,6 +821,8 @@ pub struct PartsDeduplicated {
     pub outputs: Vec<Option<OutputFile>>,
     /// The ledger files of the duplicates, one per part that had any.
     pub ledgers: Vec<OutputFile>,
+    /// The parts' keys files, one per part ([`crate::keys`]).
+    pub keys: Vec<OutputFile>,
     pub removed: u64,
     pub clusters: u64,
     pub candidates: u64,
@@ -718,7 +833,8 @@ pub struct PartsDeduplicated {
 /// clusters resolved as a run resolves them, and every part that holds a
 /// duplicate is written again without it (a new file renamed over the old
 /// path: a part linked from elsewhere is not touched), with the ledger of its
-/// duplicates. `outputs` are relative to `out_dir`.
+/// duplicates. Each part gets its keys file. `outputs` are relative to
+/// `out_dir`.
 pub fn dedup_parts(
     out_dir: &Path,
     outputs: &[OutputFile],
@@ -727,11 +843,22 @@ pub fn dedup_parts(
     near: Option<NearParams>,
 ) -> Result<PartsDeduplicated> {
     let rows: u64 = outputs.iter().map(|f| f.rows).sum();
-    let spill = KeySpill::create(out_dir, rows, near)?;
-    outputs
-        .par_iter()
-        .enumerate()
-        .try_for_each(|(unit, f)| key_part(&out_dir.join(&f.path), unit, cols, &spill))?;
+    let keep_keys = near.is_none();
+    let spill = KeySpill::create(out_dir, rows, near, keep_keys)?;
+    let name_of = |f: &OutputFile| -> String {
+        Path::new(&f.path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    outputs.par_iter().enumerate().try_for_each(|(unit, f)| {
+        let kept = keep_keys.then(|| spill.kept_path(&name_of(f)));
+        key_part(&out_dir.join(&f.path), unit, cols, &spill, kept.as_deref())
+    })?;
+    let kept_paths: Vec<Option<PathBuf>> = outputs
+        .iter()
+        .map(|f| keep_keys.then(|| spill.kept_path(&name_of(f))))
+        .collect();
     let resolution = spill.resolve(outputs.len())?;
     let mut out = PartsDeduplicated {
         clusters: resolution.clusters,
@@ -742,22 +869,54 @@ pub fn dedup_parts(
         let losers = resolution.losers_in(r)?;
         out.removed += losers.len() as u64;
         let by_part = by_unit(&losers, range.clone());
-        let done: Vec<(Option<OutputFile>, Option<OutputFile>)> = outputs[range]
+        type Done = (Option<OutputFile>, Option<OutputFile>, Option<OutputFile>);
+        let done: Vec<Done> = outputs[range.clone()]
             .par_iter()
+            .zip(&kept_paths[range])
             .zip(by_part)
-            .map(|(f, losers)| {
+            .map(|((f, kept), losers)| {
+                let name = name_of(f);
+                let keys = match kept {
+                    Some(raw) => {
+                        let footer = optgate_footer(&out_dir.join(&f.path))?;
+                        Some(write_keys(
+                            raw, f.rows, losers, &footer, out_dir, &name, options,
+                        )?)
+                    }
+                    None => None,
+                };
                 if losers.is_empty() {
-                    return Ok((Some(f.clone()), None));
+                    return Ok((Some(f.clone()), None, keys));
                 }
-                rewrite_part(out_dir, f, losers, cols, options)
+                let (output, (input, row_group)) = rewrite_part(out_dir, f, losers, cols, options)?;
+                let ledger = write_duplicates(&input, row_group, losers, out_dir, &name, options)?;
+                Ok((output, ledger, keys))
             })
             .collect::<Result<_>>()?;
-        for (output, ledger) in done {
+        for (output, ledger, keys) in done {
             out.outputs.push(output);
             out.ledgers.extend(ledger);
+            out.keys.extend(keys);
         }
     }
     Ok(out)
+}
+
+/// The `optgate.` key-value pairs of the footer of the part at `path`.
+fn optgate_footer(path: &Path) -> Result<Vec<(String, String)>> {
+    let src = ParquetSource::open(path)?;
+    Ok(src
+        .metadata
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .filter(|k| k.key.starts_with("optgate."))
+                .filter_map(|k| Some((k.key.clone(), k.value.clone()?)))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 /// `losers` (sorted by unit) split by unit, one slice per unit of `units`.
@@ -769,8 +928,15 @@ pub fn by_unit(losers: &[Loser], units: std::ops::Range<usize>) -> Vec<&[Loser]>
     out
 }
 
-/// Appends the key of every post of the part at `path` to `spill`.
-fn key_part(path: &Path, unit: usize, cols: &PostColumnNames, spill: &KeySpill) -> Result<()> {
+/// Appends the key of every post of the part at `path` to `spill`, and with
+/// `kept` its keys in order to that file.
+fn key_part(
+    path: &Path,
+    unit: usize,
+    cols: &PostColumnNames,
+    spill: &KeySpill,
+    kept: Option<&Path>,
+) -> Result<()> {
     let src = ParquetSource::open(path)?;
     let wanted = [
         src.column("posts", "post_id", &cols.post_id)?,
@@ -798,20 +964,23 @@ fn key_part(path: &Path, unit: usize, cols: &PostColumnNames, spill: &KeySpill) 
         spill.push_batch(&mut runs, &ids, created, &text, unit, row, &mut scratch);
         row += batch.num_rows() as u64;
         spill.write_runs(&mut runs, unit)?;
+        if let Some(kept) = kept {
+            spill.append_kept(&mut runs, kept)?;
+        }
     }
     Ok(())
 }
 
 /// Writes the part `f` again without the rows of `losers` (sorted), keeping
-/// its footer's key-value pairs, and the ledger of its duplicates beside the
-/// other ledgers (`ledger/dup-<part name>`).
-fn rewrite_part(
+/// its footer's key-value pairs; returns the part (`None` when no row is
+/// left) and the input file and row group it was made from.
+pub fn rewrite_part(
     out_dir: &Path,
     f: &OutputFile,
     losers: &[Loser],
     cols: &PostColumnNames,
     options: &WriteOptions,
-) -> Result<(Option<OutputFile>, Option<OutputFile>)> {
+) -> Result<(Option<OutputFile>, (String, usize))> {
     let path = out_dir.join(&f.path);
     let read_err = |source| IoError::Read {
         path: path.clone(),
@@ -897,16 +1066,7 @@ fn rewrite_part(
             sha256,
         })
     };
-    let name = Path::new(&f.path)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut ledger = LedgerBuilder::new(&input.0, input.1);
-    for l in losers {
-        ledger.push_duplicate(&l.id, &l.survivor);
-    }
-    let ledger = ledger.write(&out_dir.join("ledger"), &format!("dup-{name}"), options)?;
-    Ok((output, ledger))
+    Ok((output, input))
 }
 
 #[cfg(test)]
@@ -944,7 +1104,8 @@ mod tests {
     #[test]
     fn records_survive_the_spill_and_partitions_do_not_split_a_key() {
         let dir = tempfile::tempdir().expect("tmp");
-        let spill = KeySpill::create(dir.path(), 40 * RECORDS_IN_MEMORY, None).expect("spill");
+        let spill =
+            KeySpill::create(dir.path(), 40 * RECORDS_IN_MEMORY, None, false).expect("spill");
         assert!(spill.parts.len() >= 40);
         let mut records = Vec::new();
         for i in 0..500u32 {
@@ -998,7 +1159,7 @@ mod tests {
     #[test]
     fn a_cut_record_is_an_error_not_a_short_read() {
         let dir = tempfile::tempdir().expect("tmp");
-        let spill = KeySpill::create(dir.path(), 1, None).expect("spill");
+        let spill = KeySpill::create(dir.path(), 1, None, false).expect("spill");
         let mut runs = spill.runs();
         spill.push(&mut runs, 1, 2, 3, 4, "post-1");
         let bytes = runs.keys.concat();

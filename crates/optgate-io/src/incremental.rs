@@ -6,6 +6,17 @@
 //! accounts are the same (the caller checks those), the files still have the
 //! digests the previous manifest recorded, and none of the unit's authors is a
 //! new objector. Its counts come back from the ledger and the part's footer.
+//!
+//! With exact deduplication, what the unit kept before deduplication comes
+//! back from its keys file ([`crate::keys`]): its posts' keys go to the
+//! run's spill as a processed unit's do, so the duplicates found are a full
+//! run's. Once they are, the unit is in one of three cases
+//! ([`ReusedKeys::case`]): it loses the posts it lost before, to the same
+//! survivors (its files are kept); it loses those and more, or to other
+//! survivors (its part is written again without the new losers, its ledger
+//! of duplicates and keys file anew); or a post it lost before now survives
+//! (its survivor is gone), and only its input holds that post's text: the
+//! unit is processed again.
 
 use std::collections::HashMap;
 use std::fs;
@@ -16,13 +27,73 @@ use arrow_array::cast::AsArray;
 use optgate_core::{DropCounts, DropReason, IdColumn, KeySet, ReasonSet};
 use optgate_manifest::OutputFile;
 
+use crate::dedup::{KeySpill, Loser};
 use crate::error::Result;
 use crate::hash::sha256_file;
+use crate::keys::{self, KeptPost};
 use crate::ledger;
 use crate::posts::{PostsPlan, WorkUnit};
 use crate::read::ParquetSource;
 use crate::sync::{SyncQueue, copy_flushed};
 use crate::unit::{UNIT_PII_KEY, UnitOutcome, decode_unit_pii, part_name};
+
+/// What a reused unit held before the global phase, with exact dedup.
+#[derive(Debug, Clone)]
+pub struct ReusedKeys {
+    /// Its keys file, copied into the output.
+    pub keys: OutputFile,
+    /// Its ledger of duplicates, copied into the output, if it lost any.
+    pub duplicates: Option<OutputFile>,
+}
+
+/// What becomes of a reused unit once the duplicates are found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Case {
+    /// The same losers, with the same survivors: its files stand.
+    Same,
+    /// Every post it lost is lost again; these posts of its part are lost
+    /// too (rows of the part, sorted), and its ledger of duplicates and keys
+    /// file are written anew.
+    LosesMore(Vec<Loser>),
+    /// A post it lost now survives: process the unit again.
+    Redo,
+}
+
+impl ReusedKeys {
+    /// The case of a unit whose keys file held `posts`, given its losers
+    /// now (`losers`, sorted by row, rows numbered as `posts`).
+    pub fn case(posts: &[KeptPost], losers: &[Loser]) -> Case {
+        let mut now = losers.iter().peekable();
+        let mut more = Vec::new();
+        let mut changed = false;
+        // Rows of the part: the rows that had no survivor, in order.
+        let mut part_row = 0u32;
+        for (row, p) in posts.iter().enumerate() {
+            let lost_now = now.next_if(|l| l.row as usize == row);
+            match (&p.duplicate_of, lost_now) {
+                (Some(_), None) => return Case::Redo,
+                (Some(before), Some(l)) => changed |= *before != l.survivor,
+                (None, Some(l)) => more.push(Loser {
+                    row: part_row,
+                    ..l.clone()
+                }),
+                (None, None) => {}
+            }
+            if p.duplicate_of.is_none() {
+                part_row += 1;
+            }
+        }
+        if now.next().is_some() {
+            // A loser past the posts: not what the file said; start again.
+            return Case::Redo;
+        }
+        if more.is_empty() && !changed {
+            Case::Same
+        } else {
+            Case::LosesMore(more)
+        }
+    }
+}
 
 /// What the previous output holds, by path.
 #[derive(Debug)]
@@ -79,13 +150,18 @@ fn take(
 /// The unit's outcome from the previous output, or `None` when it must be
 /// processed again. `prev_file` is the input file's index in the previous
 /// run; `new_objectors` the ids added to the registry since; `sync` where
-/// the copies are handed to be flushed (else they are flushed here).
+/// the copies are handed to be flushed (else they are flushed here). With
+/// `dedup` (exact mode: the run's spill and the unit's index in the plan),
+/// the unit's keys are added to the spill, and its outcome counts the posts
+/// it kept before deduplication.
+#[allow(clippy::too_many_arguments)]
 pub fn reuse_unit(
     plan: &PostsPlan,
     unit: &WorkUnit,
     prev: &PreviousOutput<'_>,
     prev_file: usize,
     new_objectors: Option<&KeySet>,
+    dedup: Option<(&KeySpill, usize)>,
     out_dir: &Path,
     sync: Option<&SyncQueue>,
 ) -> Result<Option<UnitOutcome>> {
@@ -95,42 +171,179 @@ pub fn reuse_unit(
     {
         return Ok(None);
     }
-    let old_name = part_name(&WorkUnit {
-        file: prev_file,
-        ..*unit
-    });
-    let new_name = part_name(unit);
-    let (old_data, old_ledger) = (format!("data/{old_name}"), format!("ledger/{old_name}"));
+    let names = Names {
+        old: part_name(&WorkUnit {
+            file: prev_file,
+            ..*unit
+        }),
+        new: part_name(unit),
+    };
+    match take_unit(unit, prev, &names, dedup.is_some(), out_dir, sync) {
+        Ok(Some((out, posts))) => {
+            if let (Some((spill, index)), Some(posts)) = (dedup, posts) {
+                let index = u32::try_from(index).unwrap_or(u32::MAX);
+                let mut runs = spill.runs();
+                for (row, p) in posts.iter().enumerate() {
+                    if let Some(k) = &p.keyed {
+                        let row = u32::try_from(row).unwrap_or(u32::MAX);
+                        spill.push(&mut runs, k.key, k.created, index, row, &k.id);
+                    }
+                }
+                spill.write_runs(&mut runs, index)?;
+            }
+            Ok(Some(out))
+        }
+        other => {
+            // Not reusable, or an error: none of its copies is left behind.
+            for rel in names.files() {
+                let _ = fs::remove_file(out_dir.join(rel));
+            }
+            other.map(|_| None)
+        }
+    }
+}
+
+/// A unit's part name in the previous output and in this one.
+struct Names {
+    old: String,
+    new: String,
+}
+
+impl Names {
+    fn data(&self, name: &str) -> String {
+        format!("data/{name}")
+    }
+
+    fn ledger(&self, name: &str) -> String {
+        format!("ledger/{name}")
+    }
+
+    fn duplicates(&self, name: &str) -> String {
+        format!("ledger/dup-{name}")
+    }
+
+    fn keys(&self, name: &str) -> String {
+        format!("{}/{name}", keys::DIR)
+    }
+
+    /// Every file of the unit in this output.
+    fn files(&self) -> [String; 4] {
+        let n = &self.new;
+        [
+            self.data(n),
+            self.ledger(n),
+            self.duplicates(n),
+            self.keys(n),
+        ]
+    }
+}
+
+/// The scrubbing figures in the footer of `path` (a part or a keys file).
+fn footer_pii(path: &Path) -> Result<Option<(optgate_pii::EntityCounts, u64)>> {
+    let src = ParquetSource::open(path)?;
+    Ok(src
+        .metadata
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|k| k.key == UNIT_PII_KEY))
+        .and_then(|k| k.value.as_deref())
+        .and_then(decode_unit_pii))
+}
+
+/// Copies the unit's files from the previous output; its outcome, and with
+/// `exact` the posts of its keys file. `None` when a file is missing or
+/// differs from what the previous manifest recorded.
+fn take_unit(
+    unit: &WorkUnit,
+    prev: &PreviousOutput<'_>,
+    names: &Names,
+    exact: bool,
+    out_dir: &Path,
+    sync: Option<&SyncQueue>,
+) -> Result<Option<(UnitOutcome, Option<Vec<KeptPost>>)>> {
+    let (old, new) = (&names.old, &names.new);
     let mut out = UnitOutcome::default();
 
+    // With exact dedup, the posts kept before it, and those it removed.
+    let mut posts = None;
+    if exact {
+        let has = |rel: &str| prev.files.contains_key(rel);
+        if has(&names.keys(old)) {
+            let Some(file) = take(prev, &names.keys(old), out_dir, &names.keys(new), sync)? else {
+                return Ok(None);
+            };
+            let path = out_dir.join(&file.path);
+            let kept = keys::read(&path)?;
+            let Some((pii, changed)) = footer_pii(&path)? else {
+                return Ok(None);
+            };
+            let lost = kept.iter().filter(|p| p.duplicate_of.is_some()).count() as u64;
+            let duplicates = if lost == 0 {
+                None
+            } else {
+                match take(
+                    prev,
+                    &names.duplicates(old),
+                    out_dir,
+                    &names.duplicates(new),
+                    sync,
+                )? {
+                    Some(d) if d.rows == lost => Some(d),
+                    _ => return Ok(None),
+                }
+            };
+            out.counts.rows_in += kept.len() as u64;
+            out.counts.kept += kept.len() as u64;
+            out.pii = pii;
+            out.posts_changed = changed;
+            out.reused = Some(ReusedKeys {
+                keys: file,
+                duplicates,
+            });
+            posts = Some(kept);
+        } else if has(&names.data(old)) {
+            // Kept posts and no keys: an output made without them.
+            return Ok(None);
+        }
+    }
+
     // Kept posts and their scrubbing figures.
-    if prev.files.contains_key(old_data.as_str()) {
-        let src = ParquetSource::open(&prev.dir.join(&old_data))?;
-        let Some((pii, changed)) = src
-            .metadata
-            .metadata()
-            .file_metadata()
-            .key_value_metadata()
-            .and_then(|kv| kv.iter().find(|k| k.key == UNIT_PII_KEY))
-            .and_then(|k| k.value.as_deref())
-            .and_then(decode_unit_pii)
-        else {
+    if prev.files.contains_key(names.data(old).as_str()) {
+        let pii = footer_pii(&prev.dir.join(names.data(old)))?;
+        let Some(file) = take(prev, &names.data(old), out_dir, &names.data(new), sync)? else {
             return Ok(None);
         };
-        let Some(file) = take(prev, &old_data, out_dir, &format!("data/{new_name}"), sync)? else {
-            return Ok(None);
-        };
-        out.counts.rows_in += file.rows;
-        out.counts.kept += file.rows;
-        out.pii = pii;
-        out.posts_changed = changed;
+        match &posts {
+            // The part holds the posts that survived.
+            Some(p) => {
+                let survived = p.iter().filter(|p| p.duplicate_of.is_none()).count() as u64;
+                if file.rows != survived {
+                    return Ok(None);
+                }
+            }
+            None => {
+                let Some((pii, changed)) = pii else {
+                    return Ok(None);
+                };
+                out.counts.rows_in += file.rows;
+                out.counts.kept += file.rows;
+                out.pii = pii;
+                out.posts_changed = changed;
+            }
+        }
         out.output = Some(file);
+    } else if posts
+        .as_ref()
+        .is_some_and(|p| p.iter().any(|p| p.duplicate_of.is_none()))
+    {
+        return Ok(None);
     }
 
     // Dropped posts, rule by rule, from the ledger.
-    if prev.files.contains_key(old_ledger.as_str()) {
+    if prev.files.contains_key(names.ledger(old).as_str()) {
         let mut counts = DropCounts::default();
-        let src = ParquetSource::open(&prev.dir.join(&old_ledger))?;
+        let src = ParquetSource::open(&prev.dir.join(names.ledger(old)))?;
         let idx = src.column("ledger", "reasons", ledger::REASONS)?;
         for batch in src.read_columns(&[idx])? {
             let batch = batch?;
@@ -153,14 +366,7 @@ pub fn reuse_unit(
                 counts.record(set);
             }
         }
-        let Some(file) = take(
-            prev,
-            &old_ledger,
-            out_dir,
-            &format!("ledger/{new_name}"),
-            sync,
-        )?
-        else {
+        let Some(file) = take(prev, &names.ledger(old), out_dir, &names.ledger(new), sync)? else {
             return Ok(None);
         };
         out.counts.merge(&counts);
@@ -168,10 +374,120 @@ pub fn reuse_unit(
     }
     if out.counts.rows_in != unit.rows {
         // Not the whole unit: something is missing; process it again.
-        for f in [&out.output, &out.ledger].into_iter().flatten() {
-            let _ = fs::remove_file(out_dir.join(&f.path));
-        }
         return Ok(None);
     }
-    Ok(Some(out))
+    Ok(Some((out, posts)))
+}
+
+/// Removes every file of `unit` from the output being made (before it is
+/// processed again).
+pub fn remove_unit_files(out_dir: &Path, unit: &WorkUnit) -> Result<()> {
+    let name = part_name(unit);
+    let names = Names {
+        old: name.clone(),
+        new: name,
+    };
+    for rel in names.files() {
+        let path = out_dir.join(rel);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(crate::error::IoError::Write { path, source: e });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A reused unit's files once the duplicates are found.
+#[derive(Debug, Clone)]
+pub enum Finished {
+    /// Its part (`None` when none of its posts is left), ledger of
+    /// duplicates and keys file; `rewritten` when its part was written again.
+    Files {
+        output: Option<OutputFile>,
+        duplicates: Option<OutputFile>,
+        keys: OutputFile,
+        rewritten: bool,
+    },
+    /// A post it lost now survives: it must be processed again.
+    Redo,
+}
+
+/// Brings a reused unit's files (`output`, its part as copied, and
+/// `reused`) in line with its `losers` now (sorted by row, rows numbered as
+/// its keys file's), per [`ReusedKeys::case`]. `pii` and `posts_changed`
+/// are its scrubbing figures, for the footer of a keys file written anew.
+#[allow(clippy::too_many_arguments)]
+pub fn finish_reused(
+    plan: &PostsPlan,
+    unit: &WorkUnit,
+    reused: ReusedKeys,
+    output: Option<OutputFile>,
+    losers: &[Loser],
+    pii: &optgate_pii::EntityCounts,
+    posts_changed: u64,
+    cols: &optgate_core::policy::PostColumnNames,
+    out_dir: &Path,
+    options: &crate::write::WriteOptions,
+) -> Result<Finished> {
+    let keys_path = out_dir.join(&reused.keys.path);
+    let posts = keys::read(&keys_path)?;
+    let more = match ReusedKeys::case(&posts, losers) {
+        Case::Redo => return Ok(Finished::Redo),
+        Case::Same => {
+            return Ok(Finished::Files {
+                output,
+                duplicates: reused.duplicates,
+                keys: reused.keys,
+                rewritten: false,
+            });
+        }
+        Case::LosesMore(more) => more,
+    };
+    let rewritten = !more.is_empty();
+    let output = match output {
+        Some(part) if rewritten => {
+            crate::dedup::rewrite_part(out_dir, &part, &more, cols, options)?.0
+        }
+        Some(part) => Some(part),
+        None if rewritten => {
+            return Err(crate::error::IoError::Read {
+                path: keys_path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "posts of the part lost, and the unit has no part",
+                ),
+            });
+        }
+        None => None,
+    };
+    let f = &plan.files[unit.file];
+    let name = part_name(unit);
+    if let Some(d) = &reused.duplicates {
+        let path = out_dir.join(&d.path);
+        fs::remove_file(&path).map_err(|source| crate::error::IoError::Write { path, source })?;
+    }
+    let duplicates = crate::dedup::write_duplicates(
+        &f.rel_path,
+        unit.row_group,
+        losers,
+        out_dir,
+        &name,
+        options,
+    )?;
+    fs::remove_file(&keys_path).map_err(|source| crate::error::IoError::Write {
+        path: keys_path.clone(),
+        source,
+    })?;
+    let kept = posts.into_iter().map(|p| p.keyed).collect();
+    let posts = keys::with_losers(kept, losers, &keys_path)?;
+    let footer = crate::dedup::unit_footer(plan, unit, pii, posts_changed);
+    let keys = keys::write(out_dir, &name, &posts, &footer, options)?;
+    Ok(Finished::Files {
+        output,
+        duplicates,
+        keys,
+        rewritten,
+    })
 }

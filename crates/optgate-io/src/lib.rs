@@ -22,6 +22,7 @@ pub mod error;
 pub mod floor;
 pub mod hash;
 pub mod incremental;
+pub mod keys;
 pub mod ledger;
 pub mod near;
 pub mod posts;

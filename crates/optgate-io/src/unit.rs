@@ -130,6 +130,9 @@ pub struct UnitOutcome {
     pub ledger: Option<OutputFile>,
     /// With dedup: the kept posts, spooled for the global phase to write.
     pub spooled: Option<Spooled>,
+    /// With exact dedup, for a unit taken from the previous output: what it
+    /// held before the global phase ([`crate::incremental::reuse_unit`]).
+    pub reused: Option<crate::incremental::ReusedKeys>,
 }
 
 /// The part file name of a unit: stable, so reruns produce the same names.
@@ -174,6 +177,7 @@ pub fn process_unit(
             spill,
             unit: u32::try_from(index).unwrap_or(u32::MAX),
             runs: spill.runs(),
+            kept: spill.kept_path(&name),
             scratch: Vec::new(),
         }),
     };
@@ -233,8 +237,10 @@ pub fn process_unit(
         counts,
         pii,
         posts_changed,
+        dedup: keys,
         ..
     } = out;
+    let kept = keys.map(|k| k.kept);
     let build_err = |what: String| f.inconsistent(unit.row_group, what);
     let dropped = counts.dropped();
     if ledger.rows() as u64 != dropped {
@@ -247,7 +253,8 @@ pub fn process_unit(
     let (output, spooled) = match writer {
         None => (None, None),
         Some(Sink::Spool(spool)) => {
-            let spooled = spool.finish()?;
+            let mut spooled = spool.finish()?;
+            spooled.keys = kept.filter(|k| k.exists());
             if spooled.rows != counts.kept {
                 return Err(build_err(format!(
                     "spooled {} rows but counted {} kept",
@@ -287,6 +294,7 @@ pub fn process_unit(
         output,
         ledger,
         spooled,
+        reused: None,
     })
 }
 
@@ -336,6 +344,8 @@ struct Keys<'a> {
     unit: u32,
     /// The records' bytes on their way to the spill.
     runs: crate::dedup::Runs,
+    /// Where the unit's keys are kept in order, if the spill keeps them.
+    kept: PathBuf,
     scratch: Vec<u8>,
 }
 
@@ -367,7 +377,8 @@ impl Keys<'_> {
 
     /// Hands the records to the spill.
     fn flush(&mut self) -> Result<()> {
-        self.spill.write_runs(&mut self.runs, self.unit)
+        self.spill.write_runs(&mut self.runs, self.unit)?;
+        self.spill.append_kept(&mut self.runs, &self.kept)
     }
 }
 

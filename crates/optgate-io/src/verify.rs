@@ -54,6 +54,8 @@ pub struct Claim<'a> {
     pub exact_dedup: bool,
     /// Near mode's settings, when no two kept posts may be near duplicates.
     pub near_dedup: Option<optgate_core::NearParams>,
+    /// The keys files (exact mode, [`crate::keys`]).
+    pub keys: &'a [OutputFile],
 }
 
 /// At most this many post-id keys (8 bytes each, 8 MiB) are held at once
@@ -498,6 +500,9 @@ pub fn verify_output_with(
     drop(near_dir);
 
     findings.extend(check_ledger(claim)?);
+    if !claim.keys.is_empty() || claim.exact_dedup {
+        findings.push(check_keys(claim)?);
+    }
     Ok(Report {
         findings,
         post_keys: keys,
@@ -806,6 +811,80 @@ fn read_ledger_file(path: &Path) -> Result<(String, u64, u64, BTreeMap<String, u
     Ok((sha, bytes, n, by_reason))
 }
 
+/// The keys files: as recorded, none unlisted, and each one's posts that
+/// were not removed as duplicates as many as its part's rows.
+fn check_keys(claim: &Claim<'_>) -> Result<Finding> {
+    let part_rows: std::collections::HashMap<&str, u64> = claim
+        .outputs
+        .iter()
+        .filter_map(|f| Some((f.path.strip_prefix("data/")?, f.rows)))
+        .collect();
+    let problems: Vec<Vec<String>> = claim
+        .keys
+        .par_iter()
+        .map(|f| -> Vec<String> {
+            let path = claim.out_dir.join(&f.path);
+            match sha256_file(&path) {
+                Ok((sha, bytes)) if sha == f.sha256 && bytes == f.bytes => {}
+                Ok(_) => {
+                    return vec![format!(
+                        "{}: SHA-256 or size differs from the manifest",
+                        f.path
+                    )];
+                }
+                Err(e) => return vec![format!("{}: {e}", f.path)],
+            }
+            let posts = match crate::keys::read(&path) {
+                Ok(p) => p,
+                Err(e) => return vec![format!("{}: {e}", f.path)],
+            };
+            let mut out = Vec::new();
+            if posts.len() as u64 != f.rows {
+                out.push(format!(
+                    "{}: {} rows, the manifest says {}",
+                    f.path,
+                    posts.len(),
+                    f.rows
+                ));
+            }
+            let kept = posts.iter().filter(|p| p.duplicate_of.is_none()).count() as u64;
+            let name = f.path.strip_prefix("keys/").unwrap_or(&f.path);
+            let part = part_rows.get(name).copied().unwrap_or(0);
+            if kept != part {
+                out.push(format!(
+                    "{}: {kept} posts not removed as duplicates, the part holds {part}",
+                    f.path
+                ));
+            }
+            out
+        })
+        .collect();
+    let listed: HashSet<&str> = claim.keys.iter().map(|f| f.path.as_str()).collect();
+    let unlisted = unlisted_files(
+        &claim.out_dir.join(crate::keys::DIR),
+        crate::keys::DIR,
+        &listed,
+    );
+    let bad: Vec<String> = problems
+        .into_iter()
+        .flatten()
+        .chain(
+            unlisted
+                .into_iter()
+                .map(|p| format!("{p}: not in the manifest")),
+        )
+        .collect();
+    Ok(Finding {
+        assertion: assertion(
+            "keys_files_match",
+            "keys files whose SHA-256, size or rows differ from the manifest, that it does not list, or whose posts kept differ from their part's",
+            0,
+            bad.len() as u64,
+        ),
+        examples: bad.into_iter().take(EXAMPLES).collect(),
+    })
+}
+
 /// The ledger: files as recorded, rows per reason equal to the manifest.
 fn check_ledger(claim: &Claim<'_>) -> Result<Vec<Finding>> {
     let mut bad_files = Vec::new();
@@ -983,6 +1062,7 @@ mod tests {
             scratch,
             exact_dedup: false,
             near_dedup: None,
+            keys: &[],
         };
         let cols = PostColumnNames::default();
         let unique = |r: &Report| {

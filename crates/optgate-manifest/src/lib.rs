@@ -84,6 +84,12 @@ pub struct DedupRecord {
     /// In `near` mode, how posts were found alike; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub near: Option<NearRecord>,
+    /// In `exact` mode, each unit's keys file (`keys/part-….parquet`): the
+    /// id, creation time and key of every post it kept before
+    /// deduplication, and the survivor of each it lost; what an
+    /// incremental run reads instead of a reused unit's input.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<OutputFile>,
 }
 
 /// How near duplicates were found (`[dedup]` in `near` mode).
@@ -137,6 +143,10 @@ pub struct RegistryCheck {
     pub allow_registry_shrink: bool,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// What an incremental run took from the previous output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,6 +155,15 @@ pub struct Incremental {
     /// Work units (file × row group) whose part and ledger files were reused.
     pub reused_units: u64,
     pub reprocessed_units: u64,
+    /// With exact dedup: reused units whose part was written again without
+    /// posts that are now duplicates of new ones (counted as reused).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rewritten_units: u64,
+    /// With exact dedup: units first reused, then processed again because a
+    /// post they had lost as a duplicate now survives (counted as
+    /// reprocessed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redone_units: u64,
     /// Why nothing could be reused (policy, accounts or consents changed), if so.
     pub full_reprocess_reason: Option<String>,
 }
