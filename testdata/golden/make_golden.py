@@ -16,8 +16,9 @@ Spark needs Java 17 on the PATH. The posts come from
 `optgate gen-sample --posts 1500 --seed 7 --int-ids` (every case of the
 policy, text in eight languages); only their files are re-written here.
 `expected.jsonl` is optgate's output on the `base` variant (pyarrow,
-uncompressed, plain types): the post id, scrubbed text and lang of every kept
-post, sorted by post id. The test (crates/optgate-cli/tests/golden.rs) runs
+uncompressed, plain types) under the default policy (exact duplicates
+removed): the post id, scrubbed text and lang of every kept post, sorted by
+post id. The test (crates/optgate-cli/tests/golden.rs) runs
 optgate on every variant and requires exactly those rows.
 """
 

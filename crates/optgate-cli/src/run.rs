@@ -551,6 +551,9 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         ledger.extend(o.ledger.clone());
         ledger.extend(duplicates);
     }
+    // By path, as `optgate merge` lists them: the ledgers of duplicates
+    // (`dup-part-…`) before the units' own.
+    ledger.sort_by(|a, b| a.path.cmp(&b.path));
     if counts.rows_in != plan.rows() || counts.kept + counts.dropped() != counts.rows_in {
         return Err(Failure::runtime(anyhow!(
             "internal check failed: footers promise {} rows, processed {}, kept {} + dropped {}",

@@ -60,6 +60,10 @@ pub fn gen_sample(dir: &Path, posts: u64, extra: &[&str]) {
     );
 }
 
+/// The policy without deduplication: for the tests that hold the output to
+/// the policy's oracle, post by post (deduplication has its own tests).
+pub const NO_DEDUP: &str = "[dedup]\nmode = \"off\"\n";
+
 /// A config beside the sample in `dir`, pointing at its files, with `policy` appended.
 pub fn write_config(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("config.toml");

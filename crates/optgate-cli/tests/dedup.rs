@@ -16,6 +16,7 @@ use crate::common::{
 const EXACT: &str = "[dedup]\nmode = \"exact\"\n";
 /// The policy with near deduplication, its default settings.
 const NEAR: &str = "[dedup]\nmode = \"near\"\n";
+use crate::common::NO_DEDUP;
 use crate::oracle::{id_text, str_value, timestamp};
 
 /// The test's own normalisation (the ASCII and Latin text of the generated
@@ -116,7 +117,7 @@ fn exact_dedup_keeps_the_earliest_post_of_each_text_across_files_and_row_groups(
         &["--files", "3", "--row-group-rows", "300"],
     );
     let off = tmp.path().join("off");
-    let config = write_config(tmp.path(), "");
+    let config = write_config(tmp.path(), NO_DEDUP);
     published(&config, &off, &[]);
     let config = write_config(tmp.path(), EXACT);
     let exact = tmp.path().join("exact");
@@ -541,7 +542,7 @@ fn shards_and_merge_equal_a_single_run(policy: &str, assertion: &str) {
 fn verification_finds_a_duplicate_text_left_in_the_output() {
     let tmp = tempfile::tempdir().expect("tmp");
     gen_sample(tmp.path(), 1500, &["--files", "1"]);
-    let config = write_config(tmp.path(), "");
+    let config = write_config(tmp.path(), NO_DEDUP);
     let out = tmp.path().join("out");
     published(&config, &out, &[]);
     let mut m = manifest(&out);
@@ -693,7 +694,7 @@ fn near_dedup_removes_the_edited_copies_exact_mode_keeps() {
     // copy: of a group of g posts the policy keeps (a run with dedup off),
     // g - 1 must go.
     let off = tmp.path().join("off");
-    published(&write_config(tmp.path(), ""), &off, &[]);
+    published(&write_config(tmp.path(), NO_DEDUP), &off, &[]);
     let mut groups: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (_, id, _) in rows(&off) {
         let label = truth[&id].1.as_str();

@@ -462,7 +462,9 @@ fn a_run_whose_output_fails_verification_exits_2_and_publishes_nothing() {
     let posts = tmp.path().join("posts");
     let first = parquet_files(&posts)[0].clone();
     fs::copy(&first, posts.join("again.parquet")).expect("copy");
-    let config = write_config(tmp.path(), "");
+    // Without deduplication (which would remove each copy as a duplicate
+    // of itself).
+    let config = write_config(tmp.path(), crate::common::NO_DEDUP);
     let out = tmp.path().join("out");
     let o = optgate()
         .args(["run", "--progress", "never", "--config"])
@@ -485,7 +487,8 @@ fn a_run_whose_output_fails_verification_exits_2_and_publishes_nothing() {
 #[test]
 fn a_version_2_manifest_is_still_read_and_an_unknown_version_refused() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (config, out) = sample_run(tmp.path(), 1000, 2, 300, "");
+    // Without deduplication, which version 3 did not know.
+    let (config, out) = sample_run(tmp.path(), 1000, 2, 300, crate::common::NO_DEDUP);
     let rewrite = |version: u64| {
         let mut m = manifest(&out);
         assert_eq!(m["manifest_version"], 5);

@@ -19,9 +19,9 @@ use crate::near::{NearParams, ShingleKind};
 #[serde(rename_all = "snake_case")]
 pub enum DedupMode {
     /// None: every kept post is written.
-    #[default]
     Off,
     /// Posts whose normalised scrubbed texts are equal: one survives.
+    #[default]
     Exact,
     /// Posts whose normalised scrubbed texts are alike ([`crate::near`]):
     /// one of each cluster survives. Exact duplicates are near ones too.
@@ -434,7 +434,7 @@ mod tests {
     fn the_config_table_takes_a_mode_and_near_settings() {
         let c: DedupConfig = toml::from_str("mode = \"exact\"").expect("parses");
         assert_eq!(c.mode, DedupMode::Exact);
-        assert_eq!(DedupConfig::default().mode, DedupMode::Off);
+        assert_eq!(DedupConfig::default().mode, DedupMode::Exact);
         assert!(toml::from_str::<DedupConfig>("mode = \"fuzzy\"").is_err());
         assert!(toml::from_str::<DedupConfig>("mode = \"exact\"\nband = 4").is_err());
         let near: DedupConfig =
