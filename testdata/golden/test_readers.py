@@ -1,7 +1,9 @@
 """optgate's output read back by the readers a training job uses: pyarrow,
 DuckDB and Polars (versions pinned in requirements-readers.txt). Each must
 read every part and ledger file of an output with the same rows and the same
-types, and the rows must be the reference's (expected.jsonl).
+types, and the rows must be the reference's (expected.jsonl). The keys files
+of exact deduplication are read too, and every key worked out again here from
+the manifest's description of it.
 
 Run by `make test-readers` (part of `make test`), with OPTGATE_BIN naming the
 binary.
@@ -14,10 +16,13 @@ import tempfile
 import unittest
 from pathlib import Path
 
+import unicodedata
+
 import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+import xxhash
 
 HERE = Path(__file__).resolve().parent
 BIN = os.environ.get("OPTGATE_BIN", str(HERE.parents[1] / "target" / "debug" / "optgate"))
@@ -132,6 +137,42 @@ class OutputIsReadable(unittest.TestCase):
                 dropped = json.loads((out / "manifest.json").read_text())["counts"]["dropped"]
                 self.assertEqual(t.num_rows, dropped)
                 self.assertNotIn("text", t.column_names)
+
+    def test_keys_files_are_readable_and_their_keys_are_as_described(self):
+        def key(text):
+            # The manifest's dedup.normalisation and dedup.key, written
+            # again: NFKC, lower case, white space runs to one space,
+            # trimmed; xxh3-128 of the UTF-8 bytes, big-endian.
+            norm = " ".join(unicodedata.normalize("NFKC", text).lower().split())
+            return xxhash.xxh3_128_digest(norm.encode("utf-8"))
+
+        for v, out in self.outs.items():
+            with self.subTest(variant=v):
+                m = json.loads((out / "manifest.json").read_text())
+                self.assertEqual(m["dedup"]["mode"], "exact")
+                self.assertEqual(m["dedup"]["key"], "xxh3-128 of the normalised utf-8 text")
+                glob = str(out / "keys" / "*.parquet")
+                k = pq.read_table(out / "keys")
+                n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}')").fetchall()[0][0]
+                self.assertEqual(n, k.num_rows)
+                self.assertEqual(pl.read_parquet(glob).height, k.num_rows)
+                self.assertEqual(len(m["dedup"]["keys"]), len(list((out / "keys").iterdir())))
+                rows = k.to_pylist()
+                kept = [r for r in rows if r["duplicate_of"] is None]
+                lost = [r for r in rows if r["duplicate_of"] is not None]
+                self.assertEqual(len(kept), m["counts"]["kept"])
+                self.assertEqual(len(lost), m["dedup"]["removed"])
+                self.assertGreater(len(lost), 0)
+                by_id = {str(r["post_id"]): r for r in rows if r["post_id"] is not None}
+                data = pq.read_table(out / "data", columns=["post_id", "text"]).to_pylist()
+                text_of = {str(int(r["post_id"])): r["text"] for r in data}
+                for r in kept:
+                    self.assertEqual(r["key"], key(text_of[r["post_id"]]), r["post_id"])
+                for r in lost:
+                    s = by_id[r["duplicate_of"]]
+                    self.assertIsNone(s["duplicate_of"])
+                    self.assertEqual(r["key"], s["key"])
+                    self.assertLessEqual(s["created_at"], r["created_at"])
 
 
 if __name__ == "__main__":
