@@ -401,6 +401,23 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         })?),
         _ => None,
     };
+    // A unit filtered, scrubbed and written (with dedup: spooled, its keys
+    // in the spill given).
+    let process = |unit: &optgate_io::WorkUnit, keys: Option<(&KeySpill, usize)>| {
+        let scrubber = scanner
+            .as_ref()
+            .map(|s| s as &dyn optgate_pii::TextScrubber);
+        process_unit(
+            &plan,
+            unit,
+            policy,
+            &tables,
+            scrubber,
+            keys,
+            &staging.dir,
+            &write_options,
+        )
+    };
     let mut outcomes: Vec<UnitOutcome> = pool.install(|| {
         plan.units
             .par_iter()
@@ -426,18 +443,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                     bar.inc(unit.rows);
                     return Ok(o);
                 }
-                let r = process_unit(
-                    &plan,
-                    unit,
-                    policy,
-                    &tables,
-                    scanner
-                        .as_ref()
-                        .map(|s| s as &dyn optgate_pii::TextScrubber),
-                    spill.as_ref().map(|s| (s, index)),
-                    &staging.dir,
-                    &write_options,
-                );
+                let r = process(unit, spill.as_ref().map(|s| (s, index)));
                 bar.inc(unit.rows);
                 r.map_err(Failure::from)
             })
@@ -479,18 +485,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                             check_interrupted()?;
                             let unit = &plan.units[index];
                             remove_unit_files(&staging.dir, unit)?;
-                            let mut o = process_unit(
-                                &plan,
-                                unit,
-                                policy,
-                                &tables,
-                                scanner
-                                    .as_ref()
-                                    .map(|s| s as &dyn optgate_pii::TextScrubber),
-                                Some((&again, index)),
-                                &staging.dir,
-                                &write_options,
-                            )?;
+                            let mut o = process(unit, Some((&again, index)))?;
                             let w = write_spooled(
                                 &plan,
                                 unit,

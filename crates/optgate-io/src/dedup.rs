@@ -902,21 +902,23 @@ pub fn dedup_parts(
     Ok(out)
 }
 
-/// The `optgate.` key-value pairs of the footer of the part at `path`.
-fn optgate_footer(path: &Path) -> Result<Vec<(String, String)>> {
+/// The `optgate.` key-value pairs of the footer of the file at `path` (a
+/// part or a keys file).
+pub(crate) fn optgate_footer(path: &Path) -> Result<Vec<(String, String)>> {
     let src = ParquetSource::open(path)?;
-    Ok(src
-        .metadata
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
+    Ok(optgate_pairs(src.metadata.metadata().file_metadata()))
+}
+
+/// The `optgate.` key-value pairs of a footer.
+fn optgate_pairs(meta: &parquet::file::metadata::FileMetaData) -> Vec<(String, String)> {
+    meta.key_value_metadata()
         .map(|kv| {
             kv.iter()
                 .filter(|k| k.key.starts_with("optgate."))
                 .filter_map(|k| Some((k.key.clone(), k.value.clone()?)))
                 .collect()
         })
-        .unwrap_or_default())
+        .unwrap_or_default()
 }
 
 /// `losers` (sorted by unit) split by unit, one slice per unit of `units`.
@@ -1008,17 +1010,7 @@ pub fn rewrite_part(
             metadata,
         ))
     };
-    let footer: Vec<(String, String)> = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .map(|kv| {
-            kv.iter()
-                .filter(|k| k.key.starts_with("optgate."))
-                .filter_map(|k| Some((k.key.clone(), k.value.clone()?)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let footer = optgate_pairs(builder.metadata().file_metadata());
     let input = footer
         .iter()
         .find(|(k, _)| k == UNIT_INPUT_KEY)

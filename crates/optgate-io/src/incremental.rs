@@ -240,15 +240,10 @@ impl Names {
 
 /// The scrubbing figures in the footer of `path` (a part or a keys file).
 fn footer_pii(path: &Path) -> Result<Option<(optgate_pii::EntityCounts, u64)>> {
-    let src = ParquetSource::open(path)?;
-    Ok(src
-        .metadata
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .and_then(|kv| kv.iter().find(|k| k.key == UNIT_PII_KEY))
-        .and_then(|k| k.value.as_deref())
-        .and_then(decode_unit_pii))
+    Ok(crate::dedup::optgate_footer(path)?
+        .into_iter()
+        .find(|(k, _)| k == UNIT_PII_KEY)
+        .and_then(|(_, v)| decode_unit_pii(&v)))
 }
 
 /// Copies the unit's files from the previous output; its outcome, and with
