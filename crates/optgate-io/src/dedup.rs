@@ -797,18 +797,7 @@ fn write_keys(
     name: &str,
     options: &WriteOptions,
 ) -> Result<OutputFile> {
-    let kept = crate::keys::read_raw(raw)?;
-    if kept.len() as u64 != rows {
-        return Err(IoError::Read {
-            path: raw.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("keys of {} posts kept for {rows} posts", kept.len()),
-            ),
-        });
-    }
-    let posts = crate::keys::with_losers(kept, losers, raw)?;
-    let file = crate::keys::write(out_dir, name, &posts, footer, options)?;
+    let file = crate::keys::write_raw(out_dir, name, raw, rows, losers, footer, options)?;
     std::fs::remove_file(raw).map_err(write_err(raw))?;
     Ok(file)
 }

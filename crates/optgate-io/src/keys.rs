@@ -84,44 +84,47 @@ pub(crate) fn encode_raw(out: &mut Vec<u8>, keyed: Option<(u128, i64, &str)>) {
     }
 }
 
-/// The records [`encode_raw`] wrote; `None` when a record is cut short.
-pub(crate) fn decode_raw(mut bytes: &[u8]) -> Option<Vec<Option<Keyed>>> {
+/// The next record [`encode_raw`] wrote at the head of `bytes`, which it
+/// advances past it; `None` when it is cut short or malformed.
+#[allow(clippy::option_option)]
+fn take_raw<'a>(bytes: &mut &'a [u8]) -> Option<Option<(u128, i64, &'a str)>> {
     fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
         let (head, tail) = bytes.split_at_checked(n)?;
         *bytes = tail;
         Some(head)
     }
+    match take(bytes, 1)?[0] {
+        0 => Some(None),
+        1 => {
+            let key = u128::from_le_bytes(take(bytes, 16)?.try_into().ok()?);
+            let created = i64::from_le_bytes(take(bytes, 8)?.try_into().ok()?);
+            let len = u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?) as usize;
+            let id = std::str::from_utf8(take(bytes, len)?).ok()?;
+            Some(Some((key, created, id)))
+        }
+        _ => None,
+    }
+}
+
+/// The records [`encode_raw`] wrote; `None` when a record is cut short.
+#[cfg(test)]
+fn decode_raw(mut bytes: &[u8]) -> Option<Vec<Option<Keyed>>> {
     let mut out = Vec::new();
-    while let Some((&flag, rest)) = bytes.split_first() {
-        bytes = rest;
-        out.push(match flag {
-            0 => None,
-            1 => {
-                let key = u128::from_le_bytes(take(&mut bytes, 16)?.try_into().ok()?);
-                let created = i64::from_le_bytes(take(&mut bytes, 8)?.try_into().ok()?);
-                let len = u32::from_le_bytes(take(&mut bytes, 4)?.try_into().ok()?) as usize;
-                let id = String::from_utf8(take(&mut bytes, len)?.to_vec()).ok()?;
-                Some(Keyed { key, created, id })
-            }
-            _ => return None,
-        });
+    while !bytes.is_empty() {
+        out.push(take_raw(&mut bytes)?.map(|(key, created, id)| Keyed {
+            key,
+            created,
+            id: id.to_owned(),
+        }));
     }
     Some(out)
 }
 
-/// Reads the raw records of `path` (written by [`encode_raw`]).
-pub(crate) fn read_raw(path: &Path) -> Result<Vec<Option<Keyed>>> {
-    let bytes = std::fs::read(path).map_err(|source| IoError::Read {
+fn invalid(path: &Path, what: String) -> IoError {
+    IoError::Read {
         path: path.to_path_buf(),
-        source,
-    })?;
-    decode_raw(&bytes).ok_or_else(|| IoError::Read {
-        path: path.to_path_buf(),
-        source: std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "a key record is cut short or malformed",
-        ),
-    })
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, what),
+    }
 }
 
 /// The unit's kept posts, each with the survivor it lost to among `losers`
@@ -146,21 +149,20 @@ pub fn with_losers(
                 keyed: Some(k),
                 duplicate_of,
             }) if k.id == l.id => *duplicate_of = Some(l.survivor.clone()),
-            _ => {
-                return Err(IoError::Read {
-                    path: what.to_path_buf(),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!(
-                            "the duplicate {} is not the post kept at row {}",
-                            l.id, l.row
-                        ),
-                    ),
-                });
-            }
+            _ => return Err(not_kept_at(what, l)),
         }
     }
     Ok(out)
+}
+
+fn not_kept_at(path: &Path, l: &Loser) -> IoError {
+    invalid(
+        path,
+        format!(
+            "the duplicate {} is not the post kept at row {}",
+            l.id, l.row
+        ),
+    )
 }
 
 /// Writes `posts` to `out_dir/keys/name`, with `footer`'s key-value pairs
@@ -172,54 +174,167 @@ pub fn write(
     footer: &[(String, String)],
     options: &WriteOptions,
 ) -> Result<OutputFile> {
-    let schema = schema();
-    let plain = PlainColumns::new(&schema, &[POST_ID, KEY], &[CREATED_AT]);
-    let path = out_dir.join(DIR).join(name);
-    let mut writer = PartWriter::create(&path, schema.clone(), options, &plain)?;
-    for (k, v) in footer {
-        writer.add_metadata(k, v.clone());
+    let mut w = KeysWriter::create(out_dir, name, footer, options)?;
+    for p in posts {
+        let keyed = p.keyed.as_ref().map(|k| (k.key, k.created, k.id.as_str()));
+        w.push(keyed, p.duplicate_of.as_deref())?;
     }
-    for chunk in posts.chunks(BATCH_ROWS) {
-        let mut ids = StringBuilder::with_capacity(chunk.len(), chunk.len() * 20);
-        let mut created =
-            TimestampMicrosecondBuilder::with_capacity(chunk.len()).with_timezone("UTC");
-        let mut keys = FixedSizeBinaryBuilder::with_capacity(chunk.len(), 16);
-        let mut of = StringBuilder::new();
-        for p in chunk {
-            match &p.keyed {
-                Some(k) => {
-                    ids.append_value(&k.id);
-                    created.append_value(k.created);
-                    keys.append_value(k.key.to_be_bytes())
-                        .expect("a key is 16 bytes");
-                }
-                None => {
-                    ids.append_null();
-                    created.append_null();
-                    keys.append_null();
-                }
-            }
-            of.append_option(p.duplicate_of.as_deref());
+    w.finish()
+}
+
+/// [`write`] from the raw records at `raw` ([`encode_raw`], of `rows`
+/// posts) and the unit's `losers` (sorted by row), without holding the
+/// posts: each loser must be the keyed post at its row.
+pub(crate) fn write_raw(
+    out_dir: &Path,
+    name: &str,
+    raw: &Path,
+    rows: u64,
+    losers: &[Loser],
+    footer: &[(String, String)],
+    options: &WriteOptions,
+) -> Result<OutputFile> {
+    let bytes = std::fs::read(raw).map_err(|source| IoError::Read {
+        path: raw.to_path_buf(),
+        source,
+    })?;
+    let mut w = KeysWriter::create(out_dir, name, footer, options)?;
+    let mut rest = bytes.as_slice();
+    let mut losers = losers.iter().peekable();
+    let mut row = 0u64;
+    while !rest.is_empty() {
+        let keyed = take_raw(&mut rest)
+            .ok_or_else(|| invalid(raw, "a key record is cut short or malformed".to_owned()))?;
+        let lost = losers.next_if(|l| u64::from(l.row) == row);
+        if let Some(l) = lost
+            && keyed.is_none_or(|(_, _, id)| id != l.id)
+        {
+            return Err(not_kept_at(raw, l));
         }
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(ids.finish()),
-            Arc::new(created.finish()),
-            Arc::new(keys.finish()),
-            Arc::new(of.finish()),
-        ];
-        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| IoError::Write {
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        writer.write(&batch)?;
+        w.push(keyed, lost.map(|l| l.survivor.as_str()))?;
+        row += 1;
     }
-    let (rows, bytes, sha256) = writer.finish()?;
-    Ok(OutputFile {
-        path: format!("{DIR}/{name}"),
-        rows,
-        bytes,
-        sha256,
-    })
+    if row != rows {
+        return Err(invalid(
+            raw,
+            format!("keys of {row} posts kept for {rows} posts"),
+        ));
+    }
+    if let Some(l) = losers.next() {
+        return Err(not_kept_at(raw, l));
+    }
+    w.finish()
+}
+
+/// A keys file being written, a batch of rows at a time.
+struct KeysWriter {
+    path: std::path::PathBuf,
+    schema: SchemaRef,
+    writer: PartWriter,
+    ids: StringBuilder,
+    created: TimestampMicrosecondBuilder,
+    keys: FixedSizeBinaryBuilder,
+    of: StringBuilder,
+    pending: usize,
+}
+
+impl KeysWriter {
+    fn create(
+        out_dir: &Path,
+        name: &str,
+        footer: &[(String, String)],
+        options: &WriteOptions,
+    ) -> Result<KeysWriter> {
+        let schema = schema();
+        let plain = PlainColumns::new(&schema, &[POST_ID, KEY], &[CREATED_AT]);
+        let path = out_dir.join(DIR).join(name);
+        let mut writer = PartWriter::create(&path, schema.clone(), options, &plain)?;
+        for (k, v) in footer {
+            writer.add_metadata(k, v.clone());
+        }
+        Ok(KeysWriter {
+            path,
+            schema,
+            writer,
+            ids: StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 20),
+            created: TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS).with_timezone("UTC"),
+            keys: FixedSizeBinaryBuilder::with_capacity(BATCH_ROWS, 16),
+            of: StringBuilder::new(),
+            pending: 0,
+        })
+    }
+
+    fn push(&mut self, keyed: Option<(u128, i64, &str)>, duplicate_of: Option<&str>) -> Result<()> {
+        match keyed {
+            Some((key, created, id)) => {
+                self.ids.append_value(id);
+                self.created.append_value(created);
+                self.keys
+                    .append_value(key.to_be_bytes())
+                    .expect("a key is 16 bytes");
+            }
+            None => {
+                self.ids.append_null();
+                self.created.append_null();
+                self.keys.append_null();
+            }
+        }
+        self.of.append_option(duplicate_of);
+        self.pending += 1;
+        if self.pending == BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.pending == 0 {
+            return Ok(());
+        }
+        self.pending = 0;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.ids.finish()),
+            Arc::new(self.created.finish().with_timezone("UTC")),
+            Arc::new(self.keys.finish()),
+            Arc::new(self.of.finish()),
+        ];
+        let batch =
+            RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| IoError::Write {
+                path: self.path.clone(),
+                source: std::io::Error::other(e),
+            })?;
+        self.writer.write(&batch)
+    }
+
+    fn finish(mut self) -> Result<OutputFile> {
+        self.flush()?;
+        let (rows, bytes, sha256) = self.writer.finish()?;
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        Ok(OutputFile {
+            path: format!("{DIR}/{}", name.unwrap_or_default()),
+            rows,
+            bytes,
+            sha256,
+        })
+    }
+}
+
+/// The rows of a keys file, and those with no survivor (the posts in its
+/// part), from its `duplicate_of` column alone.
+pub fn rows_and_kept(path: &Path) -> Result<(u64, u64)> {
+    let src = ParquetSource::open(path)?;
+    let i = src.column("keys", DUPLICATE_OF, DUPLICATE_OF)?;
+    src.expect_type(i, "utf8", |t| *t == DataType::Utf8)?;
+    let (mut rows, mut kept) = (0u64, 0u64);
+    for batch in src.read_columns(&[i])? {
+        let column = batch?.column(0).clone();
+        rows += column.len() as u64;
+        kept += column.null_count() as u64;
+    }
+    Ok((rows, kept))
 }
 
 /// Reads a keys file whole.
@@ -356,5 +471,55 @@ mod tests {
             ..loser
         };
         assert!(with_losers(kept, &[wrong], dir.path()).is_err());
+    }
+
+    #[test]
+    fn raw_keys_are_written_as_the_posts_are_and_a_wrong_loser_is_an_error() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir(dir.path().join(DIR)).expect("mkdir");
+        let mut bytes = Vec::new();
+        encode_raw(&mut bytes, Some((3, 10, "a")));
+        encode_raw(&mut bytes, None);
+        encode_raw(&mut bytes, Some((3, 20, "b")));
+        let raw = dir.path().join("raw");
+        std::fs::write(&raw, &bytes).expect("write");
+        let loser = |row: u32, id: &str| Loser {
+            unit: 0,
+            row,
+            id: id.into(),
+            survivor: "a".into(),
+        };
+        let opts = WriteOptions::default();
+        let f = write_raw(
+            dir.path(),
+            "r.parquet",
+            &raw,
+            3,
+            &[loser(2, "b")],
+            &[],
+            &opts,
+        )
+        .expect("written");
+        let kept = decode_raw(&bytes).expect("decodes");
+        let posts = with_losers(kept, &[loser(2, "b")], &raw).expect("losers");
+        assert_eq!(read(&dir.path().join(&f.path)).expect("read"), posts);
+        assert_eq!(
+            rows_and_kept(&dir.path().join(&f.path)).expect("count"),
+            (3, 2)
+        );
+        // A loser at a row without a key, with another id, or past the end;
+        // and a count that is not the spool's: errors, nothing guessed.
+        for (i, (losers, rows)) in [
+            (vec![loser(1, "b")], 3),
+            (vec![loser(0, "b")], 3),
+            (vec![loser(3, "c")], 3),
+            (vec![], 4),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let name = format!("bad-{i}.parquet");
+            assert!(write_raw(dir.path(), &name, &raw, rows, &losers, &[], &opts).is_err());
+        }
     }
 }

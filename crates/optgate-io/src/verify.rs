@@ -834,20 +834,17 @@ fn check_keys(claim: &Claim<'_>) -> Result<Finding> {
                 }
                 Err(e) => return vec![format!("{}: {e}", f.path)],
             }
-            let posts = match crate::keys::read(&path) {
-                Ok(p) => p,
+            let (rows, kept) = match crate::keys::rows_and_kept(&path) {
+                Ok(n) => n,
                 Err(e) => return vec![format!("{}: {e}", f.path)],
             };
             let mut out = Vec::new();
-            if posts.len() as u64 != f.rows {
+            if rows != f.rows {
                 out.push(format!(
-                    "{}: {} rows, the manifest says {}",
-                    f.path,
-                    posts.len(),
-                    f.rows
+                    "{}: {rows} rows, the manifest says {}",
+                    f.path, f.rows
                 ));
             }
-            let kept = posts.iter().filter(|p| p.duplicate_of.is_none()).count() as u64;
             let name = f.path.strip_prefix("keys/").unwrap_or(&f.path);
             let part = part_rows.get(name).copied().unwrap_or(0);
             if kept != part {
