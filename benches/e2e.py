@@ -7,10 +7,16 @@ under bench-data/), it runs alternately, in the same invocation:
   floor  `optgate bench-floor`: decode every post and re-encode it to zstd
          Parquet with optgate's own reader, writer, work units and thread
          pool, and nothing else;
-  full   `optgate run` with the sample's default policy and PII scrubbing;
-  exact  the same with `[dedup] mode = "exact"` (unless --no-dedup): its
-         cost is the ratio to `full` within each alternating round;
-  near   the same with `[dedup] mode = "near"` and its default settings.
+  full   `optgate run` with the sample's default policy and PII scrubbing,
+         without deduplication (`[dedup] mode = "off"`; with --no-dedup,
+         the config as it is);
+  exact  the same with `[dedup] mode = "exact"` (the default; unless
+         --no-dedup): its cost is the ratio to `full` within each
+         alternating round;
+  near   the same with `[dedup] mode = "near"` and its default settings;
+  night  an incremental night in exact mode with nothing new: `optgate run
+         --incremental --previous` of an exact run's output on the same
+         inputs (every unit reused), against `full`.
 
 With --warehouse-python (a Python with pyarrow; `make bench` passes the one
 of .venv-readers), each generated sample is also re-written the way a
@@ -180,7 +186,10 @@ def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
     """Alternating floor and full runs of one config's inputs and policy, and
     with `dedup`, full runs with each dedup mode."""
     out = os.path.join(scratch, "out")
+    prev = os.path.join(scratch, "prev")
     dedup_configs = {m: with_dedup(config, m) for m in DEDUP_MODES} if dedup else {}
+    if dedup:
+        config = with_dedup(config, "off")
 
     def floor(t):
         shutil.rmtree(out, ignore_errors=True)
@@ -212,6 +221,25 @@ def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
         result[mode] = []
         result.setdefault("duplicates_removed", {})[mode] = m["dedup"]["removed"]
         kinds.append((mode, run_mode))
+    if dedup:
+        # The previous night's output, made once: an exact run's.
+        shutil.rmtree(prev, ignore_errors=True)
+        run([binary, "run", "--config", dedup_configs["exact"], "--out", prev, "--threads",
+             str(threads), "--quiet", "--progress", "never"])
+
+        def night(t):
+            shutil.rmtree(out, ignore_errors=True)
+            wall, rss, cpu, _ = run([binary, "run", "--config", dedup_configs["exact"], "--out",
+                                     out, "--incremental", "--previous", prev, "--threads",
+                                     str(t), "--quiet", "--progress", "never"])
+            with open(os.path.join(out, "manifest.json")) as f:
+                m = json.load(f)
+            if m["incremental"]["reprocessed_units"] != 0:
+                sys.exit(f"bench: the night reprocessed units: {m['incremental']}")
+            return wall, rss, cpu, m
+        night(threads)
+        result["night"] = []
+        kinds.append(("night", night))
     for i in range(runs):
         # Each round in another order, so that no kind always runs first.
         order = kinds[i % len(kinds):] + kinds[:i % len(kinds)]
@@ -232,6 +260,7 @@ def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
                 print(f"bench: {posts:>11,} posts  full, {t} thread(s)  {wall:6.2f} s  "
                       f"{rows / wall / 1e6:5.2f} M posts/s", flush=True)
     shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(prev, ignore_errors=True)
     for name in [k for k, _ in kinds]:
         walls = [r["wall_s"] for r in result[name]]
         result[name + "_summary"] = {
@@ -243,7 +272,7 @@ def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
         }
     result["ratio_full_over_floor"] = summary(
         [f["wall_s"] / g["wall_s"] for f, g in zip(result["full"], result["floor"])])
-    for mode in dedup_configs:
+    for mode in [*dedup_configs, *(["night"] if dedup else [])]:
         result[f"ratio_{mode}_over_full"] = summary(
             [e["wall_s"] / f["wall_s"] for e, f in zip(result[mode], result["full"])])
     if scaling:
@@ -286,7 +315,7 @@ def markdown(results, meta):
              "| posts | input | run | wall s | M posts/s | text MB/s | peak RSS MiB | CPU use | over floor, or (dedup) over full |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        for name in [n for n in ("floor", "full", *DEDUP_MODES) if n in r]:
+        for name in [n for n in ("floor", "full", *DEDUP_MODES, "night") if n in r]:
             s = r[name + "_summary"]
             ratio = ("" if name == "floor" else fmt_range(r["ratio_full_over_floor"])
                      if name == "full" else fmt_range(r[f"ratio_{name}_over_full"]))
@@ -315,6 +344,9 @@ def markdown(results, meta):
                          "removed: " + ", ".join(
                              f"{r['duplicates_removed'][mode]:,} of {r['kept']:,} kept"
                              for r in results if mode in r) + ".")
+    if any("night" in r for r in results):
+        lines.append("`night` is an incremental run in exact mode on the same inputs, "
+                     "`--previous` an exact run's output: every unit reused.")
     lines.append("Kept posts: " + ", ".join(f"{r['kept']:,} of {r['posts']:,}" for r in results)
                  + f"; text: " + ", ".join(f"{r['text_bytes'] / 1e6:,.0f} MB" for r in results)
                  + ".")
@@ -441,7 +473,16 @@ def main():
     sizes = [int(s) for s in args.sizes.split(",")]
     date = datetime.date.today().isoformat()
     machine = machine_name()
-    out_dir = args.out or os.path.join(ROOT, "benches", "runs", f"{date}-{machine}")
+    out_dir = args.out
+    if out_dir is None:
+        # Never over a run on record: the first of <date>-<machine>,
+        # <date>-2-<machine>, <date>-3-<machine>… that does not exist.
+        runs_dir = os.path.join(ROOT, "benches", "runs")
+        out_dir = os.path.join(runs_dir, f"{date}-{machine}")
+        n = 2
+        while os.path.exists(out_dir):
+            out_dir = os.path.join(runs_dir, f"{date}-{n}-{machine}")
+            n += 1
     scratch = os.path.join(ROOT, "bench-data", "scratch")
     os.makedirs(scratch, exist_ok=True)
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
