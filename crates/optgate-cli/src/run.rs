@@ -828,6 +828,13 @@ fn remove_duplicates(
 ) -> Result<Deduplicated, Failure> {
     let units = plan.units.len();
     let resolution = spill.resolve(units)?;
+    resolution.refuse_repeated(|u| match plan.units.get(u as usize) {
+        Some(unit) => format!(
+            "{} row group {}",
+            plan.files[unit.file].rel_path, unit.row_group
+        ),
+        None => format!("unit {u}"),
+    })?;
     let mut done = Deduplicated::none(0);
     // A range of units at a time, its losers read from disk.
     for (r, range) in resolution.ranges().into_iter().enumerate() {

@@ -536,6 +536,61 @@ fn shards_and_merge_equal_a_single_run(policy: &str, assertion: &str) {
     }
 }
 
+/// The same dump delivered twice: with deduplication each post's copy would
+/// go as a duplicate of itself, without a word. The run stops instead (exit
+/// 1, nothing published), naming a repeated post and both its files, in
+/// either mode and in the merge of shards.
+#[test]
+fn the_same_posts_delivered_twice_are_refused_not_deduplicated() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(tmp.path(), 1500, &["--files", "1"]);
+    let posts = tmp.path().join("posts");
+    let first = parquet_files(&posts)[0].clone();
+    fs::copy(&first, posts.join("again.parquet")).expect("copy");
+    for policy in [EXACT, NEAR] {
+        let config = write_config(tmp.path(), policy);
+        let out = tmp.path().join("out");
+        let o = run(&config, &out, &[]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("delivered twice"), "{stderr}");
+        assert!(stderr.contains("again.parquet row group"), "{stderr}");
+        assert!(stderr.contains("part-00000.parquet row group"), "{stderr}");
+        assert!(!out.exists());
+        assert!(crate::common::leftovers(tmp.path(), "staging").is_empty());
+    }
+    // Shards, each holding one copy: the merge refuses them.
+    let config = write_config(tmp.path(), EXACT);
+    let plan = tmp.path().join("plan.json");
+    run_ok(
+        optgate()
+            .args(["plan", "--shards", "2", "--config"])
+            .arg(&config)
+            .arg("--out")
+            .arg(&plan),
+    );
+    let shards: Vec<_> = (0..2)
+        .map(|k| {
+            let dir = tmp.path().join(format!("shard{k}"));
+            let plan = plan.to_str().expect("utf-8");
+            published(&config, &dir, &["--plan", plan, "--shard", &k.to_string()]);
+            dir
+        })
+        .collect();
+    let merged = tmp.path().join("merged");
+    let o = optgate()
+        .arg("merge")
+        .args(&shards)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .expect("starts");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("delivered twice"), "{stderr}");
+    assert!(!merged.exists());
+}
+
 /// An output that claims exact dedup but holds two posts with one text
 /// (normalised) fails verification, naming the assertion.
 #[test]
@@ -557,11 +612,12 @@ fn verification_finds_a_duplicate_text_left_in_the_output() {
 /// `repurge` that removes a survivor leaves the posts it stood for removed
 /// (they stay in the ledger as its duplicates): no text comes back that the
 /// published output did not hold, and the output still verifies. The next
-/// full run picks a new survivor among them.
+/// run, incremental or not, picks a new survivor among them: the repurged
+/// output holds no keys files, so a night processes every unit again.
 #[test]
 fn repurging_a_survivor_keeps_its_duplicates_removed() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (_, out) = sample_run(tmp.path(), 3000, 2, 750, EXACT);
+    let (config, out) = sample_run(tmp.path(), 3000, 2, 750, EXACT);
     let lost = ledger(&out);
     // A survivor with duplicates, and its author.
     let (loser, survivor) = lost
@@ -615,6 +671,24 @@ fn repurging_a_survivor_keeps_its_duplicates_removed() {
     );
     assert_eq!(m["verification"]["passed"], true);
     verified(&purged);
+
+    // The next night, from the purged output: no keys to reuse a unit by,
+    // so every unit is processed again, and the dataset is a full run's.
+    let night = tmp.path().join("night");
+    let previous = purged.to_str().expect("utf-8");
+    published(&config, &night, &["--incremental", "--previous", previous]);
+    let full = tmp.path().join("full");
+    published(&config, &full, &[]);
+    let (mn, mf) = (manifest(&night), manifest(&full));
+    assert_eq!(
+        mn["incremental"]["reused_units"], 0,
+        "{:#}",
+        mn["incremental"]
+    );
+    for k in ["counts", "pii", "dedup", "outputs", "ledger"] {
+        assert_eq!(mn[k], mf[k], "{k}");
+    }
+    assert!(!rows(&full).iter().any(|r| r.1 == survivor));
 }
 
 /// The same posts with int64 ids: the same duplicates removed, the same

@@ -58,6 +58,22 @@ pub struct KeyRecord {
     pub id: String,
 }
 
+impl Resolution {
+    /// An error naming the first repeated post (of [`Resolution::repeated`])
+    /// and where its copies are (`place` names a unit), if there is one.
+    pub fn refuse_repeated(&self, place: impl Fn(u32) -> String) -> Result<()> {
+        match &self.repeated.example {
+            None => Ok(()),
+            Some((id, a, b)) => Err(IoError::RepeatedPostIds {
+                id: id.clone(),
+                first: place(*a),
+                second: place(*b),
+                posts: self.repeated.posts,
+            }),
+        }
+    }
+}
+
 /// A post to remove: where it sits, its id, and the id of its survivor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loser {
@@ -73,6 +89,27 @@ pub struct Loser {
 pub struct Found {
     pub losers: Vec<Loser>,
     pub clusters: u64,
+    /// Posts that share their key and their post id with another.
+    pub repeated: Repeated,
+}
+
+/// Posts with the same text and the same post id as another: the same posts
+/// delivered twice, which deduplication must not quietly remove (post ids
+/// are unique in a dump).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Repeated {
+    pub posts: u64,
+    /// The first found: the id, and the units of two posts that have it.
+    pub example: Option<(String, u32, u32)>,
+}
+
+impl Repeated {
+    fn merge(&mut self, other: Repeated) {
+        self.posts += other.posts;
+        if self.example.is_none() {
+            self.example = other.example;
+        }
+    }
 }
 
 /// What the global phase found: the losers, on disk in ranges of units
@@ -83,6 +120,9 @@ pub struct Resolution {
     pub clusters: u64,
     /// In near mode, the posts that shared a band with another.
     pub candidates: u64,
+    /// Posts with the text and the post id of another: the caller must
+    /// refuse the input when there are any.
+    pub repeated: Repeated,
     /// The units resolved ([`KeySpill::resolve`]'s).
     units: usize,
     /// Units per range of losers.
@@ -393,7 +433,7 @@ impl KeySpill {
         };
         let resolve_partition = |mut records: Vec<KeyRecord>,
                                  to_move: Option<(&Clusters, &Partitions)>|
-         -> Result<u64> {
+         -> Result<(u64, Repeated)> {
             if let Some((c, moved)) = to_move {
                 let mut runs = vec![Vec::new(); moved.len()];
                 records.retain(|r| match c.key(r.unit, r.row) {
@@ -413,28 +453,36 @@ impl KeySpill {
                 encode_loser(l, &mut runs[r]);
             }
             losers.append_runs(&mut runs)?;
-            Ok(found.clusters)
+            Ok((found.clusters, found.repeated))
+        };
+        let sum = |a: Result<(u64, Repeated)>, b: Result<(u64, Repeated)>| {
+            let ((ca, mut ra), (cb, rb)) = (a?, b?);
+            ra.merge(rb);
+            Ok((ca + cb, ra))
         };
         let candidates = clusters.as_ref().map_or(0, |c| c.candidates() as u64);
         let to_move = clusters.as_ref().zip(moved.as_ref());
-        let mut clusters_found: u64 = parts
+        let (mut clusters_found, mut repeated) = parts
             .finish()?
             .into_par_iter()
             .map(|path| resolve_partition(take_partition(&path, decode_all)?, to_move))
-            .sum::<Result<u64>>()?;
+            .reduce(|| Ok((0, Repeated::default())), sum)?;
         drop(clusters);
         if let Some(moved) = moved {
-            clusters_found += moved
+            let (c, r) = moved
                 .finish()?
                 .into_par_iter()
                 .map(|path| resolve_partition(take_partition(&path, decode_all)?, None))
-                .sum::<Result<u64>>()?;
+                .reduce(|| Ok((0, Repeated::default())), sum)?;
+            clusters_found += c;
+            repeated.merge(r);
         }
         drop(dir);
         let range_paths = losers.finish()?;
         Ok(Resolution {
             clusters: clusters_found,
             candidates,
+            repeated,
             units,
             units_per_range,
             ranges: range_paths,
@@ -511,6 +559,16 @@ pub fn losers_of(mut records: Vec<KeyRecord>) -> Found {
                 .position(|r| r.key != key)
                 .unwrap_or(records.len() - start);
         if end - start > 1 {
+            // Posts of one id and one text are next to each other (the
+            // order is by time, then id).
+            for w in records[start..end].windows(2) {
+                if w[0].id == w[1].id {
+                    out.repeated.posts += 1;
+                    if out.repeated.example.is_none() {
+                        out.repeated.example = Some((w[0].id.clone(), w[0].unit, w[1].unit));
+                    }
+                }
+            }
             out.clusters += 1;
             let survivor = &records[start].id;
             for r in &records[start + 1..end] {
@@ -849,6 +907,11 @@ pub fn dedup_parts(
         .map(|f| keep_keys.then(|| spill.kept_path(&name_of(f))))
         .collect();
     let resolution = spill.resolve(outputs.len())?;
+    resolution.refuse_repeated(|u| {
+        outputs
+            .get(u as usize)
+            .map_or_else(|| format!("part {u}"), |f| f.path.clone())
+    })?;
     let mut out = PartsDeduplicated {
         clusters: resolution.clusters,
         candidates: resolution.candidates,

@@ -103,6 +103,18 @@ pub enum IoError {
     /// are read.
     #[error("{}: changed while the run was reading it: {what}; run again once the inputs are complete", path.display())]
     InputChanged { path: PathBuf, what: String },
+    /// Posts with the same id and the same text: the same posts delivered
+    /// twice. Deduplication would remove the copies without a word, so the
+    /// run stops instead: post ids must be unique.
+    #[error(
+        "post {id} is in the input twice with the same text ({first}; {second}), and {posts} post(s) in all share their id and text with another: the same posts delivered twice? Post ids must be unique; remove the copies and run again"
+    )]
+    RepeatedPostIds {
+        id: String,
+        first: String,
+        second: String,
+        posts: u64,
+    },
     /// The thread that flushes written files to disk panicked: files handed
     /// to it may not be on disk, so the run must not publish them.
     #[error(
