@@ -258,8 +258,8 @@ fn near_incremental_runs_redo_everything_and_equal_a_full_run() {
 }
 
 /// `file`'s rows again as new posts created a day earlier: ids prefixed
-/// with `late-`, the same authors and texts (data that arrives late).
-fn earlier_copies(file: &Path, to: &Path) {
+/// with `prefix`, the same authors and texts (data that arrives late).
+fn earlier_copies(file: &Path, to: &Path, prefix: &str) {
     use arrow_array::cast::AsArray;
     use arrow_array::types::TimestampMicrosecondType;
     use arrow_array::{ArrayRef, StringArray, TimestampMicrosecondArray};
@@ -275,7 +275,7 @@ fn earlier_copies(file: &Path, to: &Path) {
                 "post_id" => std::sync::Arc::new(
                     c.as_string::<i32>()
                         .iter()
-                        .map(|v| v.map(|v| format!("late-{v}")))
+                        .map(|v| v.map(|v| format!("{prefix}{v}")))
                         .collect::<StringArray>(),
                 ),
                 "created_at" => {
@@ -394,7 +394,7 @@ fn exact_incremental_nights_reuse_units_and_equal_a_full_run() {
     let without = arrow_select::filter::filter_record_batch(&batch, &keep).expect("filter");
     assert_eq!(without.num_rows() + 1, batch.num_rows());
     crate::common::write_batch(&first, &without);
-    earlier_copies(&first, &posts.join("part-00003.parquet"));
+    earlier_copies(&first, &posts.join("part-00003.parquet"), "late-");
 
     let inc = tmp.path().join("inc");
     published(
@@ -427,6 +427,89 @@ fn exact_incremental_nights_reuse_units_and_equal_a_full_run() {
     assert_eq!(parts(&inc), parts(&full));
     assert_checked(&mi, "keys_files_match");
     verified(&inc);
+}
+
+/// `file` without the rows whose index is `k` modulo 7, as one row group.
+fn without_some_rows(file: &Path, k: usize) {
+    let batches = read_parquet(file);
+    let schema = batches[0].schema();
+    let batch = arrow_select::concat::concat_batches(&schema, &batches).expect("concat");
+    let keep: arrow_array::BooleanArray = (0..batch.num_rows()).map(|i| Some(i % 7 != k)).collect();
+    let kept = arrow_select::filter::filter_record_batch(&batch, &keep).expect("filter");
+    crate::common::write_batch(file, &kept);
+}
+
+/// Ten nights in exact mode, each changing the inputs (which file or
+/// author, drawn by a seeded generator): copies of a file's posts created a
+/// day earlier arrive, a file goes, a file loses some rows, an author with
+/// kept posts objects, or nothing changes; each kind twice. Each night runs from the last night's output and must
+/// give a full run's dataset on the same inputs, file for file.
+#[test]
+fn exact_incremental_nights_at_random_equal_full_runs() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    gen_sample(
+        tmp.path(),
+        4000,
+        &["--files", "4", "--row-group-rows", "400"],
+    );
+    let config = write_config(tmp.path(), EXACT);
+    let posts = tmp.path().join("posts");
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: usize| -> usize {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 33) % n as u64) as usize
+    };
+    let mut prev = tmp.path().join("night-0");
+    published(&config, &prev, &[]);
+    let (mut reused, mut rewritten, mut redone, mut changes) = (0, 0, 0, Vec::new());
+    for (night, change) in (1..).zip([0, 2, 3, 1, 4, 2, 0, 3, 4, 1]) {
+        let files = parquet_files(&posts);
+        match change {
+            0 => {
+                let f = &files[next(files.len())];
+                let to = posts.join(format!("copies-{night}.parquet"));
+                earlier_copies(f, &to, &format!("n{night}-"));
+            }
+            1 if files.len() > 2 => fs::remove_file(&files[next(files.len())]).expect("rm"),
+            2 => without_some_rows(&files[next(files.len())], next(7)),
+            3 => {
+                let parts = parquet_files(&prev.join("data"));
+                let b = &read_parquet(&parts[next(parts.len())])[0];
+                let authors = b.column_by_name("author_id").expect("author_id").clone();
+                let author = id_text(&authors, next(b.num_rows())).expect("author");
+                crate::operations::rewrite_registry(
+                    tmp.path(),
+                    |_| true,
+                    &[(&author, 1_790_000_000_000_000)],
+                );
+            }
+            _ => {}
+        }
+        changes.push(change);
+        let inc = tmp.path().join(format!("night-{night}"));
+        let previous = prev.to_str().expect("utf-8").to_owned();
+        published(&config, &inc, &["--incremental", "--previous", &previous]);
+        let full = tmp.path().join("full");
+        published(&config, &full, &["--overwrite"]);
+        let (mi, mf) = (manifest(&inc), manifest(&full));
+        for k in ["counts", "pii", "dedup", "outputs", "ledger"] {
+            assert_eq!(mi[k], mf[k], "night {night} (changes {changes:?}): {k}");
+        }
+        let i = &mi["incremental"];
+        let n = |k: &str| i[k].as_u64().unwrap_or(0);
+        reused += n("reused_units");
+        rewritten += n("rewritten_units");
+        redone += n("redone_units");
+        prev = inc;
+    }
+    verified(&prev);
+    // Nights reused, rewrote and redid units.
+    assert!(
+        reused > 0 && rewritten > 0 && redone > 0,
+        "{reused} {rewritten} {redone}"
+    );
 }
 
 /// Post id sequences of every data file, by file name.
