@@ -339,6 +339,12 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                 // outputs do not hold (exact mode's keys files do hold
                 // what reuse needs).
                 Some("near deduplication needs every post of every night")
+            } else if dedup == DedupMode::Exact
+                && !pm.outputs.is_empty()
+                && pm.dedup.as_ref().is_none_or(|d| d.keys.is_empty())
+            {
+                // A repurged output, or one made before keys files were.
+                Some("the previous output holds no keys files to deduplicate reused units by")
             } else {
                 None
             };

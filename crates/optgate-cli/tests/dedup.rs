@@ -768,6 +768,10 @@ fn repurging_a_survivor_keeps_its_duplicates_removed() {
         "{:#}",
         mn["incremental"]
     );
+    assert_eq!(
+        mn["incremental"]["full_reprocess_reason"],
+        "the previous output holds no keys files to deduplicate reused units by"
+    );
     for k in ["counts", "pii", "dedup", "outputs", "ledger"] {
         assert_eq!(mn[k], mf[k], "{k}");
     }
