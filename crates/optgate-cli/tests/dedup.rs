@@ -429,6 +429,72 @@ fn exact_incremental_nights_reuse_units_and_equal_a_full_run() {
     verified(&inc);
 }
 
+/// A night never takes one unit's part for another's: each part says in its
+/// footer which file and row group it was made from, and a reused unit's
+/// must say its own. Here two parts of the previous output trade places
+/// (files and manifest records alike, so every digest holds); the night
+/// processes those units again and gives a full run's dataset.
+#[test]
+fn a_night_never_takes_another_unit_s_part_for_its_own() {
+    for policy in [NO_DEDUP, EXACT] {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (config, prev) = sample_run(tmp.path(), 2000, 2, 500, policy);
+        let (a, b) = ("part-00000-00000.parquet", "part-00001-00000.parquet");
+        // Every file of the two units: data, ledger, and in exact mode the
+        // ledger of duplicates and the keys file.
+        let mut pairs = vec![
+            ("data", a.to_owned(), b.to_owned()),
+            ("ledger", a.to_owned(), b.to_owned()),
+        ];
+        if policy == EXACT {
+            pairs.push(("ledger", format!("dup-{a}"), format!("dup-{b}")));
+            pairs.push(("keys", a.to_owned(), b.to_owned()));
+        }
+        let mut m = manifest(&prev);
+        for (dir, a, b) in &pairs {
+            let (pa, pb) = (prev.join(dir).join(a), prev.join(dir).join(b));
+            let between = prev.join(dir).join("swap");
+            fs::rename(&pa, &between).expect("mv");
+            fs::rename(&pb, &pa).expect("mv");
+            fs::rename(&between, &pb).expect("mv");
+            let list = match *dir {
+                "data" => &mut m["outputs"],
+                "ledger" => &mut m["ledger"],
+                _ => &mut m["dedup"]["keys"],
+            };
+            let files = list.as_array_mut().expect("files");
+            let find = |name: String| {
+                files
+                    .iter()
+                    .position(|f| f["path"] == serde_json::json!(name))
+                    .expect("listed")
+            };
+            let (i, j) = (find(format!("{dir}/{a}")), find(format!("{dir}/{b}")));
+            let (fi, fj) = (files[i].clone(), files[j].clone());
+            for (k, from) in [(i, fj), (j, fi)] {
+                let path = files[k]["path"].clone();
+                files[k] = from;
+                files[k]["path"] = path;
+            }
+        }
+        crate::common::rewrite_manifest(&prev, &m);
+        let night = tmp.path().join("night");
+        let previous = prev.to_str().expect("utf-8");
+        published(&config, &night, &["--incremental", "--previous", previous]);
+        let full = tmp.path().join("full");
+        published(&config, &full, &[]);
+        let (mn, mf) = (manifest(&night), manifest(&full));
+        assert_eq!(
+            mn["incremental"]["reprocessed_units"], 2,
+            "{:#}",
+            mn["incremental"]
+        );
+        for k in ["counts", "pii", "dedup", "outputs", "ledger"] {
+            assert_eq!(mn[k], mf[k], "{policy}: {k}");
+        }
+    }
+}
+
 /// `file` without the rows whose index is `k` modulo 7, as one row group.
 fn without_some_rows(file: &Path, k: usize) {
     let batches = read_parquet(file);

@@ -35,7 +35,9 @@ use crate::ledger;
 use crate::posts::{PostsPlan, WorkUnit};
 use crate::read::ParquetSource;
 use crate::sync::{SyncQueue, copy_flushed};
-use crate::unit::{UNIT_PII_KEY, UnitOutcome, decode_unit_pii, part_name};
+use crate::unit::{
+    UNIT_INPUT_KEY, UNIT_PII_KEY, UnitOutcome, decode_unit_input, decode_unit_pii, part_name,
+};
 
 /// What a reused unit held before the global phase, with exact dedup.
 #[derive(Debug, Clone)]
@@ -178,7 +180,8 @@ pub fn reuse_unit(
         }),
         new: part_name(unit),
     };
-    match take_unit(unit, prev, &names, dedup.is_some(), out_dir, sync) {
+    let input = (plan.files[unit.file].rel_path.clone(), unit.row_group);
+    match take_unit(unit, &input, prev, &names, dedup.is_some(), out_dir, sync) {
         Ok(Some((out, posts))) => {
             if let (Some((spill, index)), Some(posts)) = (dedup, posts) {
                 let index = u32::try_from(index).unwrap_or(u32::MAX);
@@ -238,12 +241,24 @@ impl Names {
     }
 }
 
-/// The scrubbing figures in the footer of `path` (a part or a keys file).
-fn footer_pii(path: &Path) -> Result<Option<(optgate_pii::EntityCounts, u64)>> {
-    Ok(crate::dedup::optgate_footer(path)?
-        .into_iter()
-        .find(|(k, _)| k == UNIT_PII_KEY)
-        .and_then(|(_, v)| decode_unit_pii(&v)))
+/// The scrubbing figures in the footer of `path` (a part or a keys file),
+/// if its footer says it was made from `input` (file and row group): a file
+/// of another unit is never taken for this one.
+fn footer_pii(
+    path: &Path,
+    input: &(String, usize),
+) -> Result<Option<(optgate_pii::EntityCounts, u64)>> {
+    let footer = crate::dedup::optgate_footer(path)?;
+    let get = |key: &str| {
+        footer
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    if get(UNIT_INPUT_KEY).and_then(decode_unit_input).as_ref() != Some(input) {
+        return Ok(None);
+    }
+    Ok(get(UNIT_PII_KEY).and_then(decode_unit_pii))
 }
 
 /// Copies the unit's files from the previous output; its outcome, and with
@@ -251,6 +266,7 @@ fn footer_pii(path: &Path) -> Result<Option<(optgate_pii::EntityCounts, u64)>> {
 /// differs from what the previous manifest recorded.
 fn take_unit(
     unit: &WorkUnit,
+    input: &(String, usize),
     prev: &PreviousOutput<'_>,
     names: &Names,
     exact: bool,
@@ -270,7 +286,7 @@ fn take_unit(
             };
             let path = out_dir.join(&file.path);
             let kept = keys::read(&path)?;
-            let Some((pii, changed)) = footer_pii(&path)? else {
+            let Some((pii, changed)) = footer_pii(&path, input)? else {
                 return Ok(None);
             };
             let lost = kept.iter().filter(|p| p.duplicate_of.is_some()).count() as u64;
@@ -305,7 +321,9 @@ fn take_unit(
 
     // Kept posts and their scrubbing figures.
     if prev.files.contains_key(names.data(old).as_str()) {
-        let pii = footer_pii(&prev.dir.join(names.data(old)))?;
+        let Some((pii, changed)) = footer_pii(&prev.dir.join(names.data(old)), input)? else {
+            return Ok(None);
+        };
         let Some(file) = take(prev, &names.data(old), out_dir, &names.data(new), sync)? else {
             return Ok(None);
         };
@@ -318,9 +336,6 @@ fn take_unit(
                 }
             }
             None => {
-                let Some((pii, changed)) = pii else {
-                    return Ok(None);
-                };
                 out.counts.rows_in += file.rows;
                 out.counts.kept += file.rows;
                 out.pii = pii;
