@@ -786,6 +786,17 @@ impl Deduplicated {
     }
 }
 
+/// What the global phase did with one unit: its ledger of duplicates and
+/// keys file, whether its reused part was written again, and, for a reused
+/// unit to process again, its losers.
+#[derive(Default)]
+struct UnitDone {
+    ledger: Option<OutputFile>,
+    keys: Option<OutputFile>,
+    rewritten: bool,
+    redo: Option<Vec<Loser>>,
+}
+
 /// Writes the spool of the processed unit `o` without its `losers`, and
 /// counts them out of its kept posts.
 fn write_spooled(
@@ -850,14 +861,15 @@ fn remove_duplicates(
             .par_iter_mut()
             .zip(&plan.units[range.clone()])
             .zip(by_unit)
-            .map(|((o, unit), losers)| {
+            .map(|((o, unit), losers)| -> Result<UnitDone, Failure> {
                 check_interrupted()?;
                 let Some(reused) = o.reused.take() else {
-                    return Ok((
-                        write_spooled(plan, unit, o, losers, out_dir, options)?,
-                        false,
-                        false,
-                    ));
+                    let w = write_spooled(plan, unit, o, losers, out_dir, options)?;
+                    return Ok(UnitDone {
+                        ledger: w.ledger,
+                        keys: w.keys,
+                        ..UnitDone::default()
+                    });
                 };
                 let finished = finish_reused(
                     plan,
@@ -871,8 +883,11 @@ fn remove_duplicates(
                     out_dir,
                     options,
                 )?;
-                match finished {
-                    Finished::Redo => Ok((Written::default(), false, true)),
+                Ok(match finished {
+                    Finished::Redo => UnitDone {
+                        redo: Some(losers.to_vec()),
+                        ..UnitDone::default()
+                    },
                     Finished::Files {
                         output,
                         duplicates,
@@ -882,25 +897,23 @@ fn remove_duplicates(
                         o.output = output;
                         o.counts
                             .drop_kept_n(DropReason::Duplicate, losers.len() as u64);
-                        let w = Written {
-                            output: None,
+                        UnitDone {
                             ledger: duplicates,
                             keys: Some(keys),
-                            removed: losers.len() as u64,
-                        };
-                        Ok((w, rewritten, false))
+                            rewritten,
+                            redo: None,
+                        }
                     }
-                }
+                })
             })
             .collect::<Result<Vec<_>, Failure>>()?;
-        let by_unit = optgate_io::dedup::by_unit(&losers, range.clone());
-        for ((index, (w, rewritten, redo)), losers) in range.zip(written).zip(by_unit) {
-            if redo {
-                done.redo.push((index, losers.to_vec()));
+        for (index, d) in range.zip(written) {
+            if let Some(losers) = d.redo {
+                done.redo.push((index, losers));
             }
-            done.rewritten += u64::from(rewritten);
-            done.ledgers.push(w.ledger);
-            done.keys.push(w.keys);
+            done.rewritten += u64::from(d.rewritten);
+            done.ledgers.push(d.ledger);
+            done.keys.push(d.keys);
         }
     }
     done.clusters = resolution.clusters;

@@ -58,22 +58,6 @@ pub struct KeyRecord {
     pub id: String,
 }
 
-impl Resolution {
-    /// An error naming the first repeated post (of [`Resolution::repeated`])
-    /// and where its copies are (`place` names a unit), if there is one.
-    pub fn refuse_repeated(&self, place: impl Fn(u32) -> String) -> Result<()> {
-        match &self.repeated.example {
-            None => Ok(()),
-            Some((id, a, b)) => Err(IoError::RepeatedPostIds {
-                id: id.clone(),
-                first: place(*a),
-                second: place(*b),
-                posts: self.repeated.posts,
-            }),
-        }
-    }
-}
-
 /// A post to remove: where it sits, its id, and the id of its survivor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loser {
@@ -155,6 +139,20 @@ impl Resolution {
         let mut losers = read_partition(&self.ranges[r], decode_losers)?;
         losers.sort_unstable_by_key(|l| (l.unit, l.row));
         Ok(losers)
+    }
+
+    /// An error naming the first repeated post (of [`Resolution::repeated`])
+    /// and where its copies are (`place` names a unit), if there is one.
+    pub fn refuse_repeated(&self, place: impl Fn(u32) -> String) -> Result<()> {
+        match &self.repeated.example {
+            None => Ok(()),
+            Some((id, a, b)) => Err(IoError::RepeatedPostIds {
+                id: id.clone(),
+                first: place(*a),
+                second: place(*b),
+                posts: self.repeated.posts,
+            }),
+        }
     }
 
     /// Every loser, sorted by unit then row (for tests and small outputs).
@@ -736,6 +734,7 @@ pub fn write_unit(
     let reader =
         StreamReader::try_new(BufReader::with_capacity(1 << 20, file), None).map_err(ipc_err)?;
     let name = part_name(unit);
+    let footer = unit_footer(plan, unit, pii, posts_changed);
     let mut writer: Option<PartWriter> = None;
     let mut cut = Cut::new(losers);
     for batch in reader {
@@ -768,8 +767,8 @@ pub fn write_unit(
     let output = match writer {
         None => None,
         Some(mut w) => {
-            for (k, v) in unit_footer(plan, unit, pii, posts_changed) {
-                w.add_metadata(&k, v);
+            for (k, v) in &footer {
+                w.add_metadata(k, v.clone());
             }
             let (rows, bytes, sha256) = w.finish()?;
             Some(OutputFile {
@@ -783,18 +782,15 @@ pub fn write_unit(
     std::fs::remove_file(path).map_err(read_err)?;
     let keys = match &spooled.keys {
         None => None,
-        Some(raw) => {
-            let footer = unit_footer(plan, unit, pii, posts_changed);
-            Some(write_keys(
-                raw,
-                spooled.rows,
-                losers,
-                &footer,
-                out_dir,
-                &name,
-                options,
-            )?)
-        }
+        Some(raw) => Some(crate::keys::write_raw(
+            out_dir,
+            &name,
+            raw,
+            spooled.rows,
+            losers,
+            &footer,
+            options,
+        )?),
     };
     let ledger = write_duplicates(&f.rel_path, unit.row_group, losers, out_dir, &name, options)?;
     Ok(Written {
@@ -841,23 +837,12 @@ pub fn write_duplicates(
     for l in losers {
         ledger.push_duplicate(&l.id, &l.survivor);
     }
-    ledger.write(&out_dir.join("ledger"), &format!("dup-{name}"), options)
+    ledger.write(&out_dir.join("ledger"), &duplicates_name(name), options)
 }
 
-/// Writes the keys file of the part `name` from the raw keys at `raw` (of
-/// `rows` posts), the part's `losers` and its `footer`, and removes `raw`.
-fn write_keys(
-    raw: &Path,
-    rows: u64,
-    losers: &[Loser],
-    footer: &[(String, String)],
-    out_dir: &Path,
-    name: &str,
-    options: &WriteOptions,
-) -> Result<OutputFile> {
-    let file = crate::keys::write_raw(out_dir, name, raw, rows, losers, footer, options)?;
-    std::fs::remove_file(raw).map_err(write_err(raw))?;
-    Ok(file)
+/// The name of the ledger file of the duplicates of the part `name`.
+pub fn duplicates_name(name: &str) -> String {
+    format!("dup-{name}")
 }
 
 /// What removing the duplicates among written part files changed.
@@ -898,14 +883,19 @@ pub fn dedup_parts(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    outputs.par_iter().enumerate().try_for_each(|(unit, f)| {
-        let kept = keep_keys.then(|| spill.kept_path(&name_of(f)));
-        key_part(&out_dir.join(&f.path), unit, cols, &spill, kept.as_deref())
-    })?;
     let kept_paths: Vec<Option<PathBuf>> = outputs
         .iter()
         .map(|f| keep_keys.then(|| spill.kept_path(&name_of(f))))
         .collect();
+    // Each part's footer, for its keys file.
+    let footers: Vec<Vec<(String, String)>> = outputs
+        .par_iter()
+        .zip(&kept_paths)
+        .enumerate()
+        .map(|(unit, (f, kept))| {
+            key_part(&out_dir.join(&f.path), unit, cols, &spill, kept.as_deref())
+        })
+        .collect::<Result<_>>()?;
     let resolution = spill.resolve(outputs.len())?;
     resolution.refuse_repeated(|u| {
         outputs
@@ -924,17 +914,15 @@ pub fn dedup_parts(
         type Done = (Option<OutputFile>, Option<OutputFile>, Option<OutputFile>);
         let done: Vec<Done> = outputs[range.clone()]
             .par_iter()
-            .zip(&kept_paths[range])
+            .zip(&kept_paths[range.clone()])
+            .zip(&footers[range])
             .zip(by_part)
-            .map(|((f, kept), losers)| {
+            .map(|(((f, kept), footer), losers)| {
                 let name = name_of(f);
                 let keys = match kept {
-                    Some(raw) => {
-                        let footer = optgate_footer(&out_dir.join(&f.path))?;
-                        Some(write_keys(
-                            raw, f.rows, losers, &footer, out_dir, &name, options,
-                        )?)
-                    }
+                    Some(raw) => Some(crate::keys::write_raw(
+                        out_dir, &name, raw, f.rows, losers, footer, options,
+                    )?),
                     None => None,
                 };
                 if losers.is_empty() {
@@ -983,15 +971,16 @@ pub fn by_unit(losers: &[Loser], units: std::ops::Range<usize>) -> Vec<&[Loser]>
 }
 
 /// Appends the key of every post of the part at `path` to `spill`, and with
-/// `kept` its keys in order to that file.
+/// `kept` its keys in order to that file; the part's `optgate.` footer pairs.
 fn key_part(
     path: &Path,
     unit: usize,
     cols: &PostColumnNames,
     spill: &KeySpill,
     kept: Option<&Path>,
-) -> Result<()> {
+) -> Result<Vec<(String, String)>> {
     let src = ParquetSource::open(path)?;
+    let footer = optgate_pairs(src.metadata.metadata().file_metadata());
     let wanted = [
         src.column("posts", "post_id", &cols.post_id)?,
         src.column("posts", "created_at", &cols.created_at)?,
@@ -1022,7 +1011,7 @@ fn key_part(
             spill.append_kept(&mut runs, kept)?;
         }
     }
-    Ok(())
+    Ok(footer)
 }
 
 /// Writes the part `f` again without the rows of `losers` (sorted), keeping

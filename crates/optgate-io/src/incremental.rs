@@ -198,8 +198,8 @@ pub fn reuse_unit(
         }
         other => {
             // Not reusable, or an error: none of its copies is left behind.
-            for rel in names.files() {
-                let _ = fs::remove_file(out_dir.join(rel));
+            for path in rel::all(&names.new) {
+                let _ = fs::remove_file(out_dir.join(path));
             }
             other.map(|_| None)
         }
@@ -212,32 +212,27 @@ struct Names {
     new: String,
 }
 
-impl Names {
-    fn data(&self, name: &str) -> String {
+/// The paths, in an output, of the files of the unit whose part is `name`.
+mod rel {
+    pub(super) fn data(name: &str) -> String {
         format!("data/{name}")
     }
 
-    fn ledger(&self, name: &str) -> String {
+    pub(super) fn ledger(name: &str) -> String {
         format!("ledger/{name}")
     }
 
-    fn duplicates(&self, name: &str) -> String {
-        format!("ledger/dup-{name}")
+    pub(super) fn duplicates(name: &str) -> String {
+        format!("ledger/{}", crate::dedup::duplicates_name(name))
     }
 
-    fn keys(&self, name: &str) -> String {
-        format!("{}/{name}", keys::DIR)
+    pub(super) fn keys(name: &str) -> String {
+        format!("{}/{name}", crate::keys::DIR)
     }
 
-    /// Every file of the unit in this output.
-    fn files(&self) -> [String; 4] {
-        let n = &self.new;
-        [
-            self.data(n),
-            self.ledger(n),
-            self.duplicates(n),
-            self.keys(n),
-        ]
+    /// Every file of the unit.
+    pub(super) fn all(name: &str) -> [String; 4] {
+        [data(name), ledger(name), duplicates(name), keys(name)]
     }
 }
 
@@ -280,8 +275,8 @@ fn take_unit(
     let mut posts = None;
     if exact {
         let has = |rel: &str| prev.files.contains_key(rel);
-        if has(&names.keys(old)) {
-            let Some(file) = take(prev, &names.keys(old), out_dir, &names.keys(new), sync)? else {
+        if has(&rel::keys(old)) {
+            let Some(file) = take(prev, &rel::keys(old), out_dir, &rel::keys(new), sync)? else {
                 return Ok(None);
             };
             let path = out_dir.join(&file.path);
@@ -295,9 +290,9 @@ fn take_unit(
             } else {
                 match take(
                     prev,
-                    &names.duplicates(old),
+                    &rel::duplicates(old),
                     out_dir,
-                    &names.duplicates(new),
+                    &rel::duplicates(new),
                     sync,
                 )? {
                     Some(d) if d.rows == lost => Some(d),
@@ -313,18 +308,18 @@ fn take_unit(
                 duplicates,
             });
             posts = Some(kept);
-        } else if has(&names.data(old)) {
+        } else if has(&rel::data(old)) {
             // Kept posts and no keys: an output made without them.
             return Ok(None);
         }
     }
 
     // Kept posts and their scrubbing figures.
-    if prev.files.contains_key(names.data(old).as_str()) {
-        let Some((pii, changed)) = footer_pii(&prev.dir.join(names.data(old)), input)? else {
+    if prev.files.contains_key(rel::data(old).as_str()) {
+        let Some((pii, changed)) = footer_pii(&prev.dir.join(rel::data(old)), input)? else {
             return Ok(None);
         };
-        let Some(file) = take(prev, &names.data(old), out_dir, &names.data(new), sync)? else {
+        let Some(file) = take(prev, &rel::data(old), out_dir, &rel::data(new), sync)? else {
             return Ok(None);
         };
         match &posts {
@@ -351,9 +346,9 @@ fn take_unit(
     }
 
     // Dropped posts, rule by rule, from the ledger.
-    if prev.files.contains_key(names.ledger(old).as_str()) {
+    if prev.files.contains_key(rel::ledger(old).as_str()) {
         let mut counts = DropCounts::default();
-        let src = ParquetSource::open(&prev.dir.join(names.ledger(old)))?;
+        let src = ParquetSource::open(&prev.dir.join(rel::ledger(old)))?;
         let idx = src.column("ledger", "reasons", ledger::REASONS)?;
         for batch in src.read_columns(&[idx])? {
             let batch = batch?;
@@ -376,7 +371,7 @@ fn take_unit(
                 counts.record(set);
             }
         }
-        let Some(file) = take(prev, &names.ledger(old), out_dir, &names.ledger(new), sync)? else {
+        let Some(file) = take(prev, &rel::ledger(old), out_dir, &rel::ledger(new), sync)? else {
             return Ok(None);
         };
         out.counts.merge(&counts);
@@ -392,12 +387,7 @@ fn take_unit(
 /// Removes every file of `unit` from the output being made (before it is
 /// processed again).
 pub fn remove_unit_files(out_dir: &Path, unit: &WorkUnit) -> Result<()> {
-    let name = part_name(unit);
-    let names = Names {
-        old: name.clone(),
-        new: name,
-    };
-    for rel in names.files() {
+    for rel in rel::all(&part_name(unit)) {
         let path = out_dir.join(rel);
         match fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -441,6 +431,8 @@ pub fn finish_reused(
     out_dir: &Path,
     options: &crate::write::WriteOptions,
 ) -> Result<Finished> {
+    // Read again rather than held from `reuse_unit`: holding every reused
+    // unit's posts until the duplicates are found would grow with the run.
     let keys_path = out_dir.join(&reused.keys.path);
     let posts = keys::read(&keys_path)?;
     let more = match ReusedKeys::case(&posts, losers) {
@@ -490,10 +482,8 @@ pub fn finish_reused(
         path: keys_path.clone(),
         source,
     })?;
-    let kept = posts.into_iter().map(|p| p.keyed).collect();
-    let posts = keys::with_losers(kept, losers, &keys_path)?;
     let footer = crate::dedup::unit_footer(plan, unit, pii, posts_changed);
-    let keys = keys::write(out_dir, &name, &posts, &footer, options)?;
+    let keys = keys::rewrite(out_dir, &name, &posts, losers, &footer, options, &keys_path)?;
     Ok(Finished::Files {
         output,
         duplicates,

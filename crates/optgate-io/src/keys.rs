@@ -130,11 +130,9 @@ fn invalid(path: &Path, what: String) -> IoError {
 /// The unit's kept posts, each with the survivor it lost to among `losers`
 /// (sorted by row, rows numbered as `kept`). A loser must be a keyed post
 /// with the loser's id: anything else is an internal error, named by `what`.
-pub fn with_losers(
-    kept: Vec<Option<Keyed>>,
-    losers: &[Loser],
-    what: &Path,
-) -> Result<Vec<KeptPost>> {
+/// With [`write`], the tests' plain oracle of [`write_with_losers`].
+#[cfg(test)]
+fn with_losers(kept: Vec<Option<Keyed>>, losers: &[Loser], what: &Path) -> Result<Vec<KeptPost>> {
     let mut out: Vec<KeptPost> = kept
         .into_iter()
         .map(|keyed| KeptPost {
@@ -166,8 +164,10 @@ fn not_kept_at(path: &Path, l: &Loser) -> IoError {
 }
 
 /// Writes `posts` to `out_dir/keys/name`, with `footer`'s key-value pairs
-/// (the unit's scrubbing figures and input, as its part has them).
-pub fn write(
+/// (the unit's scrubbing figures and input, as its part has them): the
+/// tests' plain way.
+#[cfg(test)]
+fn write(
     out_dir: &Path,
     name: &str,
     posts: &[KeptPost],
@@ -182,9 +182,9 @@ pub fn write(
     w.finish()
 }
 
-/// [`write`] from the raw records at `raw` ([`encode_raw`], of `rows`
+/// A keys file from the raw records at `raw` ([`encode_raw`], of `rows`
 /// posts) and the unit's `losers` (sorted by row), without holding the
-/// posts: each loser must be the keyed post at its row.
+/// posts; `raw` is removed once the keys file is written.
 pub(crate) fn write_raw(
     out_dir: &Path,
     name: &str,
@@ -198,30 +198,77 @@ pub(crate) fn write_raw(
         path: raw.to_path_buf(),
         source,
     })?;
-    let mut w = KeysWriter::create(out_dir, name, footer, options)?;
     let mut rest = bytes.as_slice();
+    let records = std::iter::from_fn(|| {
+        (!rest.is_empty()).then(|| {
+            take_raw(&mut rest)
+                .ok_or_else(|| invalid(raw, "a key record is cut short or malformed".to_owned()))
+        })
+    });
+    let file = write_with_losers(out_dir, name, records, rows, losers, footer, options, raw)?;
+    std::fs::remove_file(raw).map_err(|source| IoError::Write {
+        path: raw.to_path_buf(),
+        source,
+    })?;
+    Ok(file)
+}
+
+/// A keys file's `posts` written again with the unit's `losers` now
+/// (sorted by row), in place of the survivors they had; `what` names the
+/// file they were read from, for errors.
+pub fn rewrite(
+    out_dir: &Path,
+    name: &str,
+    posts: &[KeptPost],
+    losers: &[Loser],
+    footer: &[(String, String)],
+    options: &WriteOptions,
+    what: &Path,
+) -> Result<OutputFile> {
+    let records = posts
+        .iter()
+        .map(|p| Ok(p.keyed.as_ref().map(|k| (k.key, k.created, k.id.as_str()))));
+    let rows = posts.len() as u64;
+    write_with_losers(out_dir, name, records, rows, losers, footer, options, what)
+}
+
+/// Writes `out_dir/keys/name` from a unit's kept posts in order (`records`,
+/// `rows` of them) and its `losers` (sorted by row): each loser must be the
+/// keyed post at its row, and every loser a row; anything else is an error
+/// naming `what`.
+#[allow(clippy::too_many_arguments)]
+fn write_with_losers<'a>(
+    out_dir: &Path,
+    name: &str,
+    records: impl Iterator<Item = Result<Option<(u128, i64, &'a str)>>>,
+    rows: u64,
+    losers: &[Loser],
+    footer: &[(String, String)],
+    options: &WriteOptions,
+    what: &Path,
+) -> Result<OutputFile> {
+    let mut w = KeysWriter::create(out_dir, name, footer, options)?;
     let mut losers = losers.iter().peekable();
     let mut row = 0u64;
-    while !rest.is_empty() {
-        let keyed = take_raw(&mut rest)
-            .ok_or_else(|| invalid(raw, "a key record is cut short or malformed".to_owned()))?;
+    for keyed in records {
+        let keyed = keyed?;
         let lost = losers.next_if(|l| u64::from(l.row) == row);
         if let Some(l) = lost
             && keyed.is_none_or(|(_, _, id)| id != l.id)
         {
-            return Err(not_kept_at(raw, l));
+            return Err(not_kept_at(what, l));
         }
         w.push(keyed, lost.map(|l| l.survivor.as_str()))?;
         row += 1;
     }
     if row != rows {
         return Err(invalid(
-            raw,
+            what,
             format!("keys of {row} posts kept for {rows} posts"),
         ));
     }
     if let Some(l) = losers.next() {
-        return Err(not_kept_at(raw, l));
+        return Err(not_kept_at(what, l));
     }
     w.finish()
 }
@@ -519,6 +566,7 @@ mod tests {
         .enumerate()
         {
             let name = format!("bad-{i}.parquet");
+            std::fs::write(&raw, &bytes).expect("write");
             assert!(write_raw(dir.path(), &name, &raw, rows, &losers, &[], &opts).is_err());
         }
     }
