@@ -497,13 +497,16 @@ fn pair_spaces16(w: &[u8; 18]) -> u32 {
     (space & (in_range16(prev, b'a', 26) | prev) & (in_range16(next, b'A', 26) | next)).to_bitmask()
 }
 
-/// Whether a first name that starts a word ends at `e` (`e` > 0): the
+/// Whether a first name that starts a word ends at `e`: the
 /// word the walk looks up before a space, when it is a first name. Names
 /// are letters only, so the one place such a name can start is where the
 /// letters that end at `e` begin.
 fn first_name_ends_at(text: &str, e: usize, kw: &Keywords) -> bool {
     let b = text.as_bytes();
-    if !kw.name_ends[usize::from(b[e - 1])] {
+    let Some(&last) = e.checked_sub(1).and_then(|k| b.get(k)) else {
+        return false;
+    };
+    if !kw.name_ends[usize::from(last)] {
         return false;
     }
     let mut s = e;
@@ -585,7 +588,8 @@ fn first_name_then_particles_end_at(text: &str, e: usize, kw: &Keywords) -> bool
         }
         s = space;
     }
-    s < e && first_name_ends_at(text, s, kw)
+    // Particles that start the text ("y Ana") have no first name before them.
+    0 < s && s < e && first_name_ends_at(text, s, kw)
 }
 
 /// How [`word_pass`] moves over the bytes that cannot start anything.
@@ -3003,6 +3007,11 @@ mod tests {
             "Marie",
             " ",
             "",
+            // Particles with no first name before them, at the start.
+            " y Aa",
+            "y Ana",
+            "van der Berg",
+            " de la Cruz",
         ] {
             check_name_pair(text).expect("sound");
         }
@@ -3031,6 +3040,7 @@ mod tests {
                     Just(" "), Just("  "), Just("-"), Just("'"), Just("."), Just(", "),
                     Just("<PERSON>"), Just("\u{a0}"), Just("é"), Just("A"), Just("ß"),
                     Just("\u{2019}"), Just("_"), Just("7"), Just("Rose"), Just("Maximilian"),
+                    Just("van"), Just("der"), Just("de"), Just("la"), Just("y"), Just("Willem"),
                 ],
                 0..24,
             ).prop_map(|v| v.concat()),
