@@ -242,6 +242,18 @@ pub trait TextScrubber: Sync {
     }
 }
 
+impl Scanner {
+    /// Whether each text may hold a name pair ([`scan::may_hold_name_pair`]).
+    /// A panic there fails no text: should the batch panic, each text is
+    /// tested alone, and one whose test panics is walked as any other (its
+    /// scan, which may fail alone, decides).
+    fn name_pairs(&self, texts: &[&str]) -> Vec<bool> {
+        let may = |t: &str| scan::may_hold_name_pair(t, &self.keywords);
+        caught(|| texts.iter().map(|t| may(t)).collect())
+            .unwrap_or_else(|| texts.iter().map(|t| caught(|| may(t)).unwrap_or(true)).collect())
+    }
+}
+
 impl TextScrubber for Scanner {
     fn scrub_text<'a>(&self, text: &'a str, region: Option<&str>) -> Scrubbed<'a> {
         self.scrub(text, region)
@@ -288,15 +300,16 @@ impl TextScrubber for Scanner {
                 .collect();
             // The texts for the full keyword search, and the others with
             // whether the word walk can find anything in them.
-            let (mut bytes, mut rest, mut name_pairs) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut bytes, mut rest, mut rest_texts) = (Vec::new(), Vec::new(), Vec::new());
             for (t, &n) in current.iter().zip(&needs) {
                 if n {
                     bytes.push(t.as_bytes());
                 } else {
                     rest.push(t.as_bytes());
-                    name_pairs.push(scan::may_hold_name_pair(t, &self.keywords));
+                    rest_texts.push(*t);
                 }
             }
+            let name_pairs = self.name_pairs(&rest_texts);
             // Should a batch search fail, each text searches on its own.
             let batch =
                 caught(|| scan::search_keywords(&bytes, &self.keywords, &mut found)).is_some();
