@@ -28,7 +28,9 @@
 //!
 //! Memory: a band partition per thread; then a bit per kept post, a 4-byte
 //! rank per 64 posts, 4 bytes per marked post, and per thread a range of
-//! signatures (8 MiB) or a partition of joined records (about 16 MiB).
+//! signatures (8 MiB, or 1/128 of them) with 2 MiB of joined records on
+//! their way out, or a partition of joined records (about 8 MiB, or 1/256
+//! of them).
 //! Disk: the signatures (a byte per permutation per post), 16 bytes per
 //! band per post, and the memberships (16 bytes) and joined records (16
 //! bytes and a signature) of the candidate groups.
@@ -338,12 +340,25 @@ impl NearSpill {
 /// memberships with their signatures (a range of posts).
 const SIGNATURE_BYTES_IN_MEMORY: u64 = 8 << 20;
 
-/// Partitions of memberships, and of joined groups, at most (past that, a
-/// partition holds more than its share of memory).
+/// Partitions of memberships at most (past that, a partition holds more
+/// than its share of memory). They are open beside the band partitions.
 const JOIN_PARTITIONS: u64 = 128;
 
+/// Partitions of joined groups at most: open alone, while the memberships
+/// are read.
+const JOINED_PARTITIONS: u64 = MAX_OPEN_FILES / 2;
+
 /// Joined records held in memory per thread, about, in bytes.
-const JOINED_BYTES_IN_MEMORY: u64 = 16 << 20;
+const JOINED_BYTES_IN_MEMORY: u64 = 8 << 20;
+
+/// Joined records a thread holds before it appends them to their
+/// partitions: a range's memberships, with a signature each, would
+/// otherwise be held whole (12 MiB a thread at 20M posts). The unit tests
+/// append every few records.
+#[cfg(not(test))]
+const JOINED_RUN_BYTES: u64 = 2 << 20;
+#[cfg(test)]
+const JOINED_RUN_BYTES: u64 = 512;
 
 /// The candidate groups, as memberships (dense index, group) on disk,
 /// partitioned by ranges of `range` dense indices.
@@ -372,9 +387,16 @@ fn for_each_group(
     let record = 16 + bytes as u64;
     let parts = (groups.memberships * record)
         .div_ceil(JOINED_BYTES_IN_MEMORY)
-        .clamp(1, JOIN_PARTITIONS) as usize;
+        .clamp(1, JOINED_PARTITIONS) as usize;
     let joined = Partitions::create(dir, "joined", parts)?;
     let total = bases.last().copied().unwrap_or(0);
+    tracing::debug!(
+        memberships = groups.memberships,
+        member_partitions = groups.members.len(),
+        range = groups.range,
+        joined_partitions = parts,
+        "Near duplicates: joining the groups with their signatures."
+    );
     groups
         .members
         .into_par_iter()
@@ -388,12 +410,18 @@ fn for_each_group(
             }
             let sigs = read_signatures(dir, bases, lo..hi, bytes)?;
             let mut runs = vec![Vec::new(); parts];
+            let mut held = 0u64;
             for (dense, group) in members {
                 let at = (dense - lo) as usize * bytes;
                 let out = &mut runs[(splitmix64(group) % parts as u64) as usize];
                 out.extend_from_slice(&group.to_le_bytes());
                 out.extend_from_slice(&dense.to_le_bytes());
                 out.extend_from_slice(&sigs[at..at + bytes]);
+                held += record;
+                if held >= JOINED_RUN_BYTES {
+                    joined.append_runs(&mut runs)?;
+                    held = 0;
+                }
             }
             joined.append_runs(&mut runs)
         })?;
