@@ -3041,6 +3041,7 @@ mod tests {
                     Just("<PERSON>"), Just("\u{a0}"), Just("é"), Just("A"), Just("ß"),
                     Just("\u{2019}"), Just("_"), Just("7"), Just("Rose"), Just("Maximilian"),
                     Just("van"), Just("der"), Just("de"), Just("la"), Just("y"), Just("Willem"),
+                    Just(" y "), Just(" van der "), Just("de la "),
                 ],
                 0..24,
             ).prop_map(|v| v.concat()),

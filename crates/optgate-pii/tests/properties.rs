@@ -50,6 +50,8 @@ fn pii_like() -> impl Strategy<Value = String> {
         Just("BSN ".to_owned()),
         Just("é".to_owned()),
         Just("Łukasz ".to_owned()),
+        Just(" van der ".to_owned()),
+        Just("y ".to_owned()),
         "[0-9]{1,6}",
         "[A-Za-z]{1,8}",
         "\\PC{1,4}",
@@ -156,7 +158,8 @@ proptest! {
                         "Marie", "Jean", "Łukasz", "Élodie", "Chloé", "Curie", "Nowak", "Émile",
                         "Herr", "Frau", "Dr.", "je m'appelle", "My name is", "ich heiße",
                         "@marie", "anna@example.org", "dead:beef::cafe", " ", "  ", "-", "'",
-                        ". ", ", ", "\u{a0}", "<PERSON>",
+                        ". ", ", ", "\u{a0}", "<PERSON>", "van", "der", "de", "la", "y",
+                        "van der", "dos", "von",
                     ])
                     .prop_map(str::to_owned),
                     "[a-z]{1,6}",
