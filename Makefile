@@ -3,7 +3,7 @@
 CARGO ?= cargo
 OUT ?= out/sample
 
-.PHONY: sample test test-ray test-readers golden browser bench bench-stages bench-tables pii-eval pii-corpus dedup-eval fmt lint clean
+.PHONY: sample test test-ray test-readers golden browser bench bench-stages bench-tables pii-eval pii-corpus dedup-eval fuzz fmt lint clean
 
 ## Build optgate (release) and run the default policy on the bundled sample.
 sample:
@@ -132,6 +132,18 @@ bench-stages:
 ## Side tables at 10^6-10^8 ids: load time, bytes per id, lookups, prefilter.
 bench-tables:
 	$(CARGO) bench -p optgate-benches --bench tables
+
+## Fuzz the personal-data scanner with libFuzzer for FUZZ_SECONDS (600) on two
+## workers: `find` on each text and the batch path on several, overflow checks
+## on, seeded from the development part and the hard cases. cargo-fuzz comes
+## from crates.io if missing; the stable toolchain builds with RUSTC_BOOTSTRAP=1.
+## A finding lands in fuzz/artifacts/scrub/. Not part of `make test`.
+FUZZ_SECONDS ?= 600
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	python3 fuzz/seeds.py $(PII_EVAL) fuzz/corpus/scrub
+	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -a scrub fuzz/corpus/scrub -- \
+		-max_total_time=$(FUZZ_SECONDS) -max_len=400 -timeout=10 -jobs=2 -workers=2
 
 fmt:
 	$(CARGO) fmt --all
