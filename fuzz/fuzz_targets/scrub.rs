@@ -1,7 +1,7 @@
 //! The scanner on arbitrary text: `find` on each text alone, then the batch
 //! path on all of them (split at U+0001), each with a region hint. A panic
-//! anywhere, or a text the batch fails, is a finding: the batch path
-//! catches panics per text, so a failed text is where one was caught.
+//! anywhere is a finding, even one the batch path catches (libfuzzer-sys
+//! aborts on every panic), and so is a text the batch fails.
 #![no_main]
 use std::sync::OnceLock;
 
