@@ -20,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let texts: Vec<Option<&str>> = text.split('\u{1}').map(Some).collect();
-    let regions: Vec<Option<&str>> = (0..texts.len()).map(|i| REGIONS[i % REGIONS.len()]).collect();
+    let regions: Vec<Option<&str>> = (0..texts.len())
+        .map(|i| REGIONS[i % REGIONS.len()])
+        .collect();
     for (t, r) in texts.iter().zip(&regions) {
         scanner().find(t.expect("every text is some"), *r);
     }

@@ -249,8 +249,12 @@ impl Scanner {
     /// scan, which may fail alone, decides).
     fn name_pairs(&self, texts: &[&str]) -> Vec<bool> {
         let may = |t: &str| scan::may_hold_name_pair(t, &self.keywords);
-        caught(|| texts.iter().map(|t| may(t)).collect())
-            .unwrap_or_else(|| texts.iter().map(|t| caught(|| may(t)).unwrap_or(true)).collect())
+        caught(|| texts.iter().map(|t| may(t)).collect()).unwrap_or_else(|| {
+            texts
+                .iter()
+                .map(|t| caught(|| may(t)).unwrap_or(true))
+                .collect()
+        })
     }
 }
 
