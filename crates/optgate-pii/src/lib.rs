@@ -248,14 +248,20 @@ impl Scanner {
     /// tested alone, and one whose test panics is walked as any other (its
     /// scan, which may fail alone, decides).
     fn name_pairs(&self, texts: &[&str]) -> Vec<bool> {
-        let may = |t: &str| scan::may_hold_name_pair(t, &self.keywords);
-        caught(|| texts.iter().map(|t| may(t)).collect()).unwrap_or_else(|| {
-            texts
-                .iter()
-                .map(|t| caught(|| may(t)).unwrap_or(true))
-                .collect()
-        })
+        prefilter(texts, |t| scan::may_hold_name_pair(t, &self.keywords))
     }
+}
+
+/// `may` of each text, a prefilter whose false lets a text skip a search:
+/// should it panic on the batch, each text is tested alone, and a text
+/// whose test panics gets true (it is searched, as if no prefilter were).
+fn prefilter(texts: &[&str], may: impl Fn(&str) -> bool) -> Vec<bool> {
+    caught(|| texts.iter().map(|t| may(t)).collect()).unwrap_or_else(|| {
+        texts
+            .iter()
+            .map(|t| caught(|| may(t)).unwrap_or(true))
+            .collect()
+    })
 }
 
 impl TextScrubber for Scanner {
@@ -505,5 +511,44 @@ impl Scanner {
             text: Cow::Owned(out),
             counts,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefilter_that_panics_on_one_text_costs_that_text_its_shortcut_only() {
+        let texts = ["short", "boom", "a longer one", ""];
+        let may = |t: &str| {
+            assert!(t != "boom", "the prefilter's bug");
+            t.len() > 6
+        };
+        assert_eq!(prefilter(&texts, may), vec![false, true, true, false]);
+        assert_eq!(
+            prefilter(&["short", "a longer one"], may),
+            vec![false, true]
+        );
+        assert_eq!(prefilter(&[], may), Vec::<bool>::new());
+    }
+
+    /// The batch path with the real prefilter: a text it cannot skip is
+    /// scrubbed as alone.
+    #[test]
+    fn texts_without_digits_scrub_in_a_batch_as_alone() {
+        let scanner = Scanner::new(&ScannerConfig::default());
+        let texts = [
+            " van Gogh pintó",
+            "Marie Curie",
+            " van Gogh y Marie Curie",
+            "nothing here",
+        ];
+        let batch: Vec<Option<&str>> = texts.iter().copied().map(Some).collect();
+        let out = scanner.scrub_texts(&batch, &[None; 4]);
+        for (t, got) in texts.iter().zip(&out.texts) {
+            assert_eq!(got, &Scrubbing::Done(scanner.scrub(t, None).text), "{t:?}");
+        }
+        assert_eq!(out.changed, 2);
     }
 }
