@@ -341,7 +341,7 @@ impl KeysWriter {
         self.pending = 0;
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.ids.finish()),
-            Arc::new(self.created.finish().with_timezone("UTC")),
+            Arc::new(self.created.finish()),
             Arc::new(self.keys.finish()),
             Arc::new(self.of.finish()),
         ];

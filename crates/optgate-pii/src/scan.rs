@@ -588,8 +588,9 @@ fn first_name_then_particles_end_at(text: &str, e: usize, kw: &Keywords) -> bool
         }
         s = space;
     }
-    // Particles that start the text ("y Ana") have no first name before them.
-    0 < s && s < e && first_name_ends_at(text, s, kw)
+    // Particles that start the text (" y Ana") leave `s` at 0, where
+    // `first_name_ends_at` finds nothing.
+    s < e && first_name_ends_at(text, s, kw)
 }
 
 /// How [`word_pass`] moves over the bytes that cannot start anything.
