@@ -56,7 +56,7 @@ impl Keywords {
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut patterns: Vec<&'static str> = Vec::new();
         let mut cues: Vec<Vec<Cue>> = Vec::new();
-        let lists: [(&[&'static str], Cue); 9] = [
+        let lists: [(&[&'static str], Cue); 10] = [
             (words::SOCIAL_DOMAINS, Cue::Social),
             (words::NAME_INTROS, Cue::NameIntro),
             (words::TITLES, Cue::Title),
@@ -64,6 +64,7 @@ impl Keywords {
             (words::STREETS_AFTER, Cue::StreetAfter),
             (words::ID_KEYWORDS, Cue::IdKeyword),
             (words::PHONE_KEYWORDS, Cue::PhoneKeyword),
+            (words::ADDRESS_INTROS, Cue::AddressIntro),
             (words::NOT_PERSONAL, Cue::NotPersonal),
             (words::OBFUSCATED_MAIL, Cue::ObfuscatedMail),
         ];
@@ -723,6 +724,9 @@ fn candidates_with(
         }
         if has(h, Cue::StreetAfter) {
             street(text, h, true, &mut spans);
+        }
+        if has(h, Cue::AddressIntro) {
+            cued_address(text, h.end, &mut spans);
         }
     }
     if walk_finds {
@@ -2289,6 +2293,287 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
             entity: Entity::Address,
         });
     }
+}
+
+/// How far after an address introduction the address is looked for.
+const CUED_ADDRESS_BYTES: usize = 160;
+/// Of the words after an address introduction, how many may come before
+/// the house number, and how many the address may have in all.
+const CUED_ADDRESS_WORDS_BEFORE: usize = 10;
+const CUED_ADDRESS_WORDS: usize = 16;
+
+/// Words that end an address written after its introduction: a clause goes
+/// on ("I live at 12 Oak Street and love it").
+const ADDRESS_STOPS: &[&str] = &[
+    "and", "but", "since", "with", "where", "which", "because", "if", "en", "y", "e", "i", "und",
+    "aber", "seit", "wo", "weil", "et", "mais", "depuis", "où", "avec", "car", "pero", "desde",
+    "donde", "porque", "ma", "dove", "perché", "maar", "sinds", "waar", "omdat", "ale", "gdzie",
+    "oraz", "bo", "mas", "onde", "com", "porque",
+];
+
+/// Month names written with a capital: "deliver to 5 May" is a date.
+const CAPITAL_MONTHS: &[&str] = &[
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Sept",
+    "Oct",
+    "Nov",
+    "Dec",
+    "Januar",
+    "Jänner",
+    "Februar",
+    "März",
+    "Juni",
+    "Juli",
+    "Oktober",
+    "Dezember",
+    "Januari",
+    "Februari",
+    "Maart",
+    "Mei",
+    "Augustus",
+];
+
+/// One word of the run after an address introduction, and the comma-separated
+/// part of the run it is in.
+#[derive(Debug, Clone, Copy)]
+struct RunWord {
+    start: usize,
+    end: usize,
+    part: usize,
+}
+
+/// A house number as people write it after an address introduction:
+/// "12", "17B", "39A", "16½", "53/27", "60-66", "1389a" (up to five digits:
+/// US numbers run to 22024).
+fn is_house_number(w: &str) -> bool {
+    let b = w.as_bytes();
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if !(1..=5).contains(&digits) {
+        return false;
+    }
+    let rest = &w[digits..];
+    let rest = rest.strip_prefix('½').unwrap_or(rest);
+    match rest.as_bytes() {
+        [] => true,
+        [c] => c.is_ascii_alphabetic(),
+        [b'/' | b'-', tail @ ..] => {
+            (1..=4).contains(&tail.len()) && tail.iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    }
+}
+
+/// A word of a postcode or of a unit's number: digits and capitals, with a
+/// digit ("11201", "EC1N", "8QX", "1200-452", "6th").
+fn is_code_word(w: &str) -> bool {
+    w.len() <= 9
+        && w.bytes().any(|c| c.is_ascii_digit())
+        && w.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+}
+
+fn is_street_word(w: &str) -> bool {
+    let lower = w.to_lowercase();
+    words::STREETS_BEFORE.contains(&lower.as_str())
+        || words::STREETS_AFTER.contains(&lower.as_str())
+        || words::STREET_SUFFIXES
+            .iter()
+            .any(|s| lower.len() > s.len() + 2 && lower.ends_with(s))
+}
+
+/// A word that may stand in the name of a street or a town: capitalised
+/// ("Oak", "Šáreckém", "IA"), a street word ("rua", "st"), or a short
+/// lower-case word ("pod", "de", "a").
+fn is_name_word(w: &str) -> bool {
+    let mut chars = w.chars();
+    let first = chars.next().unwrap_or(' ');
+    (first.is_uppercase() && w.chars().all(|c| c.is_alphabetic() || "-'.".contains(c)))
+        || is_street_word(w)
+        || (w.chars().count() <= 3 && w.chars().all(char::is_lowercase))
+}
+
+/// The words after an address introduction, up to where the sentence or
+/// clause ends, within [`CUED_ADDRESS_BYTES`].
+fn cued_address_run(text: &str, from: usize) -> Vec<RunWord> {
+    let limit = text.len().min(from + CUED_ADDRESS_BYTES);
+    let mut words = Vec::new();
+    let mut part = 0;
+    let mut i = from;
+    'run: while i < limit && words.len() < CUED_ADDRESS_WORDS {
+        let Some(c) = next_char(text, i) else { break };
+        match c {
+            ' ' | '\u{00A0}' | '\t' | ':' => {
+                i += c.len_utf8();
+                continue;
+            }
+            ',' => {
+                part += 1;
+                i += 1;
+                continue;
+            }
+            '\n' | '!' | '?' | ';' | '(' | ')' | '"' | '“' | '”' | '«' | '»' | '|' => break,
+            _ => {}
+        }
+        let start = i;
+        let mut end = i;
+        while let Some(c) = next_char(text, end) {
+            if c.is_whitespace() || matches!(c, ',' | '!' | '?' | ';' | '(' | ')' | '"' | '|') {
+                break;
+            }
+            end += c.len_utf8();
+        }
+        // A full stop ends the run unless it closes an abbreviation ("Kpt.
+        // Jaroše 403", "St. Louis") or a number follows ("Falkpl. 5").
+        let mut word_end = end;
+        if text[start..end].ends_with('.') {
+            word_end = end - 1;
+            let word = &text[start..word_end];
+            let after = skip_spaces(text, end);
+            // An abbreviation: up to three letters, or letters without a
+            // vowel ("Kpt", "Str"), or a street or unit word ("Avda.").
+            let abbreviation = word.chars().all(char::is_alphabetic)
+                && (word.chars().count() <= 3
+                    || !word.chars().any(|c| "aeiouyAEIOUY".contains(c))
+                    || is_street_word(&text[start..end])
+                    || UNIT_WORDS.contains(&&text[start..end]))
+                && next_char(text, after).is_some_and(|c| c.is_alphanumeric());
+            let number_next = next_char(text, after).is_some_and(|c| c.is_ascii_digit());
+            if word.contains('.') || abbreviation || number_next {
+                word_end = end;
+            } else {
+                if word_end > start {
+                    words.push(RunWord {
+                        start,
+                        end: word_end,
+                        part,
+                    });
+                }
+                break 'run;
+            }
+        }
+        if word_end == start {
+            break;
+        }
+        if ADDRESS_STOPS.contains(&&text[start..word_end]) {
+            break;
+        }
+        words.push(RunWord {
+            start,
+            end: word_end,
+            part,
+        });
+        i = end;
+    }
+    words
+}
+
+/// After an address introduction ("I live at", "envío a", "dostawa na"),
+/// the address: the words of the run that [`cued_address_run`] gives, if
+/// one of its first words is a house number beside a street's name. The
+/// parts before the number's part count when each of their words could be
+/// a name ("Planned Parenthood, 44 Court St", "Praha, V Šáreckém údolí
+/// 53/27"); the parts after it while they read as a town or a postcode
+/// ("Brooklyn 11201", "EC1N 8QX", "boston ma").
+fn cued_address(text: &str, from: usize, spans: &mut Vec<Span>) {
+    let words = cued_address_run(text, from);
+    let w = |k: usize| &text[words[k].start..words[k].end];
+    let Some(n) = (0..words.len().min(CUED_ADDRESS_WORDS_BEFORE)).find(|&k| {
+        if !is_house_number(w(k)) {
+            return false;
+        }
+        let part = words[k].part;
+        let same_part: Vec<usize> = (0..words.len())
+            .filter(|&j| j != k && words[j].part == part)
+            .collect();
+        // "5 May", "10 Mai": a date.
+        let date = k + 1 < words.len() && CAPITAL_MONTHS.contains(&w(k + 1));
+        // A street's name beside the number in its part: a capitalised word
+        // within two words of it, or a street word within four ("12 main
+        // st", "rua godinho de faria 1200"); not "4900 metri a 305 metri
+        // nello Yibin".
+        let named = same_part.iter().any(|&j| {
+            let word = w(j);
+            let apart = j.abs_diff(k);
+            (apart <= 4 && is_street_word(word))
+                || (apart <= 2
+                    && word.chars().next().is_some_and(char::is_uppercase)
+                    && word.chars().count() >= 2
+                    && word.chars().all(|c| c.is_alphabetic() || "-'.".contains(c)))
+        });
+        // Or "25 Strada, 50": the number alone in its part, a name next.
+        let alone_then_name = same_part.is_empty()
+            && k + 1 < words.len()
+            && capitalised_word(text, words[k + 1].start).is_some();
+        !date && (named || alone_then_name)
+    }) else {
+        return;
+    };
+    let part = words[n].part;
+    let earlier_are_names = (0..n)
+        .filter(|&j| words[j].part < part)
+        .all(|j| is_name_word(w(j)) || is_code_word(w(j)) || UNIT_WORDS.contains(&w(j)));
+    let first = if earlier_are_names {
+        0
+    } else {
+        (0..=n).find(|&j| words[j].part == part).unwrap_or(n)
+    };
+    let mut last = (n..words.len())
+        .take_while(|&j| words[j].part == part)
+        .last()
+        .unwrap_or(n);
+    // Later parts, while they read as a town, a state, a postcode or a
+    // country: each word capitalised or a code ("Springfield IL 62704
+    // please" ends before "please"), or two lower-case words ("boston ma").
+    let place = |j: usize| is_code_word(w(j)) || (is_name_word(w(j)) && !w(j).contains('.'));
+    let mut p = part + 1;
+    loop {
+        let of_part: Vec<usize> = (last + 1..words.len())
+            .take_while(|&j| words[j].part == p)
+            .collect();
+        let Some(&part_end) = of_part.last() else {
+            break;
+        };
+        let lower_pair = of_part.len() <= 2
+            && of_part
+                .iter()
+                .all(|&j| w(j).chars().all(|c| c.is_alphabetic() && c.is_lowercase()));
+        if lower_pair {
+            last = part_end;
+        } else {
+            let taken = of_part.iter().take_while(|&&j| place(j)).count().min(4);
+            if taken == 0 {
+                break;
+            }
+            last = of_part[taken - 1];
+            if taken < of_part.len() {
+                break;
+            }
+        }
+        p += 1;
+    }
+    spans.push(Span {
+        start: words[first].start,
+        end: words[last].end,
+        entity: Entity::Address,
+    });
 }
 
 /// After a house number, a postcode of the continent's forms, if one

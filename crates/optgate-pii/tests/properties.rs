@@ -52,6 +52,10 @@ fn pii_like() -> impl Strategy<Value = String> {
         Just("Łukasz ".to_owned()),
         Just(" van der ".to_owned()),
         Just("y ".to_owned()),
+        Just("ship to ".to_owned()),
+        Just("dostawa na ".to_owned()),
+        Just(", ".to_owned()),
+        Just("St. ".to_owned()),
         "[0-9]{1,6}",
         "[A-Za-z]{1,8}",
         "\\PC{1,4}",
@@ -195,6 +199,7 @@ proptest! {
             proptest::sample::select(vec![
                 "(", ")", "  ", ".", "-", "/", "+", "PT ", "NL91 ", "número de identidade: ",
                 "dni. ", "vei ", "Tv. ", "gata ", " W. ", "85.07.30-", "á", "ł", "\u{a0}", "Andrés ",
+                "I live at ", "moro na ", ", ", "Kpt. ", "12 ", "17B ", "EC1N 8QX",
             ]).prop_map(str::to_owned),
             "[0-9]{1,4}",
         ]), 1..6),

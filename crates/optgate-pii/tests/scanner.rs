@@ -117,10 +117,8 @@ fn names_and_addresses() {
             "Wir wohnen in der Hauptstraße 5 seit",
             "Wir wohnen in der <ADDRESS> seit",
         ),
-        (
-            "Vivo en Calle Mayor 12, Madrid",
-            "Vivo en <ADDRESS>, Madrid",
-        ),
+        // After "vivo en", an address introduction, the town is taken too.
+        ("Vivo en Calle Mayor 12, Madrid", "Vivo en <ADDRESS>"),
         ("Abito in via Roma 10", "Abito in <ADDRESS>"),
         ("Woon op Kerkstraat 12a", "Woon op <ADDRESS>"),
         ("Mieszkam na ul. Długa 5", "Mieszkam na <ADDRESS>"),
@@ -129,6 +127,58 @@ fn names_and_addresses() {
     ];
     for (text, want) in cases {
         assert_eq!(scrub(text, None), *want, "{text}");
+    }
+}
+
+/// After words that introduce an address, a house number beside a street's
+/// name is an address whatever the street word, or without one; the town,
+/// postcode and country that follow are taken with it, and the clause after
+/// it is left alone.
+#[test]
+fn addresses_after_an_introduction() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "Ship to 4821 Maple Ridge, Springfield IL 62704 please",
+            "Ship to <ADDRESS> please",
+        ),
+        (
+            "mon adresse : 7 impasse des Lilas, 69003 Lyon",
+            "mon adresse : <ADDRESS>",
+        ),
+        (
+            "dostawa na Kwiatowa 7/3, 00-950 Warszawa!",
+            "dostawa na <ADDRESS>!",
+        ),
+        (
+            "kom langs op Dorpsweg 14 en neem koffie mee",
+            "kom langs op <ADDRESS> en neem koffie mee",
+        ),
+        (
+            "deliver to Acme Widgets, 18 Harbour View, Cork. Thanks",
+            "deliver to <ADDRESS>. Thanks",
+        ),
+        (
+            "ich wohne in der Brno, Orlí 517/22 und das seit Jahren",
+            "ich wohne in der <ADDRESS> und das seit Jahren",
+        ),
+        ("address: 305 elm st, dayton oh", "address: <ADDRESS>"),
+        ("spedire a 9 Vicolo Stretto", "spedire a <ADDRESS>"),
+    ];
+    for (text, want) in cases {
+        assert_eq!(scrub(text, None), *want, "{text}");
+    }
+    // Numbers after the same words that are no house numbers.
+    for text in [
+        "I live at 5 minutes from the beach",
+        "livraison à 15 jours, rien de plus",
+        "come by at 10 tomorrow",
+        "Ich wohne in der Nähe seit 2019",
+        "deliver to 5 May at the latest",
+        "pasad por 2 veces al día",
+        "il fiume passa da un'altitudine di circa 4900 metri a 305 metri nello Yibin",
+        "mon adresse a changé 3 fois",
+    ] {
+        assert_eq!(scrub(text, None), text, "{text}");
     }
 }
 
