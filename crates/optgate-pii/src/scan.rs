@@ -623,7 +623,10 @@ fn candidates_with(
             || (kw.cues[pattern].contains(&Cue::ObfuscatedMail)
                 && !is_word(pat.chars().next().unwrap_or(' ')));
         let ends_ok = !is_word(last) || word_end(text, e);
-        if starts_ok && ends_ok {
+        let polish_word = words::POLISH_WORD_ID_KEYWORDS.contains(&pat)
+            && region.is_some_and(|r| r.eq_ignore_ascii_case("PL"))
+            && !text[s..e].bytes().all(|c| c.is_ascii_uppercase());
+        if starts_ok && ends_ok && !polish_word {
             hits.push(Hit {
                 start: s,
                 end: e,
@@ -714,7 +717,14 @@ fn candidates_with(
             }
         }
         if has(h, Cue::IdKeyword) {
-            cued_id(text, h, &mut spans);
+            // Up to a word saying a number is not personal: "Málaga CF
+            // until 30 June. order 631-1018752-5471701".
+            let not_personal = hits
+                .iter()
+                .filter(|n| n.start >= h.end && has(n, Cue::NotPersonal))
+                .map(|n| n.start)
+                .min();
+            cued_id(text, h, not_personal, &mut spans);
         }
         if has(h, Cue::ObfuscatedMail) {
             obfuscated_email(text, h, kw.patterns[h.pattern] == "dot", &mut spans);
@@ -918,9 +928,9 @@ fn emails_and_handles(text: &str, spans: &mut Vec<Span>) {
 /// letters (prefixes, check letters, a codice fiscale's nine), 6 to 20 in
 /// all. A piece of letters only ends it unless it is short and upper-case
 /// or a dashed prefix ([`id_token`]): otherwise it is the next word.
-fn cued_id(text: &str, h: &Hit, spans: &mut Vec<Span>) {
+fn cued_id(text: &str, h: &Hit, stop: Option<usize>, spans: &mut Vec<Span>) {
     let b = text.as_bytes();
-    let limit = (h.end + 24).min(b.len());
+    let limit = (h.end + 24).min(b.len()).min(stop.unwrap_or(usize::MAX));
     let mut i = h.end;
     while i < limit {
         if b[i].is_ascii_digit() || (b[i].is_ascii_alphabetic() && word_start(text, i)) {
@@ -1505,8 +1515,12 @@ fn whole_number_at(
     // "telefon: 37.62.67.26" is a phone written with dots, not an address.
     // Of a word announcing a phone and one naming an id, the nearer says
     // what the number is: "número de identidade: …", "Tel. … PESEL …".
+    // Likewise a word saying the number is not personal, when it is the
+    // nearer: "Málaga CF (a club). order 631-1018752-5471701".
     let phone_at = near_before(run.start, Cue::PhoneKeyword, 30);
-    let id_at = near_before(run.start, Cue::IdKeyword, 40);
+    let not_personal_at = near_before(run.start, Cue::NotPersonal, 30);
+    let id_at = near_before(run.start, Cue::IdKeyword, 40)
+        .filter(|&d| not_personal_at.is_none_or(|np| d < np));
     let phone_cue = phone_at.is_some_and(|p| id_at.is_none_or(|d| p < d));
     // A word naming an id lets weaker checks count whatever is nearer.
     let keyword = id_at.is_some();

@@ -459,6 +459,11 @@ pub const ADDRESS_INTROS: &[&str] = &[
     "apareçam na",
 ];
 
+/// Id keywords that are also common Polish words: "nie" (not) and "dni"
+/// (days). In a Polish author's posts only their capitals ("NIE", "DNI")
+/// name Spain's ids.
+pub const POLISH_WORD_ID_KEYWORDS: &[&str] = &["nie", "dni"];
+
 pub const ID_KEYWORDS: &[&str] = &[
     "bsn",
     "burgerservicenummer",
@@ -751,6 +756,18 @@ pub const NOT_PERSONAL: &[&str] = &[
     "release",
     "build",
     "ref",
+    "réf",
+    "rif",
+    "ref.nr",
+    "referenz",
+    "referência",
+    "kenmerk",
+    "zamówienia",
+    "zamowienia",
+    "faktury",
+    "auftragsnummer",
+    "rechnungsnummer",
+    "sendungsnummer",
     "reference",
     "tracking",
     "commande",

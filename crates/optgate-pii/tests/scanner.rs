@@ -203,9 +203,41 @@ fn decoys_are_left_alone() {
         ("Meet me at 10:30 or 11:45", None),
         ("Le match de 2000 pièces a duré 3 semaines", None),
         ("email me at jean@localhost", None),
+        // After a reference word, a 16-digit number failing Luhn is no
+        // phone with a "00" prefix, nor an id because of a "nie" (not) or a
+        // club's "CF" before it.
+        ("réf. 0047 8186 4229 1562", Some("FR")),
+        ("Rif. 0009 2298 2579 2948 - Da", Some("IT")),
+        (
+            "Władze nie zgodziły (nr ref. 9378852719934574) się",
+            Some("PL"),
+        ),
+        (
+            "joined Málaga CF until 30 June. order 631-1018752-5471701",
+            Some("ES"),
+        ),
+        ("portan pasaporte palestino. pedido 7088691940", Some("ES")),
     ] {
         assert_eq!(scrub(text, region), text, "{text}");
     }
+}
+
+/// "nie" (not) and "dni" (days) are Polish words before they are Spain's
+/// ids: in a Polish author's posts only their capitals make an id-shaped
+/// token after them an id whatever its check.
+#[test]
+fn polish_words_name_no_spanish_id() {
+    // 12345678A fails the DNI's check letter (Z): only a cue makes it an id.
+    assert_eq!(
+        scrub("za 3 dni 12345678A", Some("PL")),
+        "za 3 dni 12345678A"
+    );
+    assert_eq!(scrub("nie 12345678A", Some("PL")), "nie 12345678A");
+    assert_eq!(scrub("DNI 12345678A", Some("PL")), "DNI <NATIONAL_ID>");
+    assert_eq!(
+        scrub("mi dni es 12345678A", Some("ES")),
+        "mi dni es <NATIONAL_ID>"
+    );
 }
 
 #[test]
