@@ -222,6 +222,31 @@ fn decoys_are_left_alone() {
     }
 }
 
+/// After a word announcing a phone, a phone-shaped number is a phone whether
+/// or not its range is assigned: "200 000 000" is no Portuguese number.
+#[test]
+fn phones_after_the_ways_people_announce_them() {
+    assert_eq!(scrub("olha 200 000 000", Some("PT")), "olha 200 000 000");
+    for (cue, region) in [
+        ("tlm", "PT"),
+        ("liga pra", "BR"),
+        ("tfno.", "ES"),
+        ("give me a call on", "GB"),
+        ("nr tel.", "PL"),
+        ("mobiel nummer", "NL"),
+        ("schreib mir unter", "DE"),
+        ("telefonami al", "IT"),
+        ("numéro de portable :", "FR"),
+    ] {
+        let text = format!("{cue} 200 000 000");
+        assert_eq!(
+            scrub(&text, Some(region)),
+            format!("{cue} <PHONE>"),
+            "{text}"
+        );
+    }
+}
+
 /// "nie" (not) and "dni" (days) are Polish words before they are Spain's
 /// ids: in a Polish author's posts only their capitals make an id-shaped
 /// token after them an id whatever its check.
