@@ -2147,6 +2147,15 @@ fn particle_then_capital(text: &str, i: usize) -> bool {
 /// word is not capitalised, or the name is that of a place or a prize
 /// ("John Lennon Airport").
 fn name_rest(text: &str, i: usize) -> Option<usize> {
+    // Middle initials: "George W. Bush", "William K. L. Dickson", "George
+    // H.W. Bush"; else a regnal number: "Carlos I de Inglaterra".
+    let after_initials = skip_initials(text, i);
+    if after_initials == i
+        && let Some(e) = regnal_number(text, i)
+    {
+        return regnal_rest(text, e);
+    }
+    let i = after_initials;
     let mut end = capitalised_word(text, i)?;
     if words::AFTER_NAME_NOT_PERSON.contains(&&text[i..end]) {
         return None;
@@ -2167,6 +2176,60 @@ fn name_rest(text: &str, i: usize) -> Option<usize> {
         words_taken += 1;
     }
     Some(end)
+}
+
+/// Past the initials at `i` ("W. ", "K. L. ", "H.W. "), each a capital and
+/// a full stop; `i` itself if none is there or no word follows them.
+fn skip_initials(text: &str, i: usize) -> usize {
+    let b = text.as_bytes();
+    let mut j = i;
+    while b.get(j).is_some_and(u8::is_ascii_uppercase) && b.get(j + 1) == Some(&b'.') {
+        j += 2;
+        if b.get(j) == Some(&b' ') {
+            j += 1;
+        } else if !b.get(j).is_some_and(u8::is_ascii_uppercase) {
+            return i;
+        }
+    }
+    if j > i && b[j - 1] == b' ' { j } else { i }
+}
+
+/// Roman numbers that follow a monarch's or a pope's name.
+const REGNAL: &[&str] = &[
+    "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV",
+    "XVI", "XVII", "XVIII", "XIX", "XX", "XXI", "XXII", "XXIII",
+];
+
+/// The end of a regnal number at `i` ("Carlos I", "Louis XIV").
+fn regnal_number(text: &str, i: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let len = b[i..]
+        .iter()
+        .take_while(|c| matches!(c, b'I' | b'V' | b'X'))
+        .count();
+    (len > 0 && REGNAL.contains(&&text[i..i + len]) && word_end(text, i + len)).then_some(i + len)
+}
+
+/// After a first name and a regnal number ending at `e`, the end of the
+/// name: with the epithet or the realm that follows ("Zygmunt I Stary",
+/// "Carlos I de Inglaterra", "Jacobus II van Engeland"), or at the number.
+/// "I" followed by a lower-case word is the pronoun: "told Anna I would".
+fn regnal_rest(text: &str, e: usize) -> Option<usize> {
+    if text[e..].starts_with(' ') {
+        let j = skip_particles(text, e + 1);
+        if let Some(w) = capitalised_word(text, j)
+            && !words::AFTER_NAME_NOT_PERSON.contains(&&text[j..w])
+        {
+            return Some(w);
+        }
+        let pronoun = &text[e - 1..e] == "I"
+            && !text.as_bytes()[e - 2].is_ascii_uppercase()
+            && next_char(text, e + 1).is_some_and(char::is_lowercase);
+        if pronoun {
+            return None;
+        }
+    }
+    Some(e)
 }
 
 const PARTICLES: &[&str] = &[

@@ -124,6 +124,13 @@ fn names_and_addresses() {
         ("Mieszkam na ul. Długa 5", "Mieszkam na <ADDRESS>"),
         ("Moro na Rua Augusta, 45", "Moro na <ADDRESS>"),
         ("I live at 221B Baker Street", "I live at <ADDRESS>"),
+        // Middle initials, and a monarch's number with the epithet or the
+        // realm after it; "I" before a lower-case word is the pronoun.
+        ("Thanks to Mary J. Blige", "Thanks to <PERSON>"),
+        ("George H.W. Bush spoke", "<PERSON> spoke"),
+        ("Carlos I de Inglaterra fue", "<PERSON> fue"),
+        ("Louis XIV.", "<PERSON>."),
+        ("I told Anna I would come", "I told Anna I would come"),
     ];
     for (text, want) in cases {
         assert_eq!(scrub(text, None), *want, "{text}");
