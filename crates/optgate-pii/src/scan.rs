@@ -2153,7 +2153,7 @@ fn name_rest(text: &str, i: usize) -> Option<usize> {
     if after_initials == i
         && let Some(e) = regnal_number(text, i)
     {
-        return regnal_rest(text, e);
+        return regnal_rest(text, i, e);
     }
     let i = after_initials;
     let mut end = capitalised_word(text, i)?;
@@ -2210,11 +2210,11 @@ fn regnal_number(text: &str, i: usize) -> Option<usize> {
     (len > 0 && REGNAL.contains(&&text[i..i + len]) && word_end(text, i + len)).then_some(i + len)
 }
 
-/// After a first name and a regnal number ending at `e`, the end of the
+/// After a first name and a regnal number from `number` to `e`, the end of the
 /// name: with the epithet or the realm that follows ("Zygmunt I Stary",
 /// "Carlos I de Inglaterra", "Jacobus II van Engeland"), or at the number.
 /// "I" followed by a lower-case word is the pronoun: "told Anna I would".
-fn regnal_rest(text: &str, e: usize) -> Option<usize> {
+fn regnal_rest(text: &str, number: usize, e: usize) -> Option<usize> {
     if text[e..].starts_with(' ') {
         let j = skip_particles(text, e + 1);
         if let Some(w) = capitalised_word(text, j)
@@ -2222,9 +2222,8 @@ fn regnal_rest(text: &str, e: usize) -> Option<usize> {
         {
             return Some(w);
         }
-        let pronoun = &text[e - 1..e] == "I"
-            && !text.as_bytes()[e - 2].is_ascii_uppercase()
-            && next_char(text, e + 1).is_some_and(char::is_lowercase);
+        let pronoun =
+            &text[number..e] == "I" && next_char(text, e + 1).is_some_and(char::is_lowercase);
         if pronoun {
             return None;
         }
@@ -2385,7 +2384,7 @@ const ADDRESS_STOPS: &[&str] = &[
     "and", "but", "since", "with", "where", "which", "because", "if", "en", "y", "e", "i", "und",
     "aber", "seit", "wo", "weil", "et", "mais", "depuis", "où", "avec", "car", "pero", "desde",
     "donde", "porque", "ma", "dove", "perché", "maar", "sinds", "waar", "omdat", "ale", "gdzie",
-    "oraz", "bo", "mas", "onde", "com", "porque",
+    "oraz", "bo", "mas", "onde", "com",
 ];
 
 /// Month names written with a capital: "deliver to 5 May" is a date.
