@@ -916,12 +916,14 @@ pub const NOT_PERSONAL: &[&str] = &[
     "nº de pedido",
 ];
 
-/// Given names from libpostal's list (`data/given_names.txt`, MIT; see
-/// `data/README.md`), one per line after the `#` header.
+/// Given names from libpostal's list (`data/given_names.txt`, MIT), the US
+/// Census's 1990 lists and the SSA's baby-name files (public domain; see
+/// `data/README.md`), one per line after each file's `#` header.
 pub fn given_names() -> impl Iterator<Item = &'static str> {
     include_str!("../data/given_names.txt")
         .lines()
         .chain(include_str!("../data/census_given_names.txt").lines())
+        .chain(include_str!("../data/ssa_given_names.txt").lines())
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter(|n| !NOT_GIVEN_NAMES.contains(n))
 }
@@ -1182,6 +1184,29 @@ pub const AFTER_NAME_NOT_PERSON: &[&str] = &[
     "Field",
     "Mansion",
     "Medical",
+    "Motorsport",
+    "Motorsports",
+    "Racing",
+    "Athletic",
+    "Harbor",
+    "Harbour",
+    "Haven",
+    "National",
+    "Publishing",
+    "Systems",
+    "Forest",
+    "Grounds",
+    "Entertainment",
+    "Studios",
+    "Group",
+    "Energy",
+    "Beach",
+    "Springs",
+    "Creek",
+    "Canyon",
+    "Mountain",
+    "Mountains",
+    "Falls",
 ];
 
 /// Common first names across the eight languages; a listed name followed by a

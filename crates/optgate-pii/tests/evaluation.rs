@@ -221,7 +221,7 @@ fn test_part_holds_what_was_reached() {
         ("national id numbers", 0.94),
         ("profile URLs, handles", 0.99),
         ("street addresses", 0.30),
-        ("person names", 0.62),
+        ("person names", 0.65),
     ];
     for (name, floor) in floors {
         let row = eval::ROWS.iter().find(|r| r.name == name).expect("a row");
@@ -237,14 +237,17 @@ fn test_part_holds_what_was_reached() {
         r.false_positive_rate()
     );
     assert!(
-        r.clean_changed_rate() <= 0.016,
+        r.clean_changed_rate() <= 0.019,
         "clean changed {:.4}",
         r.clean_changed_rate()
     );
     for e in Entity::ALL {
         let s = &r.by_entity[e.name()];
+        // Person names gave up a little precision (0.947 to 0.940) for
+        // recall (0.636 to 0.670) when the SSA's first names were added.
+        let floor = if e == Entity::Person { 0.93 } else { 0.94 };
         assert!(
-            s.precision() >= 0.94,
+            s.precision() >= floor,
             "{}: precision {:.4}",
             e.name(),
             s.precision()
