@@ -742,8 +742,137 @@ fn candidates_with(
     if walk_finds {
         word_pass(text, region, kw, &near_before, walk, &mut spans);
     }
+    names_listed_beside(text, &mut spans);
     ipv6(text, &mut spans);
     spans
+}
+
+/// Words that join the names of a list: "Anna Nowak, Jan Kowalski i Piotr
+/// Zieliński". Not the Dutch "en", which is also the Spanish and French
+/// "in": "Lionel Messi en Buenos Aires".
+const NAME_LIST_JOINS: &[&str] = &[
+    ", and ", ", et ", ", ", " and ", " und ", " et ", " e ", " i ", " y ", " oraz ", " & ",
+];
+
+/// Words that start a capitalised run that is no person's name, though it
+/// stands in a list beside one: articles, clubs, places ("The Beatles", "FC
+/// Porto", "Lower Saxony").
+const NOT_LISTED_NAME_START: &[&str] = &[
+    "The", "A", "An", "El", "La", "Le", "Les", "Los", "Las", "Il", "Lo", "Gli", "Der", "Die",
+    "Das", "De", "Het", "Den", "O", "Os", "As", "Um", "Uma", "Un", "Una", "Une", "Ein", "Eine",
+    "FC", "AC", "SC", "SV", "CF", "Club", "Real", "Sporting", "Estados", "United", "Republic",
+    "Lower", "Upper", "Nova", "Novo", "Nuevo", "Nueva", "Neue", "Neuer", "Bad", "Villa", "San",
+    "Santa", "Santo", "São", "Sao", "Saint", "Sainte", "Sankt", "Sint", "Mount", "Fort", "Port",
+    "Lake", "Cape", "New", "North", "South", "East", "West", "Grand", "Great", "Little",
+];
+
+/// Persons named in a list beside a person already found: "sind darunter
+/// Justin Bieber, Lady Gaga, Bill Gates" (the first found by its first
+/// name, the others by where they stand). A run of two or three
+/// capitalised words (with particles, initials or a monarch's number, as
+/// after a first name) joined to a person's name by a comma or an "and"
+/// is a person's name too, and those found are looked beside in turn.
+fn names_listed_beside(text: &str, spans: &mut Vec<Span>) {
+    let mut anchors: Vec<(usize, usize)> = spans
+        .iter()
+        .filter(|s| s.entity == Entity::Person)
+        .map(|s| (s.start, s.end))
+        .collect();
+    let mut k = 0;
+    while k < anchors.len() {
+        let (start, end) = anchors[k];
+        k += 1;
+        for found in [
+            listed_after(text, start, end),
+            listed_before(text, start, end),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !spans.iter().any(|s| s.start < found.1 && found.0 < s.end) {
+                spans.push(Span {
+                    start: found.0,
+                    end: found.1,
+                    entity: Entity::Person,
+                });
+                anchors.push(found);
+            }
+        }
+    }
+}
+
+/// The end of a listed person's name that starts at `i`: a capitalised
+/// word that starts no article, club or place, then what [`name_rest`]
+/// takes after a first name.
+fn listed_name(text: &str, i: usize) -> Option<usize> {
+    let w = capitalised_word(text, i)?;
+    let word = &text[i..w];
+    if NOT_LISTED_NAME_START.contains(&word)
+        || words::AFTER_NAME_NOT_PERSON.contains(&word)
+        || !text[w..].starts_with(' ')
+    {
+        return None;
+    }
+    name_rest(text, skip_particles(text, w + 1))
+}
+
+/// The join that starts at `i`, if one does.
+fn join_at(text: &str, i: usize) -> Option<&'static str> {
+    NAME_LIST_JOINS
+        .iter()
+        .find(|j| text[i..].starts_with(**j))
+        .copied()
+}
+
+/// The join that ends at `i`, if one does.
+fn join_before(text: &str, i: usize) -> Option<&'static str> {
+    NAME_LIST_JOINS
+        .iter()
+        .find(|j| text[..i].ends_with(**j))
+        .copied()
+}
+
+/// A listed name joined after the person's name from `start` to `end`. A
+/// comma alone makes a list only with a third item on either side: "Best
+/// wishes Anna Nowak, Happy New Year" is no list of names.
+fn listed_after(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+    let join = join_at(text, end)?;
+    let i = end + join.len();
+    let e = listed_name(text, i)?;
+    let list = join != ", " || join_at(text, e).is_some() || join_before(text, start).is_some();
+    list.then_some((i, e))
+}
+
+/// A listed name joined before the person's name from `start` to `end`: the
+/// whole run of capitalised words before the join, which [`listed_name`]
+/// must take to its end; a comma alone, as in [`listed_after`].
+fn listed_before(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+    let join = join_before(text, start)?;
+    let name_end = start - join.len();
+    // The starts of up to five words before the join, nearest first.
+    let mut at = name_end;
+    for _ in 0..5 {
+        let ws = text[..at].rfind(' ').map_or(0, |p| p + 1);
+        if ws >= at {
+            return None;
+        }
+        if listed_name(text, ws) == Some(name_end) {
+            // The run starts here: the word before it is no part of it.
+            let before = text[..ws].strip_suffix(' ');
+            let run_goes_on = before.is_some_and(|b| {
+                let pw = b.rfind(' ').map_or(0, |p| p + 1);
+                capitalised_word(text, pw) == Some(b.len())
+            });
+            let list =
+                join != ", " || join_before(text, ws).is_some() || join_at(text, end).is_some();
+            return (!run_goes_on && list).then_some((ws, name_end));
+        }
+        if ws == 0 {
+            return None;
+        }
+        at = ws - 1;
+    }
+    None
 }
 
 /// Resolves overlapping candidates. The type of a group of overlapping
@@ -3297,13 +3426,38 @@ mod tests {
             b[e] == b' '
                 && (next_char(text, e + 1).is_some_and(char::is_uppercase)
                     || particle_then_capital(text, e + 1))
-                && keywords().first_names.iter().any(|n| {
+                && (keywords().first_names.iter().any(|n| {
                     text[..e].ends_with(n)
                         && text.is_char_boundary(e - n.len())
                         && (word_start(text, e - n.len())
                             || prev_char(text, e - n.len()) == Some('-'))
-                })
+                }) || listed_without_diacritics(text, e))
         })
+    }
+
+    /// Whether the word of letters that ends at `e` is a listed first name
+    /// once its diacritics are dropped ("Chloéé" as "Chloee"), where it ends
+    /// in a byte some listed name ends in, as `first_name_ends_at` looks.
+    fn listed_without_diacritics(text: &str, e: usize) -> bool {
+        let Some(s) = text[..e]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_alphabetic())
+            .last()
+            .map(|(i, _)| i)
+        else {
+            return false;
+        };
+        let word = &text[s..e];
+        !word.is_ascii()
+            && keywords().name_ends[usize::from(text.as_bytes()[e - 1])]
+            && e - s <= keywords().longest_name
+            && next_char(text, s).is_some_and(char::is_uppercase)
+            && (word_start(text, s) || prev_char(text, s) == Some('-'))
+            && keywords()
+                .first_names
+                .binary_search(&without_diacritics(word).as_str())
+                .is_ok()
     }
 
     /// The word walk's spans in `text`.

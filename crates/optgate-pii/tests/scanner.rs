@@ -150,6 +150,34 @@ fn names_and_addresses() {
     }
 }
 
+/// Names in a list beside a name found by its first name are names too,
+/// whatever their first names; a comma alone makes a list only with a third
+/// item, and articles, clubs and places start no name.
+#[test]
+fn names_listed_beside_a_name() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "Auf der Liste: Oleh Blochin, Anna Nowak und Ihor Bilanov.",
+            "Auf der Liste: <PERSON>, <PERSON> und <PERSON>.",
+        ),
+        (
+            "Zagrali Anna Nowak i Wojtek Zieleń",
+            "Zagrali <PERSON> i <PERSON>",
+        ),
+        ("Tippi Hedren and Anna Nowak", "<PERSON> and <PERSON>"),
+        ("Best Regards, Anna Nowak", "Best Regards, <PERSON>"),
+        (
+            "Thanks Anna Nowak, Happy New Year!",
+            "Thanks <PERSON>, Happy New Year!",
+        ),
+        ("Anna Nowak and The Beatles", "<PERSON> and The Beatles"),
+        ("Anna Nowak en Buenos Aires", "<PERSON> en Buenos Aires"),
+    ];
+    for (text, want) in cases {
+        assert_eq!(scrub(text, None), *want, "{text}");
+    }
+}
+
 /// After words that introduce an address, a house number beside a street's
 /// name is an address whatever the street word, or without one; the town,
 /// postcode and country that follow are taken with it, and the clause after
