@@ -139,6 +139,10 @@ fn names_and_addresses() {
             "Thanks, <PERSON> and <PERSON>",
         ),
         ("the Memphis Grizzlies won", "the Memphis Grizzlies won"),
+        // Common words, but far more often a first name before a surname.
+        ("met Bill Russell today", "met <PERSON> today"),
+        ("Winston Churchill said", "<PERSON> said"),
+        ("at Christian Academy", "at Christian Academy"),
         ("at Golden Gate Park", "at Golden Gate Park"),
         (
             "signed with Carlin Motorsport",
