@@ -1498,17 +1498,26 @@ fn is_isbn(digits: &[u8], x_check: bool) -> bool {
     }
 }
 
-/// Regions whose national numbers start with a trunk prefix 0.
+/// Regions whose national numbers start with a trunk prefix 0 (Hungary's
+/// is 06). Not Czechia's nor Luxembourg's, which have none: "601 123 456",
+/// "621 123 456" (but see [`BROAD_PLANS`]).
 const TRUNK_ZERO: &[&str] = &[
-    "FR", "DE", "NL", "BE", "AT", "GB", "IE", "CH", "SE", "FI", "HR", "SI", "SK", "CZ", "BG", "RO",
-    "LU", "HU",
+    "FR", "DE", "NL", "BE", "AT", "GB", "IE", "CH", "SE", "FI", "HR", "SI", "SK", "BG", "RO", "HU",
 ];
+/// Regions whose plans take numbers of too many lengths for a number
+/// written without a cue or a country code to be read in them:
+/// Luxembourg's run from four digits to eleven, so that most order numbers
+/// would be Luxembourgish phone numbers.
+const BROAD_PLANS: &[&str] = &["LU"];
 /// Regions whose numbering plans a number written in national form is
 /// also tried in when it fails in the author's: the EU's, and the
 /// neighbours and English-speaking countries whose numbers EU posts hold.
+/// Not Czechia nor Luxembourg: without a trunk prefix, their plans take
+/// most nine-digit numbers (Czech ones start with 2 to 7), and an amount
+/// written in thousands, "200 000 000", would be a Czech phone number.
 const PLAUSIBLE_REGIONS: &[&str] = &[
-    "FR", "DE", "ES", "IT", "NL", "PL", "PT", "GB", "BE", "AT", "IE", "LU", "CH", "SE", "DK", "FI",
-    "NO", "CZ", "SK", "GR", "HU", "RO", "BG", "HR", "SI", "EE", "LV", "LT", "US",
+    "FR", "DE", "ES", "IT", "NL", "PL", "PT", "GB", "BE", "AT", "IE", "CH", "SE", "DK", "FI", "NO",
+    "SK", "GR", "HU", "RO", "BG", "HR", "SI", "EE", "LV", "LT", "US",
 ];
 
 fn plausible_elsewhere(digits: &str, region: Option<&str>) -> bool {
@@ -1544,7 +1553,7 @@ fn phone_valid(digits: &str, plus: bool, region: Option<&str>) -> bool {
             buf.make_ascii_uppercase();
             let r = std::str::from_utf8(buf).expect("a str upper-cased in ASCII is UTF-8");
             let trunk = TRUNK_ZERO.contains(&r);
-            if trunk && !digits.starts_with('0') {
+            if (trunk && !digits.starts_with('0')) || BROAD_PLANS.contains(&r) {
                 return false;
             }
             if crate::phone::national_is_valid(digits, r) {
@@ -1731,8 +1740,10 @@ fn whole_number_at(
         return Ok(end);
     }
     // After "ISBN", "order", "ref.": not personal as a whole, but a value
-    // may follow it ("ISBN 978-0-306-40615-7 4111 1111 1111 1111").
-    if near_before(run.start, Cue::NotPersonal, 30).is_some() {
+    // may follow it ("ISBN 978-0-306-40615-7 4111 1111 1111 1111"). Unless
+    // a word announcing a phone is the nearer: "la versione 11. cell.
+    // 302-361-5889".
+    if not_personal_at.is_some_and(|np| phone_at.is_none_or(|p| np < p)) {
         return Err(i);
     }
     if !run.plus && is_date(&run) {
@@ -1869,8 +1880,23 @@ fn whole_number_at(
     // Eight digits in four pairs ("28 43 70 06", "40.61.07.82") are how
     // Danish, Norwegian and Luxembourgish numbers are written.
     let four_pairs = n == 8 && run.group_lens().eq([2, 2, 2, 2]);
-    let grouped_like_phone =
-        ((n >= 9 && (digits.starts_with('0') || regular_groups)) || four_pairs) && !is_date(&run);
+    // An area code with its trunk 0 in brackets: "(022) 39229", "(030)
+    // 1234 5678".
+    let area_in_brackets = text.as_bytes()[run.start] == b'(' && digits.starts_with('0');
+    let grouped_like_phone = ((n >= 9 && (digits.starts_with('0') || regular_groups))
+        || four_pairs
+        || (area_in_brackets && n >= 8))
+        && !is_date(&run);
+    // An amount written in thousands, "200 000 000", "1.250.000": no phone
+    // number unless a word announces one, though Czech and Polish plans take
+    // most nine digits.
+    let round_amount = !cued_phone
+        && !run.plus
+        && !digits.starts_with('0')
+        && run.group_ends.len() >= 2
+        && run.group_lens().skip(1).all(|len| len == 3)
+        && digits.ends_with("000")
+        && only(&[' ', '.', '\u{00A0}', '\u{202F}']);
     // Phone: the longest prefix ending at a group boundary that validates.
     let mut cuts: Vec<usize> = run
         .group_ends
@@ -1880,6 +1906,9 @@ fn whole_number_at(
         .filter(|k| (7..=15).contains(k))
         .collect();
     cuts.reverse();
+    if round_amount {
+        cuts.clear();
+    }
     for k in cuts.into_iter().take(4) {
         if phone_valid(&digits[..k], run.plus, region)
             || (grouped_like_phone && !run.plus && plausible_elsewhere(&digits[..k], region))

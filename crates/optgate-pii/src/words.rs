@@ -708,6 +708,10 @@ pub const PHONE_KEYWORDS: &[&str] = &[
     "contattami",
     // nl
     "telefoonnummer",
+    "telefoon",
+    "telefoonnr",
+    "mobiele nummer",
+    "mobielnummer",
     "mobiel",
     "bel me",
     "bel ons",

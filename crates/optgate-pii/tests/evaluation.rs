@@ -217,11 +217,11 @@ fn test_part_holds_what_was_reached() {
         ("card numbers", 0.99),
         ("IPv4", 0.99),
         ("phones, international", 0.99),
-        ("phones, national", 0.93),
+        ("phones, national", 0.95),
         ("national id numbers", 0.94),
         ("profile URLs, handles", 0.99),
         ("street addresses", 0.30),
-        ("person names", 0.65),
+        ("person names", 0.68),
     ];
     for (name, floor) in floors {
         let row = eval::ROWS.iter().find(|r| r.name == name).expect("a row");

@@ -274,6 +274,43 @@ fn decoys_are_left_alone() {
     }
 }
 
+/// National numbers: Czech ones have no trunk 0; an area code in brackets
+/// is a phone's; an amount in thousands is none; a word announcing a phone
+/// outweighs a farther one saying a number is not personal.
+#[test]
+fn phones_in_national_form() {
+    for (text, region, want) in [
+        ("zavolej 601 123 456", Some("CZ"), "zavolej <PHONE>"),
+        ("to je 220160505.", Some("CZ"), "to je <PHONE>."),
+        ("this one (022) 39229", Some("NL"), "this one <PHONE>"),
+        ("telefoon: 604 082 2682.", Some("GR"), "telefoon: <PHONE>."),
+        (
+            "wersja systemu Unix. telefon: 021 123 4942",
+            Some("RO"),
+            "wersja systemu Unix. telefon: <PHONE>",
+        ),
+        // Luxembourg's plan takes four to eleven digits: an order number.
+        ("voilà 4596438319", Some("LU"), "voilà 4596438319"),
+        (
+            "populace 312 000 000 lidí",
+            Some("CZ"),
+            "populace 312 000 000 lidí",
+        ),
+        (
+            "kosztował 220 500 000 zł",
+            Some("PL"),
+            "kosztował 220 500 000 zł",
+        ),
+        (
+            "il y avait 50 210 000 habitants",
+            Some("FR"),
+            "il y avait 50 210 000 habitants",
+        ),
+    ] {
+        assert_eq!(scrub(text, region), want, "{text}");
+    }
+}
+
 /// After a word announcing a phone, a phone-shaped number is a phone whether
 /// or not its range is assigned: "200 000 000" is no Portuguese number.
 #[test]
