@@ -56,9 +56,10 @@ impl Keywords {
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut patterns: Vec<&'static str> = Vec::new();
         let mut cues: Vec<Vec<Cue>> = Vec::new();
-        let lists: [(&[&'static str], Cue); 10] = [
+        let lists: [(&[&'static str], Cue); 11] = [
             (words::SOCIAL_DOMAINS, Cue::Social),
             (words::NAME_INTROS, Cue::NameIntro),
+            (words::ROLES, Cue::Role),
             (words::TITLES, Cue::Title),
             (words::STREETS_BEFORE, Cue::StreetBefore),
             (words::STREETS_AFTER, Cue::StreetAfter),
@@ -90,9 +91,10 @@ impl Keywords {
             .prefilter(false)
             .build(&patterns)
             .expect("the keyword lists build an automaton");
-        let titles = SubAutomaton::new(&patterns, &cues, Cue::Title, |p| p.to_owned());
-        let intros =
-            SubAutomaton::new(&patterns, &cues, Cue::NameIntro, |p| p.to_ascii_lowercase());
+        let titles = SubAutomaton::new(&patterns, &cues, &[Cue::Title], |p| p.to_owned());
+        let intros = SubAutomaton::new(&patterns, &cues, &[Cue::NameIntro, Cue::Role], |p| {
+            p.to_ascii_lowercase()
+        });
         let obfuscation = (0..patterns.len())
             .filter(|&i| cues[i].contains(&Cue::ObfuscatedMail))
             .map(|i| (patterns[i], i))
@@ -182,11 +184,11 @@ impl SubAutomaton {
     fn new(
         patterns: &[&str],
         cues: &[Vec<Cue>],
-        cue: Cue,
+        of: &[Cue],
         form: impl Fn(&str) -> String,
     ) -> SubAutomaton {
         let global: Vec<usize> = (0..patterns.len())
-            .filter(|i| cues[*i].contains(&cue))
+            .filter(|i| cues[*i].iter().any(|c| of.contains(c)))
             .collect();
         let forms: Vec<String> = global.iter().map(|i| form(patterns[*i])).collect();
         SubAutomaton {
@@ -688,6 +690,16 @@ fn candidates_with(
                 entity: Entity::Person,
             });
         }
+        if has(h, Cue::Role)
+            && text[h.end..].starts_with(' ')
+            && let Some(end) = role_name(text, h.end + 1)
+        {
+            spans.push(Span {
+                start: h.end + 1,
+                end,
+                entity: Entity::Person,
+            });
+        }
         // "S.M. Entertainment": a title never follows a dot.
         if has(h, Cue::Title)
             && &text[h.start..h.end] == kw.patterns[h.pattern]
@@ -799,6 +811,17 @@ fn names_listed_beside(text: &str, spans: &mut Vec<Span>) {
             }
         }
     }
+}
+
+/// The end of a person's name at `i`, after a role ("le président| Shimon
+/// Peres"): two or three capitalised words as in a list ([`listed_name`]),
+/// the first not an acronym ("trener NAC Breda").
+fn role_name(text: &str, i: usize) -> Option<usize> {
+    let w = capitalised_word(text, i)?;
+    if !text[i..w].chars().any(char::is_lowercase) {
+        return None;
+    }
+    listed_name(text, i)
 }
 
 /// The end of a listed person's name that starts at `i`: a capitalised

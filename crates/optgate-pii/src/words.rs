@@ -9,6 +9,9 @@ pub enum Cue {
     NameIntro,
     /// A title followed by a name (case-sensitive match checked in code).
     Title,
+    /// A person's role or trade ("le président", "der Trainer", "papież",
+    /// "actor"): two or three capitalised words after it are a name.
+    Role,
     /// A street word that comes before the street name: "rue", "calle", "via", "ul.".
     StreetBefore,
     /// A street word that comes after the street name: "Street", "Road" (English).
@@ -79,6 +82,54 @@ pub const NAME_INTROS: &[&str] = &[
     "meu nome é",
     "my name is",
     "name is",
+];
+
+/// Roles that stand before a person's full name, in the eight languages
+/// ("le président Shimon Peres", "der Trainer Hans Meyer", "papież
+/// Benedykt XVI", "actor Hrithik Roshan"). Matched in any case, as whole
+/// words. Few: they join the name introductions in the search that texts
+/// without a digit get, which a long list would slow.
+pub const ROLES: &[&str] = &[
+    "president",
+    "président",
+    "präsident",
+    "presidente",
+    "prezydent",
+    "minister",
+    "ministre",
+    "ministro",
+    "general",
+    "général",
+    "generale",
+    "generał",
+    "king",
+    "roi",
+    "rey",
+    "könig",
+    "król",
+    "koning",
+    "pope",
+    "pape",
+    "papst",
+    "papież",
+    "paus",
+    "papa",
+    "coach",
+    "trainer",
+    "trener",
+    "entrenador",
+    "allenatore",
+    "treinador",
+    "entraîneur",
+    "actor",
+    "acteur",
+    "actrice",
+    "attore",
+    "aktor",
+    "regisseur",
+    "réalisateur",
+    "regista",
+    "reżyser",
 ];
 
 pub const TITLES: &[&str] = &[

@@ -182,6 +182,30 @@ fn names_listed_beside_a_name() {
     }
 }
 
+/// After a role, two or three capitalised words are a name, whatever the
+/// first name; not an acronym, nor a firm or an assembly.
+#[test]
+fn names_after_a_role() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "le président Shimon Peres a dit",
+            "le président <PERSON> a dit",
+        ),
+        ("papież Benedykt XVI odwiedził", "papież <PERSON> odwiedził"),
+        (
+            "Der Trainer Otto Rehhagel sagte",
+            "Der Trainer <PERSON> sagte",
+        ),
+        ("with actor Hrithik Roshan.", "with actor <PERSON>."),
+        ("trener NAC Breda mówi", "trener NAC Breda mówi"),
+        ("General Electric Company", "General Electric Company"),
+        ("the General Assembly voted", "the General Assembly voted"),
+    ];
+    for (text, want) in cases {
+        assert_eq!(scrub(text, None), *want, "{text}");
+    }
+}
+
 /// After words that introduce an address, a house number beside a street's
 /// name is an address whatever the street word, or without one; the town,
 /// postcode and country that follow are taken with it, and the clause after
