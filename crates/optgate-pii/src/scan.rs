@@ -768,14 +768,12 @@ const NAME_LIST_JOINS: &[&str] = &[
 
 /// Words that start a capitalised run that is no person's name, though it
 /// stands in a list beside one: articles, clubs, places ("The Beatles", "FC
-/// Porto", "Lower Saxony").
+/// Porto", "Lower Saxony"; and [`words::PLACE_STARTS`]).
 const NOT_LISTED_NAME_START: &[&str] = &[
     "The", "A", "An", "El", "La", "Le", "Les", "Los", "Las", "Il", "Lo", "Gli", "Der", "Die",
     "Das", "De", "Het", "Den", "O", "Os", "As", "Um", "Uma", "Un", "Una", "Une", "Ein", "Eine",
     "FC", "AC", "SC", "SV", "CF", "Club", "Real", "Sporting", "Estados", "United", "Republic",
-    "Lower", "Upper", "Nova", "Novo", "Nuevo", "Nueva", "Neue", "Neuer", "Bad", "Villa", "San",
-    "Santa", "Santo", "São", "Sao", "Saint", "Sainte", "Sankt", "Sint", "Mount", "Fort", "Port",
-    "Lake", "Cape", "New", "North", "South", "East", "West", "Grand", "Great", "Little",
+    "Lower", "Upper", "Nova", "Novo", "Nuevo", "Nueva", "Neue", "Neuer", "Bad", "Villa",
 ];
 
 /// Persons named in a list beside a person already found: "sind darunter
@@ -831,6 +829,7 @@ fn listed_name(text: &str, i: usize) -> Option<usize> {
     let w = capitalised_word(text, i)?;
     let word = &text[i..w];
     if NOT_LISTED_NAME_START.contains(&word)
+        || words::PLACE_STARTS.contains(&word)
         || words::AFTER_NAME_NOT_PERSON.contains(&word)
         || !text[w..].starts_with(' ')
     {
@@ -1921,18 +1920,15 @@ fn whole_number_at(
         && digits.ends_with("000")
         && only(&[' ', '.', '\u{00A0}', '\u{202F}']);
     // Phone: the longest prefix ending at a group boundary that validates.
-    let mut cuts: Vec<usize> = run
+    let cuts = run
         .group_ends
         .iter()
         .copied()
         .chain(std::iter::once(n))
-        .filter(|k| (7..=15).contains(k))
-        .collect();
-    cuts.reverse();
-    if round_amount {
-        cuts.clear();
-    }
-    for k in cuts.into_iter().take(4) {
+        .filter(|k| !round_amount && (7..=15).contains(k))
+        .rev()
+        .take(4);
+    for k in cuts {
         if phone_valid(&digits[..k], run.plus, region)
             || (grouped_like_phone && !run.plus && plausible_elsewhere(&digits[..k], region))
         {
@@ -2281,7 +2277,7 @@ fn after_place_word(text: &str, i: usize) -> bool {
         .find(|(_, c)| !(c.is_alphabetic() || *c == '.'))
         .map_or(0, |(k, c)| k + c.len_utf8());
     let prev = &before[word_start..];
-    words::NOT_GIVEN_NAMES.contains(&prev) || prev == "St." || prev == "Ste."
+    words::not_a_given_name(prev) || prev == "St." || prev == "Ste."
 }
 
 /// Particles inside a surname: "Willem van der Berg", "Ana de la Cruz".

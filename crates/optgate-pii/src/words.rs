@@ -980,7 +980,7 @@ pub fn given_names() -> impl Iterator<Item = &'static str> {
         .chain(include_str!("../data/census_given_names.txt").lines())
         .chain(include_str!("../data/ssa_given_names.txt").lines())
         .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter(|n| !NOT_GIVEN_NAMES.contains(n))
+        .filter(|n| !not_a_given_name(n))
 }
 
 /// Surnames from libpostal's list (`data/surnames.txt`, MIT; see
@@ -991,36 +991,28 @@ pub fn surnames() -> impl Iterator<Item = &'static str> {
         .filter(|l| !l.starts_with('#') && !l.is_empty())
 }
 
+/// Words that start the names of places: "San Lorenzo", "Mount Everest",
+/// "New Haven". No first name follows them, and none starts a listed name.
+pub const PLACE_STARTS: &[&str] = &[
+    "San", "Santa", "Santo", "Sao", "São", "Saint", "Sainte", "Sankt", "Sint", "Mount", "Fort",
+    "Port", "Lake", "Cape", "New", "North", "South", "East", "West", "Grand", "Great", "Little",
+];
+
+/// Whether `word`, in the given-name list, starts a place name, a title or
+/// a common word more often than a person's name ([`PLACE_STARTS`],
+/// [`NOT_GIVEN_NAMES`]).
+pub fn not_a_given_name(word: &str) -> bool {
+    PLACE_STARTS.contains(&word) || NOT_GIVEN_NAMES.contains(&word)
+}
+
 /// Words in the given-name list that start place names, titles and common
-/// words more often than they start a person's name: "San Lorenzo",
-/// "Santa Cruz", "Saint Louis", "Mount Everest".
+/// words more often than they start a person's name: "Los Angeles", "King
+/// Street", "May", "Grace"; with [`PLACE_STARTS`], see [`not_a_given_name`].
 pub const NOT_GIVEN_NAMES: &[&str] = &[
-    "San",
-    "Santa",
-    "Santo",
-    "Sao",
-    "São",
-    "Saint",
-    "Sainte",
-    "Sankt",
-    "Sint",
-    "Mount",
-    "Fort",
-    "Port",
-    "Lake",
-    "Cape",
     "Los",
     "Las",
     "Les",
-    "New",
     "Old",
-    "North",
-    "South",
-    "East",
-    "West",
-    "Grand",
-    "Great",
-    "Little",
     "Royal",
     "King",
     "Queen",
