@@ -2264,20 +2264,40 @@ fn is_first_name(word: &str, kw: &Keywords) -> bool {
     kw.is_first_name(word) || (word.contains('-') && word.split('-').all(|p| kw.is_first_name(p)))
 }
 
-/// Whether the word at `i` follows a word that starts place names ("San
-/// Francisco", "Santa Barbara"): then it is no first name.
-fn after_place_word(text: &str, i: usize) -> bool {
+/// The word before the one at `i`, across spaces, with its dots: "St."
+/// in "St. Louis"; `None` at the start of the text or after other
+/// punctuation than a space.
+fn word_before(text: &str, i: usize) -> Option<&str> {
     let before = text[..i].trim_end_matches(' ');
     if before.len() == i {
-        return false;
+        return None;
     }
     let word_start = before
         .char_indices()
         .rev()
-        .find(|(_, c)| !(c.is_alphabetic() || *c == '.'))
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '.'))
         .map_or(0, |(k, c)| k + c.len_utf8());
-    let prev = &before[word_start..];
-    words::not_a_given_name(prev) || prev == "St." || prev == "Ste."
+    Some(&before[word_start..])
+}
+
+/// Whether the word at `i` follows a word that starts place names ("San
+/// Francisco", "Santa Barbara"): then it is no first name.
+fn after_place_word(text: &str, i: usize) -> bool {
+    word_before(text, i)
+        .is_some_and(|prev| words::not_a_given_name(prev) || prev == "St." || prev == "Ste.")
+}
+
+/// Whether "August" at `i` is the month: after a day ("12. August", "3
+/// August") or a word that comes before a month ("im August", "Ende
+/// August", "in August", "since August").
+fn month_august(text: &str, i: usize) -> bool {
+    word_before(text, i).is_some_and(|prev| {
+        prev.trim_end_matches('.')
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_digit())
+            || words::BEFORE_MONTH.contains(&prev)
+    })
 }
 
 /// Particles inside a surname: "Willem van der Berg", "Ana de la Cruz".
@@ -3230,6 +3250,9 @@ fn word_pass(
         if before_capital
             && is_first_name(word, kw)
             && !after_place_word(text, i)
+            // "Mark VI", "5D Mark II": a model's number, not a king's.
+            && !(word == "Mark" && regnal_number(text, end + 1).is_some())
+            && !(word == "August" && month_august(text, i))
             && text[end..].starts_with(' ')
             && let Some(e2) = name_rest(text, skip_particles(text, end + 1))
         {

@@ -991,6 +991,14 @@ pub fn surnames() -> impl Iterator<Item = &'static str> {
         .filter(|l| !l.starts_with('#') && !l.is_empty())
 }
 
+/// Words that come before a month's name ("im August", "Ende August",
+/// "since August"): the month "August" after them is no first name.
+pub const BEFORE_MONTH: &[&str] = &[
+    "im", "Im", "in", "In", "Anfang", "Mitte", "Ende", "seit", "Seit", "bis", "ab", "vom", "zum",
+    "Monat", "of", "early", "late", "mid", "since", "Since", "until", "last", "next", "this",
+    "every",
+];
+
 /// Words that start the names of places: "San Lorenzo", "Mount Everest",
 /// "New Haven". No first name follows them, and none starts a listed name.
 pub const PLACE_STARTS: &[&str] = &[
@@ -1034,14 +1042,11 @@ pub const NOT_GIVEN_NAMES: &[&str] = &[
     "May",
     "June",
     "April",
-    "August",
-    "Grace",
     "Hope",
     "Joy",
     "Faith",
     "Art",
     "Don",
-    "Mark",
     "Rich",
     "Sunny",
     "Summer",
