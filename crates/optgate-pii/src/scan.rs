@@ -596,6 +596,15 @@ fn first_name_then_particles_end_at(text: &str, e: usize, kw: &Keywords) -> bool
     s < e && first_name_ends_at(text, s, kw)
 }
 
+/// Whether `text` holds a letter that Polish writes and Spanish does not
+/// (ą, ę, ł, ś, ź, ż, ń, ć): then its "dni" (days) and "nie" (not) are
+/// Polish words, whoever the author is, and name no Spanish id.
+fn has_polish_letter(text: &str) -> bool {
+    // Their UTF-8 forms all start with 0xC4 or 0xC5; look closer only then.
+    text.as_bytes().iter().any(|b| matches!(b, 0xC4 | 0xC5))
+        && text.chars().any(|c| "ąęłśźżńćĄĘŁŚŹŻŃĆ".contains(c))
+}
+
 /// How [`word_pass`] moves over the bytes that cannot start anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WordWalk {
@@ -626,7 +635,7 @@ fn candidates_with(
                 && !is_word(pat.chars().next().unwrap_or(' ')));
         let ends_ok = !is_word(last) || word_end(text, e);
         let polish_word = words::POLISH_WORD_ID_KEYWORDS.contains(&pat)
-            && region.is_some_and(|r| r.eq_ignore_ascii_case("PL"))
+            && (region.is_some_and(|r| r.eq_ignore_ascii_case("PL")) || has_polish_letter(text))
             && !text[s..e].bytes().all(|c| c.is_ascii_uppercase());
         if starts_ok && ends_ok && !polish_word {
             hits.push(Hit {
@@ -1798,6 +1807,12 @@ fn whole_number_at(
     }
     let hyphens = run.seps.iter().filter(|c| **c == '-').count();
     if (3..=4).contains(&hyphens) && is_isbn_shaped(&run) {
+        return Ok(i);
+    }
+    // An order number in the shape a large web shop gives them, three,
+    // seven and seven digits: "336-8846484-6878977". No card is written so,
+    // and its first groups are no phone number.
+    if n == 17 && run.seps == ['-', '-'] && run.group_ends == [3, 10] {
         return Ok(i);
     }
     let only = |allowed: &[char]| run.seps.iter().all(|c| allowed.contains(c));

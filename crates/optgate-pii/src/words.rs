@@ -511,8 +511,9 @@ pub const ADDRESS_INTROS: &[&str] = &[
 ];
 
 /// Id keywords that are also common Polish words: "nie" (not) and "dni"
-/// (days). In a Polish author's posts only their capitals ("NIE", "DNI")
-/// name Spain's ids.
+/// (days). In a Polish author's posts, and in any text with a letter that
+/// only Polish writes ("osiem dni później"), only their capitals ("NIE",
+/// "DNI") name Spain's ids.
 pub const POLISH_WORD_ID_KEYWORDS: &[&str] = &["nie", "dni"];
 
 pub const ID_KEYWORDS: &[&str] = &[
@@ -969,6 +970,11 @@ pub const NOT_PERSONAL: &[&str] = &[
     "sku",
     "ticket",
     "nº de pedido",
+    // Times written as numbers: "ts=1709000824", "epoch 1365347054338".
+    "ts",
+    "timestamp",
+    "epoch",
+    "unix time",
 ];
 
 /// Given names from libpostal's list (`data/given_names.txt`, MIT), the US

@@ -323,6 +323,13 @@ fn decoys_are_left_alone() {
             Some("ES"),
         ),
         ("portan pasaporte palestino. pedido 7088691940", Some("ES")),
+        // A time as a number after "ts=" or "epoch", a web shop's order
+        // number (3, 7 and 7 digits) bare.
+        ("na CD. ts= 1358928719", None),
+        ("log ts=1709000824 ok", Some("CZ")),
+        ("epoch 1530708320231", None),
+        ("shipped: 336-8846484-6878977 !", Some("IT")),
+        ("gekauft 624-3225718-2872113.", Some("PL")),
     ] {
         assert_eq!(scrub(text, region), text, "{text}");
     }
@@ -391,8 +398,9 @@ fn phones_after_the_ways_people_announce_them() {
 }
 
 /// "nie" (not) and "dni" (days) are Polish words before they are Spain's
-/// ids: in a Polish author's posts only their capitals make an id-shaped
-/// token after them an id whatever its check.
+/// ids: in a Polish author's posts, and in a text with a letter only Polish
+/// writes, only their capitals make an id-shaped token after them an id
+/// whatever its check.
 #[test]
 fn polish_words_name_no_spanish_id() {
     // 12345678A fails the DNI's check letter (Z): only a cue makes it an id.
@@ -406,6 +414,15 @@ fn polish_words_name_no_spanish_id() {
         scrub("mi dni es 12345678A", Some("ES")),
         "mi dni es <NATIONAL_ID>"
     );
+    assert_eq!(
+        scrub("osiem dni później. 1550823646", None),
+        "osiem dni później. 1550823646"
+    );
+    assert_eq!(
+        scrub("Wrócę za 3 dni 12345678A", Some("DE")),
+        "Wrócę za 3 dni 12345678A"
+    );
+    assert_eq!(scrub("mi dni 12345678A", None), "mi dni <NATIONAL_ID>");
 }
 
 #[test]
