@@ -1540,6 +1540,11 @@ const TRUNK_ZERO: &[&str] = &[
 /// Luxembourg's run from four digits to eleven, so that most order numbers
 /// would be Luxembourgish phone numbers.
 const BROAD_PLANS: &[&str] = &["LU"];
+
+/// Epoch seconds of this century's timestamps, 2001-09-09 to 2030-03-17:
+/// a bare ten-digit number in this range is read as a time. Above it,
+/// "1942069930" is a Bulgarian EGN (born 2019-02-06) before a time in 2031.
+const EPOCH_SECONDS: std::ops::Range<u64> = 1_000_000_000..1_900_000_000;
 /// Regions whose numbering plans a number written in national form is
 /// also tried in when it fails in the author's: the EU's, and the
 /// neighbours and English-speaking countries whose numbers EU posts hold.
@@ -1891,13 +1896,13 @@ fn whole_number_at(
     {
         return Ok(i);
     }
-    // A bare 10-digit number from 2001-09-09 to 2033-05-18 is an epoch
+    // A bare 10-digit number from 2001-09-09 to 2030-03-17 is an epoch
     // timestamp before it is a phone number without a trunk prefix.
     if run.group_ends.is_empty()
         && n == 10
         && !cued_phone
         && !run.plus
-        && (1_000_000_000..=1_999_999_999).contains(&digits.parse::<u64>().unwrap_or(0))
+        && EPOCH_SECONDS.contains(&digits.parse::<u64>().unwrap_or(0))
     {
         return Ok(i);
     }
@@ -1955,15 +1960,15 @@ fn whole_number_at(
             return Ok(i);
         }
     }
-    // A bare 10-digit number that is no phone, no timestamp (those start
-    // with 1 in this century) and no order number: a Bulgarian EGN, a
+    // A bare 10-digit number that is no phone, no timestamp (see
+    // `EPOCH_SECONDS`) and no order number: a Bulgarian EGN, a
     // Czech or Slovak birth number, or a Swedish personnummer written
     // without its dash, if its date and check say so.
     if n == 10
         && run.group_ends.is_empty()
         && !run.plus
         && !cued_phone
-        && digits.as_bytes()[0] != b'1'
+        && !EPOCH_SECONDS.contains(&digits.parse::<u64>().unwrap_or(0))
         && (checks::bg_egn(&run.digits)
             || checks::cz_sk_birth_number(&run.digits)
             // Bare, only with a real day (not a samordningsnummer's +60).

@@ -397,6 +397,24 @@ fn phones_after_the_ways_people_announce_them() {
     }
 }
 
+/// A bare ten-digit number is a time in epoch seconds up to 2030; above,
+/// a Bulgarian EGN or a Czech birth number whose date and check hold is an
+/// id ("1942069930": born 2019-02-06).
+#[test]
+fn ten_digit_numbers_are_times_until_2030_then_ids() {
+    assert_eq!(scrub("posted 1709000824 ok", None), "posted 1709000824 ok");
+    assert_eq!(scrub("posted 1899999999 ok", None), "posted 1899999999 ok");
+    assert_eq!(
+        scrub("Cornell University. 1942069930", None),
+        "Cornell University. <NATIONAL_ID>"
+    );
+    // The same digits failing the EGN's check are left alone.
+    assert_eq!(
+        scrub("Cornell University. 1942069931", None),
+        "Cornell University. 1942069931"
+    );
+}
+
 /// "nie" (not) and "dni" (days) are Polish words before they are Spain's
 /// ids: in a Polish author's posts, and in a text with a letter only Polish
 /// writes, only their capitals make an id-shaped token after them an id
