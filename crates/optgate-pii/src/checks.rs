@@ -228,13 +228,11 @@ pub fn es_dni_nie(s: &[u8]) -> bool {
     LETTERS[(n % 23) as usize] == s[8]
 }
 
-/// Italian codice fiscale (16 upper-case alphanumerics) with its check letter.
-pub fn it_codice_fiscale(s: &[u8]) -> bool {
-    // Values of characters in odd (1st, 3rd, …) positions; digits map like A..J.
-    const ODD: [u32; 26] = [
-        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24,
-        23,
-    ];
+/// Whether `s` has the shape of an Italian codice fiscale: six letters,
+/// the year, the month's letter, the day, the town's letter and three
+/// digits, and a check letter; any digit may be written as a letter
+/// (omocodia: "RSSMRA45C12F4LRI").
+pub fn it_codice_fiscale_shape(s: &[u8]) -> bool {
     if s.len() != 16 {
         return false;
     }
@@ -251,6 +249,19 @@ pub fn it_codice_fiscale(s: &[u8]) -> bool {
         || !(12..15).all(digit_or_omocode)
         || !letter(15)
     {
+        return false;
+    }
+    true
+}
+
+/// Italian codice fiscale (16 upper-case alphanumerics) with its check letter.
+pub fn it_codice_fiscale(s: &[u8]) -> bool {
+    // Values of characters in odd (1st, 3rd, …) positions; digits map like A..J.
+    const ODD: [u32; 26] = [
+        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24,
+        23,
+    ];
+    if !it_codice_fiscale_shape(s) {
         return false;
     }
     let mut sum = 0u32;

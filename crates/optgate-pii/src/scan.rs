@@ -1123,6 +1123,7 @@ fn date_at(text: &str, i: usize) -> bool {
 fn id_token(text: &str, i: usize) -> Option<usize> {
     let b = text.as_bytes();
     let (mut digits, mut letters, mut end, mut j) = (0usize, 0usize, i, i);
+    let mut codice_fiscale = false;
     loop {
         let start = j;
         while j < b.len() && b[j].is_ascii_alphanumeric() {
@@ -1141,8 +1142,10 @@ fn id_token(text: &str, i: usize) -> Option<usize> {
         digits += d;
         letters += piece.len() - d;
         end = j;
-        // Up to ten letters: a codice fiscale has nine.
-        if letters > 10 || digits + letters > 20 {
+        // Up to ten letters: a codice fiscale has nine, or more when some
+        // of its digits are written as letters ("RSSMRA45C12F4LRI").
+        codice_fiscale |= start == i && checks::it_codice_fiscale_shape(piece);
+        if (letters > 10 && !codice_fiscale) || digits + letters > 20 {
             return None;
         }
         match (b.get(j), b.get(j + 1)) {
@@ -1150,7 +1153,7 @@ fn id_token(text: &str, i: usize) -> Option<usize> {
             _ => break,
         }
     }
-    (digits >= 5 && digits + letters >= 6 && word_end(text, end)).then_some(end)
+    ((codice_fiscale || digits >= 5) && digits + letters >= 6 && word_end(text, end)).then_some(end)
 }
 
 /// Top-level domains of mail providers in the countries served, for the

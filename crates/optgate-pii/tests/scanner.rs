@@ -61,6 +61,12 @@ fn structured_types_are_replaced_by_their_placeholder() {
             "DNI <NATIONAL_ID> y NIE <NATIONAL_ID>",
         ),
         ("CF RSSMRA85T10A562S", None, "CF <NATIONAL_ID>"),
+        // Digits written as letters (omocodia), and a check letter off.
+        (
+            "il mio CF RSSMRA45C12F4LRI !",
+            None,
+            "il mio CF <NATIONAL_ID> !",
+        ),
         ("mijn BSN is 111222333", None, "mijn BSN is <NATIONAL_ID>"),
         ("PESEL: 44051401359", None, "PESEL: <NATIONAL_ID>"),
         (
