@@ -2541,7 +2541,20 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
                 && text[ws..e]
                     .parse::<u32>()
                     .is_ok_and(|y| (1000..=2099).contains(&y));
-            if (english && !(year && end == h.end)) || (!english && end > h.end) {
+            // "100 square kilometres", "a 3 lane road": an English street
+            // word in lower case right after the number, and a lower-case
+            // word after it, are a unit or a count; no street is named ("5
+            // square des Batignolles" names one).
+            let unit = english
+                && words_back == 0
+                && text[h.start..].starts_with(|c: char| c.is_lowercase())
+                && text[h.end..].strip_prefix(' ').is_some_and(|rest| {
+                    rest.starts_with(|c: char| c.is_lowercase())
+                        && !PARTICLES
+                            .iter()
+                            .any(|p| rest.strip_prefix(p).is_some_and(|r| r.starts_with(' ')))
+                });
+            if (english && !(year && end == h.end) && !unit) || (!english && end > h.end) {
                 spans.push(Span {
                     start: if english { unit_before(text, ws) } else { ws },
                     end,

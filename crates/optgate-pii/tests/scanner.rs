@@ -336,6 +336,9 @@ fn decoys_are_left_alone() {
         ("epoch 1530708320231", None),
         ("shipped: 336-8846484-6878977 !", Some("IT")),
         ("gekauft 624-3225718-2872113.", Some("PL")),
+        // A street word in lower case after a number is a unit.
+        ("about 20 square miles of land", None),
+        ("up to 100 square kilometers.", Some("GB")),
     ] {
         assert_eq!(scrub(text, region), text, "{text}");
     }
