@@ -84,7 +84,7 @@ fn at_most_half_a_percent_of_negatives_are_scrubbed() {
     let r = report();
     assert!(r.negatives >= 1000);
     assert!(
-        r.false_positive_rate() <= 0.005,
+        r.false_positive_rate() <= 0.004,
         "false-positive rate {:.4}",
         r.false_positive_rate()
     );
@@ -220,8 +220,8 @@ fn test_part_holds_what_was_reached() {
         ("phones, national", 0.95),
         ("national id numbers", 0.94),
         ("profile URLs, handles", 0.99),
-        ("street addresses", 0.30),
-        ("person names", 0.68),
+        ("street addresses", 0.88),
+        ("person names", 0.70),
     ];
     for (name, floor) in floors {
         let row = eval::ROWS.iter().find(|r| r.name == name).expect("a row");
@@ -232,12 +232,12 @@ fn test_part_holds_what_was_reached() {
     }
     assert!(r.negatives >= 2000 && r.clean == 8000);
     assert!(
-        r.false_positive_rate() <= 0.005,
+        r.false_positive_rate() <= 0.004,
         "decoys altered {:.4}",
         r.false_positive_rate()
     );
     assert!(
-        r.clean_changed_rate() <= 0.019,
+        r.clean_changed_rate() <= 0.018,
         "clean changed {:.4}",
         r.clean_changed_rate()
     );
