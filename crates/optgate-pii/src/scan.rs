@@ -1548,6 +1548,7 @@ const BROAD_PLANS: &[&str] = &["LU"];
 /// a bare ten-digit number in this range is read as a time. Above it,
 /// "1942069930" is a Bulgarian EGN (born 2019-02-06) before a time in 2031.
 const EPOCH_SECONDS: std::ops::Range<u64> = 1_000_000_000..1_900_000_000;
+
 /// Regions whose numbering plans a number written in national form is
 /// also tried in when it fails in the author's: the EU's, and the
 /// neighbours and English-speaking countries whose numbers EU posts hold.
