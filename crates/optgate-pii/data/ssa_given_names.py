@@ -76,6 +76,13 @@ NOT_NAMES = {
 }
 
 
+def word_list(name: str) -> set[str]:
+    """The words of a list beside this script, one per line after its `#` header."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, name), encoding="utf-8") as f:
+        return {l.strip() for l in f if not l.startswith("#")}
+
+
 def dictionaries(workdir: str):
     from spylls.hunspell import Dictionary
 
@@ -145,13 +152,8 @@ def main() -> None:
             for line in f:
                 name, _sex, count = line.strip().split(",")
                 babies[name] += int(count)
-    here = os.path.dirname(os.path.abspath(__file__))
-    listed = set()
-    for other in ["given_names.txt", "census_given_names.txt"]:
-        with open(os.path.join(here, other), encoding="utf-8") as f:
-            listed.update(l.strip() for l in f if not l.startswith("#"))
-    with open(os.path.join(here, "surnames.txt"), encoding="utf-8") as f:
-        surnames = {l.strip() for l in f if not l.startswith("#")}
+    listed = word_list("given_names.txt") | word_list("census_given_names.txt")
+    surnames = word_list("surnames.txt")
     candidates = sorted(
         n for n, k in babies.items() if k >= min_babies and len(n) >= 3 and n not in listed
     )

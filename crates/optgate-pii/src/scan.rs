@@ -625,6 +625,8 @@ fn candidates_with(
 ) -> Vec<Span> {
     let mut spans = Vec::new();
     let mut hits: Vec<Hit> = Vec::new();
+    // Looked at once per text, and only if a "dni" or "nie" is met.
+    let mut polish_letter: Option<bool> = None;
     let mut push = |s: usize, e: usize, pattern: usize| {
         let pat = kw.patterns[pattern];
         let last = pat.chars().next_back().unwrap_or(' ');
@@ -635,7 +637,8 @@ fn candidates_with(
                 && !is_word(pat.chars().next().unwrap_or(' ')));
         let ends_ok = !is_word(last) || word_end(text, e);
         let polish_word = words::POLISH_WORD_ID_KEYWORDS.contains(&pat)
-            && (region.is_some_and(|r| r.eq_ignore_ascii_case("PL")) || has_polish_letter(text))
+            && (region.is_some_and(|r| r.eq_ignore_ascii_case("PL"))
+                || *polish_letter.get_or_insert_with(|| has_polish_letter(text)))
             && !text[s..e].bytes().all(|c| c.is_ascii_uppercase());
         if starts_ok && ends_ok && !polish_word {
             hits.push(Hit {
@@ -1790,6 +1793,10 @@ fn whole_number_at(
         return Ok(i);
     }
     let digits = std::str::from_utf8(&run.digits).expect("ASCII digits");
+    // A bare ten-digit number in the range of this century's epoch seconds.
+    let epoch_seconds = n == 10
+        && run.group_ends.is_empty()
+        && EPOCH_SECONDS.contains(&digits.parse::<u64>().unwrap_or(0));
     // Spanish DNI: 8 digits and a letter, possibly after a dash or space.
     if n == 8 {
         let mut j = run.end;
@@ -1902,12 +1909,7 @@ fn whole_number_at(
     }
     // A bare 10-digit number from 2001-09-09 to 2030-03-17 is an epoch
     // timestamp before it is a phone number without a trunk prefix.
-    if run.group_ends.is_empty()
-        && n == 10
-        && !cued_phone
-        && !run.plus
-        && EPOCH_SECONDS.contains(&digits.parse::<u64>().unwrap_or(0))
-    {
+    if epoch_seconds && !cued_phone && !run.plus {
         return Ok(i);
     }
     // Dotted groups with a one-digit group are a version or a build
@@ -1972,7 +1974,7 @@ fn whole_number_at(
         && run.group_ends.is_empty()
         && !run.plus
         && !cued_phone
-        && !EPOCH_SECONDS.contains(&digits.parse::<u64>().unwrap_or(0))
+        && !epoch_seconds
         && (checks::bg_egn(&run.digits)
             || checks::cz_sk_birth_number(&run.digits)
             // Bare, only with a real day (not a samordningsnummer's +60).

@@ -9,6 +9,13 @@ fn scrub(text: &str, region: Option<&str>) -> String {
         .into_owned()
 }
 
+/// Each text, scrubbed without a region, gives what is beside it.
+fn scrubs_each_to(cases: &[(&str, &str)]) {
+    for (text, want) in cases {
+        assert_eq!(scrub(text, None), *want, "{text}");
+    }
+}
+
 #[test]
 fn structured_types_are_replaced_by_their_placeholder() {
     let cases: &[(&str, Option<&str>, &str)] = &[
@@ -155,9 +162,7 @@ fn names_and_addresses() {
             "signed with Carlin Motorsport",
         ),
     ];
-    for (text, want) in cases {
-        assert_eq!(scrub(text, None), *want, "{text}");
-    }
+    scrubs_each_to(cases);
 }
 
 /// Names in a list beside a name found by its first name are names too,
@@ -183,9 +188,7 @@ fn names_listed_beside_a_name() {
         ("Anna Nowak and The Beatles", "<PERSON> and The Beatles"),
         ("Anna Nowak en Buenos Aires", "<PERSON> en Buenos Aires"),
     ];
-    for (text, want) in cases {
-        assert_eq!(scrub(text, None), *want, "{text}");
-    }
+    scrubs_each_to(cases);
 }
 
 /// After a role, two or three capitalised words are a name, whatever the
@@ -207,9 +210,7 @@ fn names_after_a_role() {
         ("General Electric Company", "General Electric Company"),
         ("the General Assembly voted", "the General Assembly voted"),
     ];
-    for (text, want) in cases {
-        assert_eq!(scrub(text, None), *want, "{text}");
-    }
+    scrubs_each_to(cases);
 }
 
 /// "Mark" and "August" start persons' names far more often than the
@@ -237,9 +238,7 @@ fn first_names_that_are_also_other_words() {
         ("von Rudolf Carnap gelesen", "von <PERSON> gelesen"),
         ("Novi Sad is a city", "Novi Sad is a city"),
     ];
-    for (text, want) in cases {
-        assert_eq!(scrub(text, None), *want, "{text}");
-    }
+    scrubs_each_to(cases);
 }
 
 /// After words that introduce an address, a house number beside a street's
@@ -276,9 +275,7 @@ fn addresses_after_an_introduction() {
         ("address: 305 elm st, dayton oh", "address: <ADDRESS>"),
         ("spedire a 9 Vicolo Stretto", "spedire a <ADDRESS>"),
     ];
-    for (text, want) in cases {
-        assert_eq!(scrub(text, None), *want, "{text}");
-    }
+    scrubs_each_to(cases);
     // Numbers after the same words that are no house numbers.
     for text in [
         "I live at 5 minutes from the beach",
