@@ -250,14 +250,28 @@ pub(crate) fn international_is_valid(digits: &str) -> bool {
 
 /// Whether `digits` (ASCII digits, after a `+` or `00`) start with a
 /// country calling code the metadata knows, followed by a national number
-/// of 6 to 14 digits: a number written in international form, whether or
-/// not its range is assigned.
+/// of 6 digits or more and no longer than the longest that code's plans
+/// allow (one more when it starts with a written trunk 0, "+44 020…"): a
+/// number written in international form, whether or not its range is
+/// assigned. "0058775784970097" (a 16-digit reference) is none: Venezuela's
+/// numbers have ten digits.
 pub(crate) fn has_country_code(digits: &str) -> bool {
     digits.len() >= 8
         && !digits.starts_with('0')
         && digits.bytes().all(|b| b.is_ascii_digit())
-        && split_country_code(digits)
-            .is_some_and(|(_, national)| (6..=14).contains(&national.len()))
+        && split_country_code(digits).is_some_and(|(code, national)| {
+            // The general description often lists no lengths; its types do.
+            let longest = by_code(code)
+                .flat_map(|i| {
+                    let p = plan(i);
+                    std::iter::once(&p.general).chain(&p.types)
+                })
+                .filter_map(|d| d.lengths.iter().max().copied())
+                .max()
+                .map_or(14, usize::from);
+            let len = national.len() - usize::from(national.starts_with('0'));
+            (6..=longest).contains(&len)
+        })
 }
 
 /// The country code at the start of `digits` (at least three ASCII

@@ -597,12 +597,24 @@ fn first_name_then_particles_end_at(text: &str, e: usize, kw: &Keywords) -> bool
 }
 
 /// Whether `text` holds a letter that Polish writes and Spanish does not
-/// (ą, ę, ł, ś, ź, ż, ń, ć): then its "dni" (days) and "nie" (not) are
-/// Polish words, whoever the author is, and name no Spanish id.
+/// (ą, ę, ł, ś, ź, ż, ń, ć): then its "dni" (days), "nie" (not) and "cel"
+/// (aim) are Polish words, whoever the author is ([`words::POLISH_WORD_KEYWORDS`]).
 fn has_polish_letter(text: &str) -> bool {
     // Their UTF-8 forms all start with 0xC4 or 0xC5; look closer only then.
     text.as_bytes().iter().any(|b| matches!(b, 0xC4 | 0xC5))
         && text.chars().any(|c| "ąęłśźżńćĄĘŁŚŹŻŃĆ".contains(c))
+}
+
+/// Whether "CF" at `s..e` is a football club's ("Málaga CF", "CF Os
+/// Belenenses"), not a codice fiscale: a capitalised word stands next to it.
+fn club_initials(text: &str, pat: &str, s: usize, e: usize) -> bool {
+    let title = |w: &str| {
+        let mut cs = w.chars();
+        cs.next().is_some_and(char::is_uppercase) && cs.next().is_some_and(char::is_lowercase)
+    };
+    pat == "cf"
+        && (word_before(text, s).is_some_and(title)
+            || text[e..].strip_prefix(' ').is_some_and(title))
 }
 
 /// How [`word_pass`] moves over the bytes that cannot start anything.
@@ -625,7 +637,7 @@ fn candidates_with(
 ) -> Vec<Span> {
     let mut spans = Vec::new();
     let mut hits: Vec<Hit> = Vec::new();
-    // Looked at once per text, and only if a "dni" or "nie" is met.
+    // Looked at once per text, and only if a "dni", "nie" or "cel" is met.
     let mut polish_letter: Option<bool> = None;
     let mut push = |s: usize, e: usize, pattern: usize| {
         let pat = kw.patterns[pattern];
@@ -636,11 +648,14 @@ fn candidates_with(
             || (kw.cues[pattern].contains(&Cue::ObfuscatedMail)
                 && !is_word(pat.chars().next().unwrap_or(' ')));
         let ends_ok = !is_word(last) || word_end(text, e);
-        let polish_word = words::POLISH_WORD_ID_KEYWORDS.contains(&pat)
+        let polish_word = words::POLISH_WORD_KEYWORDS.contains(&pat)
             && (region.is_some_and(|r| r.eq_ignore_ascii_case("PL"))
                 || *polish_letter.get_or_insert_with(|| has_polish_letter(text)))
-            && !text[s..e].bytes().all(|c| c.is_ascii_uppercase());
-        if starts_ok && ends_ok && !polish_word {
+            && !text[s..e]
+                .bytes()
+                .filter(u8::is_ascii_alphabetic)
+                .all(|c| c.is_ascii_uppercase());
+        if starts_ok && ends_ok && !polish_word && !club_initials(text, pat, s, e) {
             hits.push(Hit {
                 start: s,
                 end: e,
@@ -681,6 +696,7 @@ fn candidates_with(
     let near_before = |pos: usize, cue: Cue, window: usize| {
         hits.iter()
             .filter(|h| has(h, cue) && h.end <= pos && pos - h.end <= window)
+            .filter(|h| !sentence_ends_between(text, h.end, pos) && !ends_its_sentence(text, h))
             .map(|h| pos - h.end)
             .min()
     };
@@ -1093,7 +1109,11 @@ fn emails_and_handles(text: &str, spans: &mut Vec<Span>) {
 /// or a dashed prefix ([`id_token`]): otherwise it is the next word.
 fn cued_id(text: &str, h: &Hit, stop: Option<usize>, spans: &mut Vec<Span>) {
     let b = text.as_bytes();
-    let limit = (h.end + 24).min(b.len()).min(stop.unwrap_or(usize::MAX));
+    if ends_its_sentence(text, h) {
+        return;
+    }
+    let mut limit = (h.end + 24).min(b.len()).min(stop.unwrap_or(usize::MAX));
+    limit = sentence_end(text, h.end, limit).unwrap_or(limit);
     let mut i = h.end;
     while i < limit {
         if b[i].is_ascii_digit() || (b[i].is_ascii_alphabetic() && word_start(text, i)) {
@@ -2290,6 +2310,60 @@ fn is_first_name(word: &str, kw: &Keywords) -> bool {
     kw.is_first_name(word) || (word.contains('-') && word.split('-').all(|p| kw.is_first_name(p)))
 }
 
+/// Whether a sentence ends between `from` and `to`: a word of three
+/// letters or more, or a number, that starts at or after `from`, then `.`,
+/// `!` or `?`, a space, and no lower-case word. A cue's reach stops
+/// there: "la Ligue Europa. 9780773528499". A stop right after the cue is
+/// no end ("Tel. 06…", "Call me. 06…"), nor one after a short abbreviation
+/// ("Tel. nr. 06…").
+fn sentence_ends_between(text: &str, from: usize, to: usize) -> bool {
+    sentence_end(text, from, to).is_some()
+}
+
+/// Where the first sentence end of [`sentence_ends_between`] is.
+fn sentence_end(text: &str, from: usize, to: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    (from..to.min(b.len()).saturating_sub(1)).find(|&k| {
+        if !matches!(b[k], b'.' | b'!' | b'?')
+            || !b[k + 1].is_ascii_whitespace()
+            || text[k + 2..].starts_with(char::is_lowercase)
+        {
+            return false;
+        }
+        let (mut chars, mut digits, mut start) = (0, true, k);
+        for (p, c) in text[from..k].char_indices().rev() {
+            if !c.is_alphanumeric() {
+                break;
+            }
+            chars += 1;
+            digits &= c.is_ascii_digit();
+            start = from + p;
+        }
+        start > from && (chars >= 3 || (chars > 0 && digits))
+    })
+}
+
+/// Whether a cue of five letters or more is the last word of a sentence
+/// that other words start: "… dans la ligue. 1002290220", "… van hieruit
+/// bereikbaar. 603 687 000", "… Windows Phone. 9780816647774". It names
+/// what came before, not the number after. "Tel. 06…" and "Meine
+/// Steuer-IdNr. 86095742719" are abbreviations; "Call me. 06…" and
+/// "Contact. 06…" start their sentence.
+fn ends_its_sentence(text: &str, h: &Hit) -> bool {
+    let after = text[h.end..].trim_start_matches([')', '"', '»', '\'']);
+    // The cue's last word: "Steuer-IdNr.", "telefoonnr." and "passport
+    // no." are abbreviations.
+    let last = text[h.start..h.end].rsplit([' ', '-']).next().unwrap_or("");
+    last.chars().count() >= 5
+        && !last
+            .get(last.len() - 2..)
+            .is_some_and(|end| end.eq_ignore_ascii_case("nr"))
+        && after.len() >= 2
+        && matches!(after.as_bytes()[0], b'.' | b'!' | b'?')
+        && after.as_bytes()[1].is_ascii_whitespace()
+        && word_before(text, h.start).is_some_and(|w| !w.ends_with(['.', '!', '?', ':']))
+}
+
 /// The word before the one at `i`, across spaces, with its dots: "St."
 /// in "St. Louis"; `None` at the start of the text or after other
 /// punctuation than a space.
@@ -2597,6 +2671,12 @@ fn street(text: &str, h: &Hit, english: bool, spans: &mut Vec<Span>) {
         }
         return;
     };
+    // "ul. ISBN 978-1-4200-4561-1": a word saying the number is not
+    // personal names no street.
+    let first = text[name_start..name_end].split(' ').next().unwrap_or("");
+    if words::NOT_PERSONAL.contains(&first.to_lowercase().as_str()) {
+        return;
+    }
     let num_at = skip_spaces(text, name_end);
     if let Some(n) = house_number(text, num_at) {
         spans.push(Span {

@@ -510,11 +510,12 @@ pub const ADDRESS_INTROS: &[&str] = &[
     "apareçam na",
 ];
 
-/// Id keywords that are also common Polish words: "nie" (not) and "dni"
-/// (days). In a Polish author's posts, and in any text with a letter that
-/// only Polish writes ("osiem dni później"), only their capitals ("NIE",
-/// "DNI") name Spain's ids.
-pub const POLISH_WORD_ID_KEYWORDS: &[&str] = &["nie", "dni"];
+/// Keywords that are also common Polish words: "nie" (not) and "dni"
+/// (days), Spain's ids elsewhere, and "cel" (aim), a Portuguese mobile
+/// elsewhere. In a Polish author's posts, and in any text with a letter
+/// that only Polish writes ("osiem dni później", "na ten cel"), only their
+/// capitals ("NIE", "DNI", "CEL") are keywords.
+pub const POLISH_WORD_KEYWORDS: &[&str] = &["nie", "dni", "cel", "cel."];
 
 pub const ID_KEYWORDS: &[&str] = &[
     "bsn",

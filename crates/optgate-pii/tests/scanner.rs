@@ -449,6 +449,86 @@ fn polish_words_name_no_spanish_id() {
     assert_eq!(scrub("mi dni 12345678A", None), "mi dni <NATIONAL_ID>");
 }
 
+/// A word announcing a phone or naming an id reaches no number past the
+/// end of its sentence, and a sentence that ends on it, after other words,
+/// used it as a word ("la Ligue", "Windows Phone"); "CF" beside a
+/// capitalised word is a club's, not a codice fiscale; "ISBN" after "ul."
+/// names no street. The numbers after them (ISBNs, here) are left alone,
+/// while a cue right before a number, or starting its sentence, still
+/// counts.
+#[test]
+fn cues_stop_at_the_end_of_their_sentence() {
+    scrubs_each_to(&[
+        (
+            "participe à la Ligue Europa. 9780773528499",
+            "participe à la Ligue Europa. 9780773528499",
+        ),
+        (
+            "Het waren de berichten die hij naar Tel Aviv stuurde. 9780231507387",
+            "Het waren de berichten die hij naar Tel Aviv stuurde. 9780231507387",
+        ),
+        (
+            "il loro numero è sceso a 65. 9780773563629",
+            "il loro numero è sceso a 65. 9780773563629",
+        ),
+        (
+            "hacerse el pasaporte comunitario. 9780471623793",
+            "hacerse el pasaporte comunitario. 9780471623793",
+        ),
+        (
+            "l'un des meilleurs de la ligue. 1002290220",
+            "l'un des meilleurs de la ligue. 1002290220",
+        ),
+        (
+            "con sistema operativo Windows Phone. 9780816647774",
+            "con sistema operativo Windows Phone. 9780816647774",
+        ),
+        (
+            "joined Málaga CF until 30 June. 9780471623793",
+            "joined Málaga CF until 30 June. 9780471623793",
+        ),
+        (
+            "zawodnikiem klubu CF Os Belenenses 551439000",
+            "zawodnikiem klubu CF Os Belenenses 551439000",
+        ),
+        (
+            "w miejscowości Łęknica ul. ISBN 978-1-4200-4561-1",
+            "w miejscowości Łęknica ul. ISBN 978-1-4200-4561-1",
+        ),
+        (
+            "środków na ten cel. 9780231508360",
+            "środków na ten cel. 9780231508360",
+        ),
+        // Still cues.
+        ("Tel. 0612345678", "Tel. <PHONE>"),
+        ("Tel. nr. 0612345678", "Tel. nr. <PHONE>"),
+        ("Call me. 0612345678", "Call me. <PHONE>"),
+        ("ligue para 912345678", "ligue para <PHONE>"),
+        ("il mio CF: RSSMRA45C12F205X", "il mio CF: <NATIONAL_ID>"),
+        ("o meu cel. 912345678", "o meu cel. <PHONE>"),
+    ]);
+}
+
+/// A `00` or `+` and a country code make a phone whether or not the range
+/// is assigned, but only with a national number no longer than that
+/// country's plans allow: "0058775784970097" is a 16-digit reference, not
+/// a Venezuelan number (ten digits).
+#[test]
+fn international_form_needs_a_national_number_of_a_possible_length() {
+    scrubs_each_to(&[
+        (
+            "Capoluogo del distretto è Castelo Branco. 0058775784970097",
+            "Capoluogo del distretto è Castelo Branco. 0058775784970097",
+        ),
+        ("ref. 0058 2125551234", "ref. 0058 2125551234"),
+        ("whatsapp 0058 212 555 1234", "whatsapp <PHONE>"),
+        ("bel 0058 2125551234", "bel <PHONE>"),
+        ("num: +58 212 555 1234", "num: <PHONE>"),
+        // A trunk 0 written after the country code counts as no digit.
+        ("+44 020 7946 0958", "<PHONE>"),
+    ]);
+}
+
 #[test]
 fn clean_text_is_borrowed_unchanged() {
     let s = Scanner::new(&ScannerConfig::default());
