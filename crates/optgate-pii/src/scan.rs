@@ -571,7 +571,33 @@ pub(crate) fn may_hold_name_pair(text: &str, kw: &Keywords) -> bool {
         }
         e += 8;
     }
-    (e..b.len().saturating_sub(1)).any(at)
+    (e..b.len().saturating_sub(1)).any(at) || elided_name_pair(text, kw)
+}
+
+/// Whether a first name, particles perhaps, a space and a surname written
+/// after an elided particle follow each other: "Vincent d'Indy", "Rafiq
+/// al-Hariri", "Marie y d’Este". No space comes before that surname's
+/// capital, so the lanes of [`may_hold_name_pair`] do not see it: it is
+/// found from the apostrophe or hyphen of the prefix instead.
+fn elided_name_pair(text: &str, kw: &Keywords) -> bool {
+    let b = text.as_bytes();
+    // The apostrophe, the hyphen, and the first byte of `’`.
+    memchr::memchr3_iter(b'\'', b'-', 0xE2, b).any(|k| {
+        // The prefix's letters before it, after a space.
+        let letters = b[..k]
+            .iter()
+            .rev()
+            .take(5)
+            .take_while(|c| c.is_ascii_lowercase())
+            .count();
+        let s = k - letters;
+        letters > 0
+            && s >= 2
+            && b[s - 1] == b' '
+            && past_surname_prefix(text, s).is_some()
+            && (first_name_ends_at(text, s - 1, kw)
+                || first_name_then_particles_end_at(text, s - 1, kw))
+    })
 }
 
 /// Whether particles end at the space `e` ("… van der| Berg") and a first
@@ -993,7 +1019,6 @@ fn capitalised_words(text: &str, i: usize, max: usize) -> Option<usize> {
     end
 }
 
-/// End of a capitalised word at `i` (upper-case letter, then letters, `-` or `'`).
 /// Whether `i` follows a placeholder and an apostrophe or hyphen. A
 /// capitalised word takes in apostrophes and hyphens ("O'Brien"), so before
 /// scrubbing, a name glued that way to a handle that became the placeholder
@@ -1007,6 +1032,8 @@ fn glued_to_placeholder(text: &str, i: usize) -> bool {
         && placeholder_ends_at(text, i - 1)
 }
 
+/// End of a capitalised word at `i` (upper-case letter, then letters, `-`,
+/// `'` or `’`).
 fn capitalised_word(text: &str, i: usize) -> Option<usize> {
     let mut chars = text[i..].char_indices();
     let (_, first) = chars.next()?;
@@ -1015,7 +1042,7 @@ fn capitalised_word(text: &str, i: usize) -> Option<usize> {
     }
     let mut end = i + first.len_utf8();
     for (off, c) in chars {
-        if c.is_alphabetic() || c == '-' || c == '\'' {
+        if c.is_alphabetic() || c == '-' || c == '\'' || c == '’' {
             end = i + off + c.len_utf8();
         } else {
             break;
@@ -2400,11 +2427,35 @@ fn month_august(text: &str, i: usize) -> bool {
     })
 }
 
-/// Particles inside a surname: "Willem van der Berg", "Ana de la Cruz".
+/// Particles inside a surname: "Willem van der Berg", "Ana de la Cruz",
+/// "Osama bin Laden", "Amr ibn al-As", "Asher ben Jehiel".
 const NAME_PARTICLES: &[&str] = &[
     "van", "von", "der", "den", "de", "la", "le", "du", "da", "di", "del", "della", "dos", "das",
-    "do", "ten", "ter", "y", "zu",
+    "do", "ten", "ter", "y", "zu", "bin", "ibn", "ben", "bint",
 ];
+
+/// Elided particles and articles written onto a surname: "Vincent
+/// d'Indy", "Cesare d’Este", "Ferdinando de'Medici", "Rafiq al-Hariri",
+/// "Hassan el-Banna".
+const SURNAME_PREFIXES: &[&str] = &[
+    "d'", "d’", "de'", "de’", "dell'", "dell’", "dall'", "dall’", "al-", "el-",
+];
+
+/// Past a prefix of [`SURNAME_PREFIXES`] at `i` when a capital follows it.
+fn past_surname_prefix(text: &str, i: usize) -> Option<usize> {
+    let rest = text.get(i..)?;
+    SURNAME_PREFIXES.iter().find_map(|p| {
+        rest.strip_prefix(p)
+            .filter(|r| r.starts_with(char::is_uppercase))
+            .map(|_| i + p.len())
+    })
+}
+
+/// A capitalised word at `i`, or one written after a prefix of
+/// [`SURNAME_PREFIXES`]: where it ends.
+fn surname_word(text: &str, i: usize) -> Option<usize> {
+    capitalised_word(text, i).or_else(|| capitalised_word(text, past_surname_prefix(text, i)?))
+}
 
 /// The length of the particle at `i` if one is there, followed by a space:
 /// a match on the word's bytes, not a search of the list.
@@ -2427,16 +2478,18 @@ fn skip_particles(text: &str, mut i: usize) -> usize {
 }
 
 /// Whether particles and then a capitalised letter start at `i`: "van der
-/// Berg", "de la Cruz".
+/// Berg", "de la Cruz", or a prefix of [`SURNAME_PREFIXES`] and one: "d'Indy".
 fn particle_then_capital(text: &str, i: usize) -> bool {
     // Only right after a space (which also makes `i` a char boundary), and
     // only where a particle can start: one byte decides for most words.
     let b = text.as_bytes();
-    if i == 0 || b.get(i - 1) != Some(&b' ') || !b.get(i).is_some_and(|c| b"vdltyz".contains(c)) {
+    if i == 0 || b.get(i - 1) != Some(&b' ') || !b.get(i).is_some_and(|c| b"vdltyzbiae".contains(c))
+    {
         return false;
     }
     let j = skip_particles(text, i);
-    j > i && next_char(text, j).is_some_and(char::is_uppercase)
+    (j > i && next_char(text, j).is_some_and(char::is_uppercase))
+        || past_surname_prefix(text, j).is_some()
 }
 
 /// The end of the surname after a first name, from `i`: one to three
@@ -2453,7 +2506,7 @@ fn name_rest(text: &str, i: usize) -> Option<usize> {
         return regnal_rest(text, i, e);
     }
     let i = after_initials;
-    let mut end = capitalised_word(text, i)?;
+    let mut end = surname_word(text, i)?;
     if words::AFTER_NAME_NOT_PERSON.contains(&&text[i..end]) {
         return None;
     }
@@ -2462,7 +2515,7 @@ fn name_rest(text: &str, i: usize) -> Option<usize> {
     while words_taken < 3 && text[at..].starts_with(' ') {
         // Particles, then a capitalised word.
         let j = skip_particles(text, at + 1);
-        let Some(w) = capitalised_word(text, j) else {
+        let Some(w) = surname_word(text, j) else {
             break;
         };
         if words::AFTER_NAME_NOT_PERSON.contains(&&text[j..w]) {
@@ -3747,7 +3800,8 @@ mod tests {
                     Just("<PERSON>"), Just("\u{a0}"), Just("é"), Just("A"), Just("ß"),
                     Just("\u{2019}"), Just("_"), Just("7"), Just("Rose"), Just("Maximilian"),
                     Just("van"), Just("der"), Just("de"), Just("la"), Just("y"), Just("Willem"),
-                    Just(" y "), Just(" van der "), Just("de la "),
+                    Just(" y "), Just(" van der "), Just("de la "), Just(" bin "), Just("ibn"),
+                    Just("d'"), Just("d\u{2019}"), Just("al-"), Just("el-"), Just("Osama"),
                 ],
                 0..24,
             ).prop_map(|v| v.concat()),

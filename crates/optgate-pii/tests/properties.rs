@@ -169,7 +169,7 @@ proptest! {
                         "Herr", "Frau", "Dr.", "je m'appelle", "My name is", "ich heiße",
                         "@marie", "anna@example.org", "dead:beef::cafe", " ", "  ", "-", "'",
                         ". ", ", ", "\u{a0}", "<PERSON>", "van", "der", "de", "la", "y",
-                        "van der", "dos", "von",
+                        "van der", "dos", "von", "bin", "ibn", "d'", "d\u{2019}", "al-", "el-",
                     ])
                     .prop_map(str::to_owned),
                     "[a-z]{1,6}",

@@ -529,6 +529,40 @@ fn international_form_needs_a_national_number_of_a_possible_length() {
     ]);
 }
 
+/// Surnames with the particles and elided articles of Arabic, Hebrew,
+/// French and Italian names, and with a typographic apostrophe.
+#[test]
+fn surnames_with_particles_and_elisions() {
+    scrubs_each_to(&[
+        (
+            "the death of Osama bin Laden was",
+            "the death of <PERSON> was",
+        ),
+        ("Rabbi Asher ben Jehiel wrote", "Rabbi <PERSON> wrote"),
+        (
+            "Premierminister Rafiq al-Hariri durch",
+            "Premierminister <PERSON> durch",
+        ),
+        (
+            "le meurtre de Hassan el-Banna, fondateur",
+            "le meurtre de <PERSON>, fondateur",
+        ),
+        ("Schüler von Vincent d’Indy.", "Schüler von <PERSON>."),
+        ("Schüler von Vincent d'Indy.", "Schüler von <PERSON>."),
+        (
+            "il duca Cesare d’Este rinunciò",
+            "il duca <PERSON> rinunciò",
+        ),
+        (
+            "I met Shaquille O’Neal yesterday",
+            "I met <PERSON> yesterday",
+        ),
+        // A lower-case word after the particle is no surname.
+        ("Marco ben sapeva", "Marco ben sapeva"),
+        ("Maria d'accordo", "Maria d'accordo"),
+    ]);
+}
+
 #[test]
 fn clean_text_is_borrowed_unchanged() {
     let s = Scanner::new(&ScannerConfig::default());
