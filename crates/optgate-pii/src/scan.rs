@@ -1868,8 +1868,17 @@ fn whole_number_at(
     if !word_end(text, run.end) {
         return Ok(i);
     }
+    // An ISBN with hyphens, its check group one digit ("0-306-40615-2",
+    // "698198463-6") or an X after the run ("4-11-763917-X", "660592620-X").
     let hyphens = run.seps.iter().filter(|c| **c == '-').count();
-    if (3..=4).contains(&hyphens) && is_isbn_shaped(&run) {
+    let x_check = matches!(
+        text.as_bytes().get(run.end..run.end + 2),
+        Some(b"-X" | b"-x")
+    ) && word_end(text, run.end + 2);
+    let only_hyphens = hyphens == run.seps.len();
+    if (is_isbn_shaped(&run) && ((3..=4).contains(&hyphens) || (hyphens > 0 && only_hyphens)))
+        || (x_check && only_hyphens && is_isbn(&run.digits, true))
+    {
         return Ok(i);
     }
     // An order number in the shape a large web shop gives them, three,
