@@ -470,7 +470,13 @@ fn lanes_equal(x: u64, byte: u8) -> u64 {
 fn pair_lanes(prev: u64, x: u64, next: u64) -> u64 {
     let ends_name = prev | (lanes_in(prev & !HIGH, b'a', b'z') & !prev);
     let starts_word = next | (lanes_in(next & !HIGH, b'A', b'Z') & !next);
-    lanes_equal(x, b' ') & ends_name & starts_word & HIGH
+    // The space, or the end of an elided prefix ("d'|Indy", "al-|Hariri",
+    // and the last byte of `’`, 0x99).
+    let sep = lanes_equal(x, b' ')
+        | lanes_equal(x, b'\'')
+        | lanes_equal(x, b'-')
+        | (lanes_in(x & !HIGH, 0x19, 0x19) & x);
+    sep & ends_name & starts_word & HIGH
 }
 
 /// The sixteen bytes of `w` from `k` as signed lanes: a non-ASCII byte's
@@ -496,8 +502,11 @@ fn in_range16(v: wide::i8x16, lo: u8, len: i8) -> wide::i8x16 {
 #[inline(always)]
 fn pair_spaces16(w: &[u8; 18]) -> u32 {
     let (prev, x, next) = (lanes16(w, 0), lanes16(w, 1), lanes16(w, 2));
-    let space = x.simd_eq(wide::i8x16::splat(b' ' as i8));
-    (space & (in_range16(prev, b'a', 26) | prev) & (in_range16(next, b'A', 26) | next)).to_bitmask()
+    let sep = x.simd_eq(wide::i8x16::splat(b' ' as i8))
+        | x.simd_eq(wide::i8x16::splat(b'\'' as i8))
+        | x.simd_eq(wide::i8x16::splat(b'-' as i8))
+        | x.simd_eq(wide::i8x16::splat(0x99u8 as i8));
+    (sep & (in_range16(prev, b'a', 26) | prev) & (in_range16(next, b'A', 26) | next)).to_bitmask()
 }
 
 /// Whether a first name that starts a word ends at `e`: the
@@ -544,10 +553,15 @@ fn first_name_ends_at(text: &str, e: usize, kw: &Keywords) -> bool {
 /// eight ([`pair_lanes`]); a text that passes is walked as any other.
 pub(crate) fn may_hold_name_pair(text: &str, kw: &Keywords) -> bool {
     let b = text.as_bytes();
-    let at = |e: usize| {
-        b[e] == b' '
-            && next_char(text, e + 1).is_some_and(char::is_uppercase)
-            && (first_name_ends_at(text, e, kw) || first_name_then_particles_end_at(text, e, kw))
+    let at = |e: usize| match b[e] {
+        b' ' => {
+            next_char(text, e + 1).is_some_and(char::is_uppercase)
+                && (first_name_ends_at(text, e, kw)
+                    || first_name_then_particles_end_at(text, e, kw))
+        }
+        b'\'' | b'-' => elided_name_pair_at(text, e, kw),
+        0x99 if e >= 2 && b[e - 2..e] == [0xE2, 0x80] => elided_name_pair_at(text, e - 2, kw),
+        _ => false,
     };
     let word = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
     let mut e = 1;
@@ -571,33 +585,30 @@ pub(crate) fn may_hold_name_pair(text: &str, kw: &Keywords) -> bool {
         }
         e += 8;
     }
-    (e..b.len().saturating_sub(1)).any(at) || elided_name_pair(text, kw)
+    (e..b.len().saturating_sub(1)).any(at)
 }
 
 /// Whether a first name, particles perhaps, a space and a surname written
-/// after an elided particle follow each other: "Vincent d'Indy", "Rafiq
-/// al-Hariri", "Marie y d’Este". No space comes before that surname's
-/// capital, so the lanes of [`may_hold_name_pair`] do not see it: it is
-/// found from the apostrophe or hyphen of the prefix instead.
-fn elided_name_pair(text: &str, kw: &Keywords) -> bool {
+/// after an elided particle follow each other, the particle's apostrophe,
+/// `’` or hyphen at `k`: "Vincent d'Indy", "Rafiq al-Hariri", "Marie y
+/// d’Este". No space comes before that surname's capital, so the lanes of
+/// [`may_hold_name_pair`] look at the separator.
+fn elided_name_pair_at(text: &str, k: usize, kw: &Keywords) -> bool {
     let b = text.as_bytes();
-    // The apostrophe, the hyphen, and the first byte of `’`.
-    memchr::memchr3_iter(b'\'', b'-', 0xE2, b).any(|k| {
-        // The prefix's letters before it, after a space.
-        let letters = b[..k]
-            .iter()
-            .rev()
-            .take(5)
-            .take_while(|c| c.is_ascii_lowercase())
-            .count();
-        let s = k - letters;
-        letters > 0
-            && s >= 2
-            && b[s - 1] == b' '
-            && past_surname_prefix(text, s).is_some()
-            && (first_name_ends_at(text, s - 1, kw)
-                || first_name_then_particles_end_at(text, s - 1, kw))
-    })
+    // The prefix's letters before it, after a space.
+    let letters = b[..k]
+        .iter()
+        .rev()
+        .take(5)
+        .take_while(|c| c.is_ascii_lowercase())
+        .count();
+    let s = k - letters;
+    letters > 0
+        && s >= 2
+        && b[s - 1] == b' '
+        && past_surname_prefix(text, s).is_some()
+        && (first_name_ends_at(text, s - 1, kw)
+            || first_name_then_particles_end_at(text, s - 1, kw))
 }
 
 /// Whether particles end at the space `e` ("… van der| Berg") and a first
@@ -2452,7 +2463,19 @@ const SURNAME_PREFIXES: &[&str] = &[
 
 /// Past a prefix of [`SURNAME_PREFIXES`] at `i` when a capital follows it.
 fn past_surname_prefix(text: &str, i: usize) -> Option<usize> {
-    let rest = text.get(i..)?;
+    // One to four lower-case letters, then an apostrophe, a `’` or a
+    // hyphen: most words fail here, before the list is searched.
+    let b = text.as_bytes();
+    let letters = b
+        .get(i..)?
+        .iter()
+        .take(5)
+        .take_while(|c| c.is_ascii_lowercase())
+        .count();
+    if letters == 0 || !matches!(b.get(i + letters), Some(b'\'' | b'-' | 0xE2)) {
+        return None;
+    }
+    let rest = &text[i..];
     SURNAME_PREFIXES.iter().find_map(|p| {
         rest.strip_prefix(p)
             .filter(|r| r.starts_with(char::is_uppercase))
@@ -2497,8 +2520,10 @@ fn particle_then_capital(text: &str, i: usize) -> bool {
         return false;
     }
     let j = skip_particles(text, i);
-    (j > i && next_char(text, j).is_some_and(char::is_uppercase))
-        || past_surname_prefix(text, j).is_some()
+    if j > i && next_char(text, j).is_some_and(char::is_uppercase) {
+        return true;
+    }
+    matches!(b.get(j), Some(b'd' | b'a' | b'e')) && past_surname_prefix(text, j).is_some()
 }
 
 /// The end of the surname after a first name, from `i`: one to three
@@ -3488,11 +3513,39 @@ mod tests {
         }
     }
 
-    /// The rule [`pair_lanes`] and [`pair_spaces16`] apply to each byte.
+    /// The rule [`pair_lanes`] and [`pair_spaces16`] apply to each byte:
+    /// a space, or the end of an elided prefix (`'`, `-`, the last byte
+    /// of `’`), between a lower-case letter and a capital.
     fn is_pair_space(prev: u8, b: u8, next: u8) -> bool {
-        b == b' '
+        matches!(b, b' ' | b'\'' | b'-' | 0x99)
             && (prev.is_ascii_lowercase() || prev >= 0x80)
             && (next.is_ascii_uppercase() || next >= 0x80)
+    }
+
+    #[test]
+    fn eight_byte_pair_lanes_agree_with_the_byte_rule_in_every_lane() {
+        let filler = b"xY z\xc3\xa9A b.";
+        let word = |w: &[u8; 10], i: usize| u64::from_le_bytes(w[i..i + 8].try_into().expect("8"));
+        for k in 0..8 {
+            for prev in 0..=255u8 {
+                for next in 0..=255u8 {
+                    for b in [b' ', b'a', 0xA0, b'\'', b'-', 0x99, 0x19, 0x9A] {
+                        let mut w: [u8; 10] = filler[..10].try_into().expect("10");
+                        w[k] = prev;
+                        w[k + 1] = b;
+                        w[k + 2] = next;
+                        let got = pair_lanes(word(&w, 0), word(&w, 1), word(&w, 2));
+                        let want = (0..8).fold(0u64, |m, j| {
+                            m | u64::from(is_pair_space(w[j], w[j + 1], w[j + 2])) << (8 * j + 7)
+                        });
+                        assert_eq!(
+                            got, want,
+                            "prev {prev:#04x}, byte {b:#04x}, next {next:#04x} in lane {k}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
@@ -3502,7 +3555,7 @@ mod tests {
         for k in [0, 1, 5, 7, 8, 15] {
             for prev in 0..=255u8 {
                 for next in 0..=255u8 {
-                    for b in [b' ', b'a', 0xA0] {
+                    for b in [b' ', b'a', 0xA0, b'\'', b'-', 0x99, 0x19, 0x9A] {
                         let mut w: [u8; 18] = filler[..18].try_into().expect("18");
                         w[k] = prev;
                         w[k + 1] = b;
