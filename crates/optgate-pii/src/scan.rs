@@ -3522,24 +3522,30 @@ mod tests {
             && (next.is_ascii_uppercase() || next >= 0x80)
     }
 
-    #[test]
-    fn eight_byte_pair_lanes_agree_with_the_byte_rule_in_every_lane() {
-        let filler = b"xY z\xc3\xa9A b.";
-        let word = |w: &[u8; 10], i: usize| u64::from_le_bytes(w[i..i + 8].try_into().expect("8"));
-        for k in 0..8 {
+    /// Every `prev`, `next` and a byte of interest between them, written
+    /// at lane `k` of the window `filler` (of `N` bytes, two more than the
+    /// lanes): `lanes` must give the bit `bit(j)` exactly for the lanes
+    /// [`is_pair_space`] names.
+    fn check_pair_lanes<const N: usize>(
+        filler: &[u8; N],
+        lanes_at: &[usize],
+        lanes: impl Fn(&[u8; N]) -> u64,
+        bit: impl Fn(usize) -> u32,
+    ) {
+        for &k in lanes_at {
             for prev in 0..=255u8 {
                 for next in 0..=255u8 {
                     for b in [b' ', b'a', 0xA0, b'\'', b'-', 0x99, 0x19, 0x9A] {
-                        let mut w: [u8; 10] = filler[..10].try_into().expect("10");
+                        let mut w = *filler;
                         w[k] = prev;
                         w[k + 1] = b;
                         w[k + 2] = next;
-                        let got = pair_lanes(word(&w, 0), word(&w, 1), word(&w, 2));
-                        let want = (0..8).fold(0u64, |m, j| {
-                            m | u64::from(is_pair_space(w[j], w[j + 1], w[j + 2])) << (8 * j + 7)
+                        let want = (0..N - 2).fold(0u64, |m, j| {
+                            m | u64::from(is_pair_space(w[j], w[j + 1], w[j + 2])) << bit(j)
                         });
                         assert_eq!(
-                            got, want,
+                            lanes(&w),
+                            want,
                             "prev {prev:#04x}, byte {b:#04x}, next {next:#04x} in lane {k}"
                         );
                     }
@@ -3549,29 +3555,25 @@ mod tests {
     }
 
     #[test]
+    fn eight_byte_pair_lanes_agree_with_the_byte_rule_in_every_lane() {
+        let word = |w: &[u8; 10], i: usize| u64::from_le_bytes(w[i..i + 8].try_into().expect("8"));
+        check_pair_lanes(
+            b"xY z\xc3\xa9A b.",
+            &[0, 1, 2, 3, 4, 5, 6, 7],
+            |w| pair_lanes(word(w, 0), word(w, 1), word(w, 2)),
+            |j| 8 * j as u32 + 7,
+        );
+    }
+
+    #[test]
     fn sixteen_byte_pair_spaces_agree_with_the_byte_rule_in_every_lane() {
-        let filler = b"xY z\xc3\xa9A b.Cd eFg h-";
         // The first and last lanes, either side of the middle, and two more.
-        for k in [0, 1, 5, 7, 8, 15] {
-            for prev in 0..=255u8 {
-                for next in 0..=255u8 {
-                    for b in [b' ', b'a', 0xA0, b'\'', b'-', 0x99, 0x19, 0x9A] {
-                        let mut w: [u8; 18] = filler[..18].try_into().expect("18");
-                        w[k] = prev;
-                        w[k + 1] = b;
-                        w[k + 2] = next;
-                        let got = pair_spaces16(&w);
-                        let want = (0..16).fold(0u32, |m, j| {
-                            m | u32::from(is_pair_space(w[j], w[j + 1], w[j + 2])) << j
-                        });
-                        assert_eq!(
-                            got, want,
-                            "prev {prev:#04x}, byte {b:#04x}, next {next:#04x} in lane {k}"
-                        );
-                    }
-                }
-            }
-        }
+        check_pair_lanes(
+            b"xY z\xc3\xa9A b.Cd eFg h",
+            &[0, 1, 5, 7, 8, 15],
+            |w| u64::from(pair_spaces16(w)),
+            |j| j as u32,
+        );
     }
 
     #[test]
