@@ -151,6 +151,19 @@ impl Keywords {
                     .binary_search(&without_diacritics(word).as_str())
                     .is_ok())
     }
+
+    /// Whether `word` is a listed surname, or the feminine form of one:
+    /// Polish "Kowalska", "Nowacka" of "Kowalski", "Nowacki"; Czech and
+    /// Slovak "Nováková", "Svobodová" of "Novák", "Svoboda".
+    fn is_surname(&self, word: &str) -> bool {
+        let listed = |w: &str| self.surnames.binary_search(&w).is_ok();
+        listed(word)
+            || (["ska", "cka", "dzka"].iter().any(|end| word.ends_with(end))
+                && listed(&format!("{}i", &word[..word.len() - 1])))
+            || word
+                .strip_suffix("ová")
+                .is_some_and(|stem| listed(stem) || listed(&format!("{stem}a")))
+    }
 }
 
 /// Latin letters without their diacritics: the first character of each
@@ -780,7 +793,7 @@ fn candidates_with(
             });
             // "Herr Küche", "Mr. Today": after a title, the first word must be
             // a known given name or surname.
-            let known = |w: &str| kw.is_first_name(w) || kw.surnames.binary_search(&w).is_ok();
+            let known = |w: &str| kw.is_first_name(w) || kw.is_surname(w);
             if text[after..].starts_with(' ')
                 && !next_is_title
                 && capitalised_word(text, after + 1).is_some_and(|e| known(&text[after + 1..e]))

@@ -121,6 +121,10 @@ fn names_and_addresses() {
             "Merci à Mme <PERSON> pour tout",
         ),
         ("Danke, Herr Schmidt!", "Danke, Herr <PERSON>!"),
+        // A surname's feminine form after a title: "Kowalska" of "Kowalski".
+        ("Dziękuję Pani Kowalska!", "Dziękuję Pani <PERSON>!"),
+        // After a title, a word that is no name is left: "Kawa" (coffee).
+        ("Pani Kawa jest gorąca", "Pani Kawa jest gorąca"),
         ("Giulia Rossi ha vinto", "<PERSON> ha vinto"),
         (
             "J'habite au 12 rue de la Paix depuis",
