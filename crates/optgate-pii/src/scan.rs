@@ -2568,11 +2568,34 @@ fn name_rest(text: &str, i: usize) -> Option<usize> {
         if words::AFTER_NAME_NOT_PERSON.contains(&&text[j..w]) {
             return None;
         }
+        // "Jr", "Sr": the generation, taken with its full stop below.
+        if matches!(&text[j..w], "Jr" | "Sr") {
+            break;
+        }
         end = w;
         at = w;
         words_taken += 1;
     }
-    Some(end)
+    Some(generation_after(text, end))
+}
+
+/// Past a generation's suffix after a name that ends at `end` ("Sammy
+/// Davis Jr.", "Willem Drees jr.", "Martin Luther King, Jr."): `end` if
+/// none follows.
+fn generation_after(text: &str, end: usize) -> usize {
+    let rest = &text[end..];
+    let rest_at = rest.strip_prefix(", ").or_else(|| rest.strip_prefix(' '));
+    rest_at
+        .and_then(|r| {
+            ["Jr.", "jr.", "Sr.", "sr.", "Jr", "Sr"]
+                .iter()
+                .find(|g| {
+                    r.strip_prefix(**g)
+                        .is_some_and(|after| !after.starts_with(char::is_alphanumeric))
+                })
+                .map(|g| text.len() - r.len() + g.len())
+        })
+        .unwrap_or(end)
 }
 
 /// Past the initials at `i` ("W. ", "K. L. ", "H.W. "), each a capital and
@@ -2609,12 +2632,13 @@ fn regnal_number(text: &str, i: usize) -> Option<usize> {
 
 /// After a first name and a regnal number from `number` to `e`, the end of the
 /// name: with the epithet or the realm that follows ("Zygmunt I Stary",
-/// "Carlos I de Inglaterra", "Jacobus II van Engeland"), or at the number.
+/// "Carlos I de Inglaterra", "Jacobus II van Engeland", "Carlo V
+/// d'Asburgo"), or at the number.
 /// "I" followed by a lower-case word is the pronoun: "told Anna I would".
 fn regnal_rest(text: &str, number: usize, e: usize) -> Option<usize> {
     if text[e..].starts_with(' ') {
         let j = skip_particles(text, e + 1);
-        if let Some(w) = capitalised_word(text, j)
+        if let Some(w) = surname_word(text, j)
             && !words::AFTER_NAME_NOT_PERSON.contains(&&text[j..w])
         {
             return Some(w);

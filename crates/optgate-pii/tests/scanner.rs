@@ -577,6 +577,14 @@ fn surnames_with_particles_and_elisions() {
             "I met Shaquille O’Neal yesterday",
             "I met <PERSON> yesterday",
         ),
+        // A generation's suffix, and a realm written on an elided particle
+        // after a monarch's number.
+        ("sposò Sammy Davis Jr. nel 1960", "sposò <PERSON> nel 1960"),
+        ("Martin Luther King, Jr. said", "<PERSON> said"),
+        (
+            "concessa da Carlo V d'Asburgo durante",
+            "concessa da <PERSON> durante",
+        ),
         // A lower-case word after the particle is no surname.
         ("Marco ben sapeva", "Marco ben sapeva"),
         ("Maria d'accordo", "Maria d'accordo"),
