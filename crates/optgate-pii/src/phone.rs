@@ -261,11 +261,9 @@ pub(crate) fn has_country_code(digits: &str) -> bool {
         && digits.bytes().all(|b| b.is_ascii_digit())
         && split_country_code(digits).is_some_and(|(code, national)| {
             // The general description often lists no lengths; its types do.
+            // Read from the metadata: no plan need be compiled for it.
             let longest = by_code(code)
-                .flat_map(|i| {
-                    let p = plan(i);
-                    std::iter::once(&p.general).chain(&p.types)
-                })
+                .flat_map(|i| std::iter::once(&PLANS[i].general).chain(PLANS[i].types))
                 .filter_map(|d| d.lengths.iter().max().copied())
                 .max()
                 .map_or(14, usize::from);

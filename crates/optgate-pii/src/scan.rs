@@ -746,7 +746,7 @@ fn candidates_with(
     let near_before = |pos: usize, cue: Cue, window: usize| {
         hits.iter()
             .filter(|h| has(h, cue) && h.end <= pos && pos - h.end <= window)
-            .filter(|h| !sentence_ends_between(text, h.end, pos) && !ends_its_sentence(text, h))
+            .filter(|h| sentence_end(text, h.end, pos).is_none() && !ends_its_sentence(text, h))
             .map(|h| pos - h.end)
             .min()
     };
@@ -1785,7 +1785,7 @@ fn whole_number_at(
     if only_dots
         && run.group_ends.len() == 3
         && !phone_cue
-        && near_before(run.start, Cue::NotPersonal, 30).is_none()
+        && not_personal_at.is_none()
         && word_end(text, run.end)
         && checks::ipv4(&text[value_start..run.end])
     {
@@ -2370,24 +2370,21 @@ fn is_first_name(word: &str, kw: &Keywords) -> bool {
     kw.is_first_name(word) || (word.contains('-') && word.split('-').all(|p| kw.is_first_name(p)))
 }
 
-/// Whether a sentence ends between `from` and `to`: a word of three
-/// letters or more, or a number, that starts at or after `from`, then `.`,
-/// `!` or `?`, a space, and no lower-case word. A cue's reach stops
-/// there: "la Ligue Europa. 9780773528499". A stop right after the cue is
-/// no end ("Tel. 06…", "Call me. 06…"), nor one after a short abbreviation
-/// ("Tel. nr. 06…").
-fn sentence_ends_between(text: &str, from: usize, to: usize) -> bool {
-    sentence_end(text, from, to).is_some()
+/// Whether `b` starts with a full stop, `!` or `?` and a space.
+fn stop_then_space(b: &[u8]) -> bool {
+    matches!(b, [b'.' | b'!' | b'?', ws, ..] if ws.is_ascii_whitespace())
 }
 
-/// Where the first sentence end of [`sentence_ends_between`] is.
+/// Where the first sentence end between `from` and `to` is: a word of
+/// three letters or more, or a number, that starts after `from`, then `.`,
+/// `!` or `?`, a space, and no lower-case word. A cue's reach stops there:
+/// "la Ligue Europa. 9780773528499". A stop right after the cue is no end
+/// ("Tel. 06…", "Call me. 06…"), nor one after a short abbreviation ("Tel.
+/// nr. 06…").
 fn sentence_end(text: &str, from: usize, to: usize) -> Option<usize> {
     let b = text.as_bytes();
     (from..to.min(b.len()).saturating_sub(1)).find(|&k| {
-        if !matches!(b[k], b'.' | b'!' | b'?')
-            || !b[k + 1].is_ascii_whitespace()
-            || text[k + 2..].starts_with(char::is_lowercase)
-        {
+        if !stop_then_space(&b[k..]) || text[k + 2..].starts_with(char::is_lowercase) {
             return false;
         }
         let (mut chars, mut digits, mut start) = (0, true, k);
@@ -2418,9 +2415,7 @@ fn ends_its_sentence(text: &str, h: &Hit) -> bool {
         && !last
             .get(last.len() - 2..)
             .is_some_and(|end| end.eq_ignore_ascii_case("nr"))
-        && after.len() >= 2
-        && matches!(after.as_bytes()[0], b'.' | b'!' | b'?')
-        && after.as_bytes()[1].is_ascii_whitespace()
+        && stop_then_space(after.as_bytes())
         && word_before(text, h.start).is_some_and(|w| !w.ends_with(['.', '!', '?', ':']))
 }
 
@@ -2569,7 +2564,7 @@ fn name_rest(text: &str, i: usize) -> Option<usize> {
             return None;
         }
         // "Jr", "Sr": the generation, taken with its full stop below.
-        if matches!(&text[j..w], "Jr" | "Sr") {
+        if GENERATIONS.contains(&&text[j..w]) {
             break;
         }
         end = w;
@@ -2584,19 +2579,27 @@ fn name_rest(text: &str, i: usize) -> Option<usize> {
 /// none follows.
 fn generation_after(text: &str, end: usize) -> usize {
     let rest = &text[end..];
-    let rest_at = rest.strip_prefix(", ").or_else(|| rest.strip_prefix(' '));
-    rest_at
-        .and_then(|r| {
-            ["Jr.", "jr.", "Sr.", "sr.", "Jr", "Sr"]
-                .iter()
-                .find(|g| {
-                    r.strip_prefix(**g)
-                        .is_some_and(|after| !after.starts_with(char::is_alphanumeric))
-                })
-                .map(|g| text.len() - r.len() + g.len())
+    let Some(r) = rest.strip_prefix(", ").or_else(|| rest.strip_prefix(' ')) else {
+        return end;
+    };
+    GENERATIONS
+        .iter()
+        .find_map(|g| {
+            let after = r.strip_prefix(g)?;
+            // "jr." and "sr." only with their full stop.
+            let after = match after.strip_prefix('.') {
+                Some(a) => a,
+                None if g.starts_with(char::is_uppercase) => after,
+                None => return None,
+            };
+            (!after.starts_with(char::is_alphanumeric)).then(|| text.len() - after.len())
         })
         .unwrap_or(end)
 }
+
+/// A generation's suffix after a name: "Jr." or "Jr", "jr." (see
+/// [`generation_after`]).
+const GENERATIONS: &[&str] = &["Jr", "Sr", "jr", "sr"];
 
 /// Past the initials at `i` ("W. ", "K. L. ", "H.W. "), each a capital and
 /// a full stop; `i` itself if none is there or no word follows them.
