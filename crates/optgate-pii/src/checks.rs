@@ -554,21 +554,23 @@ pub fn gr_amka(s: &[u8]) -> bool {
     s.len() == 11 && all_digits(s) && valid_date(2000, num(&s[2..4]), num(&s[0..2])) && luhn(s)
 }
 
-/// Romanian CNP: 13 digits, sex and century 1-8, a birth date, a county
-/// code 01-52, and a weighted mod-11 check digit.
+/// Romanian CNP: 13 digits, sex and century 1-9 (7 and 8 residents, 9
+/// other foreigners, their century unwritten), a birth date, a county code
+/// (01-48 with Bucharest's sectors, 51 and 52, 70 for any county, 80-83),
+/// and a weighted mod-11 check digit.
 pub fn ro_cnp(s: &[u8]) -> bool {
     if s.len() != 13 || !all_digits(s) {
         return false;
     }
     let century = match s[0] {
-        b'1' | b'2' | b'7' | b'8' => 1900,
         b'3' | b'4' => 1800,
         b'5' | b'6' => 2000,
+        b'1' | b'2' | b'7' | b'8' | b'9' => 1900,
         _ => return false,
     };
     let county = num(&s[7..9]);
     if !valid_date(century + num(&s[1..3]), num(&s[3..5]), num(&s[5..7]))
-        || !(1..=52).contains(&county)
+        || !matches!(county, 1..=48 | 51 | 52 | 70 | 80..=83)
     {
         return false;
     }
@@ -725,6 +727,12 @@ mod tests {
         assert!(us_ssn(b"123456789"));
         assert!(fr_nir(b"255081416802538"));
         assert!(be_national_number(b"85073003328"));
+        // A CNP of a foreigner (9), and of the counties "any" (70) and 80-83.
+        for cnp in ["9850723123454", "1850723701231", "2850723820011"] {
+            assert!(ro_cnp(cnp.as_bytes()), "CNP {cnp}");
+        }
+        // Every digit written as a letter (omocodia).
+        assert!(it_codice_fiscale(b"RSSMRAQRCMNFNLRG"));
         assert!(ipv4("192.168.0.1") && ipv4("8.8.8.8") && ipv4("0.0.0.0"));
         for a in [
             "2001:db8::1",
@@ -755,6 +763,8 @@ mod tests {
         assert!(!uk_nino(b"QQ123456C"), "Q is not a valid first letter");
         assert!(!us_ssn(b"666123456") && !us_ssn(b"123006789") && !us_ssn(b"900123456"));
         assert!(!fr_nir(b"255081416802539"));
+        // Counties 49 and 50 were never given (check digits made right).
+        assert!(!ro_cnp(b"1850723491231") && !ro_cnp(b"1850723501230"));
         assert!(!ipv4("256.1.1.1") && !ipv4("1.2.3") && !ipv4("01.2.3.4"));
         assert!(!ipv6("12:30") && !ipv6("2001:db8::g"));
     }

@@ -2213,9 +2213,13 @@ fn token_at(text: &str, i: usize, spans: &mut Vec<Span>) -> Option<usize> {
     let nino_like = two_letters && (b2.is_ascii_digit() || (b2 == b' ' && b3.is_ascii_digit()));
     let nie_like = matches!(c, b'X' | b'Y' | b'Z' | b'x' | b'y' | b'z')
         && (b1.is_ascii_digit() || (b1 == b'-' && b2.is_ascii_digit()));
+    // Six letters and a digit, or a letter for it: omocodia replaces the
+    // digits from the last, so a letter in the seventh place means all
+    // seven digits were replaced ("RSSMRAQRCMNFNLRG").
+    let omocode = |k: usize| b"LMNPQRSTUV".contains(&b[i + k]);
     let cf_like = b.len() >= i + 16
-        && b[i + 6].is_ascii_digit()
-        && b[i..i + 6].iter().all(u8::is_ascii_alphabetic);
+        && b[i..i + 6].iter().all(u8::is_ascii_alphabetic)
+        && (b[i + 6].is_ascii_digit() || [6, 7, 9, 10, 12, 13, 14].into_iter().all(omocode));
     if !(iban_like || nino_like || nie_like || cf_like) || !word_start(text, i) {
         return None;
     }

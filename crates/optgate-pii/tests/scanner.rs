@@ -74,6 +74,15 @@ fn structured_types_are_replaced_by_their_placeholder() {
             None,
             "il mio CF <NATIONAL_ID> !",
         ),
+        // Every digit written as a letter; its check letter right, so no
+        // cue is needed.
+        ("RSSMRAQRCMNFNLRG. In Cile", None, "<NATIONAL_ID>. In Cile"),
+        // A foreigner's CNP (9) and one of the county "any" (70).
+        (
+            "cod 9850723123454 și 1850723701231",
+            Some("RO"),
+            "cod <NATIONAL_ID> și <NATIONAL_ID>",
+        ),
         ("mijn BSN is 111222333", None, "mijn BSN is <NATIONAL_ID>"),
         ("PESEL: 44051401359", None, "PESEL: <NATIONAL_ID>"),
         (
