@@ -244,8 +244,12 @@ def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
         # Each round in another order, so that no kind always runs first.
         order = kinds[i % len(kinds):] + kinds[:i % len(kinds)]
         for name, fn in order:
-            wall, rss, cpu, _ = fn(threads)
-            result[name].append({"wall_s": wall, "peak_rss_bytes": rss, "cpu_s": cpu})
+            wall, rss, cpu, made = fn(threads)
+            entry = {"wall_s": wall, "peak_rss_bytes": rss, "cpu_s": cpu}
+            # A run's own account of its phases (the manifest's timings).
+            if "timings" in made:
+                entry["timings"] = made["timings"]
+            result[name].append(entry)
             print(f"bench: {posts:>11,} posts  {name:5}  {wall:6.2f} s  "
                   f"{rows / wall / 1e6:5.2f} M posts/s  RSS {rss / 2**20:6.1f} MiB  "
                   f"CPU {100 * cpu / wall:4.0f}%", flush=True)
@@ -270,6 +274,9 @@ def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
             "peak_rss_bytes": summary([r["peak_rss_bytes"] for r in result[name]]),
             "cpu_use": summary([r["cpu_s"] / r["wall_s"] for r in result[name]]),
         }
+        phases = phase_seconds(result[name])
+        if phases:
+            result[name + "_summary"]["phases_s"] = phases
     result["ratio_full_over_floor"] = summary(
         [f["wall_s"] / g["wall_s"] for f, g in zip(result["full"], result["floor"])])
     for mode in [*dedup_configs, *(["night"] if dedup else [])]:
@@ -280,6 +287,27 @@ def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
         many = [r["wall_s"] for r in result["full_n_threads"]]
         result["scaling"] = summary([a / b for a, b in zip(one, many)])
     return result
+
+
+# The phases of a run, from its manifest's timings: the units processed
+# (without the global phase), the global phase, verification.
+PHASES = (("units", lambda t: t["process_ms"] - (t.get("dedup_ms") or 0)),
+          ("dedup", lambda t: t.get("dedup_ms")),
+          ("verify", lambda t: t["verify_ms"]))
+
+
+def phase_seconds(runs):
+    """Each phase's seconds over `runs` (median, min, max), for runs whose
+    manifest gave its timings."""
+    timed = [r["timings"] for r in runs if "timings" in r]
+    if not timed:
+        return None
+    out = {}
+    for name, of in PHASES:
+        values = [of(t) for t in timed]
+        if all(v is not None for v in values):
+            out[name] = summary([v / 1000 for v in values])
+    return out
 
 
 def smallest_and_largest(results):
@@ -326,6 +354,20 @@ def markdown(results, meta):
                 f"{fmt_range(s['peak_rss_bytes'], 2**-20, 0)} | "
                 f"{fmt_range(s['cpu_use'], 100, 0)} % | {ratio} |")
     lines.append("")
+    phase_rows = [(r, name, r[name + "_summary"]["phases_s"]) for r in results
+                  for name in ("full", *DEDUP_MODES, "night")
+                  if r.get(name + "_summary", {}).get("phases_s")]
+    if phase_rows:
+        lines += ["Phases, from each run's manifest (`timings`), seconds: the units processed "
+                  "(filtered, scrubbed, written or spooled), the global phase (deduplication, "
+                  "and the parts written from their spools), verification.", "",
+                  "| posts | input | run | units | global phase | verification |",
+                  "|---|---|---|---|---|---|"]
+        for r, name, p in phase_rows:
+            label = r.get("input", GEN_INPUT).split(":")[0]
+            cells = [fmt_range(p[k]) if k in p else "—" for k in ("units", "dedup", "verify")]
+            lines.append(f"| {r['posts']:,} | {label} | {name} | " + " | ".join(cells) + " |")
+        lines.append("")
     pair = smallest_and_largest(results)
     if pair:
         a, b = pair

@@ -135,7 +135,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
     m.inputs.posts = inputs.into_values().collect();
 
     // The shards left their duplicates to the merge, which sees every post.
-    if m.dedup.as_ref().is_some_and(|d| d.pending) {
+    let dedup_ms = if m.dedup.as_ref().is_some_and(|d| d.pending) {
         check_interrupted()?;
         let t_dedup = std::time::Instant::now();
         let options = WriteOptions {
@@ -172,13 +172,17 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
                 n.candidates = done.candidates;
             }
         }
+        let ms = millis(t_dedup);
         info!(
             removed = n,
             clusters = done.clusters,
-            ms = millis(t_dedup),
+            ms,
             "Removed the duplicates across the shards."
         );
-    }
+        Some(ms)
+    } else {
+        None
+    };
 
     // The merged output, verified as one: every row against the policy and
     // the side tables the shards recorded, post ids unique across shards.
@@ -258,7 +262,12 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
             .iter()
             .map(|d| d.manifest.timings.side_tables_ms)
             .sum(),
-        process_ms: shards.iter().map(|d| d.manifest.timings.process_ms).sum(),
+        process_ms: shards
+            .iter()
+            .map(|d| d.manifest.timings.process_ms)
+            .sum::<u64>()
+            + dedup_ms.unwrap_or(0),
+        dedup_ms,
         verify_ms,
         total_ms: millis(started),
     };

@@ -342,7 +342,13 @@ pub struct OutputFile {
 pub struct Timings {
     pub plan_ms: u64,
     pub side_tables_ms: u64,
+    /// The units processed and written, the global phase included.
     pub process_ms: u64,
+    /// The global phase alone (deduplication across units, and the parts
+    /// written from their spools), part of `process_ms`; absent without
+    /// deduplication, and in manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_ms: Option<u64>,
     pub verify_ms: u64,
     pub total_ms: u64,
 }
@@ -388,6 +394,7 @@ impl Manifest {
             plan_ms: 0,
             side_tables_ms: 0,
             process_ms: 0,
+            dedup_ms: None,
             verify_ms: 0,
             total_ms: 0,
         };

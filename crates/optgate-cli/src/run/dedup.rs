@@ -64,13 +64,14 @@ pub(super) fn deduplicate(
             done.keys[index] = w.keys;
         }
     }
+    done.ms = Some(millis(t_dedup));
     info!(
         removed = outcomes
             .iter()
             .map(|o| o.counts.first_failing[DropReason::Duplicate as usize])
             .sum::<u64>(),
         clusters = done.clusters,
-        ms = millis(t_dedup),
+        ms = done.ms,
         "Removed the duplicates."
     );
     Ok(done)
@@ -90,6 +91,8 @@ pub(super) struct Deduplicated {
     /// Reused units to process again, with their losers: a post each lost
     /// last time now survives.
     pub redo: Vec<(usize, Vec<Loser>)>,
+    /// How long the phase took, in milliseconds.
+    pub ms: Option<u64>,
 }
 
 impl Deduplicated {
@@ -102,6 +105,7 @@ impl Deduplicated {
             rewritten: 0,
             redone: 0,
             redo: Vec::new(),
+            ms: None,
         }
     }
 }
