@@ -491,7 +491,7 @@ fn a_version_2_manifest_is_still_read_and_an_unknown_version_refused() {
     let (config, out) = sample_run(tmp.path(), 1000, 2, 300, crate::common::NO_DEDUP);
     let rewrite = |version: u64| {
         let mut m = manifest(&out);
-        assert_eq!(m["manifest_version"], 5);
+        assert_eq!(m["manifest_version"], 6);
         m["manifest_version"] = serde_json::json!(version);
         m["inputs"]
             .as_object_mut()
@@ -530,13 +530,13 @@ fn a_version_2_manifest_is_still_read_and_an_unknown_version_refused() {
             .arg("--out")
             .arg(&out),
     );
-    assert_eq!(manifest(&out)["manifest_version"], 5);
+    assert_eq!(manifest(&out)["manifest_version"], 6);
     rewrite(9);
     let o = optgate().arg("verify").arg(&out).output().expect("starts");
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("manifest_version 9 is not a version this optgate reads ([2, 3, 4, 5]"),
+        stderr.contains("manifest_version 9 is not a version this optgate reads ([2, 3, 4, 5, 6]"),
         "{stderr}"
     );
 }

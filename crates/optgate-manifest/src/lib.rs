@@ -15,14 +15,14 @@ use sha2::{Digest, Sha256};
 /// Version of the manifest layout; bumped on any incompatible change.
 /// 3 added `inputs.posts_layout`, which an optgate that reads only 2
 /// would refuse as an unknown field; 4 added `dedup` and the `duplicate`
-/// reason; 5 added `dedup.near`.
-pub const MANIFEST_VERSION: u32 = 5;
+/// reason; 5 added `dedup.near`; 6 added `timings.dedup_ms`.
+pub const MANIFEST_VERSION: u32 = 6;
 
 /// The versions this optgate reads: 2 is 3 without `inputs.posts_layout`,
-/// 3 is 4 without `dedup`, 4 is 5 without `dedup.near` (outputs published
-/// before them, which `--overwrite`, `--previous`, `verify` and `repurge`
-/// still take).
-pub const READABLE_MANIFEST_VERSIONS: [u32; 4] = [2, 3, 4, 5];
+/// 3 is 4 without `dedup`, 4 is 5 without `dedup.near`, 5 is 6 without
+/// `timings.dedup_ms` (outputs published before them, which `--overwrite`,
+/// `--previous`, `verify` and `repurge` still take).
+pub const READABLE_MANIFEST_VERSIONS: [u32; 5] = [2, 3, 4, 5, 6];
 
 /// The whole manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
