@@ -384,14 +384,16 @@ pub fn signature(
         ShingleKind::Chars => {
             // Where each character starts: every byte that is not a UTF-8
             // continuation byte (the text is UTF-8, as `normalize` makes it).
-            bounds.extend(
-                normalised
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, b)| (**b as i8) >= -0x40)
-                    .map(|(i, _)| i as u32),
-            );
-            bounds.push(normalised.len() as u32);
+            // Without a branch or a push per byte: every offset is written,
+            // and the count moves on past those that start a character.
+            bounds.resize(normalised.len() + 1, 0);
+            let mut chars = 0;
+            for (i, &b) in normalised.iter().enumerate() {
+                bounds[chars] = i as u32;
+                chars += usize::from((b as i8) >= -0x40);
+            }
+            bounds[chars] = normalised.len() as u32;
+            bounds.truncate(chars + 1);
             // bounds holds chars + 1 offsets.
             if bounds.len() - 1 <= n {
                 add(normalised);
