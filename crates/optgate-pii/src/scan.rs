@@ -1,6 +1,7 @@
 //! Candidate detection and validation. Word boundaries are checked in code on
 //! `char`s (never with a Unicode `\b`, which is slow on non-ASCII text).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use aho_corasick::dfa::DFA;
@@ -39,7 +40,7 @@ pub(crate) struct Keywords {
     /// `patterns`: found in texts without digits by [`search_cues`], over
     /// the joined texts, rather than by adding them to an automaton.
     obfuscation: Vec<(&'static str, usize)>,
-    patterns: Vec<&'static str>,
+    patterns: Vec<Cow<'static, str>>,
     cues: Vec<Vec<Cue>>,
     /// Sorted, for binary search.
     first_names: Vec<&'static str>,
@@ -54,7 +55,7 @@ pub(crate) struct Keywords {
 impl Keywords {
     pub(crate) fn new() -> Keywords {
         let mut index: HashMap<String, usize> = HashMap::new();
-        let mut patterns: Vec<&'static str> = Vec::new();
+        let mut patterns: Vec<Cow<'static, str>> = Vec::new();
         let mut cues: Vec<Vec<Cue>> = Vec::new();
         let lists: [(&[&'static str], Cue); 11] = [
             (words::SOCIAL_DOMAINS, Cue::Social),
@@ -71,14 +72,22 @@ impl Keywords {
         ];
         for (list, cue) in lists {
             for p in list {
-                let key = p.to_lowercase();
-                let i = *index.entry(key).or_insert_with(|| {
-                    patterns.push(p);
-                    cues.push(Vec::new());
-                    patterns.len() - 1
-                });
-                if !cues[i].contains(&cue) {
-                    cues[i].push(cue);
+                // The automaton folds the case of ASCII letters only: a word
+                // naming a number with other letters is also looked for in
+                // capitals, as its acronyms are written ("ЕГН", "EMŠO",
+                // "TÉL.").
+                let upper = matches!(cue, Cue::IdKeyword | Cue::PhoneKeyword | Cue::NotPersonal)
+                    .then(|| p.to_uppercase())
+                    .filter(|u| !u.eq_ignore_ascii_case(p));
+                for form in std::iter::once(Cow::Borrowed(*p)).chain(upper.map(Cow::Owned)) {
+                    let i = *index.entry(form.to_ascii_lowercase()).or_insert_with(|| {
+                        patterns.push(form);
+                        cues.push(Vec::new());
+                        patterns.len() - 1
+                    });
+                    if !cues[i].contains(&cue) {
+                        cues[i].push(cue);
+                    }
                 }
             }
         }
@@ -89,15 +98,15 @@ impl Keywords {
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
             .prefilter(false)
-            .build(&patterns)
+            .build(patterns.iter().map(|p| p.as_bytes()))
             .expect("the keyword lists build an automaton");
-        let titles = SubAutomaton::new(&patterns, &cues, &[Cue::Title], |p| p.to_owned());
+        let titles = SubAutomaton::new(&patterns, &cues, &[Cue::Title], str::to_owned);
         let intros = SubAutomaton::new(&patterns, &cues, &[Cue::NameIntro, Cue::Role], |p| {
             p.to_ascii_lowercase()
         });
-        let obfuscation = (0..patterns.len())
-            .filter(|&i| cues[i].contains(&Cue::ObfuscatedMail))
-            .map(|i| (patterns[i], i))
+        let obfuscation = words::OBFUSCATED_MAIL
+            .iter()
+            .map(|p| (*p, index[&p.to_ascii_lowercase()]))
             .collect();
         let mut first_names: Vec<&'static str> = words::FIRST_NAMES
             .iter()
@@ -195,7 +204,7 @@ struct SubAutomaton {
 
 impl SubAutomaton {
     fn new(
-        patterns: &[&str],
+        patterns: &[Cow<'static, str>],
         cues: &[Vec<Cue>],
         of: &[Cue],
         form: impl Fn(&str) -> String,
@@ -203,7 +212,7 @@ impl SubAutomaton {
         let global: Vec<usize> = (0..patterns.len())
             .filter(|i| cues[*i].iter().any(|c| of.contains(c)))
             .collect();
-        let forms: Vec<String> = global.iter().map(|i| form(patterns[*i])).collect();
+        let forms: Vec<String> = global.iter().map(|i| form(&patterns[*i])).collect();
         SubAutomaton {
             automaton: AhoCorasickBuilder::new()
                 .match_kind(MatchKind::LeftmostLongest)
@@ -690,7 +699,7 @@ fn candidates_with(
     // Looked at once per text, and only if a "dni", "nie" or "cel" is met.
     let mut polish_letter: Option<bool> = None;
     let mut push = |s: usize, e: usize, pattern: usize| {
-        let pat = kw.patterns[pattern];
+        let pat: &str = &kw.patterns[pattern];
         let last = pat.chars().next_back().unwrap_or(' ');
         // Whole words only, except where the pattern itself ends in punctuation.
         let starts_ok = word_start(text, s)
@@ -780,7 +789,7 @@ fn candidates_with(
         }
         // "S.M. Entertainment": a title never follows a dot.
         if has(h, Cue::Title)
-            && &text[h.start..h.end] == kw.patterns[h.pattern]
+            && text[h.start..h.end] == *kw.patterns[h.pattern]
             && prev_char(text, h.start) != Some('.')
         {
             let after = h.end;

@@ -462,6 +462,31 @@ fn polish_words_name_no_spanish_id() {
     assert_eq!(scrub("mi dni 12345678A", None), "mi dni <NATIONAL_ID>");
 }
 
+/// A word naming a number counts in capitals too, as acronyms are written,
+/// whatever its letters: the keyword automaton folds the case of ASCII
+/// letters only, so "ЕГН", "EMŠO", "TÉL." and "ZAMÓWIENIA" are looked for
+/// as written in capitals as well as in lower case.
+#[test]
+fn words_naming_a_number_count_in_capitals() {
+    for (text, region, want) in [
+        // Ten digits that fail the EGN's check (and would be a timestamp).
+        ("ЕГН: 1234567890 ok", Some("BG"), "ЕГН: <NATIONAL_ID> ok"),
+        ("егн: 1234567890 ok", Some("BG"), "егн: <NATIONAL_ID> ok"),
+        // Thirteen digits that fail the EMŠO's date and check.
+        ("EMŠO: 1234567890123", Some("SI"), "EMŠO: <NATIONAL_ID>"),
+        // A number short of a French one, after the cue.
+        ("TÉL. : 01 23 45 67 8", Some("FR"), "TÉL. : <PHONE>"),
+        // A Polish mobile's digits, as an order number.
+        (
+            "NR ZAMÓWIENIA 601123456",
+            Some("PL"),
+            "NR ZAMÓWIENIA 601123456",
+        ),
+    ] {
+        assert_eq!(scrub(text, region), want, "{text}");
+    }
+}
+
 /// A word announcing a phone or naming an id reaches no number past the
 /// end of its sentence, and a sentence that ends on it, after other words,
 /// used it as a word ("la Ligue", "Windows Phone"); "CF" beside a
