@@ -16,6 +16,13 @@ fn scrubs_each_to(cases: &[(&str, &str)]) {
     }
 }
 
+/// Each text, scrubbed for its author's region, against what it must become.
+fn scrubs_each_in_region_to(cases: &[(&str, Option<&str>, &str)]) {
+    for (text, region, want) in cases {
+        assert_eq!(scrub(text, *region), *want, "{text}");
+    }
+}
+
 #[test]
 fn structured_types_are_replaced_by_their_placeholder() {
     let cases: &[(&str, Option<&str>, &str)] = &[
@@ -111,9 +118,7 @@ fn structured_types_are_replaced_by_their_placeholder() {
         ),
         ("follow @marie_dupont on x", None, "follow <HANDLE> on x"),
     ];
-    for (text, region, want) in cases {
-        assert_eq!(scrub(text, *region), *want, "{text}");
-    }
+    scrubs_each_in_region_to(cases);
 }
 
 #[test]
@@ -359,7 +364,7 @@ fn decoys_are_left_alone() {
 /// outweighs a farther one saying a number is not personal.
 #[test]
 fn phones_in_national_form() {
-    for (text, region, want) in [
+    scrubs_each_in_region_to(&[
         ("zavolej 601 123 456", Some("CZ"), "zavolej <PHONE>"),
         ("to je 220160505.", Some("CZ"), "to je <PHONE>."),
         ("this one (022) 39229", Some("NL"), "this one <PHONE>"),
@@ -386,9 +391,7 @@ fn phones_in_national_form() {
             Some("FR"),
             "il y avait 50 210 000 habitants",
         ),
-    ] {
-        assert_eq!(scrub(text, region), want, "{text}");
-    }
+    ]);
 }
 
 /// After a word announcing a phone, a phone-shaped number is a phone whether
@@ -468,7 +471,7 @@ fn polish_words_name_no_spanish_id() {
 /// as written in capitals as well as in lower case.
 #[test]
 fn words_naming_a_number_count_in_capitals() {
-    for (text, region, want) in [
+    scrubs_each_in_region_to(&[
         // Ten digits that fail the EGN's check (and would be a timestamp).
         ("ЕГН: 1234567890 ok", Some("BG"), "ЕГН: <NATIONAL_ID> ok"),
         ("егн: 1234567890 ok", Some("BG"), "егн: <NATIONAL_ID> ok"),
@@ -482,9 +485,7 @@ fn words_naming_a_number_count_in_capitals() {
             Some("PL"),
             "NR ZAMÓWIENIA 601123456",
         ),
-    ] {
-        assert_eq!(scrub(text, region), want, "{text}");
-    }
+    ]);
 }
 
 /// A word announcing a phone or naming an id reaches no number past the

@@ -26,20 +26,27 @@ use crate::publish::check_interrupted;
 pub(super) type Process<'a> =
     dyn Fn(&WorkUnit, Option<(&KeySpill, usize)>) -> Result<UnitOutcome, IoError> + Sync + 'a;
 
+/// What every step of the global phase reads: the plan, the posts' column
+/// names, the staging directory and how parts are written.
+pub(super) struct Phase<'a> {
+    pub plan: &'a PostsPlan,
+    pub cols: &'a PostColumnNames,
+    pub out_dir: &'a Path,
+    pub options: &'a WriteOptions,
+}
+
 /// Removes the duplicates that `spill` holds from the units' `outcomes`
-/// (one per unit of `plan`, in order), processing again with `process` the
-/// reused units that must be.
+/// (one per unit of the plan, in order), processing again with `process`
+/// the reused units that must be.
 pub(super) fn deduplicate(
+    phase: &Phase<'_>,
     spill: KeySpill,
-    plan: &PostsPlan,
     outcomes: &mut [UnitOutcome],
-    cols: &PostColumnNames,
-    out_dir: &Path,
-    options: &WriteOptions,
     process: &Process<'_>,
 ) -> Result<Deduplicated, Failure> {
+    let Phase { plan, out_dir, .. } = *phase;
     let t_dedup = Instant::now();
-    let mut done = remove_duplicates(spill, plan, outcomes, cols, out_dir, options)?;
+    let mut done = remove_duplicates(phase, spill, outcomes)?;
     if !done.redo.is_empty() {
         // Reused units that must be processed again: a post they lost now
         // survives, and only their input holds its text.
@@ -53,7 +60,7 @@ pub(super) fn deduplicate(
                 let unit = &plan.units[index];
                 remove_unit_files(out_dir, unit)?;
                 let mut o = process(unit, Some((&again, index)))?;
-                let w = write_spooled(plan, unit, &mut o, &losers, out_dir, options)?;
+                let w = write_spooled(phase, unit, &mut o, &losers)?;
                 Ok((index, o, w))
             })
             .collect::<Result<_, Failure>>()?;
@@ -124,12 +131,10 @@ struct UnitDone {
 /// Writes the spool of the processed unit `o` without its `losers`, and
 /// counts them out of its kept posts.
 fn write_spooled(
-    plan: &PostsPlan,
+    phase: &Phase<'_>,
     unit: &WorkUnit,
     o: &mut UnitOutcome,
     losers: &[Loser],
-    out_dir: &Path,
-    options: &WriteOptions,
 ) -> Result<Written, Failure> {
     let Some(spooled) = o.spooled.take() else {
         if !losers.is_empty() {
@@ -140,14 +145,14 @@ fn write_spooled(
         return Ok(Written::default());
     };
     let w = write_unit(
-        plan,
+        phase.plan,
         unit,
         &spooled,
         losers,
         &o.pii,
         o.posts_changed,
-        out_dir,
-        options,
+        phase.out_dir,
+        phase.options,
     )?;
     o.output = w.output.clone();
     o.counts.drop_kept_n(DropReason::Duplicate, w.removed);
@@ -155,18 +160,16 @@ fn write_spooled(
 }
 
 /// Resolves the spill's clusters, then, units in parallel, writes each
-/// processed unit's spool (of `outcomes`, one per unit of `plan`, in order)
+/// processed unit's spool (of `outcomes`, one per unit of the plan, in order)
 /// as its part file without its losers, and brings each reused unit's files
 /// in line with its losers ([`finish_reused`]), or leaves it to be
 /// processed again ([`Deduplicated::redo`]).
 fn remove_duplicates(
+    phase: &Phase<'_>,
     spill: KeySpill,
-    plan: &PostsPlan,
     outcomes: &mut [UnitOutcome],
-    cols: &PostColumnNames,
-    out_dir: &Path,
-    options: &WriteOptions,
 ) -> Result<Deduplicated, Failure> {
+    let plan = phase.plan;
     let units = plan.units.len();
     let resolution = spill.resolve(units)?;
     resolution.refuse_repeated(|u| match plan.units.get(u as usize) {
@@ -188,7 +191,7 @@ fn remove_duplicates(
             .map(|((o, unit), losers)| -> Result<UnitDone, Failure> {
                 check_interrupted()?;
                 let Some(reused) = o.reused.take() else {
-                    let w = write_spooled(plan, unit, o, losers, out_dir, options)?;
+                    let w = write_spooled(phase, unit, o, losers)?;
                     return Ok(UnitDone {
                         ledger: w.ledger,
                         keys: w.keys,
@@ -203,9 +206,9 @@ fn remove_duplicates(
                     losers,
                     &o.pii,
                     o.posts_changed,
-                    cols,
-                    out_dir,
-                    options,
+                    phase.cols,
+                    phase.out_dir,
+                    phase.options,
                 )?;
                 Ok(match finished {
                     Finished::Redo => UnitDone {

@@ -291,17 +291,15 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         ..
     } = match spill {
         None => Deduplicated::none(plan.units.len()),
-        Some(spill) => pool.install(|| {
-            deduplicate(
-                spill,
-                &plan,
-                &mut outcomes,
-                &config.columns.posts,
-                &staging.dir,
-                &write_options,
-                &process,
-            )
-        })?,
+        Some(spill) => {
+            let phase = dedup::Phase {
+                plan: &plan,
+                cols: &config.columns.posts,
+                out_dir: &staging.dir,
+                options: &write_options,
+            };
+            pool.install(|| deduplicate(&phase, spill, &mut outcomes, &process))?
+        }
     };
     let keys: Vec<OutputFile> = keys.into_iter().flatten().collect();
     let t_flush = Instant::now();
