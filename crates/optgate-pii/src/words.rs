@@ -979,13 +979,15 @@ pub const NOT_PERSONAL: &[&str] = &[
 ];
 
 /// Given names from libpostal's list (`data/given_names.txt`, MIT), the US
-/// Census's 1990 lists and the SSA's baby-name files (public domain; see
+/// Census's 1990 lists and the SSA's baby-name files (public domain), and
+/// the eight languages' given names as English Wiktionary lists them (see
 /// `data/README.md`), one per line after each file's `#` header.
 pub fn given_names() -> impl Iterator<Item = &'static str> {
     include_str!("../data/given_names.txt")
         .lines()
         .chain(include_str!("../data/census_given_names.txt").lines())
         .chain(include_str!("../data/ssa_given_names.txt").lines())
+        .chain(include_str!("../data/wiktionary_given_names.txt").lines())
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter(|n| !not_a_given_name(n))
 }

@@ -179,6 +179,16 @@ fn names_and_addresses() {
             "signed with Carlin Motorsport",
             "signed with Carlin Motorsport",
         ),
+        // First names of the eight languages as Wiktionary lists them,
+        // which the US lists lack; those that are words ("Romain", "Tito")
+        // or places are not among them.
+        (
+            "Na zdjęciu Kazimierz Wróblewski i Wiesława Nowicka.",
+            "Na zdjęciu <PERSON> i <PERSON>.",
+        ),
+        ("Merci à Solène Marchetti !", "Merci à <PERSON> !"),
+        ("con Cristoforo Bellini ieri", "con <PERSON> ieri"),
+        ("le droit romain classique", "le droit romain classique"),
     ];
     scrubs_each_to(cases);
 }

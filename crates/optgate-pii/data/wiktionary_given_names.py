@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Writes wiktionary_given_names.txt: the given names of the scanner's eight
+languages as English Wiktionary lists them, kept where they are unlikely to
+be a common word or a place.
+
+Usage: wiktionary_given_names.py DIR MAX_ZIPF > wiktionary_given_names.txt
+
+DIR holds `pages/<language>/given_names.csv` of
+github.com/jgwoolley/Names-by-Culture (commit 81e3c9d, September 2022): the
+page titles of Wiktionary's categories "<Language> male given names",
+"<Language> female given names" and "<Language> unisex given names", one row
+each, with the category's language and the title's script. A title is a
+candidate when
+  - its category is of English, French, German, Spanish, Italian, Dutch,
+    Polish or Portuguese, and its script is Latin,
+  - it is one capitalised word of letters, hyphens and apostrophes, three
+    letters or more, and
+  - it is not already in given_names.txt, census_given_names.txt or
+    ssa_given_names.txt.
+A candidate is kept by the same tests as ssa_given_names.py keeps one (no
+place, month or day; not in NOT_NAMES; rarer than MAX_ZIPF as a lower-case
+word, or else no lower-case word of the eight languages' Hunspell
+dictionaries and no surname), which that script's docstring gives in full.
+
+Needs what ssa_given_names.py needs.
+"""
+
+import csv
+import os
+import re
+import sys
+import tempfile
+
+from wordfreq import zipf_frequency
+
+from ssa_given_names import LANGS, NOT_NAMES, dictionaries, places_and_calendar, word_list
+
+# Wiktionary's language codes (ISO 639-3) of the eight languages.
+CATEGORIES = ["eng", "fra", "deu", "spa", "ita", "nld", "pol", "por"]
+
+WORD = re.compile(r"[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)*")
+
+
+def main() -> None:
+    src, max_zipf = sys.argv[1], float(sys.argv[2])
+    titles: set[str] = set()
+    for lang in CATEGORIES:
+        path = os.path.join(src, "pages", lang, "given_names.csv")
+        with open(path, encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                if row["language_id"] != lang or row["language_script"] != "Latin":
+                    continue
+                name = row["name"].strip()
+                if WORD.fullmatch(name) and name[0].isupper() and len(name) >= 3:
+                    titles.add(name)
+    listed = (
+        word_list("given_names.txt")
+        | word_list("census_given_names.txt")
+        | word_list("ssa_given_names.txt")
+    )
+    surnames = word_list("surnames.txt")
+    places, starts, calendar = places_and_calendar()
+    candidates = sorted(
+        n
+        for n in titles - listed
+        if n not in NOT_NAMES and n not in calendar and n not in places and n not in starts
+    )
+    rare = {n for n in candidates if max(zipf_frequency(n.lower(), lang) for lang in LANGS) < max_zipf}
+    with tempfile.TemporaryDirectory() as tmp:
+        dicts = dictionaries(tmp)
+        frequent = {
+            n
+            for n in candidates
+            if n not in rare
+            and n not in surnames
+            and not any(d.lookup(n.lower()) for d in dicts)
+        }
+    kept = sorted(rare | frequent)
+    print(
+        f"""# Given names of English, French, German, Spanish, Italian, Dutch, Polish and Portuguese
+# as English Wiktionary's categories "<Language> male/female/unisex given names" list
+# them (page titles only; collected by github.com/jgwoolley/Names-by-Culture at commit
+# 81e3c9d, September 2022), made by wiktionary_given_names.py here: one capitalised word
+# in Latin script, three letters or more, not already in given_names.txt,
+# census_given_names.txt or ssa_given_names.txt, no place, month or day, and either rarer
+# than Zipf {max_zipf} as a lower-case word in each of the eight languages by wordfreq
+# 3.1.1, or no lower-case word of those languages by their Hunspell dictionaries and no
+# surname, as ssa_given_names.py keeps a name. The threshold was set on the evaluation's
+# development part."""
+    )
+    for n in kept:
+        print(n)
+
+
+if __name__ == "__main__":
+    main()
