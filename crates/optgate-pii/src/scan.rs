@@ -2449,10 +2449,16 @@ fn word_before(text: &str, i: usize) -> Option<&str> {
 }
 
 /// Whether the word at `i` follows a word that starts place names ("San
-/// Francisco", "Santa Barbara"): then it is no first name.
+/// Francisco", "Santa Barbara", "Monte Carlo"): then it is no first name.
+/// A title or a capitalised preposition before it is no such word ("Sir
+/// Winston", "Con Tommaso"; [`words::BEFORE_A_NAME`]).
 fn after_place_word(text: &str, i: usize) -> bool {
-    word_before(text, i)
-        .is_some_and(|prev| words::not_a_given_name(prev) || prev == "St." || prev == "Ste.")
+    word_before(text, i).is_some_and(|prev| {
+        words::PLACE_STARTS.contains(&prev)
+            || words::NOT_GIVEN_NAMES.contains(&prev)
+            || prev == "St."
+            || prev == "Ste."
+    })
 }
 
 /// Whether "August" at `i` is the month: after a day ("12. August", "3

@@ -1019,18 +1019,16 @@ pub const PLACE_STARTS: &[&str] = &[
 /// a common word more often than a person's name ([`PLACE_STARTS`],
 /// [`NOT_GIVEN_NAMES`]).
 pub fn not_a_given_name(word: &str) -> bool {
-    PLACE_STARTS.contains(&word) || NOT_GIVEN_NAMES.contains(&word)
+    PLACE_STARTS.contains(&word) || NOT_GIVEN_NAMES.contains(&word) || BEFORE_A_NAME.contains(&word)
 }
 
-/// Words in the given-name list that start place names, titles and common
-/// words more often than they start a person's name: "Los Angeles", "King
-/// Street", "May", "Grace"; with [`PLACE_STARTS`], see [`not_a_given_name`].
-pub const NOT_GIVEN_NAMES: &[&str] = &[
-    "Los",
-    "Las",
-    "Les",
-    "Old",
-    "Royal",
+/// Words in the given-name list that are titles, or prepositions and
+/// articles capitalised at the start of a sentence, more often than names:
+/// no first name themselves ("King Street"), but a name may follow them
+/// ("Sir Winston Churchill", "Dame Margaret Greville", "Con Tommaso
+/// Boggio"), as it may not follow a word of [`NOT_GIVEN_NAMES`] ("Monte
+/// Carlo Rally", "Casa Rosa Hotel").
+pub const BEFORE_A_NAME: &[&str] = &[
     "King",
     "Queen",
     "Prince",
@@ -1047,6 +1045,25 @@ pub const NOT_GIVEN_NAMES: &[&str] = &[
     "Bishop",
     "Sir",
     "Dame",
+    "Con",
+    "Den",
+    "Des",
+    "Dem",
+    "Nel",
+    "Durante",
+    "Del",
+];
+
+/// Words in the given-name list that start place names and common words
+/// more often than they start a person's name: "Los Angeles", "May",
+/// "Grace"; with [`PLACE_STARTS`] and [`BEFORE_A_NAME`], see
+/// [`not_a_given_name`]. No first name follows them either: "Monte Carlo".
+pub const NOT_GIVEN_NAMES: &[&str] = &[
+    "Los",
+    "Las",
+    "Les",
+    "Old",
+    "Royal",
     "Will",
     "May",
     "June",
@@ -1080,11 +1097,6 @@ pub const NOT_GIVEN_NAMES: &[&str] = &[
     "Hall",
     // Articles and prepositions of the eight languages, capitalised at the
     // start of a sentence, and words of place and brand names.
-    "Den",
-    "Des",
-    "Del",
-    "Dem",
-    "Nel",
     "Sol",
     "Sal",
     "Abu",
@@ -1152,9 +1164,7 @@ pub const NOT_GIVEN_NAMES: &[&str] = &[
     "Real",
     "Union",
     "Unión",
-    "Con",
     "Isla",
-    "Durante",
 ];
 
 /// Words that, right after a name, make it the name of a place, a prize or

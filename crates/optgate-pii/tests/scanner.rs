@@ -189,6 +189,16 @@ fn names_and_addresses() {
         ("Merci à Solène Marchetti !", "Merci à <PERSON> !"),
         ("con Cristoforo Bellini ieri", "con <PERSON> ieri"),
         ("le droit romain classique", "le droit romain classique"),
+        // After a title or a capitalised preposition, which are no first
+        // names themselves, a name is; after a word that starts places, not.
+        (
+            "and Dame Margaret Greville left her",
+            "and Dame <PERSON> left her",
+        ),
+        ("Con Tommaso Boggio nel 1923", "Con <PERSON> nel 1923"),
+        ("the King Street shop", "the King Street shop"),
+        ("the Monte Carlo Rally was", "the Monte Carlo Rally was"),
+        ("the Casa Rosa Hotel", "the Casa Rosa Hotel"),
     ];
     scrubs_each_to(cases);
 }
