@@ -2580,6 +2580,13 @@ fn name_rest(text: &str, i: usize) -> Option<usize> {
             break;
         };
         if words::AFTER_NAME_NOT_PERSON.contains(&&text[j..w]) {
+            // After particles, the place or the firm is the sentence's, not
+            // the name's: "produzierte Moustapha Akkad den Film". Right
+            // after the name, it is named after the person: "Walt Disney
+            // Television".
+            if j > at + 1 {
+                break;
+            }
             return None;
         }
         // "Jr", "Sr": the generation, taken with its full stop below.

@@ -1277,6 +1277,24 @@ pub const AFTER_NAME_NOT_PERSON: &[&str] = &[
     "Accademia",
     "Akademia",
     "Académie",
+    // Firms, media and societies named after a person: "Bell Labs", "Walt
+    // Disney Television", "Constantin Film", "Cooper Tire", "Law Society".
+    "Labs",
+    "Laboratories",
+    "Society",
+    "Association",
+    "Television",
+    "Film",
+    "Films",
+    "Productions",
+    "Media",
+    "Tire",
+    "Tires",
+    "Industries",
+    "Holdings",
+    "Hotel",
+    "Hotels",
+    "Club",
 ];
 
 /// Common first names across the eight languages; a listed name followed by a

@@ -199,6 +199,20 @@ fn names_and_addresses() {
         ("the King Street shop", "the King Street shop"),
         ("the Monte Carlo Rally was", "the Monte Carlo Rally was"),
         ("the Casa Rosa Hotel", "the Casa Rosa Hotel"),
+        // A firm or a society named after a person is none; after
+        // particles, such a word is the sentence's, not the name's.
+        (
+            "aired on Walt Disney Television in",
+            "aired on Walt Disney Television in",
+        ),
+        (
+            "researchers at Bell Labs found",
+            "researchers at Bell Labs found",
+        ),
+        (
+            "produzierte Moustapha Akkad den Film",
+            "produzierte <PERSON> den Film",
+        ),
     ];
     scrubs_each_to(cases);
 }
