@@ -2449,8 +2449,10 @@ fn word_before(text: &str, i: usize) -> Option<&str> {
 }
 
 /// Whether the word at `i` follows a word that starts place names ("San
-/// Francisco", "Santa Barbara", "Monte Carlo"): then it is no first name.
-/// A title or a capitalised preposition before it is no such word ("Sir
+/// Francisco", "Santa Barbara", "Monte Carlo"), or names a place or a club
+/// named after a person ("Estadio Santiago Bernabéu", "FC Carl Zeiss
+/// Jena"; [`words::BEFORE_NAME_NOT_PERSON`]): then it is no first name. A
+/// title or a capitalised preposition before it is no such word ("Sir
 /// Winston", "Con Tommaso"; [`words::BEFORE_A_NAME`]).
 fn after_place_word(text: &str, i: usize) -> bool {
     word_before(text, i).is_some_and(|prev| {
@@ -2458,7 +2460,28 @@ fn after_place_word(text: &str, i: usize) -> bool {
             || words::NOT_GIVEN_NAMES.contains(&prev)
             || prev == "St."
             || prev == "Ste."
-    })
+    }) || named_place_before(text, i)
+}
+
+/// Whether a word of [`words::BEFORE_NAME_NOT_PERSON`] comes right before
+/// the word at `i`, or before one capitalised word before it: "Aeroporto
+/// João Paulo II" holds no person "Paulo II". No further: "Copa América
+/// MVP Lionel Messi" does.
+fn named_place_before(text: &str, mut i: usize) -> bool {
+    for _ in 0..2 {
+        let Some(prev) = word_before(text, i) else {
+            return false;
+        };
+        if words::BEFORE_NAME_NOT_PERSON.contains(&prev) {
+            return true;
+        }
+        if !prev.starts_with(char::is_uppercase) {
+            return false;
+        }
+        // `prev` ends where the spaces before `i` start.
+        i = text[..i].trim_end_matches(' ').len() - prev.len();
+    }
+    false
 }
 
 /// Whether "August" at `i` is the month: after a day ("12. August", "3

@@ -213,6 +213,17 @@ fn names_and_addresses() {
             "produzierte Moustapha Akkad den Film",
             "produzierte <PERSON> den Film",
         ),
+        // A stadium, an airport, a square or a club named after a person.
+        (
+            "landed at Aeroporto João Paulo II today",
+            "landed at Aeroporto João Paulo II today",
+        ),
+        (
+            "beim FC Carl Zeiss Jena gespielt",
+            "beim FC Carl Zeiss Jena gespielt",
+        ),
+        ("no Estádio José Alvalade", "no Estádio José Alvalade"),
+        ("Copa América MVP Lionel Messi", "Copa América MVP <PERSON>"),
     ];
     scrubs_each_to(cases);
 }
