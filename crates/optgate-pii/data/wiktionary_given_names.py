@@ -3,7 +3,7 @@
 languages as English Wiktionary lists them, kept where they are unlikely to
 be a common word or a place.
 
-Usage: wiktionary_given_names.py DIR MAX_ZIPF > wiktionary_given_names.txt
+Usage: wiktionary_given_names.py DIR MAX_ZIPF SHARED_MAX_ZIPF > wiktionary_given_names.txt
 
 DIR holds `pages/<language>/given_names.csv` of
 github.com/jgwoolley/Names-by-Culture (commit 81e3c9d, September 2022): the
@@ -21,6 +21,13 @@ A candidate is kept by the same tests as ssa_given_names.py keeps one (no
 place, month or day; not in NOT_NAMES; rarer than MAX_ZIPF as a lower-case
 word, or else no lower-case word of the eight languages' Hunspell
 dictionaries and no surname), which that script's docstring gives in full.
+A candidate that the categories of two languages or more list is also kept
+when it is rarer than SHARED_MAX_ZIPF and no surname, whatever the
+dictionaries say: wordfreq counts words in lower case, so a popular name's
+own frequency puts it above MAX_ZIPF, and a dictionary may hold it as a
+rare word ("daniela", a Polish form of a deer's name; "augustin", a French
+clown); that two languages list it as a name outweighs both ("Daniela",
+"Augustin", "Camila", "Romain").
 
 Needs what ssa_given_names.py needs.
 """
@@ -42,8 +49,8 @@ WORD = re.compile(r"[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)*")
 
 
 def main() -> None:
-    src, max_zipf = sys.argv[1], float(sys.argv[2])
-    titles: set[str] = set()
+    src, max_zipf, shared_max_zipf = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+    languages: dict[str, set[str]] = {}
     for lang in CATEGORIES:
         path = os.path.join(src, "pages", lang, "given_names.csv")
         with open(path, encoding="utf-8", newline="") as f:
@@ -52,7 +59,8 @@ def main() -> None:
                     continue
                 name = row["name"].strip()
                 if WORD.fullmatch(name) and name[0].isupper() and len(name) >= 3:
-                    titles.add(name)
+                    languages.setdefault(name, set()).add(lang)
+    titles = set(languages)
     listed = (
         word_list("given_names.txt")
         | word_list("census_given_names.txt")
@@ -65,7 +73,13 @@ def main() -> None:
         for n in titles - listed
         if n not in NOT_NAMES and n not in calendar and n not in places and n not in starts
     )
-    rare = {n for n in candidates if max(zipf_frequency(n.lower(), lang) for lang in LANGS) < max_zipf}
+    zipf = {n: max(zipf_frequency(n.lower(), lang) for lang in LANGS) for n in candidates}
+    rare = {n for n in candidates if zipf[n] < max_zipf}
+    shared = {
+        n
+        for n in candidates
+        if len(languages[n]) >= 2 and zipf[n] < shared_max_zipf and n not in surnames
+    }
     with tempfile.TemporaryDirectory() as tmp:
         dicts = dictionaries(tmp)
         frequent = {
@@ -75,7 +89,7 @@ def main() -> None:
             and n not in surnames
             and not any(d.lookup(n.lower()) for d in dicts)
         }
-    kept = sorted(rare | frequent)
+    kept = sorted(rare | frequent | shared)
     print(
         f"""# Given names of English, French, German, Spanish, Italian, Dutch, Polish and Portuguese
 # as English Wiktionary's categories "<Language> male/female/unisex given names" list
@@ -85,8 +99,9 @@ def main() -> None:
 # census_given_names.txt or ssa_given_names.txt, no place, month or day, and either rarer
 # than Zipf {max_zipf} as a lower-case word in each of the eight languages by wordfreq
 # 3.1.1, or no lower-case word of those languages by their Hunspell dictionaries and no
-# surname, as ssa_given_names.py keeps a name. The threshold was set on the evaluation's
-# development part."""
+# surname, as ssa_given_names.py keeps a name; or listed by two languages' categories or
+# more, rarer than Zipf {shared_max_zipf} and no surname. The thresholds were set on the
+# evaluation's development part."""
     )
     for n in kept:
         print(n)

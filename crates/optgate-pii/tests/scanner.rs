@@ -180,8 +180,9 @@ fn names_and_addresses() {
             "signed with Carlin Motorsport",
         ),
         // First names of the eight languages as Wiktionary lists them,
-        // which the US lists lack; those that are words ("Romain", "Tito")
-        // or places are not among them.
+        // which the US lists lack, and those two of its languages list
+        // ("Daniela"); those that are words ("Ivory") or places are not
+        // among them.
         (
             "Na zdjęciu Kazimierz Wróblewski i Wiesława Nowicka.",
             "Na zdjęciu <PERSON> i <PERSON>.",
@@ -189,6 +190,11 @@ fn names_and_addresses() {
         ("Merci à Solène Marchetti !", "Merci à <PERSON> !"),
         ("con Cristoforo Bellini ieri", "con <PERSON> ieri"),
         ("le droit romain classique", "le droit romain classique"),
+        ("grazie a Daniela Bianchi", "grazie a <PERSON>"),
+        (
+            "against the Ivory Coast squad",
+            "against the Ivory Coast squad",
+        ),
         // After a title or a capitalised preposition, which are no first
         // names themselves, a name is; after a word that starts places, not.
         (
