@@ -141,6 +141,38 @@ def places_and_calendar():
     return places, starts, calendar
 
 
+def no_place_nor_calendar(candidates) -> list[str]:
+    """The candidates, in their order, less NOT_NAMES, places, the first words
+    of places' names, months and weekdays."""
+    places, starts, calendar = places_and_calendar()
+    return [
+        n
+        for n in candidates
+        if n not in NOT_NAMES and n not in calendar and n not in places and n not in starts
+    ]
+
+
+def zipf(name: str) -> float:
+    """The name's largest Zipf frequency as a lower-case word in the eight languages."""
+    return max(zipf_frequency(name.lower(), lang) for lang in LANGS)
+
+
+def kept_by_frequency(candidates: list[str], surnames: set[str], max_zipf: float) -> set[str]:
+    """The candidates rarer than max_zipf as a word, and the more frequent ones
+    that are no surname and no lower-case word of the Hunspell dictionaries."""
+    rare = {n for n in candidates if zipf(n) < max_zipf}
+    with tempfile.TemporaryDirectory() as tmp:
+        dicts = dictionaries(tmp)
+        frequent = {
+            n
+            for n in candidates
+            if n not in rare
+            and n not in surnames
+            and not any(d.lookup(n.lower()) for d in dicts)
+        }
+    return rare | frequent
+
+
 def main() -> None:
     src, min_babies, max_zipf = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     babies: collections.Counter[str] = collections.Counter()
@@ -157,23 +189,7 @@ def main() -> None:
     candidates = sorted(
         n for n, k in babies.items() if k >= min_babies and len(n) >= 3 and n not in listed
     )
-    places, starts, calendar = places_and_calendar()
-    candidates = [
-        n
-        for n in candidates
-        if n not in NOT_NAMES and n not in calendar and n not in places and n not in starts
-    ]
-    rare = {n for n in candidates if max(zipf_frequency(n.lower(), lang) for lang in LANGS) < max_zipf}
-    with tempfile.TemporaryDirectory() as tmp:
-        dicts = dictionaries(tmp)
-        frequent = {
-            n
-            for n in candidates
-            if n not in rare
-            and n not in surnames
-            and not any(d.lookup(n.lower()) for d in dicts)
-        }
-    kept = sorted(rare | frequent)
+    kept = sorted(kept_by_frequency(no_place_nor_calendar(candidates), surnames, max_zipf))
     years = [os.path.basename(p)[3:7] for p in files]
     print(
         f"""# Given names from the US Social Security Administration's national baby-name files

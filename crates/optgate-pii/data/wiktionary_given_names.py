@@ -36,11 +36,8 @@ import csv
 import os
 import re
 import sys
-import tempfile
 
-from wordfreq import zipf_frequency
-
-from ssa_given_names import LANGS, NOT_NAMES, dictionaries, places_and_calendar, word_list
+from ssa_given_names import kept_by_frequency, no_place_nor_calendar, word_list, zipf
 
 # Wiktionary's language codes (ISO 639-3) of the eight languages.
 CATEGORIES = ["eng", "fra", "deu", "spa", "ita", "nld", "pol", "por"]
@@ -67,29 +64,14 @@ def main() -> None:
         | word_list("ssa_given_names.txt")
     )
     surnames = word_list("surnames.txt")
-    places, starts, calendar = places_and_calendar()
-    candidates = sorted(
-        n
-        for n in titles - listed
-        if n not in NOT_NAMES and n not in calendar and n not in places and n not in starts
-    )
-    zipf = {n: max(zipf_frequency(n.lower(), lang) for lang in LANGS) for n in candidates}
-    rare = {n for n in candidates if zipf[n] < max_zipf}
+    candidates = no_place_nor_calendar(sorted(titles - listed))
+    # Listed by two languages or more: kept below the higher threshold.
     shared = {
         n
         for n in candidates
-        if len(languages[n]) >= 2 and zipf[n] < shared_max_zipf and n not in surnames
+        if len(languages[n]) >= 2 and n not in surnames and zipf(n) < shared_max_zipf
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        dicts = dictionaries(tmp)
-        frequent = {
-            n
-            for n in candidates
-            if n not in rare
-            and n not in surnames
-            and not any(d.lookup(n.lower()) for d in dicts)
-        }
-    kept = sorted(rare | frequent | shared)
+    kept = sorted(kept_by_frequency(candidates, surnames, max_zipf) | shared)
     print(
         f"""# Given names of English, French, German, Spanish, Italian, Dutch, Polish and Portuguese
 # as English Wiktionary's categories "<Language> male/female/unisex given names" list
