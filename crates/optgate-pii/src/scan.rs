@@ -2024,6 +2024,17 @@ fn whole_number_at(
         || four_pairs
         || (area_in_brackets && n >= 8))
         && !is_date(&run);
+    // Nine digits written without a break, from an author whose country is
+    // known, are also read in the other plausible plans: the Polish, Spanish
+    // and Portuguese plans write their numbers so, without a trunk prefix
+    // ("612804870" of a Spanish mobile posted by an author in Germany). Not
+    // ten digits, which are order numbers and timestamps before they are
+    // Italian or US phone numbers; and not without a country, where a
+    // number with no trunk prefix is read in no plan.
+    let nine_bare = n == 9
+        && run.group_ends.is_empty()
+        && region
+            .is_some_and(|r| crate::phone::country_code(&r.trim().to_ascii_uppercase()).is_some());
     // An amount written in thousands, "200 000 000", "1.250.000": no phone
     // number unless a word announces one, though Czech and Polish plans take
     // most nine digits.
@@ -2045,7 +2056,9 @@ fn whole_number_at(
         .take(4);
     for k in cuts {
         if phone_valid(&digits[..k], run.plus, region)
-            || (grouped_like_phone && !run.plus && plausible_elsewhere(&digits[..k], region))
+            || ((grouped_like_phone || nine_bare)
+                && !run.plus
+                && plausible_elsewhere(&digits[..k], region))
         {
             spans.push(Span {
                 start: run.start,

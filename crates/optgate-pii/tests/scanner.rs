@@ -427,6 +427,20 @@ fn phones_in_national_form() {
         ),
         // Luxembourg's plan takes four to eleven digits: an order number.
         ("voilà 4596438319", Some("LU"), "voilà 4596438319"),
+        // Nine digits written without a break, valid in a plausible plan
+        // other than the author's: a Spanish mobile posted from Germany, a
+        // Polish number from the Netherlands. Ten digits so are not.
+        (
+            "Ruf mich an. 612804870 !",
+            Some("DE"),
+            "Ruf mich an. <PHONE> !",
+        ),
+        (
+            "Leży na rzece. 123456769",
+            Some("NL"),
+            "Leży na rzece. <PHONE>",
+        ),
+        ("bestelling 9839898000", Some("NL"), "bestelling 9839898000"),
         (
             "populace 312 000 000 lidí",
             Some("CZ"),
@@ -578,8 +592,8 @@ fn cues_stop_at_the_end_of_their_sentence() {
             "joined Málaga CF until 30 June. 9780471623793",
         ),
         (
-            "zawodnikiem klubu CF Os Belenenses 551439000",
-            "zawodnikiem klubu CF Os Belenenses 551439000",
+            "zawodnikiem klubu CF Os Belenenses 9780306406157",
+            "zawodnikiem klubu CF Os Belenenses 9780306406157",
         ),
         (
             "w miejscowości Łęknica ul. ISBN 978-1-4200-4561-1",
@@ -762,6 +776,11 @@ fn region_hints_are_read_in_any_case() {
     // A hint that names no region is read as none: the number is tried in
     // the plausible regions, as without a hint.
     for region in ["ITA", "ITALY", "", "  ", "XX", "é"] {
+        assert_eq!(
+            scrub("vedi 612804870", Some(region)),
+            scrub("vedi 612804870", None),
+            "{region:?}"
+        );
         assert_eq!(
             scrub("vedi 333 123 4567", Some(region)),
             scrub("vedi 333 123 4567", None),
