@@ -57,14 +57,13 @@ def main() -> None:
                 name = row["name"].strip()
                 if WORD.fullmatch(name) and name[0].isupper() and len(name) >= 3:
                     languages.setdefault(name, set()).add(lang)
-    titles = set(languages)
     listed = (
         word_list("given_names.txt")
         | word_list("census_given_names.txt")
         | word_list("ssa_given_names.txt")
     )
     surnames = word_list("surnames.txt")
-    candidates = no_place_nor_calendar(sorted(titles - listed))
+    candidates = no_place_nor_calendar(sorted(languages.keys() - listed))
     # Listed by two languages or more: kept below the higher threshold.
     shared = {
         n

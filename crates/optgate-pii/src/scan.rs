@@ -1653,6 +1653,17 @@ fn plausible_elsewhere(digits: &str, region: Option<&str>) -> bool {
 /// Regions tried for a national number when the author's country is unknown.
 const DEFAULT_REGIONS: &[&str] = &["FR", "DE", "IT", "NL", "BE", "AT", "GB"];
 
+/// A region hint as the numbering plans name regions: trimmed and in
+/// upper case, in `buf`. Region ids are two letters (three characters at
+/// most): a longer hint names no region.
+fn region_id<'a>(hint: &str, buf: &'a mut [u8; 3]) -> Option<&'a str> {
+    let hint = hint.trim();
+    let id = buf.get_mut(..hint.len())?;
+    id.copy_from_slice(hint.as_bytes());
+    id.make_ascii_uppercase();
+    Some(std::str::from_utf8(id).expect("a str upper-cased in ASCII is UTF-8"))
+}
+
 fn phone_valid(digits: &str, plus: bool, region: Option<&str>) -> bool {
     // A panic here is not caught: treating it as "not a phone" would pass
     // the digits through. It reaches the pipeline, which drops the post as
@@ -1665,16 +1676,10 @@ fn phone_valid(digits: &str, plus: bool, region: Option<&str>) -> bool {
     }
     match region {
         Some(r) => {
-            // Region ids are two letters (three characters at most): a longer
-            // hint names no region, and the number has none to be read in.
-            let r = r.trim();
             let mut upper = [0u8; 3];
-            let Some(buf) = upper.get_mut(..r.len()) else {
+            let Some(r) = region_id(r, &mut upper) else {
                 return false;
             };
-            buf.copy_from_slice(r.as_bytes());
-            buf.make_ascii_uppercase();
-            let r = std::str::from_utf8(buf).expect("a str upper-cased in ASCII is UTF-8");
             let trunk = TRUNK_ZERO.contains(&r);
             if (trunk && !digits.starts_with('0')) || BROAD_PLANS.contains(&r) {
                 return false;
@@ -2033,8 +2038,9 @@ fn whole_number_at(
     // number with no trunk prefix is read in no plan.
     let nine_bare = n == 9
         && run.group_ends.is_empty()
-        && region
-            .is_some_and(|r| crate::phone::country_code(&r.trim().to_ascii_uppercase()).is_some());
+        && region.is_some_and(|r| {
+            region_id(r, &mut [0; 3]).is_some_and(|id| crate::phone::country_code(id).is_some())
+        });
     // An amount written in thousands, "200 000 000", "1.250.000": no phone
     // number unless a word announces one, though Czech and Polish plans take
     // most nine digits.
@@ -2468,33 +2474,21 @@ fn word_before(text: &str, i: usize) -> Option<&str> {
 /// title or a capitalised preposition before it is no such word ("Sir
 /// Winston", "Con Tommaso"; [`words::BEFORE_A_NAME`]).
 fn after_place_word(text: &str, i: usize) -> bool {
-    word_before(text, i).is_some_and(|prev| {
-        words::PLACE_STARTS.contains(&prev)
-            || words::NOT_GIVEN_NAMES.contains(&prev)
-            || prev == "St."
-            || prev == "Ste."
-    }) || named_place_before(text, i)
-}
-
-/// Whether a word of [`words::BEFORE_NAME_NOT_PERSON`] comes right before
-/// the word at `i`, or before one capitalised word before it: "Aeroporto
-/// João Paulo II" holds no person "Paulo II". No further: "Copa América
-/// MVP Lionel Messi" does.
-fn named_place_before(text: &str, mut i: usize) -> bool {
-    for _ in 0..2 {
-        let Some(prev) = word_before(text, i) else {
-            return false;
-        };
-        if words::BEFORE_NAME_NOT_PERSON.contains(&prev) {
-            return true;
-        }
-        if !prev.starts_with(char::is_uppercase) {
-            return false;
-        }
-        // `prev` ends where the spaces before `i` start.
-        i = text[..i].trim_end_matches(' ').len() - prev.len();
+    let Some(prev) = word_before(text, i) else {
+        return false;
+    };
+    if words::starts_a_place_name(prev)
+        || prev == "St."
+        || prev == "Ste."
+        || words::BEFORE_NAME_NOT_PERSON.contains(&prev)
+    {
+        return true;
     }
-    false
+    // One capitalised word between: "Aeroporto João| Paulo II" holds no
+    // person "Paulo II". No further: "Copa América MVP Lionel Messi" does.
+    let prev_start = text[..i].trim_end_matches(' ').len() - prev.len();
+    prev.starts_with(char::is_uppercase)
+        && word_before(text, prev_start).is_some_and(|w| words::BEFORE_NAME_NOT_PERSON.contains(&w))
 }
 
 /// Whether "August" at `i` is the month: after a day ("12. August", "3

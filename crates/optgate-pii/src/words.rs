@@ -1017,9 +1017,16 @@ pub const PLACE_STARTS: &[&str] = &[
 
 /// Whether `word`, in the given-name list, starts a place name, a title or
 /// a common word more often than a person's name ([`PLACE_STARTS`],
-/// [`NOT_GIVEN_NAMES`]).
+/// [`NOT_GIVEN_NAMES`], [`BEFORE_A_NAME`]).
 pub fn not_a_given_name(word: &str) -> bool {
-    PLACE_STARTS.contains(&word) || NOT_GIVEN_NAMES.contains(&word) || BEFORE_A_NAME.contains(&word)
+    starts_a_place_name(word) || BEFORE_A_NAME.contains(&word)
+}
+
+/// Whether `word` starts place names or common phrases ([`PLACE_STARTS`],
+/// [`NOT_GIVEN_NAMES`]): no first name follows it ("San Lorenzo", "Monte
+/// Carlo Rally").
+pub fn starts_a_place_name(word: &str) -> bool {
+    PLACE_STARTS.contains(&word) || NOT_GIVEN_NAMES.contains(&word)
 }
 
 /// Words in the given-name list that are titles, or prepositions and
