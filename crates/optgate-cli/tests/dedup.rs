@@ -238,25 +238,6 @@ fn exact_dedup_keeps_the_earliest_post_of_each_text_across_files_and_row_groups(
     assert_eq!(v["duplicates"], serde_json::json!(stands_for));
 }
 
-/// A night in near mode gives what a full run gives: it processes every
-/// post again, and says why.
-#[test]
-fn near_incremental_runs_redo_everything_and_equal_a_full_run() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let (config, out) = sample_run(tmp.path(), 1200, 2, 300, NEAR);
-    let full = manifest(&out);
-    published(&config, &out, &["--overwrite", "--incremental"]);
-    let m = manifest(&out);
-    assert_eq!(m["incremental"]["reused_units"], 0);
-    assert_eq!(
-        m["incremental"]["full_reprocess_reason"],
-        "near deduplication needs every post of every night"
-    );
-    for k in ["counts", "dedup", "outputs", "ledger"] {
-        assert_eq!(m[k], full[k], "{k}");
-    }
-}
-
 /// `file`'s rows again as new posts created a day earlier: ids prefixed
 /// with `prefix`, the same authors and texts (data that arrives late).
 fn earlier_copies(file: &Path, to: &Path, prefix: &str) {
@@ -316,13 +297,25 @@ fn units_in(posts: &Path) -> u64 {
 /// survives (its survivor's input changed). Each case happens here.
 #[test]
 fn exact_incremental_nights_reuse_units_and_equal_a_full_run() {
+    incremental_nights_reuse_units_and_equal_a_full_run(EXACT);
+}
+
+/// The same in near mode: a reused unit's keys file holds its posts'
+/// signatures and band keys, from which tonight's clusters are found with
+/// last night's posts, without reading last night's input again.
+#[test]
+fn near_incremental_nights_reuse_units_and_equal_a_full_run() {
+    incremental_nights_reuse_units_and_equal_a_full_run(NEAR);
+}
+
+fn incremental_nights_reuse_units_and_equal_a_full_run(policy: &str) {
     let tmp = tempfile::tempdir().expect("tmp");
     gen_sample(
         tmp.path(),
         3000,
         &["--files", "3", "--row-group-rows", "500"],
     );
-    let config = write_config(tmp.path(), EXACT);
+    let config = write_config(tmp.path(), policy);
     let posts = tmp.path().join("posts");
     // Last night: two of the three files.
     let held = tmp.path().join("held.parquet");
@@ -436,7 +429,7 @@ fn exact_incremental_nights_reuse_units_and_equal_a_full_run() {
 /// processes those units again and gives a full run's dataset.
 #[test]
 fn a_night_never_takes_another_unit_s_part_for_its_own() {
-    for policy in [NO_DEDUP, EXACT] {
+    for policy in [NO_DEDUP, EXACT, NEAR] {
         let tmp = tempfile::tempdir().expect("tmp");
         let (config, prev) = sample_run(tmp.path(), 2000, 2, 500, policy);
         let (a, b) = ("part-00000-00000.parquet", "part-00001-00000.parquet");
@@ -446,7 +439,7 @@ fn a_night_never_takes_another_unit_s_part_for_its_own() {
             ("data", a.to_owned(), b.to_owned()),
             ("ledger", a.to_owned(), b.to_owned()),
         ];
-        if policy == EXACT {
+        if policy != NO_DEDUP {
             pairs.push(("ledger", format!("dup-{a}"), format!("dup-{b}")));
             pairs.push(("keys", a.to_owned(), b.to_owned()));
         }
@@ -512,13 +505,22 @@ fn without_some_rows(file: &Path, k: usize) {
 /// give a full run's dataset on the same inputs, file for file.
 #[test]
 fn exact_incremental_nights_at_random_equal_full_runs() {
+    incremental_nights_at_random_equal_full_runs(EXACT);
+}
+
+#[test]
+fn near_incremental_nights_at_random_equal_full_runs() {
+    incremental_nights_at_random_equal_full_runs(NEAR);
+}
+
+fn incremental_nights_at_random_equal_full_runs(policy: &str) {
     let tmp = tempfile::tempdir().expect("tmp");
     gen_sample(
         tmp.path(),
         4000,
         &["--files", "4", "--row-group-rows", "400"],
     );
-    let config = write_config(tmp.path(), EXACT);
+    let config = write_config(tmp.path(), policy);
     let posts = tmp.path().join("posts");
     let mut state: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = |n: usize| -> usize {

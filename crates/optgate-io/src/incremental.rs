@@ -7,10 +7,10 @@
 //! digests the previous manifest recorded, and none of the unit's authors is a
 //! new objector. Its counts come back from the ledger and the part's footer.
 //!
-//! With exact deduplication, what the unit kept before deduplication comes
-//! back from its keys file ([`crate::keys`]): its posts' keys go to the
-//! run's spill as a processed unit's do, so the duplicates found are a full
-//! run's. Once they are, the unit is in one of three cases
+//! With deduplication, what the unit kept before deduplication comes back
+//! from its keys file ([`crate::keys`]): its posts' keys (and in near mode
+//! their signatures and band keys) go to the run's spill as a processed
+//! unit's do, so the duplicates found are a full run's. Once they are, the unit is in one of three cases
 //! ([`ReusedKeys::case`]): it loses the posts it lost before, to the same
 //! survivors (its files are kept); it loses those and more, or to other
 //! survivors (its part is written again without the new losers, its ledger
@@ -39,7 +39,7 @@ use crate::unit::{
     UNIT_INPUT_KEY, UNIT_PII_KEY, UnitOutcome, decode_unit_input, decode_unit_pii, part_name,
 };
 
-/// What a reused unit held before the global phase, with exact dedup.
+/// What a reused unit held before the global phase, with dedup.
 #[derive(Debug, Clone)]
 pub struct ReusedKeys {
     /// Its keys file, copied into the output.
@@ -153,9 +153,11 @@ fn take(
 /// processed again. `prev_file` is the input file's index in the previous
 /// run; `new_objectors` the ids added to the registry since; `sync` where
 /// the copies are handed to be flushed (else they are flushed here). With
-/// `dedup` (exact mode: the run's spill and the unit's index in the plan),
-/// the unit's keys are added to the spill, and its outcome counts the posts
-/// it kept before deduplication.
+/// `dedup` (the run's spill and the unit's index in the plan), the unit's
+/// keys are added to the spill, and its outcome counts the posts it kept
+/// before deduplication; in near mode its keys file must hold the
+/// signatures and band keys of the spill's layout, or the unit is processed
+/// again.
 #[allow(clippy::too_many_arguments)]
 pub fn reuse_unit(
     plan: &PostsPlan,
@@ -181,16 +183,15 @@ pub fn reuse_unit(
         new: part_name(unit),
     };
     let input = (plan.files[unit.file].rel_path.clone(), unit.row_group);
-    match take_unit(unit, &input, prev, &names, dedup.is_some(), out_dir, sync) {
+    let layout = dedup.map(|(spill, _)| spill.near_layout());
+    match take_unit(unit, &input, prev, &names, layout, out_dir, sync) {
         Ok(Some((out, posts))) => {
             if let (Some((spill, index)), Some(posts)) = (dedup, posts) {
                 let index = u32::try_from(index).unwrap_or(u32::MAX);
                 let mut runs = spill.runs();
                 for (row, p) in posts.iter().enumerate() {
-                    if let Some(k) = &p.keyed {
-                        let row = u32::try_from(row).unwrap_or(u32::MAX);
-                        spill.push(&mut runs, k.key, k.created, index, row, &k.id);
-                    }
+                    let row = u32::try_from(row).unwrap_or(u32::MAX);
+                    spill.push_kept(&mut runs, p.keyed.as_ref(), index, row);
                 }
                 spill.write_runs(&mut runs, index)?;
             }
@@ -257,30 +258,36 @@ fn footer_pii(
 }
 
 /// Copies the unit's files from the previous output; its outcome, and with
-/// `exact` the posts of its keys file. `None` when a file is missing or
-/// differs from what the previous manifest recorded.
+/// `dedup` (the near layout its keys file must have, if any) the posts of
+/// its keys file. `None` when a file is missing or differs from what the
+/// previous manifest recorded.
+#[allow(clippy::option_option)]
 fn take_unit(
     unit: &WorkUnit,
     input: &(String, usize),
     prev: &PreviousOutput<'_>,
     names: &Names,
-    exact: bool,
+    dedup: Option<Option<keys::NearLayout>>,
     out_dir: &Path,
     sync: Option<&SyncQueue>,
 ) -> Result<Option<(UnitOutcome, Option<Vec<KeptPost>>)>> {
     let (old, new) = (&names.old, &names.new);
     let mut out = UnitOutcome::default();
 
-    // With exact dedup, the posts kept before it, and those it removed.
+    // With dedup, the posts kept before it, and those it removed.
     let mut posts = None;
-    if exact {
+    if let Some(layout) = dedup {
         let has = |rel: &str| prev.files.contains_key(rel);
         if has(&rel::keys(old)) {
             let Some(file) = take(prev, &rel::keys(old), out_dir, &rel::keys(new), sync)? else {
                 return Ok(None);
             };
             let path = out_dir.join(&file.path);
-            let kept = keys::read(&path)?;
+            let (kept, kept_layout) = keys::read(&path)?;
+            if kept_layout != layout {
+                // Signatures of other parameters, or none: not this run's.
+                return Ok(None);
+            }
             let Some((pii, changed)) = footer_pii(&path, input)? else {
                 return Ok(None);
             };
@@ -434,7 +441,7 @@ pub fn finish_reused(
     // Read again rather than held from `reuse_unit`: holding every reused
     // unit's posts until the duplicates are found would grow with the run.
     let keys_path = out_dir.join(&reused.keys.path);
-    let posts = keys::read(&keys_path)?;
+    let (posts, layout) = keys::read(&keys_path)?;
     let more = match ReusedKeys::case(&posts, losers) {
         Case::Redo => return Ok(Finished::Redo),
         Case::Same => {
@@ -483,7 +490,9 @@ pub fn finish_reused(
         source,
     })?;
     let footer = crate::dedup::unit_footer(plan, unit, pii, posts_changed);
-    let keys = keys::rewrite(out_dir, &name, &posts, losers, &footer, options, &keys_path)?;
+    let keys = keys::rewrite(
+        out_dir, &name, &posts, layout, losers, &footer, options, &keys_path,
+    )?;
     Ok(Finished::Files {
         output,
         duplicates,

@@ -9,6 +9,13 @@
 //! are the rows with no survivor, in order. A post with a null id, creation
 //! time or text has no key (it is never a duplicate): its row is all null.
 //!
+//! With `mode = "near"`, a keys file also holds each keyed post's MinHash
+//! signature (`signature`, a byte a bin, [`optgate_core::near::Signature`])
+//! and its band keys (`bands`, 8 bytes each, little-endian): a night finds
+//! the clusters of last night's posts and tonight's from them, without
+//! reading last night's input again ([`NearLayout`]; about 230 bytes a post
+//! with the default parameters).
+//!
 //! While a unit is processed, its keys are appended to a raw file beside its
 //! spool ([`encode_raw`]); once the global phase has found the duplicates,
 //! [`write`] turns that file and the unit's losers into the Parquet file.
@@ -21,6 +28,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use optgate_core::near::NearParams;
 use optgate_manifest::OutputFile;
 
 use crate::dedup::Loser;
@@ -34,13 +42,43 @@ pub const POST_ID: &str = "post_id";
 pub const CREATED_AT: &str = "created_at";
 pub const KEY: &str = "key";
 pub const DUPLICATE_OF: &str = "duplicate_of";
+pub const SIGNATURE: &str = "signature";
+pub const BANDS: &str = "bands";
+
+/// The widths of a near-mode keys file's two more columns: a post's
+/// signature (a byte a bin) and its band keys (8 bytes a band). In a raw
+/// record ([`encode_raw`]) the two follow the id, signature first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NearLayout {
+    pub signature: usize,
+    pub bands: usize,
+}
+
+impl NearLayout {
+    pub fn of(params: &NearParams) -> NearLayout {
+        NearLayout {
+            signature: params.signature_bytes(),
+            bands: params.bands as usize,
+        }
+    }
+
+    /// Bytes a keyed post's signature and band keys take.
+    pub fn bytes(&self) -> usize {
+        self.signature + 8 * self.bands
+    }
+}
+
+/// The raw bytes of a layout's record, none without one.
+fn near_bytes(near: Option<NearLayout>) -> usize {
+    near.map_or(0, |n| n.bytes())
+}
 
 /// Rows per batch written.
 const BATCH_ROWS: usize = 64 * 1024;
 
-/// The schema of every keys file.
-pub fn schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
+/// The schema of a keys file, with `near` its near-mode columns.
+pub fn schema(near: Option<NearLayout>) -> SchemaRef {
+    let mut fields = vec![
         Field::new(POST_ID, DataType::Utf8, true),
         Field::new(
             CREATED_AT,
@@ -49,7 +87,13 @@ pub fn schema() -> SchemaRef {
         ),
         Field::new(KEY, DataType::FixedSizeBinary(16), true),
         Field::new(DUPLICATE_OF, DataType::Utf8, true),
-    ]))
+    ];
+    if let Some(n) = near {
+        let width = |w: usize| DataType::FixedSizeBinary(i32::try_from(w).unwrap_or(i32::MAX));
+        fields.push(Field::new(SIGNATURE, width(n.signature), true));
+        fields.push(Field::new(BANDS, width(8 * n.bands), true));
+    }
+    Arc::new(Schema::new(fields))
 }
 
 /// A kept post's exact key, creation time (µs since the epoch) and id.
@@ -58,6 +102,9 @@ pub struct Keyed {
     pub key: u128,
     pub created: i64,
     pub id: String,
+    /// In near mode, its signature then its band keys ([`NearLayout`]);
+    /// else empty.
+    pub near: Vec<u8>,
 }
 
 /// One row of a keys file.
@@ -70,7 +117,8 @@ pub struct KeptPost {
 }
 
 /// Appends a kept post's raw record (a flag byte, then for a keyed post its
-/// key, creation time and id) to `out`.
+/// key, creation time and id) to `out`; in near mode, the caller appends a
+/// keyed post's signature and band keys after it ([`NearLayout`]).
 pub(crate) fn encode_raw(out: &mut Vec<u8>, keyed: Option<(u128, i64, &str)>) {
     match keyed {
         None => out.push(0),
@@ -84,10 +132,14 @@ pub(crate) fn encode_raw(out: &mut Vec<u8>, keyed: Option<(u128, i64, &str)>) {
     }
 }
 
-/// The next record [`encode_raw`] wrote at the head of `bytes`, which it
-/// advances past it; `None` when it is cut short or malformed.
+/// A raw record: a keyed post's key, creation time, id and near bytes.
+type Raw<'a> = (u128, i64, &'a str, &'a [u8]);
+
+/// The next record [`encode_raw`] wrote at the head of `bytes` (with
+/// `near` bytes after a keyed one), which it advances past it; `None` when
+/// it is cut short or malformed.
 #[allow(clippy::option_option)]
-fn take_raw<'a>(bytes: &mut &'a [u8]) -> Option<Option<(u128, i64, &'a str)>> {
+fn take_raw<'a>(bytes: &mut &'a [u8], near: usize) -> Option<Option<Raw<'a>>> {
     fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
         let (head, tail) = bytes.split_at_checked(n)?;
         *bytes = tail;
@@ -100,7 +152,8 @@ fn take_raw<'a>(bytes: &mut &'a [u8]) -> Option<Option<(u128, i64, &'a str)>> {
             let created = i64::from_le_bytes(take(bytes, 8)?.try_into().ok()?);
             let len = u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?) as usize;
             let id = std::str::from_utf8(take(bytes, len)?).ok()?;
-            Some(Some((key, created, id)))
+            let near = take(bytes, near)?;
+            Some(Some((key, created, id, near)))
         }
         _ => None,
     }
@@ -108,14 +161,17 @@ fn take_raw<'a>(bytes: &mut &'a [u8]) -> Option<Option<(u128, i64, &'a str)>> {
 
 /// The records [`encode_raw`] wrote; `None` when a record is cut short.
 #[cfg(test)]
-fn decode_raw(mut bytes: &[u8]) -> Option<Vec<Option<Keyed>>> {
+fn decode_raw(mut bytes: &[u8], near: usize) -> Option<Vec<Option<Keyed>>> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
-        out.push(take_raw(&mut bytes)?.map(|(key, created, id)| Keyed {
-            key,
-            created,
-            id: id.to_owned(),
-        }));
+        out.push(
+            take_raw(&mut bytes, near)?.map(|(key, created, id, near)| Keyed {
+                key,
+                created,
+                id: id.to_owned(),
+                near: near.to_vec(),
+            }),
+        );
     }
     Some(out)
 }
@@ -171,25 +227,40 @@ fn write(
     out_dir: &Path,
     name: &str,
     posts: &[KeptPost],
+    near: Option<NearLayout>,
     footer: &[(String, String)],
     options: &WriteOptions,
 ) -> Result<OutputFile> {
-    let mut w = KeysWriter::create(out_dir, name, footer, options)?;
+    let mut w = KeysWriter::create(out_dir, name, near, footer, options)?;
     for p in posts {
-        let keyed = p.keyed.as_ref().map(|k| (k.key, k.created, k.id.as_str()));
+        let keyed = p.keyed.as_ref().map(Keyed::raw);
         w.push(keyed, p.duplicate_of.as_deref())?;
     }
     w.finish()
 }
 
+impl Keyed {
+    fn raw(&self) -> Raw<'_> {
+        (
+            self.key,
+            self.created,
+            self.id.as_str(),
+            self.near.as_slice(),
+        )
+    }
+}
+
 /// A keys file from the raw records at `raw` ([`encode_raw`], of `rows`
-/// posts) and the unit's `losers` (sorted by row), without holding the
-/// posts; `raw` is removed once the keys file is written.
+/// posts, with `near`'s bytes) and the unit's `losers` (sorted by row),
+/// without holding the posts; `raw` is removed once the keys file is
+/// written.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_raw(
     out_dir: &Path,
     name: &str,
     raw: &Path,
     rows: u64,
+    near: Option<NearLayout>,
     losers: &[Loser],
     footer: &[(String, String)],
     options: &WriteOptions,
@@ -201,11 +272,13 @@ pub(crate) fn write_raw(
     let mut rest = bytes.as_slice();
     let records = std::iter::from_fn(|| {
         (!rest.is_empty()).then(|| {
-            take_raw(&mut rest)
+            take_raw(&mut rest, near_bytes(near))
                 .ok_or_else(|| invalid(raw, "a key record is cut short or malformed".to_owned()))
         })
     });
-    let file = write_with_losers(out_dir, name, records, rows, losers, footer, options, raw)?;
+    let file = write_with_losers(
+        out_dir, name, records, rows, near, losers, footer, options, raw,
+    )?;
     std::fs::remove_file(raw).map_err(|source| IoError::Write {
         path: raw.to_path_buf(),
         source,
@@ -213,23 +286,25 @@ pub(crate) fn write_raw(
     Ok(file)
 }
 
-/// A keys file's `posts` written again with the unit's `losers` now
-/// (sorted by row), in place of the survivors they had; `what` names the
-/// file they were read from, for errors.
+/// A keys file's `posts` (of layout `near`) written again with the unit's
+/// `losers` now (sorted by row), in place of the survivors they had; `what`
+/// names the file they were read from, for errors.
+#[allow(clippy::too_many_arguments)]
 pub fn rewrite(
     out_dir: &Path,
     name: &str,
     posts: &[KeptPost],
+    near: Option<NearLayout>,
     losers: &[Loser],
     footer: &[(String, String)],
     options: &WriteOptions,
     what: &Path,
 ) -> Result<OutputFile> {
-    let records = posts
-        .iter()
-        .map(|p| Ok(p.keyed.as_ref().map(|k| (k.key, k.created, k.id.as_str()))));
+    let records = posts.iter().map(|p| Ok(p.keyed.as_ref().map(Keyed::raw)));
     let rows = posts.len() as u64;
-    write_with_losers(out_dir, name, records, rows, losers, footer, options, what)
+    write_with_losers(
+        out_dir, name, records, rows, near, losers, footer, options, what,
+    )
 }
 
 /// Writes `out_dir/keys/name` from a unit's kept posts in order (`records`,
@@ -240,21 +315,22 @@ pub fn rewrite(
 fn write_with_losers<'a>(
     out_dir: &Path,
     name: &str,
-    records: impl Iterator<Item = Result<Option<(u128, i64, &'a str)>>>,
+    records: impl Iterator<Item = Result<Option<Raw<'a>>>>,
     rows: u64,
+    near: Option<NearLayout>,
     losers: &[Loser],
     footer: &[(String, String)],
     options: &WriteOptions,
     what: &Path,
 ) -> Result<OutputFile> {
-    let mut w = KeysWriter::create(out_dir, name, footer, options)?;
+    let mut w = KeysWriter::create(out_dir, name, near, footer, options)?;
     let mut losers = losers.iter().peekable();
     let mut row = 0u64;
     for keyed in records {
         let keyed = keyed?;
         let lost = losers.next_if(|l| u64::from(l.row) == row);
         if let Some(l) = lost
-            && keyed.is_none_or(|(_, _, id)| id != l.id)
+            && keyed.is_none_or(|(_, _, id, _)| id != l.id)
         {
             return Err(not_kept_at(what, l));
         }
@@ -282,6 +358,8 @@ struct KeysWriter {
     created: TimestampMicrosecondBuilder,
     keys: FixedSizeBinaryBuilder,
     of: StringBuilder,
+    /// In near mode, the signatures and band keys.
+    near: Option<(NearLayout, FixedSizeBinaryBuilder, FixedSizeBinaryBuilder)>,
     pending: usize,
 }
 
@@ -289,10 +367,11 @@ impl KeysWriter {
     fn create(
         out_dir: &Path,
         name: &str,
+        near: Option<NearLayout>,
         footer: &[(String, String)],
         options: &WriteOptions,
     ) -> Result<KeysWriter> {
-        let schema = schema();
+        let schema = schema(near);
         let plain = PlainColumns::new(&schema, &[POST_ID, KEY], &[CREATED_AT]);
         let path = out_dir.join(DIR).join(name);
         let mut writer = PartWriter::create(&path, schema.clone(), options, &plain)?;
@@ -307,23 +386,51 @@ impl KeysWriter {
             created: TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS).with_timezone("UTC"),
             keys: FixedSizeBinaryBuilder::with_capacity(BATCH_ROWS, 16),
             of: StringBuilder::new(),
+            near: near.map(|n| {
+                let builder = |w: usize| {
+                    FixedSizeBinaryBuilder::with_capacity(
+                        BATCH_ROWS,
+                        i32::try_from(w).unwrap_or(i32::MAX),
+                    )
+                };
+                (n, builder(n.signature), builder(8 * n.bands))
+            }),
             pending: 0,
         })
     }
 
-    fn push(&mut self, keyed: Option<(u128, i64, &str)>, duplicate_of: Option<&str>) -> Result<()> {
+    fn push(&mut self, keyed: Option<Raw<'_>>, duplicate_of: Option<&str>) -> Result<()> {
         match keyed {
-            Some((key, created, id)) => {
+            Some((key, created, id, near)) => {
                 self.ids.append_value(id);
                 self.created.append_value(created);
                 self.keys
                     .append_value(key.to_be_bytes())
                     .expect("a key is 16 bytes");
+                let expected = near_bytes(self.near.as_ref().map(|(l, _, _)| *l));
+                if near.len() != expected {
+                    return Err(invalid(
+                        &self.path,
+                        format!(
+                            "post {id}: {} bytes of signature and bands, the keys file takes {expected}",
+                            near.len(),
+                        ),
+                    ));
+                }
+                if let Some((layout, sigs, bands)) = &mut self.near {
+                    let (sig, band_keys) = near.split_at(layout.signature);
+                    let fits = sigs.append_value(sig).and(bands.append_value(band_keys));
+                    fits.expect("widths checked against the layout");
+                }
             }
             None => {
                 self.ids.append_null();
                 self.created.append_null();
                 self.keys.append_null();
+                if let Some((_, sigs, bands)) = &mut self.near {
+                    sigs.append_null();
+                    bands.append_null();
+                }
             }
         }
         self.of.append_option(duplicate_of);
@@ -339,12 +446,16 @@ impl KeysWriter {
             return Ok(());
         }
         self.pending = 0;
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.ids.finish()),
             Arc::new(self.created.finish()),
             Arc::new(self.keys.finish()),
             Arc::new(self.of.finish()),
         ];
+        if let Some((_, sigs, bands)) = &mut self.near {
+            columns.push(Arc::new(sigs.finish()));
+            columns.push(Arc::new(bands.finish()));
+        }
         let batch =
             RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| IoError::Write {
                 path: self.path.clone(),
@@ -384,19 +495,49 @@ pub fn rows_and_kept(path: &Path) -> Result<(u64, u64)> {
     Ok((rows, kept))
 }
 
-/// Reads a keys file whole.
-pub fn read(path: &Path) -> Result<Vec<KeptPost>> {
+/// The near-mode layout of a keys file's columns: `None` when it has
+/// neither near column; an error when it has one and not the other.
+fn layout_of(src: &ParquetSource, path: &Path) -> Result<Option<NearLayout>> {
+    let width = |name: &'static str| {
+        let i = src.column("keys", name, name).ok()?;
+        Some(match src.data_type(i) {
+            DataType::FixedSizeBinary(w) => usize::try_from(*w).ok(),
+            _ => None,
+        })
+    };
+    match (width(SIGNATURE), width(BANDS)) {
+        (None, None) => Ok(None),
+        (Some(Some(signature)), Some(Some(bands))) if bands % 8 == 0 => Ok(Some(NearLayout {
+            signature,
+            bands: bands / 8,
+        })),
+        _ => Err(invalid(
+            path,
+            format!(
+                "the columns {SIGNATURE} and {BANDS} must both be fixed-size binary, bands a multiple of 8 bytes, or both absent"
+            ),
+        )),
+    }
+}
+
+/// Reads a keys file whole, and its near-mode layout.
+pub fn read(path: &Path) -> Result<(Vec<KeptPost>, Option<NearLayout>)> {
     let src = ParquetSource::open(path)?;
-    let wanted = schema();
-    let names = [POST_ID, CREATED_AT, KEY, DUPLICATE_OF];
-    let types = [
+    let near = layout_of(&src, path)?;
+    let wanted = schema(near);
+    let mut names = vec![POST_ID, CREATED_AT, KEY, DUPLICATE_OF];
+    let mut types = vec![
         "utf8",
         "timestamp[us, UTC]",
         "fixed_size_binary[16]",
         "utf8",
     ];
+    if near.is_some() {
+        names.extend([SIGNATURE, BANDS]);
+        types.extend(["fixed_size_binary", "fixed_size_binary"]);
+    }
     let mut indices = Vec::with_capacity(names.len());
-    for (k, name) in names.into_iter().enumerate() {
+    for (k, name) in names.iter().enumerate() {
         let i = src.column("keys", name, name)?;
         let want = wanted.field(k).data_type();
         src.expect_type(i, types[k], |t| t == want)?;
@@ -417,6 +558,12 @@ pub fn read(path: &Path) -> Result<Vec<KeptPost>> {
             .as_primitive::<TimestampMicrosecondType>();
         let keys = batch.column(pos[2]).as_fixed_size_binary();
         let of = batch.column(pos[3]).as_string::<i32>();
+        let near_columns = near.map(|_| {
+            (
+                batch.column(pos[4]).as_fixed_size_binary(),
+                batch.column(pos[5]).as_fixed_size_binary(),
+            )
+        });
         for i in 0..batch.num_rows() {
             let keyed = if keys.is_null(i) {
                 None
@@ -429,10 +576,25 @@ pub fn read(path: &Path) -> Result<Vec<KeptPost>> {
                 });
             } else {
                 let bytes: [u8; 16] = keys.value(i).try_into().expect("16 bytes");
+                let near = match near_columns {
+                    None => Vec::new(),
+                    Some((sigs, bands)) if sigs.is_valid(i) && bands.is_valid(i) => {
+                        [sigs.value(i), bands.value(i)].concat()
+                    }
+                    Some(_) => {
+                        return Err(IoError::ColumnType {
+                            path: path.to_path_buf(),
+                            column: SIGNATURE.to_owned(),
+                            found: "a null signature or bands beside a key".to_owned(),
+                            expected: "a signature and bands for every key",
+                        });
+                    }
+                };
                 Some(Keyed {
                     key: u128::from_be_bytes(bytes),
                     created: created.value(i),
                     id: ids.value(i).to_owned(),
+                    near,
                 })
             };
             out.push(KeptPost {
@@ -441,7 +603,7 @@ pub fn read(path: &Path) -> Result<Vec<KeptPost>> {
             });
         }
     }
-    Ok(out)
+    Ok((out, near))
 }
 
 #[cfg(test)]
@@ -454,70 +616,95 @@ mod tests {
         encode_raw(&mut bytes, Some((7, -3, "p-1")));
         encode_raw(&mut bytes, None);
         encode_raw(&mut bytes, Some((u128::MAX, 9, "")));
-        let back = decode_raw(&bytes).expect("decodes");
+        let back = decode_raw(&bytes, 0).expect("decodes");
         assert_eq!(
             back,
             vec![
                 Some(Keyed {
                     key: 7,
                     created: -3,
-                    id: "p-1".into()
+                    id: "p-1".into(),
+                    near: Vec::new(),
                 }),
                 None,
                 Some(Keyed {
                     key: u128::MAX,
                     created: 9,
-                    id: String::new()
+                    id: String::new(),
+                    near: Vec::new(),
                 }),
             ]
         );
-        assert!(decode_raw(&bytes[..bytes.len() - 1]).is_none());
-        assert!(decode_raw(&[2]).is_none());
+        assert!(decode_raw(&bytes[..bytes.len() - 1], 0).is_none());
+        assert!(decode_raw(&[2], 0).is_none());
+        // Near bytes follow a keyed record only; one short is refused.
+        let mut near = Vec::new();
+        encode_raw(&mut near, Some((7, -3, "p-1")));
+        near.extend_from_slice(&[1, 2, 3]);
+        encode_raw(&mut near, None);
+        let back = decode_raw(&near, 3).expect("decodes");
+        assert_eq!(
+            back[0].as_ref().map(|k| k.near.as_slice()),
+            Some(&[1, 2, 3][..])
+        );
+        assert_eq!(back[1], None);
+        assert!(decode_raw(&near[..near.len() - 2], 3).is_none());
     }
 
     #[test]
     fn a_keys_file_round_trips_with_its_losers() {
-        let dir = tempfile::tempdir().expect("tmp");
-        std::fs::create_dir(dir.path().join(DIR)).expect("mkdir");
-        let kept = vec![
-            Some(Keyed {
-                key: 1 << 100,
-                created: 10,
-                id: "a".into(),
-            }),
-            None,
-            Some(Keyed {
-                key: 5,
-                created: 20,
+        // As exact mode writes it, and as near mode does (a signature of 4
+        // bins and 2 band keys after each key).
+        let near = NearLayout {
+            signature: 4,
+            bands: 2,
+        };
+        for layout in [None, Some(near)] {
+            let dir = tempfile::tempdir().expect("tmp");
+            std::fs::create_dir(dir.path().join(DIR)).expect("mkdir");
+            let bytes = |b: u8| layout.map_or_else(Vec::new, |l| vec![b; l.bytes()]);
+            let kept = vec![
+                Some(Keyed {
+                    key: 1 << 100,
+                    created: 10,
+                    id: "a".into(),
+                    near: bytes(7),
+                }),
+                None,
+                Some(Keyed {
+                    key: 5,
+                    created: 20,
+                    id: "b".into(),
+                    near: bytes(9),
+                }),
+            ];
+            let loser = Loser {
+                unit: 0,
+                row: 2,
                 id: "b".into(),
-            }),
-        ];
-        let loser = Loser {
-            unit: 0,
-            row: 2,
-            id: "b".into(),
-            survivor: "z".into(),
-        };
-        let posts = with_losers(kept.clone(), std::slice::from_ref(&loser), dir.path())
-            .expect("losers are kept posts");
-        let f = write(
-            dir.path(),
-            "k.parquet",
-            &posts,
-            &[],
-            &WriteOptions::default(),
-        )
-        .expect("write");
-        assert_eq!((f.path.as_str(), f.rows), ("keys/k.parquet", 3));
-        let back = read(&dir.path().join(&f.path)).expect("read");
-        assert_eq!(back, posts);
-        assert_eq!(back[2].duplicate_of.as_deref(), Some("z"));
-        // A loser that is not the post at its row is an error.
-        let wrong = Loser {
-            id: "a".into(),
-            ..loser
-        };
-        assert!(with_losers(kept, &[wrong], dir.path()).is_err());
+                survivor: "z".into(),
+            };
+            let posts = with_losers(kept.clone(), std::slice::from_ref(&loser), dir.path())
+                .expect("losers are kept posts");
+            let opts = WriteOptions::default();
+            let f = write(dir.path(), "k.parquet", &posts, layout, &[], &opts).expect("write");
+            assert_eq!((f.path.as_str(), f.rows), ("keys/k.parquet", 3));
+            let back = read(&dir.path().join(&f.path)).expect("read");
+            assert_eq!(back, (posts.clone(), layout));
+            assert_eq!(back.0[2].duplicate_of.as_deref(), Some("z"));
+            // A loser that is not the post at its row is an error.
+            let wrong = Loser {
+                id: "a".into(),
+                ..loser
+            };
+            assert!(with_losers(kept, &[wrong], dir.path()).is_err());
+            // Near bytes that are not the layout's: refused, not written.
+            let mut short = posts.clone();
+            if let Some(k) = short[0].keyed.as_mut() {
+                k.near.push(0);
+            }
+            assert!(write(dir.path(), "short.parquet", &short, layout, &[], &opts).is_err());
+        }
     }
 
     #[test]
@@ -542,14 +729,18 @@ mod tests {
             "r.parquet",
             &raw,
             3,
+            None,
             &[loser(2, "b")],
             &[],
             &opts,
         )
         .expect("written");
-        let kept = decode_raw(&bytes).expect("decodes");
+        let kept = decode_raw(&bytes, 0).expect("decodes");
         let posts = with_losers(kept, &[loser(2, "b")], &raw).expect("losers");
-        assert_eq!(read(&dir.path().join(&f.path)).expect("read"), posts);
+        assert_eq!(
+            read(&dir.path().join(&f.path)).expect("read"),
+            (posts, None)
+        );
         assert_eq!(
             rows_and_kept(&dir.path().join(&f.path)).expect("count"),
             (3, 2)
@@ -567,7 +758,7 @@ mod tests {
         {
             let name = format!("bad-{i}.parquet");
             std::fs::write(&raw, &bytes).expect("write");
-            assert!(write_raw(dir.path(), &name, &raw, rows, &losers, &[], &opts).is_err());
+            assert!(write_raw(dir.path(), &name, &raw, rows, None, &losers, &[], &opts).is_err());
         }
     }
 }

@@ -142,25 +142,67 @@ impl NearSpill {
 
     /// Adds the post at `row` of `unit`, its normalised text `normalised`.
     /// Rows come in order, each once, with [`NearSpill::push_none`] for those
-    /// with no key.
-    pub fn push(&self, runs: &mut NearRuns, normalised: &[u8], unit: u32, row: u32) {
+    /// with no key. With `kept`, the post's signature and band keys are
+    /// appended to it too, as a keys file holds them
+    /// ([`crate::keys::NearLayout`]).
+    pub fn push(
+        &self,
+        runs: &mut NearRuns,
+        normalised: &[u8],
+        unit: u32,
+        row: u32,
+        kept: Option<&mut Vec<u8>>,
+    ) {
         let mut sig = std::mem::take(&mut runs.signature);
         signature(&self.params, normalised, &mut runs.scratch, &mut sig);
-        self.push_signature(runs, &sig, unit, row);
+        self.push_signature_kept(runs, &sig, unit, row, kept);
         runs.signature = sig;
     }
 
     /// [`NearSpill::push`] with the signature made already.
     pub fn push_signature(&self, runs: &mut NearRuns, sig: &Signature, unit: u32, row: u32) {
+        self.push_signature_kept(runs, sig, unit, row, None);
+    }
+
+    fn push_signature_kept(
+        &self,
+        runs: &mut NearRuns,
+        sig: &Signature,
+        unit: u32,
+        row: u32,
+        mut kept: Option<&mut Vec<u8>>,
+    ) {
         runs.signatures.extend_from_slice(&sig.bins);
+        if let Some(k) = kept.as_deref_mut() {
+            k.extend_from_slice(&sig.bins);
+        }
         for band in 0..self.params.bands {
             let key = self
                 .params
                 .band_key(&sig.banded, band, &mut runs.key_scratch);
-            let out = &mut runs.bands[self.partition(key)];
-            out.extend_from_slice(&key.to_le_bytes());
-            out.extend_from_slice(&unit.to_le_bytes());
-            out.extend_from_slice(&row.to_le_bytes());
+            self.push_band(runs, key, unit, row);
+            if let Some(k) = kept.as_deref_mut() {
+                k.extend_from_slice(&key.to_le_bytes());
+            }
+        }
+    }
+
+    fn push_band(&self, runs: &mut NearRuns, key: u64, unit: u32, row: u32) {
+        let out = &mut runs.bands[self.partition(key)];
+        out.extend_from_slice(&key.to_le_bytes());
+        out.extend_from_slice(&unit.to_le_bytes());
+        out.extend_from_slice(&row.to_le_bytes());
+    }
+
+    /// [`NearSpill::push`] from what a keys file holds of the post: its
+    /// signature then its band keys ([`crate::keys::NearLayout`], which the
+    /// caller has checked is this spill's).
+    pub fn push_stored(&self, runs: &mut NearRuns, stored: &[u8], unit: u32, row: u32) {
+        let (bins, bands) = stored.split_at(self.params.signature_bytes());
+        runs.signatures.extend_from_slice(bins);
+        for key in bands.chunks_exact(8) {
+            let key = u64::from_le_bytes(key.try_into().expect("8 bytes"));
+            self.push_band(runs, key, unit, row);
         }
     }
 
@@ -705,7 +747,7 @@ mod tests {
             for (r, t) in texts.iter().enumerate() {
                 let mut n = String::new();
                 normalize(t, &mut n);
-                spill.push(&mut runs, n.as_bytes(), u as u32, r as u32);
+                spill.push(&mut runs, n.as_bytes(), u as u32, r as u32, None);
             }
             spill.write_runs(&mut runs, u as u32).expect("write");
         }

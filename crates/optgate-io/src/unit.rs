@@ -240,7 +240,7 @@ pub fn process_unit(
         dedup: keys,
         ..
     } = out;
-    let kept = keys.map(|k| k.kept);
+    let kept = keys.map(|k| (k.kept, k.spill.near_layout()));
     let build_err = |what: String| f.inconsistent(unit.row_group, what);
     let dropped = counts.dropped();
     if ledger.rows() as u64 != dropped {
@@ -254,7 +254,10 @@ pub fn process_unit(
         None => (None, None),
         Some(Sink::Spool(spool)) => {
             let mut spooled = spool.finish()?;
-            spooled.keys = kept.filter(|k| k.exists());
+            if let Some((path, near)) = kept.filter(|(k, _)| k.exists()) {
+                spooled.keys = Some(path);
+                spooled.near = near;
+            }
             if spooled.rows != counts.kept {
                 return Err(build_err(format!(
                     "spooled {} rows but counted {} kept",

@@ -84,10 +84,10 @@ pub struct DedupRecord {
     /// In `near` mode, how posts were found alike; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub near: Option<NearRecord>,
-    /// In `exact` mode, each unit's keys file (`keys/part-….parquet`): the
-    /// id, creation time and key of every post it kept before
-    /// deduplication, and the survivor of each it lost; what an
-    /// incremental run reads instead of a reused unit's input.
+    /// Each unit's keys file (`keys/part-….parquet`): the id, creation time
+    /// and key of every post it kept before deduplication (in `near` mode
+    /// its signature and band keys too), and the survivor of each it lost;
+    /// what an incremental run reads instead of a reused unit's input.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<OutputFile>,
 }

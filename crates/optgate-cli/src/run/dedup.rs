@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 use optgate_core::DropReason;
+use optgate_core::near::NearParams;
 use optgate_core::policy::PostColumnNames;
 use optgate_io::dedup::{KeySpill, Loser, Written, write_unit};
 use optgate_io::incremental::{Finished, finish_reused, remove_unit_files};
@@ -27,12 +28,15 @@ pub(super) type Process<'a> =
     dyn Fn(&WorkUnit, Option<(&KeySpill, usize)>) -> Result<UnitOutcome, IoError> + Sync + 'a;
 
 /// What every step of the global phase reads: the plan, the posts' column
-/// names, the staging directory and how parts are written.
+/// names, the staging directory, how parts are written, and in near mode
+/// the parameters (a unit processed again keeps its signatures for its
+/// keys file).
 pub(super) struct Phase<'a> {
     pub plan: &'a PostsPlan,
     pub cols: &'a PostColumnNames,
     pub out_dir: &'a Path,
     pub options: &'a WriteOptions,
+    pub near: Option<NearParams>,
 }
 
 /// Removes the duplicates that `spill` holds from the units' `outcomes`
@@ -52,7 +56,8 @@ pub(super) fn deduplicate(
         // survives, and only their input holds its text.
         let redo = std::mem::take(&mut done.redo);
         let rows: u64 = redo.iter().map(|(i, _)| plan.units[*i].rows).sum();
-        let again = KeySpill::create(out_dir, rows, None, true)?;
+        // Its keys only, for its keys file: its duplicates are found already.
+        let again = KeySpill::create(out_dir, rows, phase.near, true)?;
         let redone: Vec<(usize, UnitOutcome, Written)> = redo
             .into_par_iter()
             .map(|(index, losers)| {

@@ -53,12 +53,7 @@ pub(super) fn reusable_files(
         Some("the consent registry changed")
     } else if now.optouts && !now.new_objectors_known {
         Some("the previous output has no registry snapshot")
-    } else if now.dedup == DedupMode::Near {
-        // A new post may be alike to one kept last night; reusing last
-        // night's parts would need their signatures, which outputs do not
-        // hold (exact mode's keys files do hold what reuse needs).
-        Some("near deduplication needs every post of every night")
-    } else if now.dedup == DedupMode::Exact
+    } else if now.dedup != DedupMode::Off
         && !pm.outputs.is_empty()
         && pm.dedup.as_ref().is_none_or(|d| d.keys.is_empty())
     {

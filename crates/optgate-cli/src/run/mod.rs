@@ -222,12 +222,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
     let scanner = config.pii.enabled.then(|| Scanner::new(&config.pii));
     let spill = match dedup {
         DedupMode::Exact | DedupMode::Near if !dedup_pending => Some(pool.install(|| {
-            KeySpill::create(
-                &staging.dir,
-                plan.rows(),
-                config.dedup.near_params(),
-                dedup == DedupMode::Exact,
-            )
+            KeySpill::create(&staging.dir, plan.rows(), config.dedup.near_params(), true)
         })?),
         _ => None,
     };
@@ -259,10 +254,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                         prev,
                         pf,
                         prior.new_objectors.as_ref(),
-                        spill
-                            .as_ref()
-                            .filter(|_| dedup == DedupMode::Exact)
-                            .map(|s| (s, index)),
+                        spill.as_ref().map(|s| (s, index)),
                         &staging.dir,
                         write_options.sync.as_ref(),
                     )?
@@ -297,6 +289,7 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
                 cols: &config.columns.posts,
                 out_dir: &staging.dir,
                 options: &write_options,
+                near: config.dedup.near_params(),
             };
             pool.install(|| deduplicate(&phase, spill, &mut outcomes, &process))?
         }

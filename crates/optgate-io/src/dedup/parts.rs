@@ -48,8 +48,8 @@ pub fn dedup_parts(
     near: Option<NearParams>,
 ) -> Result<PartsDeduplicated> {
     let rows: u64 = outputs.iter().map(|f| f.rows).sum();
-    let keep_keys = near.is_none();
-    let spill = KeySpill::create(out_dir, rows, near, keep_keys)?;
+    let spill = KeySpill::create(out_dir, rows, near, true)?;
+    let layout = spill.near_layout();
     let name_of = |f: &OutputFile| -> String {
         Path::new(&f.path)
             .file_name()
@@ -58,7 +58,7 @@ pub fn dedup_parts(
     };
     let kept_paths: Vec<Option<PathBuf>> = outputs
         .iter()
-        .map(|f| keep_keys.then(|| spill.kept_path(&name_of(f))))
+        .map(|f| Some(spill.kept_path(&name_of(f))))
         .collect();
     // Each part's footer, for its keys file.
     let footers: Vec<Vec<(String, String)>> = outputs
@@ -94,7 +94,7 @@ pub fn dedup_parts(
                 let name = name_of(f);
                 let keys = match kept {
                     Some(raw) => Some(crate::keys::write_raw(
-                        out_dir, &name, raw, f.rows, losers, footer, options,
+                        out_dir, &name, raw, f.rows, layout, losers, footer, options,
                     )?),
                     None => None,
                 };

@@ -248,6 +248,38 @@ impl KeySpill {
         })
     }
 
+    /// The layout of the signatures and band keys that follow each keyed
+    /// post's raw record in the kept keys: near mode, with `keep_keys`.
+    pub fn near_layout(&self) -> Option<crate::keys::NearLayout> {
+        let near = self.near.as_ref().filter(|_| self.keep_keys)?;
+        Some(crate::keys::NearLayout::of(near.params()))
+    }
+
+    /// Pushes the post at `row` of `unit` as a keys file holds it (of this
+    /// spill's [`KeySpill::near_layout`] in near mode, which the caller has
+    /// checked): a reused unit's posts, each row in order.
+    pub fn push_kept(
+        &self,
+        runs: &mut Runs,
+        keyed: Option<&crate::keys::Keyed>,
+        unit: u32,
+        row: u32,
+    ) {
+        match keyed {
+            Some(k) => {
+                self.push(runs, k.key, k.created, unit, row, &k.id);
+                if let (Some(near), Some(nr)) = (&self.near, runs.near.as_mut()) {
+                    near.push_stored(nr, &k.near, unit, row);
+                }
+            }
+            None => {
+                if let (Some(near), Some(nr)) = (&self.near, runs.near.as_mut()) {
+                    near.push_none(nr);
+                }
+            }
+        }
+    }
+
     /// Where the keys of the unit whose part is `name` are kept in order
     /// (with `keep_keys`), until its keys file is written.
     pub fn kept_path(&self, name: &str) -> PathBuf {
@@ -350,7 +382,7 @@ impl KeySpill {
             }
             if let (Some(near), Some(nr)) = (&self.near, runs.near.as_mut()) {
                 // `scratch` holds the normalised text the key was made of.
-                near.push(nr, scratch, unit, row);
+                near.push(nr, scratch, unit, row, runs.kept.as_mut());
             }
         }
     }

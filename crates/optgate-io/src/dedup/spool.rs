@@ -42,6 +42,8 @@ pub struct Spooled {
     /// The raw keys of its rows, in order, when its keys file is to be
     /// written ([`KeySpill::kept_path`]).
     pub keys: Option<PathBuf>,
+    /// In near mode, the layout of the signatures and bands among them.
+    pub near: Option<crate::keys::NearLayout>,
 }
 
 fn ipc_write_err(path: &Path) -> impl Fn(arrow_schema::ArrowError) -> IoError + '_ {
@@ -82,6 +84,7 @@ impl Spool {
             path: self.path,
             rows: self.rows,
             keys: None,
+            near: None,
         })
     }
 }
@@ -227,6 +230,7 @@ pub fn write_unit(
             &name,
             raw,
             spooled.rows,
+            spooled.near,
             losers,
             &footer,
             options,
