@@ -3,7 +3,8 @@ DuckDB and Polars (versions pinned in requirements-readers.txt). Each must
 read every part and ledger file of an output with the same rows and the same
 types, and the rows must be the reference's (expected.jsonl). The keys files
 of exact deduplication are read too, and every key worked out again here from
-the manifest's description of it.
+the manifest's description of it; so are near mode's, with their signatures
+and band keys.
 
 Run by `make test-readers` (part of `make test`), with OPTGATE_BIN naming the
 binary.
@@ -173,6 +174,65 @@ class OutputIsReadable(unittest.TestCase):
                     self.assertIsNone(s["duplicate_of"])
                     self.assertEqual(r["key"], s["key"])
                     self.assertLessEqual(s["created_at"], r["created_at"])
+
+
+    def test_near_keys_files_are_readable_and_hold_each_post_s_signature_and_bands(self):
+        # A near-mode run of the plain variant: its keys files hold a
+        # signature (a byte a bin) and band keys (8 bytes a band) per keyed
+        # post, which every reader takes as fixed-size binary.
+        v = HERE / "variants" / "base"
+        out = Path(self.tmp.name) / "near"
+        config = Path(self.tmp.name) / "near.toml"
+        config.write_text(
+            "[inputs]\n"
+            f"posts = \"{v / 'posts'}\"\n"
+            f"accounts = \"{v / 'accounts.parquet'}\"\n"
+            f"optouts = \"{v / 'optouts.parquet'}\"\n"
+            "[dedup]\nmode = \"near\"\n",
+            encoding="utf-8",
+        )
+        subprocess.run([BIN, "run", "--quiet", "--progress", "never", "--config", str(config),
+                        "--out", str(out)], check=True)
+        m = json.loads((out / "manifest.json").read_text())
+        near = m["dedup"]["near"]
+        glob = str(out / "keys" / "*.parquet")
+        k = pq.read_table(out / "keys")
+        self.assertEqual(k.schema.field("signature").type, pa.binary(near["permutations"]))
+        self.assertEqual(k.schema.field("bands").type, pa.binary(8 * near["bands"]))
+        duck = duckdb.sql(f"SELECT count(*), count(signature), count(bands) "
+                          f"FROM read_parquet('{glob}')").fetchall()[0]
+        self.assertEqual(pl.read_parquet(glob).height, k.num_rows)
+        rows = k.to_pylist()
+        keyed = [r for r in rows if r["key"] is not None]
+        self.assertEqual(duck, (k.num_rows, len(keyed), len(keyed)))
+        for r in rows:
+            self.assertEqual(r["signature"] is None, r["key"] is None)
+            self.assertEqual(r["bands"] is None, r["key"] is None)
+        # The same text (the same exact key) has the same signature and bands.
+        by_key = {}
+        for r in keyed:
+            by_key.setdefault(r["key"], set()).add((r["signature"], r["bands"]))
+        self.assertTrue(all(len(s) == 1 for s in by_key.values()))
+        # And texts that differ mostly differ in their bands: the bands are
+        # hashes, not a constant every post shares.
+        self.assertGreater(len({r["bands"] for r in keyed}), len(by_key) // 2)
+        # Every post removed shares a band with another post of its cluster
+        # (its survivor and the survivor's other duplicates): it was found
+        # as a candidate, then confirmed.
+        lost = [r for r in rows if r["duplicate_of"] is not None]
+        self.assertEqual(len(lost), m["dedup"]["removed"])
+        self.assertGreater(len(lost), 0)
+        cluster = {}
+        for r in keyed:
+            cluster.setdefault(r["duplicate_of"] or str(r["post_id"]), []).append(r)
+
+        def bands(r):
+            b = r["bands"]
+            return {b[i:i + 8] for i in range(0, len(b), 8)}
+
+        for r in lost:
+            others = [o for o in cluster[r["duplicate_of"]] if o is not r]
+            self.assertTrue(any(bands(r) & bands(o) for o in others), r["post_id"])
 
 
 if __name__ == "__main__":
