@@ -16,7 +16,8 @@ under bench-data/), it runs alternately, in the same invocation:
   near   the same with `[dedup] mode = "near"` and its default settings;
   night  an incremental night in exact mode with nothing new: `optgate run
          --incremental --previous` of an exact run's output on the same
-         inputs (every unit reused), against `full`.
+         inputs (every unit reused), against `full`;
+  near-night  the same in near mode, from a near run's output.
 
 With --warehouse-python (a Python with pyarrow; `make bench` passes the one
 of .venv-readers), each generated sample is also re-written the way a
@@ -167,6 +168,8 @@ def bench_size(binary, posts, runs, threads, scratch, scaling, files=None,
 # its time: "exact adds at most 10% to the run's time and near at most 60%"
 # (issue 25, DESIGN.md).
 DEDUP_MODES = {"exact": 1.10, "near": 1.60}
+# The incremental nights benchmarked, and the mode of each.
+NIGHTS = {"night": "exact", "near-night": "near"}
 
 
 def with_dedup(config, mode):
@@ -221,16 +224,19 @@ def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
         result[mode] = []
         result.setdefault("duplicates_removed", {})[mode] = m["dedup"]["removed"]
         kinds.append((mode, run_mode))
-    if dedup:
-        # The previous night's output, made once: an exact run's.
-        shutil.rmtree(prev, ignore_errors=True)
-        run([binary, "run", "--config", dedup_configs["exact"], "--out", prev, "--threads",
+    for name, mode in NIGHTS.items():
+        if mode not in dedup_configs:
+            continue
+        # The previous night's output, made once: a run's in the same mode.
+        night_prev = f"{prev}-{mode}"
+        shutil.rmtree(night_prev, ignore_errors=True)
+        run([binary, "run", "--config", dedup_configs[mode], "--out", night_prev, "--threads",
              str(threads), "--quiet", "--progress", "never"])
 
-        def night(t):
+        def night(t, c=dedup_configs[mode], p=night_prev):
             shutil.rmtree(out, ignore_errors=True)
-            wall, rss, cpu, _ = run([binary, "run", "--config", dedup_configs["exact"], "--out",
-                                     out, "--incremental", "--previous", prev, "--threads",
+            wall, rss, cpu, _ = run([binary, "run", "--config", c, "--out", out,
+                                     "--incremental", "--previous", p, "--threads",
                                      str(t), "--quiet", "--progress", "never"])
             with open(os.path.join(out, "manifest.json")) as f:
                 m = json.load(f)
@@ -238,8 +244,8 @@ def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
                 sys.exit(f"bench: the night reprocessed units: {m['incremental']}")
             return wall, rss, cpu, m
         night(threads)
-        result["night"] = []
-        kinds.append(("night", night))
+        result[name] = []
+        kinds.append((name, night))
     for i in range(runs):
         # Each round in another order, so that no kind always runs first.
         order = kinds[i % len(kinds):] + kinds[:i % len(kinds)]
@@ -264,7 +270,8 @@ def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
                 print(f"bench: {posts:>11,} posts  full, {t} thread(s)  {wall:6.2f} s  "
                       f"{rows / wall / 1e6:5.2f} M posts/s", flush=True)
     shutil.rmtree(out, ignore_errors=True)
-    shutil.rmtree(prev, ignore_errors=True)
+    for mode in NIGHTS.values():
+        shutil.rmtree(f"{prev}-{mode}", ignore_errors=True)
     for name in [k for k, _ in kinds]:
         walls = [r["wall_s"] for r in result[name]]
         result[name + "_summary"] = {
@@ -279,7 +286,7 @@ def bench_config(binary, config, runs, threads, scratch, scaling, dedup=True):
             result[name + "_summary"]["phases_s"] = phases
     result["ratio_full_over_floor"] = summary(
         [f["wall_s"] / g["wall_s"] for f, g in zip(result["full"], result["floor"])])
-    for mode in [*dedup_configs, *(["night"] if dedup else [])]:
+    for mode in [*dedup_configs, *(n for n in NIGHTS if n in result)]:
         result[f"ratio_{mode}_over_full"] = summary(
             [e["wall_s"] / f["wall_s"] for e, f in zip(result[mode], result["full"])])
     if scaling:
@@ -343,7 +350,7 @@ def markdown(results, meta):
              "| posts | input | run | wall s | M posts/s | text MB/s | peak RSS MiB | CPU use | over floor, or (dedup) over full |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        for name in [n for n in ("floor", "full", *DEDUP_MODES, "night") if n in r]:
+        for name in [n for n in ("floor", "full", *DEDUP_MODES, *NIGHTS) if n in r]:
             s = r[name + "_summary"]
             ratio = ("" if name == "floor" else fmt_range(r["ratio_full_over_floor"])
                      if name == "full" else fmt_range(r[f"ratio_{name}_over_full"]))
@@ -355,7 +362,7 @@ def markdown(results, meta):
                 f"{fmt_range(s['cpu_use'], 100, 0)} % | {ratio} |")
     lines.append("")
     phase_rows = [(r, name, r[name + "_summary"]["phases_s"]) for r in results
-                  for name in ("full", *DEDUP_MODES, "night")
+                  for name in ("full", *DEDUP_MODES, *NIGHTS)
                   if r.get(name + "_summary", {}).get("phases_s")]
     if phase_rows:
         lines += ["Phases, from each run's manifest (`timings`), seconds: the units processed "
@@ -386,9 +393,10 @@ def markdown(results, meta):
                          "removed: " + ", ".join(
                              f"{r['duplicates_removed'][mode]:,} of {r['kept']:,} kept"
                              for r in results if mode in r) + ".")
-    if any("night" in r for r in results):
-        lines.append("`night` is an incremental run in exact mode on the same inputs, "
-                     "`--previous` an exact run's output: every unit reused.")
+    for name, mode in NIGHTS.items():
+        if any(name in r for r in results):
+            lines.append(f"`{name}` is an incremental run in {mode} mode on the same inputs, "
+                         f"`--previous` a {mode} run's output: every unit reused.")
     lines.append("Kept posts: " + ", ".join(f"{r['kept']:,} of {r['posts']:,}" for r in results)
                  + f"; text: " + ", ".join(f"{r['text_bytes'] / 1e6:,.0f} MB" for r in results)
                  + ".")
