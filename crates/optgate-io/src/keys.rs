@@ -47,7 +47,9 @@ pub const BANDS: &str = "bands";
 
 /// The widths of a near-mode keys file's two more columns: a post's
 /// signature (a byte a bin) and its band keys (8 bytes a band). In a raw
-/// record ([`encode_raw`]) the two follow the id, signature first.
+/// record ([`encode_raw`]) the band keys follow the id; the signatures are
+/// in the unit's signature file, which the near spill wrote for the
+/// clusters ([`crate::near::NearSpill::create`]), a post at its row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NearLayout {
     pub signature: usize,
@@ -64,13 +66,12 @@ impl NearLayout {
 
     /// Bytes a keyed post's signature and band keys take.
     pub fn bytes(&self) -> usize {
-        self.signature + 8 * self.bands
+        self.signature + self.band_bytes()
     }
-}
 
-/// The raw bytes of a layout's record, none without one.
-fn near_bytes(near: Option<NearLayout>) -> usize {
-    near.map_or(0, |n| n.bytes())
+    fn band_bytes(&self) -> usize {
+        8 * self.bands
+    }
 }
 
 /// Rows per batch written.
@@ -118,7 +119,7 @@ pub struct KeptPost {
 
 /// Appends a kept post's raw record (a flag byte, then for a keyed post its
 /// key, creation time and id) to `out`; in near mode, the caller appends a
-/// keyed post's signature and band keys after it ([`NearLayout`]).
+/// keyed post's band keys after it ([`NearLayout`]).
 pub(crate) fn encode_raw(out: &mut Vec<u8>, keyed: Option<(u128, i64, &str)>) {
     match keyed {
         None => out.push(0),
@@ -132,12 +133,13 @@ pub(crate) fn encode_raw(out: &mut Vec<u8>, keyed: Option<(u128, i64, &str)>) {
     }
 }
 
-/// A raw record: a keyed post's key, creation time, id and near bytes.
-type Raw<'a> = (u128, i64, &'a str, &'a [u8]);
+/// A keyed post as a keys file row: its key, creation time, id, and in
+/// near mode its signature and band keys (else two empty slices).
+type Raw<'a> = (u128, i64, &'a str, (&'a [u8], &'a [u8]));
 
 /// The next record [`encode_raw`] wrote at the head of `bytes` (with
-/// `near` bytes after a keyed one), which it advances past it; `None` when
-/// it is cut short or malformed.
+/// `near` bytes of band keys after a keyed one), which it advances past it;
+/// `None` when it is cut short or malformed. Its signature is left empty.
 #[allow(clippy::option_option)]
 fn take_raw<'a>(bytes: &mut &'a [u8], near: usize) -> Option<Option<Raw<'a>>> {
     fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
@@ -152,8 +154,8 @@ fn take_raw<'a>(bytes: &mut &'a [u8], near: usize) -> Option<Option<Raw<'a>>> {
             let created = i64::from_le_bytes(take(bytes, 8)?.try_into().ok()?);
             let len = u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?) as usize;
             let id = std::str::from_utf8(take(bytes, len)?).ok()?;
-            let near = take(bytes, near)?;
-            Some(Some((key, created, id, near)))
+            let bands = take(bytes, near)?;
+            Some(Some((key, created, id, (&[][..], bands))))
         }
         _ => None,
     }
@@ -165,11 +167,11 @@ fn decode_raw(mut bytes: &[u8], near: usize) -> Option<Vec<Option<Keyed>>> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
         out.push(
-            take_raw(&mut bytes, near)?.map(|(key, created, id, near)| Keyed {
+            take_raw(&mut bytes, near)?.map(|(key, created, id, (_, bands))| Keyed {
                 key,
                 created,
                 id: id.to_owned(),
-                near: near.to_vec(),
+                near: bands.to_vec(),
             }),
         );
     }
@@ -233,56 +235,100 @@ fn write(
 ) -> Result<OutputFile> {
     let mut w = KeysWriter::create(out_dir, name, near, footer, options)?;
     for p in posts {
-        let keyed = p.keyed.as_ref().map(Keyed::raw);
+        let keyed = p.keyed.as_ref().map(|k| k.raw(near));
         w.push(keyed, p.duplicate_of.as_deref())?;
     }
     w.finish()
 }
 
 impl Keyed {
-    fn raw(&self) -> Raw<'_> {
+    /// As a row of a keys file of layout `near`: its near bytes cut into
+    /// signature and band keys (all of them the signature's when they are
+    /// too short, which the writer refuses).
+    fn raw(&self, near: Option<NearLayout>) -> Raw<'_> {
+        let at = near.map_or(0, |n| n.signature).min(self.near.len());
         (
             self.key,
             self.created,
             self.id.as_str(),
-            self.near.as_slice(),
+            self.near.split_at(at),
         )
     }
 }
 
 /// A keys file from the raw records at `raw` ([`encode_raw`], of `rows`
-/// posts, with `near`'s bytes) and the unit's `losers` (sorted by row),
-/// without holding the posts; `raw` is removed once the keys file is
-/// written.
+/// posts) and the unit's `losers` (sorted by row), without holding the
+/// posts; in near mode (`near`: the layout and the unit's signature file,
+/// a signature per post at its row) with each keyed post's signature and
+/// band keys. `raw` and the signature file are removed once the keys file
+/// is written.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn write_raw(
     out_dir: &Path,
     name: &str,
     raw: &Path,
     rows: u64,
-    near: Option<NearLayout>,
+    near: Option<(NearLayout, &Path)>,
     losers: &[Loser],
     footer: &[(String, String)],
     options: &WriteOptions,
 ) -> Result<OutputFile> {
-    let bytes = std::fs::read(raw).map_err(|source| IoError::Read {
-        path: raw.to_path_buf(),
-        source,
-    })?;
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| IoError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let bytes = read(raw)?;
+    let layout = near.map(|(l, _)| l);
+    let signatures = match near {
+        None => Vec::new(),
+        Some((l, path)) => {
+            let s = read(path)?;
+            if s.len() as u64 != rows * l.signature as u64 {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "{} bytes of signatures for {rows} posts of {} bytes each",
+                        s.len(),
+                        l.signature
+                    ),
+                ));
+            }
+            s
+        }
+    };
     let mut rest = bytes.as_slice();
+    let mut row = 0usize;
+    let band_bytes = layout.map_or(0, |l| l.band_bytes());
+    let sig_bytes = layout.map_or(0, |l| l.signature);
     let records = std::iter::from_fn(|| {
         (!rest.is_empty()).then(|| {
-            take_raw(&mut rest, near_bytes(near))
-                .ok_or_else(|| invalid(raw, "a key record is cut short or malformed".to_owned()))
+            let record = take_raw(&mut rest, band_bytes)
+                .ok_or_else(|| invalid(raw, "a key record is cut short or malformed".to_owned()));
+            let at = row * sig_bytes;
+            row += 1;
+            record.map(|r| {
+                r.map(|(key, created, id, (_, bands))| {
+                    let sig = signatures.get(at..at + sig_bytes).unwrap_or_default();
+                    (key, created, id, (sig, bands))
+                })
+            })
         })
     });
     let file = write_with_losers(
-        out_dir, name, records, rows, near, losers, footer, options, raw,
+        out_dir, name, records, rows, layout, losers, footer, options, raw,
     )?;
-    std::fs::remove_file(raw).map_err(|source| IoError::Write {
-        path: raw.to_path_buf(),
-        source,
-    })?;
+    let remove = |path: &Path| {
+        std::fs::remove_file(path).map_err(|source| IoError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    remove(raw)?;
+    if let Some((_, path)) = near {
+        remove(path)?;
+    }
     Ok(file)
 }
 
@@ -300,7 +346,9 @@ pub fn rewrite(
     options: &WriteOptions,
     what: &Path,
 ) -> Result<OutputFile> {
-    let records = posts.iter().map(|p| Ok(p.keyed.as_ref().map(Keyed::raw)));
+    let records = posts
+        .iter()
+        .map(|p| Ok(p.keyed.as_ref().map(|k| k.raw(near))));
     let rows = posts.len() as u64;
     write_with_losers(
         out_dir, name, records, rows, near, losers, footer, options, what,
@@ -404,24 +452,29 @@ impl KeysWriter {
 
     fn push(&mut self, keyed: Option<Raw<'_>>, duplicate_of: Option<&str>) -> Result<()> {
         match keyed {
-            Some((key, created, id, near)) => {
+            Some((key, created, id, (sig, band_keys))) => {
                 self.ids.append_value(id);
                 self.created.append_value(created);
                 self.keys
                     .append_value(key.to_be_bytes())
                     .expect("a key is 16 bytes");
-                let expected = near_bytes(self.near.as_ref().map(|(l, _, _)| *l));
-                if near.len() != expected {
+                let expected = self
+                    .near
+                    .as_ref()
+                    .map_or((0, 0), |(l, _, _)| (l.signature, l.band_bytes()));
+                if (sig.len(), band_keys.len()) != expected {
                     return Err(invalid(
                         &self.path,
                         format!(
-                            "post {id}: {} bytes of signature and bands, the keys file takes {expected}",
-                            near.len(),
+                            "post {id}: {} bytes of signature and {} of band keys, the keys file takes {} and {}",
+                            sig.len(),
+                            band_keys.len(),
+                            expected.0,
+                            expected.1
                         ),
                     ));
                 }
-                if let Some((layout, sigs, bands)) = &mut self.near {
-                    let (sig, band_keys) = near.split_at(layout.signature);
+                if let Some((_, sigs, bands)) = &mut self.near {
                     let fits = sigs.append_value(sig).and(bands.append_value(band_keys));
                     fits.expect("widths checked against the layout");
                 }
@@ -763,5 +816,45 @@ mod tests {
             std::fs::write(&raw, &bytes).expect("write");
             assert!(write_raw(dir.path(), &name, &raw, rows, None, &losers, &[], &opts).is_err());
         }
+    }
+
+    #[test]
+    fn near_raw_keys_take_their_signatures_from_the_unit_s_signature_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir(dir.path().join(DIR)).expect("mkdir");
+        let layout = NearLayout {
+            signature: 2,
+            bands: 1,
+        };
+        // Two keyed posts around one without a key; the band keys follow
+        // each keyed record, the signatures are a row each in their file
+        // (zeros for the post with no key).
+        let mut bytes = Vec::new();
+        encode_raw(&mut bytes, Some((3, 10, "a")));
+        bytes.extend_from_slice(&[1; 8]);
+        encode_raw(&mut bytes, None);
+        encode_raw(&mut bytes, Some((4, 20, "b")));
+        bytes.extend_from_slice(&[2; 8]);
+        let (raw, sigs) = (dir.path().join("raw"), dir.path().join("sigs"));
+        let opts = WriteOptions::default();
+        let write = |name: &str, signatures: &[u8]| {
+            std::fs::write(&raw, &bytes).expect("write");
+            std::fs::write(&sigs, signatures).expect("write");
+            let near = Some((layout, sigs.as_path()));
+            write_raw(dir.path(), name, &raw, 3, near, &[], &[], &opts)
+        };
+        let f = write("n.parquet", &[7, 7, 0, 0, 9, 9]).expect("written");
+        let (posts, got) = read(&dir.path().join(&f.path)).expect("read");
+        assert_eq!(got, Some(layout));
+        let near: Vec<Option<Vec<u8>>> = posts
+            .iter()
+            .map(|p| p.keyed.as_ref().map(|k| k.near.clone()))
+            .collect();
+        let row = |s: u8, b: u8| Some([vec![s; 2], vec![b; 8]].concat());
+        assert_eq!(near, vec![row(7, 1), None, row(9, 2)]);
+        // Both files are gone once the keys file is written.
+        assert!(!raw.exists() && !sigs.exists());
+        // A signature file of another length than the rows': refused.
+        assert!(write("short.parquet", &[7, 7, 0, 0, 9]).is_err());
     }
 }

@@ -61,6 +61,10 @@ pub const LARGE_GROUP: usize = 10_000;
 pub struct NearSpill {
     params: NearParams,
     dir: PathBuf,
+    /// Where each unit's signature file goes when it is kept past the
+    /// clusters (for the unit's keys file: [`signature_path`]); `None`:
+    /// in `dir`, removed once used.
+    kept_signatures: Option<PathBuf>,
     bits: u32,
     bands: Partitions,
 }
@@ -101,8 +105,14 @@ fn read_err(path: &Path) -> impl Fn(std::io::Error) -> IoError + '_ {
 
 impl NearSpill {
     /// A spill in `dir` (which must exist and be empty of its files), sized
-    /// for `posts` posts.
-    pub fn create(dir: &Path, posts: u64, params: NearParams) -> Result<NearSpill> {
+    /// for `posts` posts; with `kept_signatures`, each unit's signature file
+    /// goes there instead, and is left there (its keys file reads it).
+    pub fn create(
+        dir: &Path,
+        posts: u64,
+        params: NearParams,
+        kept_signatures: Option<&Path>,
+    ) -> Result<NearSpill> {
         let per_part = (BAND_RECORDS_IN_MEMORY / rayon::current_num_threads().max(1) as u64).max(1);
         let n = (posts.saturating_mul(u64::from(params.bands)))
             .div_ceil(per_part)
@@ -112,6 +122,7 @@ impl NearSpill {
         Ok(NearSpill {
             params,
             dir: dir.to_path_buf(),
+            kept_signatures: kept_signatures.map(Path::to_path_buf),
             bits: n.ilog2(),
             bands,
         })
@@ -128,8 +139,13 @@ impl NearSpill {
         }
     }
 
+    /// The directory of the units' signature files.
+    fn signatures_dir(&self) -> &Path {
+        self.kept_signatures.as_deref().unwrap_or(&self.dir)
+    }
+
     fn signature_path(&self, unit: u32) -> PathBuf {
-        signature_path(&self.dir, unit)
+        signature_path(self.signatures_dir(), unit)
     }
 
     fn partition(&self, key: u64) -> usize {
@@ -142,9 +158,8 @@ impl NearSpill {
 
     /// Adds the post at `row` of `unit`, its normalised text `normalised`.
     /// Rows come in order, each once, with [`NearSpill::push_none`] for those
-    /// with no key. With `kept`, the post's signature and band keys are
-    /// appended to it too, as a keys file holds them
-    /// ([`crate::keys::NearLayout`]).
+    /// with no key. With `kept`, the post's band keys are appended to it
+    /// too, as a raw keys record holds them ([`crate::keys::NearLayout`]).
     pub fn push(
         &self,
         runs: &mut NearRuns,
@@ -173,9 +188,6 @@ impl NearSpill {
         mut kept: Option<&mut Vec<u8>>,
     ) {
         runs.signatures.extend_from_slice(&sig.bins);
-        if let Some(k) = kept.as_deref_mut() {
-            k.extend_from_slice(&sig.bins);
-        }
         for band in 0..self.params.bands {
             let key = self
                 .params
@@ -233,6 +245,8 @@ impl NearSpill {
     pub fn clusters(self, units: usize) -> Result<Clusters> {
         let params = self.params;
         let dir = self.dir.clone();
+        let sig_dir = self.signatures_dir().to_path_buf();
+        let kept = self.kept_signatures.is_some();
         let t = std::time::Instant::now();
         let (bases, groups, marks) = self.candidates(units)?;
         let rank = Rank::new(marks);
@@ -243,7 +257,7 @@ impl NearSpill {
         );
         let counters = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
         let uf = UnionFind::new(rank.members());
-        for_each_group(&dir, &params, &bases, groups, |group, sigs| {
+        for_each_group(&dir, &sig_dir, &params, &bases, groups, |group, sigs| {
             counters[0].fetch_add(1, Ordering::Relaxed);
             let members: Vec<u32> = group.iter().map(|&d| rank.of(d)).collect();
             let root = uf.find(members[0]);
@@ -270,7 +284,9 @@ impl NearSpill {
             "Near duplicates: clusters found."
         );
         let roots = uf.roots();
-        remove_signatures(&dir, units)?;
+        if !kept {
+            remove_signatures(&sig_dir, units)?;
+        }
         Ok(Clusters { bases, rank, roots })
     }
 
@@ -284,10 +300,12 @@ impl NearSpill {
     ) -> Result<(u64, Vec<(Place, Place)>)> {
         let params = self.params;
         let dir = self.dir.clone();
+        let sig_dir = self.signatures_dir().to_path_buf();
+        let kept = self.kept_signatures.is_some();
         let (bases, groups, _) = self.candidates(units)?;
         let similar: std::sync::Mutex<std::collections::BTreeSet<(u64, u64)>> =
             std::sync::Mutex::default();
-        for_each_group(&dir, &params, &bases, groups, |group, sigs| {
+        for_each_group(&dir, &sig_dir, &params, &bases, groups, |group, sigs| {
             let mut found = Vec::new();
             pairs_of_group(sigs, |i, j, identical| {
                 if identical || params.similar(sigs[i], sigs[j]) {
@@ -310,7 +328,9 @@ impl NearSpill {
             .take(examples)
             .map(|&(a, b)| (place(&bases, a), place(&bases, b)))
             .collect();
-        remove_signatures(&dir, units)?;
+        if !kept {
+            remove_signatures(&sig_dir, units)?;
+        }
         Ok((found, shown))
     }
 
@@ -318,6 +338,7 @@ impl NearSpill {
     /// sizes), the candidate groups' memberships, and a bit per post
     /// marking those in a group.
     fn candidates(self, units: usize) -> Result<(Vec<u64>, Groups, Vec<u64>)> {
+        let sig_dir = self.signatures_dir().to_path_buf();
         let NearSpill {
             params, dir, bands, ..
         } = self;
@@ -326,7 +347,7 @@ impl NearSpill {
         let mut total = 0u64;
         for unit in 0..units {
             bases.push(total);
-            let path = signature_path(&dir, unit as u32);
+            let path = signature_path(&sig_dir, unit as u32);
             total += match std::fs::metadata(&path) {
                 Ok(m) => m.len() / sig_bytes,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
@@ -420,6 +441,7 @@ struct Groups {
 /// those is then sorted by group and handed over, one group at a time.
 fn for_each_group(
     dir: &Path,
+    sig_dir: &Path,
     params: &NearParams,
     bases: &[u64],
     groups: Groups,
@@ -450,7 +472,7 @@ fn for_each_group(
             if members.is_empty() {
                 return Ok(());
             }
-            let sigs = read_signatures(dir, bases, lo..hi, bytes)?;
+            let sigs = read_signatures(sig_dir, bases, lo..hi, bytes)?;
             let mut runs = vec![Vec::new(); parts];
             let mut held = 0u64;
             for (dense, group) in members {
@@ -545,7 +567,9 @@ fn decode_pairs(bytes: &[u8]) -> Option<Vec<(u64, u64)>> {
     decode_records(bytes, 16, |c| (u64_at(c, 0), u64_at(c, 8)))
 }
 
-fn signature_path(dir: &Path, unit: u32) -> PathBuf {
+/// The signature file of `unit` in `dir`: a signature a kept post, at its
+/// row (zeros for a post with no key).
+pub(crate) fn signature_path(dir: &Path, unit: u32) -> PathBuf {
     dir.join(format!("signatures-{unit:08}"))
 }
 
@@ -741,7 +765,7 @@ mod tests {
     use optgate_core::dedup::normalize;
 
     fn spill_of(dir: &Path, units: &[&[&str]]) -> NearSpill {
-        let spill = NearSpill::create(dir, 100, NearParams::default()).expect("spill");
+        let spill = NearSpill::create(dir, 100, NearParams::default(), None).expect("spill");
         for (u, texts) in units.iter().enumerate() {
             let mut runs = spill.runs();
             for (r, t) in texts.iter().enumerate() {

@@ -240,7 +240,10 @@ pub fn process_unit(
         dedup: keys,
         ..
     } = out;
-    let kept = keys.map(|k| (k.kept, k.spill.near_layout()));
+    let kept = keys.map(|k| {
+        let near = k.spill.near_layout().zip(k.spill.kept_signatures(k.unit));
+        (k.kept, near)
+    });
     let build_err = |what: String| f.inconsistent(unit.row_group, what);
     let dropped = counts.dropped();
     if ledger.rows() as u64 != dropped {

@@ -340,7 +340,7 @@ pub fn verify_output_with(
         None => None,
     };
     let near_spill = match (claim.near_dedup, &near_dir) {
-        (Some(params), Some(dir)) => Some(NearSpill::create(dir.path(), claim.kept, params)?),
+        (Some(params), Some(dir)) => Some(NearSpill::create(dir.path(), claim.kept, params, None)?),
         _ => None,
     };
     let tallies: Vec<FileTally> = claim

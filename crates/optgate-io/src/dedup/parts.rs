@@ -60,6 +60,9 @@ pub fn dedup_parts(
         .iter()
         .map(|f| Some(spill.kept_path(&name_of(f))))
         .collect();
+    let signatures: Vec<Option<PathBuf>> = (0..outputs.len())
+        .map(|unit| spill.kept_signatures(u32::try_from(unit).unwrap_or(u32::MAX)))
+        .collect();
     // Each part's footer, for its keys file.
     let footers: Vec<Vec<(String, String)>> = outputs
         .par_iter()
@@ -88,13 +91,15 @@ pub fn dedup_parts(
         let done: Vec<Done> = outputs[range.clone()]
             .par_iter()
             .zip(&kept_paths[range.clone()])
+            .zip(&signatures[range.clone()])
             .zip(&footers[range])
             .zip(by_part)
-            .map(|(((f, kept), footer), losers)| {
+            .map(|((((f, kept), sigs), footer), losers)| {
                 let name = name_of(f);
+                let near = layout.zip(sigs.as_deref());
                 let keys = match kept {
                     Some(raw) => Some(crate::keys::write_raw(
-                        out_dir, &name, raw, f.rows, layout, losers, footer, options,
+                        out_dir, &name, raw, f.rows, near, losers, footer, options,
                     )?),
                     None => None,
                 };

@@ -233,7 +233,13 @@ impl KeySpill {
             Some(params) => {
                 let near_dir = dir.path().join("near");
                 std::fs::create_dir(&near_dir).map_err(write_err(&near_dir))?;
-                Some(NearSpill::create(&near_dir, posts, params)?)
+                let kept_signatures = keep_keys.then(|| spools.path());
+                Some(NearSpill::create(
+                    &near_dir,
+                    posts,
+                    params,
+                    kept_signatures,
+                )?)
             }
             None => None,
         };
@@ -253,6 +259,13 @@ impl KeySpill {
     pub fn near_layout(&self) -> Option<crate::keys::NearLayout> {
         let near = self.near.as_ref().filter(|_| self.keep_keys)?;
         Some(crate::keys::NearLayout::of(near.params()))
+    }
+
+    /// The signature file of the unit with index `unit`, kept for its keys
+    /// file: near mode, with `keep_keys`.
+    pub fn kept_signatures(&self, unit: u32) -> Option<PathBuf> {
+        self.near_layout()?;
+        Some(crate::near::signature_path(self.spools.path(), unit))
     }
 
     /// Pushes the post at `row` of `unit` as a keys file holds it (of this

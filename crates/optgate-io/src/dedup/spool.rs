@@ -42,8 +42,9 @@ pub struct Spooled {
     /// The raw keys of its rows, in order, when its keys file is to be
     /// written ([`KeySpill::kept_path`]).
     pub keys: Option<PathBuf>,
-    /// In near mode, the layout of the signatures and bands among them.
-    pub near: Option<crate::keys::NearLayout>,
+    /// In near mode, the layout of the keys file's signatures and bands,
+    /// and the unit's signature file ([`KeySpill::kept_signatures`]).
+    pub near: Option<(crate::keys::NearLayout, PathBuf)>,
 }
 
 fn ipc_write_err(path: &Path) -> impl Fn(arrow_schema::ArrowError) -> IoError + '_ {
@@ -230,7 +231,7 @@ pub fn write_unit(
             &name,
             raw,
             spooled.rows,
-            spooled.near,
+            spooled.near.as_ref().map(|(l, p)| (*l, p.as_path())),
             losers,
             &footer,
             options,
