@@ -2060,16 +2060,30 @@ fn whole_number_at(
         .filter(|k| !round_amount && (7..=15).contains(k))
         .rev()
         .take(4);
+    // A Czech or Slovak author's number that is a phone only in another
+    // plan, and whole a birth number (its date, and its check digit when it
+    // has ten digits): the birth number is the likelier reading. It is
+    // removed either way; this names it.
+    let birth_number = !run.plus
+        && run.group_ends.is_empty()
+        && region.is_some_and(|r| r.eq_ignore_ascii_case("CZ") || r.eq_ignore_ascii_case("SK"))
+        && checks::cz_sk_birth_number(&run.digits);
     for k in cuts {
-        if phone_valid(&digits[..k], run.plus, region)
+        let own_plan = phone_valid(&digits[..k], run.plus, region);
+        if own_plan
             || ((grouped_like_phone || nine_bare)
                 && !run.plus
                 && plausible_elsewhere(&digits[..k], region))
         {
+            let entity = if birth_number && !own_plan && k == n {
+                Entity::NationalId
+            } else {
+                Entity::Phone
+            };
             spans.push(Span {
                 start: run.start,
                 end: run.ends[k - 1],
-                entity: Entity::Phone,
+                entity,
             });
             return Ok(i);
         }

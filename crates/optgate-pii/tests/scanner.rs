@@ -23,6 +23,23 @@ fn scrubs_each_in_region_to(cases: &[(&str, Option<&str>, &str)]) {
     }
 }
 
+/// A Czech or Slovak author's bare number that is a birth number, and a
+/// phone only in another country's plan, is named a birth number; one the
+/// author's own plan takes stays a phone, as the same number from an author
+/// elsewhere does.
+#[test]
+fn a_czech_birth_number_is_no_foreign_phone() {
+    scrubs_each_in_region_to(&[
+        // Born 2002-01-15, ten digits divisible by eleven.
+        ("číslo 0201157682 ok", Some("CZ"), "číslo <NATIONAL_ID> ok"),
+        // Nine digits, born 1909-05-31 (no check digit before 1954).
+        ("číslo 090531122 ok", Some("SK"), "číslo <NATIONAL_ID> ok"),
+        ("Nummer 0201157682 ok", Some("DE"), "Nummer <PHONE> ok"),
+        // A Prague number is one, though it reads as a birth on 1922-12-31.
+        ("volej 221231456 ok", Some("CZ"), "volej <PHONE> ok"),
+    ]);
+}
+
 #[test]
 fn structured_types_are_replaced_by_their_placeholder() {
     let cases: &[(&str, Option<&str>, &str)] = &[
