@@ -11,7 +11,7 @@
 //! from its keys file ([`crate::keys`]): its posts' keys (and in near mode
 //! their signatures and band keys) go to the run's spill as a processed
 //! unit's do, so the duplicates found are a full run's. Once they are, the unit is in one of three cases
-//! ([`ReusedKeys::case`]): it loses the posts it lost before, to the same
+//! ([`CaseOf`]): it loses the posts it lost before, to the same
 //! survivors (its files are kept); it loses those and more, or to other
 //! survivors (its part is written again without the new losers, its ledger
 //! of duplicates and keys file anew); or a post it lost before now survives
@@ -30,7 +30,7 @@ use optgate_manifest::OutputFile;
 use crate::dedup::{KeySpill, Loser};
 use crate::error::Result;
 use crate::hash::sha256_file;
-use crate::keys::{self, KeptPost};
+use crate::keys;
 use crate::ledger;
 use crate::posts::{PostsPlan, WorkUnit};
 use crate::read::ParquetSource;
@@ -61,38 +61,60 @@ pub enum Case {
     Redo,
 }
 
-impl ReusedKeys {
-    /// The case of a unit whose keys file held `posts`, given its losers
-    /// now (`losers`, sorted by row, rows numbered as `posts`).
-    pub fn case(posts: &[KeptPost], losers: &[Loser]) -> Case {
-        let mut now = losers.iter().peekable();
-        let mut more = Vec::new();
-        let mut changed = false;
-        // Rows of the part: the rows that had no survivor, in order.
-        let mut part_row = 0u32;
-        for (row, p) in posts.iter().enumerate() {
-            let lost_now = now.next_if(|l| l.row as usize == row);
-            match (&p.duplicate_of, lost_now) {
-                (Some(_), None) => return Case::Redo,
-                (Some(before), Some(l)) => changed |= *before != l.survivor,
-                (None, Some(l)) => more.push(Loser {
-                    row: part_row,
-                    ..l.clone()
-                }),
-                (None, None) => {}
-            }
-            if p.duplicate_of.is_none() {
-                part_row += 1;
-            }
+/// The case of a reused unit, made as its keys file's rows stream by (each
+/// row's survivor last time, in order), given its losers now (sorted by
+/// row, rows numbered as the keys file's).
+struct CaseOf<'l> {
+    now: std::iter::Peekable<std::slice::Iter<'l, Loser>>,
+    more: Vec<Loser>,
+    changed: bool,
+    redo: bool,
+    row: usize,
+    /// Rows of the part: the rows that had no survivor, in order.
+    part_row: u32,
+}
+
+impl<'l> CaseOf<'l> {
+    fn new(losers: &'l [Loser]) -> CaseOf<'l> {
+        CaseOf {
+            now: losers.iter().peekable(),
+            more: Vec::new(),
+            changed: false,
+            redo: false,
+            row: 0,
+            part_row: 0,
         }
-        if now.next().is_some() {
-            // A loser past the posts: not what the file said; start again.
-            return Case::Redo;
+    }
+
+    fn push(&mut self, before: Option<&str>) {
+        let row = self.row;
+        self.row += 1;
+        if self.redo {
+            return;
         }
-        if more.is_empty() && !changed {
+        let lost_now = self.now.next_if(|l| l.row as usize == row);
+        match (before, lost_now) {
+            (Some(_), None) => self.redo = true,
+            (Some(before), Some(l)) => self.changed |= before != l.survivor,
+            (None, Some(l)) => self.more.push(Loser {
+                row: self.part_row,
+                ..l.clone()
+            }),
+            (None, None) => {}
+        }
+        if before.is_none() {
+            self.part_row += 1;
+        }
+    }
+
+    fn finish(mut self) -> Case {
+        // A loser past the posts: not what the file said; start again.
+        if self.redo || self.now.next().is_some() {
+            Case::Redo
+        } else if self.more.is_empty() && !self.changed {
             Case::Same
         } else {
-            Case::LosesMore(more)
+            Case::LosesMore(self.more)
         }
     }
 }
@@ -184,19 +206,25 @@ pub fn reuse_unit(
     };
     let input = (plan.files[unit.file].rel_path.clone(), unit.row_group);
     let layout = dedup.map(|(spill, _)| spill.near_layout());
-    match take_unit(unit, &input, prev, &names, layout, out_dir, sync) {
-        Ok(Some((out, posts))) => {
-            if let (Some((spill, index)), Some(posts)) = (dedup, posts) {
-                let index = u32::try_from(index).unwrap_or(u32::MAX);
-                let mut runs = spill.runs();
-                for (row, p) in posts.iter().enumerate() {
-                    let row = u32::try_from(row).unwrap_or(u32::MAX);
-                    spill.push_kept(&mut runs, p.keyed.as_ref(), index, row);
-                }
-                spill.write_runs(&mut runs, index)?;
-            }
-            Ok(Some(out))
+    let taken = take_unit(unit, &input, prev, &names, layout, out_dir, sync).and_then(|out| {
+        // The posts of its keys file, a batch at a time, to the spill.
+        if let (Some(out), Some((spill, index))) = (&out, dedup)
+            && let Some(reused) = &out.reused
+        {
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            let mut runs = spill.runs();
+            let mut row = 0u32;
+            keys::for_each(&out_dir.join(&reused.keys.path), |keyed, _| {
+                spill.push_kept(&mut runs, keyed, index, row);
+                row += 1;
+                Ok(())
+            })?;
+            spill.write_runs(&mut runs, index)?;
         }
+        Ok(out)
+    });
+    match taken {
+        Ok(Some(out)) => Ok(Some(out)),
         other => {
             // Not reusable, or an error: none of its copies is left behind.
             for path in rel::all(&names.new) {
@@ -257,9 +285,9 @@ fn footer_pii(
     Ok(get(UNIT_PII_KEY).and_then(decode_unit_pii))
 }
 
-/// Copies the unit's files from the previous output; its outcome, and with
-/// `dedup` (the near layout its keys file must have, if any) the posts of
-/// its keys file. `None` when a file is missing or differs from what the
+/// Copies the unit's files from the previous output; its outcome (with
+/// `dedup`, the near layout its keys file must have if any, its keys file
+/// in `reused`). `None` when a file is missing or differs from what the
 /// previous manifest recorded.
 #[allow(clippy::option_option)]
 fn take_unit(
@@ -270,12 +298,12 @@ fn take_unit(
     dedup: Option<Option<keys::NearLayout>>,
     out_dir: &Path,
     sync: Option<&SyncQueue>,
-) -> Result<Option<(UnitOutcome, Option<Vec<KeptPost>>)>> {
+) -> Result<Option<UnitOutcome>> {
     let (old, new) = (&names.old, &names.new);
     let mut out = UnitOutcome::default();
 
-    // With dedup, the posts kept before it, and those it removed.
-    let mut posts = None;
+    // With dedup, the posts kept before it (`rows`), and those it removed.
+    let mut kept_rows = None;
     if let Some(layout) = dedup {
         let has = |rel: &str| prev.files.contains_key(rel);
         if has(&rel::keys(old)) {
@@ -283,7 +311,7 @@ fn take_unit(
                 return Ok(None);
             };
             let path = out_dir.join(&file.path);
-            let (kept, kept_layout) = keys::read(&path)?;
+            let (rows, lost, kept_layout) = keys::tally(&path)?;
             if kept_layout != layout {
                 // Signatures of other parameters, or none: not this run's.
                 return Ok(None);
@@ -291,7 +319,6 @@ fn take_unit(
             let Some((pii, changed)) = footer_pii(&path, input)? else {
                 return Ok(None);
             };
-            let lost = kept.iter().filter(|p| p.duplicate_of.is_some()).count() as u64;
             let duplicates = if lost == 0 {
                 None
             } else {
@@ -306,15 +333,15 @@ fn take_unit(
                     _ => return Ok(None),
                 }
             };
-            out.counts.rows_in += kept.len() as u64;
-            out.counts.kept += kept.len() as u64;
+            out.counts.rows_in += rows;
+            out.counts.kept += rows;
             out.pii = pii;
             out.posts_changed = changed;
             out.reused = Some(ReusedKeys {
                 keys: file,
                 duplicates,
             });
-            posts = Some(kept);
+            kept_rows = Some((rows, rows - lost));
         } else if has(&rel::data(old)) {
             // Kept posts and no keys: an output made without them.
             return Ok(None);
@@ -329,10 +356,9 @@ fn take_unit(
         let Some(file) = take(prev, &rel::data(old), out_dir, &rel::data(new), sync)? else {
             return Ok(None);
         };
-        match &posts {
+        match kept_rows {
             // The part holds the posts that survived.
-            Some(p) => {
-                let survived = p.iter().filter(|p| p.duplicate_of.is_none()).count() as u64;
+            Some((_, survived)) => {
                 if file.rows != survived {
                     return Ok(None);
                 }
@@ -345,10 +371,7 @@ fn take_unit(
             }
         }
         out.output = Some(file);
-    } else if posts
-        .as_ref()
-        .is_some_and(|p| p.iter().any(|p| p.duplicate_of.is_none()))
-    {
+    } else if kept_rows.is_some_and(|(_, survived)| survived > 0) {
         return Ok(None);
     }
 
@@ -388,7 +411,7 @@ fn take_unit(
         // Not the whole unit: something is missing; process it again.
         return Ok(None);
     }
-    Ok(Some((out, posts)))
+    Ok(Some(out))
 }
 
 /// Removes every file of `unit` from the output being made (before it is
@@ -423,7 +446,7 @@ pub enum Finished {
 
 /// Brings a reused unit's files (`output`, its part as copied, and
 /// `reused`) in line with its `losers` now (sorted by row, rows numbered as
-/// its keys file's), per [`ReusedKeys::case`]. `pii` and `posts_changed`
+/// its keys file's), per [`CaseOf`]. `pii` and `posts_changed`
 /// are its scrubbing figures, for the footer of a keys file written anew.
 #[allow(clippy::too_many_arguments)]
 pub fn finish_reused(
@@ -438,11 +461,16 @@ pub fn finish_reused(
     out_dir: &Path,
     options: &crate::write::WriteOptions,
 ) -> Result<Finished> {
-    // Read again rather than held from `reuse_unit`: holding every reused
-    // unit's posts until the duplicates are found would grow with the run.
+    // Read again, a batch at a time, rather than held from `reuse_unit`:
+    // holding every reused unit's posts until the duplicates are found
+    // would grow with the run, and one unit's with its row group.
     let keys_path = out_dir.join(&reused.keys.path);
-    let (posts, layout) = keys::read(&keys_path)?;
-    let more = match ReusedKeys::case(&posts, losers) {
+    let mut case = CaseOf::new(losers);
+    let layout = keys::for_each(&keys_path, |_, before| {
+        case.push(before);
+        Ok(())
+    })?;
+    let more = match case.finish() {
         Case::Redo => return Ok(Finished::Redo),
         Case::Same => {
             return Ok(Finished::Files {
@@ -485,14 +513,8 @@ pub fn finish_reused(
         &name,
         options,
     )?;
-    fs::remove_file(&keys_path).map_err(|source| crate::error::IoError::Write {
-        path: keys_path.clone(),
-        source,
-    })?;
     let footer = crate::dedup::unit_footer(plan, unit, pii, posts_changed);
-    let keys = keys::rewrite(
-        out_dir, &name, &posts, layout, losers, &footer, options, &keys_path,
-    )?;
+    let keys = keys::rewrite_file(out_dir, &name, &keys_path, layout, losers, &footer, options)?;
     Ok(Finished::Files {
         output,
         duplicates,

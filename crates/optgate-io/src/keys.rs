@@ -135,45 +135,54 @@ pub(crate) fn encode_raw(out: &mut Vec<u8>, keyed: Option<(u128, i64, &str)>) {
 
 /// A keyed post as a keys file row: its key, creation time, id, and in
 /// near mode its signature and band keys (else two empty slices).
-type Raw<'a> = (u128, i64, &'a str, (&'a [u8], &'a [u8]));
+pub type Raw<'a> = (u128, i64, &'a str, (&'a [u8], &'a [u8]));
 
-/// The next record [`encode_raw`] wrote at the head of `bytes` (with
-/// `near` bytes of band keys after a keyed one), which it advances past it;
-/// `None` when it is cut short or malformed. Its signature is left empty.
+/// The next record [`encode_raw`] wrote, from `r` (with `bands.len()`
+/// bytes of band keys after a keyed one): `None` at the end; a keyed post's
+/// key and creation time, its id in `id` and its band keys in `bands`. An
+/// error when a record is cut short or malformed.
 #[allow(clippy::option_option)]
-fn take_raw<'a>(bytes: &mut &'a [u8], near: usize) -> Option<Option<Raw<'a>>> {
-    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-        let (head, tail) = bytes.split_at_checked(n)?;
-        *bytes = tail;
-        Some(head)
+fn read_raw(
+    r: &mut impl std::io::BufRead,
+    id: &mut Vec<u8>,
+    bands: &mut [u8],
+) -> std::io::Result<Option<Option<(u128, i64)>>> {
+    if r.fill_buf()?.is_empty() {
+        return Ok(None);
     }
-    match take(bytes, 1)?[0] {
-        0 => Some(None),
+    let mut head = [0u8; 29];
+    r.read_exact(&mut head[..1])?;
+    match head[0] {
+        0 => Ok(Some(None)),
         1 => {
-            let key = u128::from_le_bytes(take(bytes, 16)?.try_into().ok()?);
-            let created = i64::from_le_bytes(take(bytes, 8)?.try_into().ok()?);
-            let len = u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?) as usize;
-            let id = std::str::from_utf8(take(bytes, len)?).ok()?;
-            let bands = take(bytes, near)?;
-            Some(Some((key, created, id, (&[][..], bands))))
+            r.read_exact(&mut head[1..])?;
+            let key = u128::from_le_bytes(head[1..17].try_into().expect("16 bytes"));
+            let created = i64::from_le_bytes(head[17..25].try_into().expect("8 bytes"));
+            let len = u32::from_le_bytes(head[25..29].try_into().expect("4 bytes"));
+            id.resize(len as usize, 0);
+            r.read_exact(id)?;
+            r.read_exact(bands)?;
+            Ok(Some(Some((key, created))))
         }
-        _ => None,
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "a key record's flag is neither 0 nor 1",
+        )),
     }
 }
 
 /// The records [`encode_raw`] wrote; `None` when a record is cut short.
 #[cfg(test)]
 fn decode_raw(mut bytes: &[u8], near: usize) -> Option<Vec<Option<Keyed>>> {
-    let mut out = Vec::new();
-    while !bytes.is_empty() {
-        out.push(
-            take_raw(&mut bytes, near)?.map(|(key, created, id, (_, bands))| Keyed {
-                key,
-                created,
-                id: id.to_owned(),
-                near: bands.to_vec(),
-            }),
-        );
+    let (mut out, mut id, mut bands) = (Vec::new(), Vec::new(), vec![0u8; near]);
+    while let Some(record) = read_raw(&mut bytes, &mut id, &mut bands).ok()? {
+        let text = String::from_utf8(id.clone()).ok()?;
+        out.push(record.map(|(key, created)| Keyed {
+            key,
+            created,
+            id: text,
+            near: bands.clone(),
+        }));
     }
     Some(out)
 }
@@ -241,6 +250,7 @@ fn write(
     w.finish()
 }
 
+#[cfg(test)]
 impl Keyed {
     /// As a row of a keys file of layout `near`: its near bytes cut into
     /// signature and band keys (all of them the signature's when they are
@@ -257,11 +267,11 @@ impl Keyed {
 }
 
 /// A keys file from the raw records at `raw` ([`encode_raw`], of `rows`
-/// posts) and the unit's `losers` (sorted by row), without holding the
-/// posts; in near mode (`near`: the layout and the unit's signature file,
-/// a signature per post at its row) with each keyed post's signature and
-/// band keys. `raw` and the signature file are removed once the keys file
-/// is written.
+/// posts) and the unit's `losers` (sorted by row), read as a stream (a unit
+/// can hold millions of posts); in near mode (`near`: the layout and the
+/// unit's signature file, a signature per post at its row) with each keyed
+/// post's signature and band keys. `raw` and the signature file are removed
+/// once the keys file is written.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn write_raw(
     out_dir: &Path,
@@ -273,52 +283,50 @@ pub(crate) fn write_raw(
     footer: &[(String, String)],
     options: &WriteOptions,
 ) -> Result<OutputFile> {
-    let read = |path: &Path| {
-        std::fs::read(path).map_err(|source| IoError::Read {
-            path: path.to_path_buf(),
-            source,
-        })
-    };
-    let bytes = read(raw)?;
-    let layout = near.map(|(l, _)| l);
-    let signatures = match near {
-        None => Vec::new(),
-        Some((l, path)) => {
-            let s = read(path)?;
-            if s.len() as u64 != rows * l.signature as u64 {
-                return Err(invalid(
-                    path,
-                    format!(
-                        "{} bytes of signatures for {rows} posts of {} bytes each",
-                        s.len(),
-                        l.signature
-                    ),
-                ));
-            }
-            s
-        }
-    };
-    let mut rest = bytes.as_slice();
-    let mut row = 0usize;
-    let band_bytes = layout.map_or(0, |l| l.band_bytes());
-    let sig_bytes = layout.map_or(0, |l| l.signature);
-    let records = std::iter::from_fn(|| {
-        (!rest.is_empty()).then(|| {
-            let record = take_raw(&mut rest, band_bytes)
-                .ok_or_else(|| invalid(raw, "a key record is cut short or malformed".to_owned()));
-            let at = row * sig_bytes;
-            row += 1;
-            record.map(|r| {
-                r.map(|(key, created, id, (_, bands))| {
-                    let sig = signatures.get(at..at + sig_bytes).unwrap_or_default();
-                    (key, created, id, (sig, bands))
-                })
+    use std::io::{BufRead, BufReader, Read};
+
+    let open = |path: &Path| {
+        std::fs::File::open(path)
+            .map(|f| BufReader::with_capacity(1 << 20, f))
+            .map_err(|source| IoError::Read {
+                path: path.to_path_buf(),
+                source,
             })
-        })
-    });
-    let file = write_with_losers(
-        out_dir, name, records, rows, layout, losers, footer, options, raw,
-    )?;
+    };
+    let layout = near.map(|(l, _)| l);
+    let sig_path = near.map_or(raw, |(_, p)| p);
+    let mut records = open(raw)?;
+    let mut signatures = near.map(|(_, path)| open(path)).transpose()?;
+    let (sig_bytes, band_bytes) = layout.map_or((0, 0), |l| (l.signature, l.band_bytes()));
+    let cut =
+        |e: std::io::Error| invalid(raw, format!("a key record is cut short or malformed: {e}"));
+    let mut id = Vec::new();
+    let (mut bands, mut sig) = (vec![0u8; band_bytes], vec![0u8; sig_bytes]);
+    let mut w = WithLosers::create(out_dir, name, layout, losers, footer, options, raw)?;
+    while let Some(record) = read_raw(&mut records, &mut id, &mut bands).map_err(cut)? {
+        if let Some(s) = signatures.as_mut() {
+            s.read_exact(&mut sig).map_err(|_| {
+                invalid(sig_path, format!("fewer signatures than the {rows} posts"))
+            })?;
+        }
+        let keyed = match record {
+            None => None,
+            Some((key, created)) => {
+                let id = std::str::from_utf8(&id).map_err(|e| cut(std::io::Error::other(e)))?;
+                Some((key, created, id, (sig.as_slice(), bands.as_slice())))
+            }
+        };
+        w.push(keyed)?;
+    }
+    if let Some(s) = signatures.as_mut()
+        && s.fill_buf().is_ok_and(|b| !b.is_empty())
+    {
+        return Err(invalid(
+            sig_path,
+            format!("more signatures than the {rows} posts"),
+        ));
+    }
+    let file = w.finish(rows)?;
     let remove = |path: &Path| {
         std::fs::remove_file(path).map_err(|source| IoError::Write {
             path: path.to_path_buf(),
@@ -332,69 +340,62 @@ pub(crate) fn write_raw(
     Ok(file)
 }
 
-/// A keys file's `posts` (of layout `near`) written again with the unit's
-/// `losers` now (sorted by row), in place of the survivors they had; `what`
-/// names the file they were read from, for errors.
-#[allow(clippy::too_many_arguments)]
-pub fn rewrite(
-    out_dir: &Path,
-    name: &str,
-    posts: &[KeptPost],
-    near: Option<NearLayout>,
-    losers: &[Loser],
-    footer: &[(String, String)],
-    options: &WriteOptions,
-    what: &Path,
-) -> Result<OutputFile> {
-    let records = posts
-        .iter()
-        .map(|p| Ok(p.keyed.as_ref().map(|k| k.raw(near))));
-    let rows = posts.len() as u64;
-    write_with_losers(
-        out_dir, name, records, rows, near, losers, footer, options, what,
-    )
+/// `out_dir/keys/name` being written from a unit's kept posts in order,
+/// with its `losers` (sorted by row) taken in as their rows come: each loser
+/// must be the keyed post at its row, and every loser a row; anything else
+/// is an error naming `what`.
+struct WithLosers<'l> {
+    w: KeysWriter,
+    losers: std::iter::Peekable<std::slice::Iter<'l, Loser>>,
+    row: u64,
+    what: &'l Path,
 }
 
-/// Writes `out_dir/keys/name` from a unit's kept posts in order (`records`,
-/// `rows` of them) and its `losers` (sorted by row): each loser must be the
-/// keyed post at its row, and every loser a row; anything else is an error
-/// naming `what`.
-#[allow(clippy::too_many_arguments)]
-fn write_with_losers<'a>(
-    out_dir: &Path,
-    name: &str,
-    records: impl Iterator<Item = Result<Option<Raw<'a>>>>,
-    rows: u64,
-    near: Option<NearLayout>,
-    losers: &[Loser],
-    footer: &[(String, String)],
-    options: &WriteOptions,
-    what: &Path,
-) -> Result<OutputFile> {
-    let mut w = KeysWriter::create(out_dir, name, near, footer, options)?;
-    let mut losers = losers.iter().peekable();
-    let mut row = 0u64;
-    for keyed in records {
-        let keyed = keyed?;
-        let lost = losers.next_if(|l| u64::from(l.row) == row);
+impl<'l> WithLosers<'l> {
+    fn create(
+        out_dir: &Path,
+        name: &str,
+        near: Option<NearLayout>,
+        losers: &'l [Loser],
+        footer: &[(String, String)],
+        options: &WriteOptions,
+        what: &'l Path,
+    ) -> Result<WithLosers<'l>> {
+        Ok(WithLosers {
+            w: KeysWriter::create(out_dir, name, near, footer, options)?,
+            losers: losers.iter().peekable(),
+            row: 0,
+            what,
+        })
+    }
+
+    /// The next kept post.
+    fn push(&mut self, keyed: Option<Raw<'_>>) -> Result<()> {
+        let row = self.row;
+        let lost = self.losers.next_if(|l| u64::from(l.row) == row);
         if let Some(l) = lost
             && keyed.is_none_or(|(_, _, id, _)| id != l.id)
         {
-            return Err(not_kept_at(what, l));
+            return Err(not_kept_at(self.what, l));
         }
-        w.push(keyed, lost.map(|l| l.survivor.as_str()))?;
-        row += 1;
+        self.w.push(keyed, lost.map(|l| l.survivor.as_str()))?;
+        self.row += 1;
+        Ok(())
     }
-    if row != rows {
-        return Err(invalid(
-            what,
-            format!("keys of {row} posts kept for {rows} posts"),
-        ));
+
+    /// The file, once `rows` posts were pushed and every loser met.
+    fn finish(mut self, rows: u64) -> Result<OutputFile> {
+        if self.row != rows {
+            return Err(invalid(
+                self.what,
+                format!("keys of {} posts kept for {rows} posts", self.row),
+            ));
+        }
+        if let Some(l) = self.losers.next() {
+            return Err(not_kept_at(self.what, l));
+        }
+        self.w.finish()
     }
-    if let Some(l) = losers.next() {
-        return Err(not_kept_at(what, l));
-    }
-    w.finish()
 }
 
 /// A keys file being written, a batch of rows at a time.
@@ -578,6 +579,30 @@ fn layout_of(src: &ParquetSource, path: &Path) -> Result<Option<NearLayout>> {
 
 /// Reads a keys file whole, and its near-mode layout.
 pub fn read(path: &Path) -> Result<(Vec<KeptPost>, Option<NearLayout>)> {
+    let mut out = Vec::new();
+    let near = for_each(path, |keyed, duplicate_of| {
+        out.push(KeptPost {
+            keyed: keyed.map(|(key, created, id, (sig, bands))| Keyed {
+                key,
+                created,
+                id: id.to_owned(),
+                near: [sig, bands].concat(),
+            }),
+            duplicate_of: duplicate_of.map(str::to_owned),
+        });
+        Ok(())
+    })?;
+    Ok((out, near))
+}
+
+/// Calls `f` on each row of a keys file in order (a keyed post as a
+/// [`Raw`], with its signature and band keys in near mode, and its
+/// survivor), a batch at a time rather than the file whole: a unit can
+/// hold millions of posts. Returns the file's near-mode layout.
+pub fn for_each(
+    path: &Path,
+    mut f: impl FnMut(Option<Raw<'_>>, Option<&str>) -> Result<()>,
+) -> Result<Option<NearLayout>> {
     let src = ParquetSource::open(path)?;
     let near = layout_of(&src, path)?;
     let wanted = schema(near);
@@ -605,7 +630,6 @@ pub fn read(path: &Path) -> Result<(Vec<KeptPost>, Option<NearLayout>)> {
         .iter()
         .map(|i| crate::read::projected_position(&sorted, *i))
         .collect();
-    let mut out = Vec::with_capacity(src.rows() as usize);
     for batch in src.read_columns(&sorted)? {
         let batch = batch?;
         let ids = batch.column(pos[0]).as_string::<i32>();
@@ -632,10 +656,10 @@ pub fn read(path: &Path) -> Result<(Vec<KeptPost>, Option<NearLayout>)> {
                 });
             } else {
                 let bytes: [u8; 16] = keys.value(i).try_into().expect("16 bytes");
-                let near = match near_columns {
-                    None => Vec::new(),
+                let near: (&[u8], &[u8]) = match near_columns {
+                    None => (&[], &[]),
                     Some((sigs, bands)) if sigs.is_valid(i) && bands.is_valid(i) => {
-                        [sigs.value(i), bands.value(i)].concat()
+                        (sigs.value(i), bands.value(i))
                     }
                     Some(_) => {
                         return Err(IoError::ColumnType {
@@ -646,20 +670,60 @@ pub fn read(path: &Path) -> Result<(Vec<KeptPost>, Option<NearLayout>)> {
                         });
                     }
                 };
-                Some(Keyed {
-                    key: u128::from_be_bytes(bytes),
-                    created: created.value(i),
-                    id: ids.value(i).to_owned(),
+                Some((
+                    u128::from_be_bytes(bytes),
+                    created.value(i),
+                    ids.value(i),
                     near,
-                })
+                ))
             };
-            out.push(KeptPost {
-                keyed,
-                duplicate_of: (!of.is_null(i)).then(|| of.value(i).to_owned()),
-            });
+            f(keyed, (!of.is_null(i)).then(|| of.value(i)))?;
         }
     }
-    Ok((out, near))
+    Ok(near)
+}
+
+/// A keys file's rows and those of posts removed as duplicates, read as a
+/// stream, and its near-mode layout.
+pub fn tally(path: &Path) -> Result<(u64, u64, Option<NearLayout>)> {
+    let (mut rows, mut lost) = (0u64, 0u64);
+    let near = for_each(path, |_, duplicate_of| {
+        rows += 1;
+        lost += u64::from(duplicate_of.is_some());
+        Ok(())
+    })?;
+    Ok((rows, lost, near))
+}
+
+/// The keys file `path` (of layout `near`, of the unit whose part is
+/// `name`) written again with the unit's `losers` now (sorted by row) in
+/// place of the survivors it had, read and written as a stream: the new
+/// file is written beside it, then renamed over it.
+#[allow(clippy::too_many_arguments)]
+pub fn rewrite_file(
+    out_dir: &Path,
+    name: &str,
+    path: &Path,
+    near: Option<NearLayout>,
+    losers: &[Loser],
+    footer: &[(String, String)],
+    options: &WriteOptions,
+) -> Result<OutputFile> {
+    let staged = format!("{name}.rewritten");
+    let mut w = WithLosers::create(out_dir, &staged, near, losers, footer, options, path)?;
+    let mut rows = 0u64;
+    for_each(path, |keyed, _| {
+        rows += 1;
+        w.push(keyed)
+    })?;
+    let mut file = w.finish(rows)?;
+    let from = out_dir.join(DIR).join(&staged);
+    std::fs::rename(&from, path).map_err(|source| IoError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    file.path = format!("{DIR}/{name}");
+    Ok(file)
 }
 
 #[cfg(test)]

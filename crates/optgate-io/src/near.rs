@@ -207,10 +207,15 @@ impl NearSpill {
     }
 
     /// [`NearSpill::push`] from what a keys file holds of the post: its
-    /// signature then its band keys ([`crate::keys::NearLayout`], which the
+    /// signature and its band keys ([`crate::keys::NearLayout`], which the
     /// caller has checked is this spill's).
-    pub fn push_stored(&self, runs: &mut NearRuns, stored: &[u8], unit: u32, row: u32) {
-        let (bins, bands) = stored.split_at(self.params.signature_bytes());
+    pub fn push_stored(
+        &self,
+        runs: &mut NearRuns,
+        (bins, bands): (&[u8], &[u8]),
+        unit: u32,
+        row: u32,
+    ) {
         runs.signatures.extend_from_slice(bins);
         for key in bands.chunks_exact(8) {
             let key = u64::from_le_bytes(key.try_into().expect("8 bytes"));

@@ -131,10 +131,17 @@ impl PartWriter {
                 source,
             })?;
         // A row group is held in memory until it is complete: at most a
-        // chunk's rows (see CHUNK_ROWS), whatever the unit's size.
+        // chunk's rows (see CHUNK_ROWS), whatever the unit's size; a file
+        // with hash columns, whose bytes do not compress (about 250 a row
+        // for near mode's keys files), a quarter of that.
+        let group_rows = if plain.hashes.is_empty() {
+            CHUNK_ROWS
+        } else {
+            CHUNK_ROWS / 4
+        };
         let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
-            .set_max_row_group_row_count(Some(CHUNK_ROWS));
+            .set_max_row_group_row_count(Some(group_rows));
         for name in plain
             .unique
             .iter()

@@ -274,15 +274,15 @@ impl KeySpill {
     pub fn push_kept(
         &self,
         runs: &mut Runs,
-        keyed: Option<&crate::keys::Keyed>,
+        keyed: Option<crate::keys::Raw<'_>>,
         unit: u32,
         row: u32,
     ) {
         match keyed {
-            Some(k) => {
-                self.push(runs, k.key, k.created, unit, row, &k.id);
+            Some((key, created, id, stored)) => {
+                self.push(runs, key, created, unit, row, id);
                 if let (Some(near), Some(nr)) = (&self.near, runs.near.as_mut()) {
-                    near.push_stored(nr, &k.near, unit, row);
+                    near.push_stored(nr, stored, unit, row);
                 }
             }
             None => {
