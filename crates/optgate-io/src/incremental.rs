@@ -10,13 +10,13 @@
 //! With deduplication, what the unit kept before deduplication comes back
 //! from its keys file ([`crate::keys`]): its posts' keys (and in near mode
 //! their signatures and band keys) go to the run's spill as a processed
-//! unit's do, so the duplicates found are a full run's. Once they are, the unit is in one of three cases
-//! ([`CaseOf`]): it loses the posts it lost before, to the same
-//! survivors (its files are kept); it loses those and more, or to other
-//! survivors (its part is written again without the new losers, its ledger
-//! of duplicates and keys file anew); or a post it lost before now survives
-//! (its survivor is gone), and only its input holds that post's text: the
-//! unit is processed again.
+//! unit's do, so the duplicates found are a full run's. Once they are, the
+//! unit is in one of three cases ([`CaseOf`]): it loses the posts it lost
+//! before, to the same survivors (its files are kept); it loses those and
+//! more, or to other survivors (its part is written again without the new
+//! losers, its ledger of duplicates and keys file anew); or a post it lost
+//! before now survives (its survivor is gone), and only its input holds that
+//! post's text: the unit is processed again.
 
 use std::collections::HashMap;
 use std::fs;
@@ -303,7 +303,7 @@ fn take_unit(
     let mut out = UnitOutcome::default();
 
     // With dedup, the posts kept before it (`rows`), and those it removed.
-    let mut kept_rows = None;
+    let mut survivors = None;
     if let Some(layout) = dedup {
         let has = |rel: &str| prev.files.contains_key(rel);
         if has(&rel::keys(old)) {
@@ -311,14 +311,15 @@ fn take_unit(
                 return Ok(None);
             };
             let path = out_dir.join(&file.path);
-            let (rows, lost, kept_layout) = keys::tally(&path)?;
-            if kept_layout != layout {
+            if keys::layout(&path)? != layout {
                 // Signatures of other parameters, or none: not this run's.
                 return Ok(None);
             }
             let Some((pii, changed)) = footer_pii(&path, input)? else {
                 return Ok(None);
             };
+            let (rows, survived) = keys::rows_and_kept(&path)?;
+            let lost = rows - survived;
             let duplicates = if lost == 0 {
                 None
             } else {
@@ -341,7 +342,7 @@ fn take_unit(
                 keys: file,
                 duplicates,
             });
-            kept_rows = Some((rows, rows - lost));
+            survivors = Some(survived);
         } else if has(&rel::data(old)) {
             // Kept posts and no keys: an output made without them.
             return Ok(None);
@@ -356,9 +357,9 @@ fn take_unit(
         let Some(file) = take(prev, &rel::data(old), out_dir, &rel::data(new), sync)? else {
             return Ok(None);
         };
-        match kept_rows {
+        match survivors {
             // The part holds the posts that survived.
-            Some((_, survived)) => {
+            Some(survived) => {
                 if file.rows != survived {
                     return Ok(None);
                 }
@@ -371,7 +372,7 @@ fn take_unit(
             }
         }
         out.output = Some(file);
-    } else if kept_rows.is_some_and(|(_, survived)| survived > 0) {
+    } else if survivors.is_some_and(|survived| survived > 0) {
         return Ok(None);
     }
 
@@ -466,10 +467,7 @@ pub fn finish_reused(
     // would grow with the run, and one unit's with its row group.
     let keys_path = out_dir.join(&reused.keys.path);
     let mut case = CaseOf::new(losers);
-    let layout = keys::for_each(&keys_path, |_, before| {
-        case.push(before);
-        Ok(())
-    })?;
+    keys::for_each_survivor(&keys_path, |before| case.push(before))?;
     let more = match case.finish() {
         Case::Redo => return Ok(Finished::Redo),
         Case::Same => {
@@ -514,6 +512,7 @@ pub fn finish_reused(
         options,
     )?;
     let footer = crate::dedup::unit_footer(plan, unit, pii, posts_changed);
+    let layout = keys::layout(&keys_path)?;
     let keys = keys::rewrite_file(out_dir, &name, &keys_path, layout, losers, &footer, options)?;
     Ok(Finished::Files {
         output,

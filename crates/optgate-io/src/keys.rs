@@ -18,7 +18,7 @@
 //!
 //! While a unit is processed, its keys are appended to a raw file beside its
 //! spool ([`encode_raw`]); once the global phase has found the duplicates,
-//! [`write`] turns that file and the unit's losers into the Parquet file.
+//! [`write_raw`] turns that file and the unit's losers into the Parquet file.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -92,12 +92,14 @@ pub fn schema(near: Option<NearLayout>) -> SchemaRef {
     if let Some(n) = near {
         let width = |w: usize| DataType::FixedSizeBinary(i32::try_from(w).unwrap_or(i32::MAX));
         fields.push(Field::new(SIGNATURE, width(n.signature), true));
-        fields.push(Field::new(BANDS, width(8 * n.bands), true));
+        fields.push(Field::new(BANDS, width(n.band_bytes()), true));
     }
     Arc::new(Schema::new(fields))
 }
 
-/// A kept post's exact key, creation time (µs since the epoch) and id.
+/// A kept post's exact key, creation time (µs since the epoch) and id, as
+/// the tests hold it.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keyed {
     pub key: u128,
@@ -108,7 +110,8 @@ pub struct Keyed {
     pub near: Vec<u8>,
 }
 
-/// One row of a keys file.
+/// One row of a keys file, as the tests hold it.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KeptPost {
     /// `None` for a post with no key.
@@ -197,7 +200,7 @@ fn invalid(path: &Path, what: String) -> IoError {
 /// The unit's kept posts, each with the survivor it lost to among `losers`
 /// (sorted by row, rows numbered as `kept`). A loser must be a keyed post
 /// with the loser's id: anything else is an internal error, named by `what`.
-/// With [`write`], the tests' plain oracle of [`write_with_losers`].
+/// With [`write`], the tests' plain oracle of [`WithLosers`].
 #[cfg(test)]
 fn with_losers(kept: Vec<Option<Keyed>>, losers: &[Loser], what: &Path) -> Result<Vec<KeptPost>> {
     let mut out: Vec<KeptPost> = kept
@@ -540,16 +543,36 @@ impl KeysWriter {
 /// The rows of a keys file, and those with no survivor (the posts in its
 /// part), from its `duplicate_of` column alone.
 pub fn rows_and_kept(path: &Path) -> Result<(u64, u64)> {
+    let (mut rows, mut kept) = (0u64, 0u64);
+    for_each_survivor_batch(path, |column| {
+        rows += column.len() as u64;
+        kept += column.null_count() as u64;
+    })?;
+    Ok((rows, kept))
+}
+
+/// Calls `f` on each row's survivor (`duplicate_of`) in order, from that
+/// column alone, a batch at a time.
+pub fn for_each_survivor(path: &Path, mut f: impl FnMut(Option<&str>)) -> Result<()> {
+    for_each_survivor_batch(path, |column| column.iter().for_each(&mut f))
+}
+
+fn for_each_survivor_batch(
+    path: &Path,
+    mut f: impl FnMut(&arrow_array::StringArray),
+) -> Result<()> {
     let src = ParquetSource::open(path)?;
     let i = src.column("keys", DUPLICATE_OF, DUPLICATE_OF)?;
     src.expect_type(i, "utf8", |t| *t == DataType::Utf8)?;
-    let (mut rows, mut kept) = (0u64, 0u64);
     for batch in src.read_columns(&[i])? {
-        let column = batch?.column(0).clone();
-        rows += column.len() as u64;
-        kept += column.null_count() as u64;
+        f(batch?.column(0).as_string::<i32>());
     }
-    Ok((rows, kept))
+    Ok(())
+}
+
+/// A keys file's near-mode layout, from its footer.
+pub fn layout(path: &Path) -> Result<Option<NearLayout>> {
+    layout_of(&ParquetSource::open(path)?, path)
 }
 
 /// The near-mode layout of a keys file's columns: `None` when it has
@@ -577,7 +600,9 @@ fn layout_of(src: &ParquetSource, path: &Path) -> Result<Option<NearLayout>> {
     }
 }
 
-/// Reads a keys file whole, and its near-mode layout.
+/// Reads a keys file whole, and its near-mode layout (the tests' way: a
+/// run reads keys files as streams, [`for_each`]).
+#[cfg(test)]
 pub fn read(path: &Path) -> Result<(Vec<KeptPost>, Option<NearLayout>)> {
     let mut out = Vec::new();
     let near = for_each(path, |keyed, duplicate_of| {
@@ -681,18 +706,6 @@ pub fn for_each(
         }
     }
     Ok(near)
-}
-
-/// A keys file's rows and those of posts removed as duplicates, read as a
-/// stream, and its near-mode layout.
-pub fn tally(path: &Path) -> Result<(u64, u64, Option<NearLayout>)> {
-    let (mut rows, mut lost) = (0u64, 0u64);
-    let near = for_each(path, |_, duplicate_of| {
-        rows += 1;
-        lost += u64::from(duplicate_of.is_some());
-        Ok(())
-    })?;
-    Ok((rows, lost, near))
 }
 
 /// The keys file `path` (of layout `near`, of the unit whose part is
