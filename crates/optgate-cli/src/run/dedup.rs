@@ -57,7 +57,7 @@ pub(super) fn deduplicate(
         let redo = std::mem::take(&mut done.redo);
         let rows: u64 = redo.iter().map(|(i, _)| plan.units[*i].rows).sum();
         // Its keys only, for its keys file: its duplicates are found already.
-        let again = KeySpill::create(out_dir, rows, phase.near, true)?;
+        let again = KeySpill::create(out_dir, rows, phase.near)?;
         let redone: Vec<(usize, UnitOutcome, Written)> = redo
             .into_par_iter()
             .map(|(index, losers)| {

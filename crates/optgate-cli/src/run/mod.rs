@@ -220,12 +220,13 @@ fn run_inner(args: &RunArgs, run_id: &str, started_at: i64) -> Result<Manifest, 
         sync: Some(syncer.queue()),
     };
     let scanner = config.pii.enabled.then(|| Scanner::new(&config.pii));
-    let spill = match dedup {
-        DedupMode::Exact | DedupMode::Near if !dedup_pending => Some(pool.install(|| {
-            KeySpill::create(&staging.dir, plan.rows(), config.dedup.near_params(), true)
-        })?),
-        _ => None,
-    };
+    let spill =
+        match dedup {
+            DedupMode::Exact | DedupMode::Near if !dedup_pending => Some(pool.install(|| {
+                KeySpill::create(&staging.dir, plan.rows(), config.dedup.near_params())
+            })?),
+            _ => None,
+        };
     let process = |unit: &optgate_io::WorkUnit, keys: Option<(&KeySpill, usize)>| {
         let scrubber = scanner
             .as_ref()

@@ -48,7 +48,7 @@ pub fn dedup_parts(
     near: Option<NearParams>,
 ) -> Result<PartsDeduplicated> {
     let rows: u64 = outputs.iter().map(|f| f.rows).sum();
-    let spill = KeySpill::create(out_dir, rows, near, true)?;
+    let spill = KeySpill::create(out_dir, rows, near)?;
     let layout = spill.near_layout();
     let name_of = |f: &OutputFile| -> String {
         Path::new(&f.path)

@@ -180,9 +180,6 @@ pub struct KeySpill {
     posts: u64,
     bits: u32,
     parts: Partitions,
-    /// Whether each unit's kept posts' keys are also kept in order, for its
-    /// keys file ([`crate::keys`]).
-    keep_keys: bool,
 }
 
 impl std::fmt::Debug for KeySpill {
@@ -207,14 +204,9 @@ impl KeySpill {
     /// records per thread (a power of two, at most [`MAX_OPEN_FILES`]; past
     /// 2^27 posts, 2^28 with one thread, a partition holds more, about 80
     /// bytes a post over 512). With `near`, near duplicates are found too.
-    /// With `keep_keys`, each unit's keys are also kept in order beside its
-    /// spool ([`KeySpill::kept_path`]), for its keys file.
-    pub fn create(
-        scratch: &Path,
-        posts: u64,
-        near: Option<NearParams>,
-        keep_keys: bool,
-    ) -> Result<KeySpill> {
+    /// Each unit's keys are also kept in order beside its spool
+    /// ([`KeySpill::kept_path`]), for its keys file.
+    pub fn create(scratch: &Path, posts: u64, near: Option<NearParams>) -> Result<KeySpill> {
         let dir = tempfile::Builder::new()
             .prefix(".optgate-dedup-")
             .tempdir_in(scratch)
@@ -233,7 +225,7 @@ impl KeySpill {
             Some(params) => {
                 let near_dir = dir.path().join("near");
                 std::fs::create_dir(&near_dir).map_err(write_err(&near_dir))?;
-                let kept_signatures = keep_keys.then(|| spools.path());
+                let kept_signatures = Some(spools.path());
                 Some(NearSpill::create(
                     &near_dir,
                     posts,
@@ -250,19 +242,18 @@ impl KeySpill {
             posts,
             bits: n.ilog2(),
             parts,
-            keep_keys,
         })
     }
 
     /// The layout of the signatures and band keys that follow each keyed
-    /// post's raw record in the kept keys: near mode, with `keep_keys`.
+    /// post's raw record in the kept keys: near mode.
     pub fn near_layout(&self) -> Option<crate::keys::NearLayout> {
-        let near = self.near.as_ref().filter(|_| self.keep_keys)?;
+        let near = self.near.as_ref()?;
         Some(crate::keys::NearLayout::of(near.params()))
     }
 
     /// The signature file of the unit with index `unit`, kept for its keys
-    /// file: near mode, with `keep_keys`.
+    /// file: near mode.
     pub fn kept_signatures(&self, unit: u32) -> Option<PathBuf> {
         self.near_layout()?;
         Some(crate::near::signature_path(self.spools.path(), unit))
@@ -294,17 +285,18 @@ impl KeySpill {
     }
 
     /// Where the keys of the unit whose part is `name` are kept in order
-    /// (with `keep_keys`), until its keys file is written.
+    /// until its keys file is written.
     pub fn kept_path(&self, name: &str) -> PathBuf {
         self.spools.path().join(format!("{name}.keys"))
     }
 
-    /// Appends the keys kept in `runs` (with `keep_keys`) to `path`, and
+    /// Appends the keys kept in `runs` to `path`, and
     /// empties them.
     pub fn append_kept(&self, runs: &mut Runs, path: &Path) -> Result<()> {
-        let Some(kept) = runs.kept.as_mut().filter(|k| !k.is_empty()) else {
+        let kept = &mut runs.kept;
+        if kept.is_empty() {
             return Ok(());
-        };
+        }
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -340,7 +332,7 @@ impl KeySpill {
         Runs {
             keys: vec![Vec::new(); self.parts.len()],
             near: self.near.as_ref().map(NearSpill::runs),
-            kept: self.keep_keys.then(Vec::new),
+            kept: Vec::new(),
         }
     }
 
@@ -382,20 +374,16 @@ impl KeySpill {
                 if let (Some(near), Some(nr)) = (&self.near, runs.near.as_mut()) {
                     near.push_none(nr);
                 }
-                if let Some(kept) = runs.kept.as_mut() {
-                    crate::keys::encode_raw(kept, None);
-                }
+                crate::keys::encode_raw(&mut runs.kept, None);
                 continue;
             };
             let key = optgate_core::dedup::exact_key(t, scratch);
             let row = u32::try_from(first_row + i as u64).unwrap_or(u32::MAX);
             self.push(runs, key, micros, unit, row, id);
-            if let Some(kept) = runs.kept.as_mut() {
-                crate::keys::encode_raw(kept, Some((key, micros, id)));
-            }
+            crate::keys::encode_raw(&mut runs.kept, Some((key, micros, id)));
             if let (Some(near), Some(nr)) = (&self.near, runs.near.as_mut()) {
                 // `scratch` holds the normalised text the key was made of.
-                near.push(nr, scratch, unit, row, runs.kept.as_mut());
+                near.push(nr, scratch, unit, row, Some(&mut runs.kept));
             }
         }
     }
@@ -427,7 +415,6 @@ impl KeySpill {
             spools,
             posts,
             bits,
-            keep_keys: _,
         } = self;
         let ranges = posts.div_ceil(LOSERS_IN_MEMORY).clamp(1, MAX_OPEN_FILES) as usize;
         let units_per_range = units.div_ceil(ranges).max(1);
@@ -503,8 +490,8 @@ impl KeySpill {
 pub struct Runs {
     keys: Vec<Vec<u8>>,
     near: Option<NearRuns>,
-    /// With `keep_keys`, the unit's raw keys in order ([`crate::keys`]).
-    kept: Option<Vec<u8>>,
+    /// The unit's raw keys in order ([`crate::keys`]).
+    kept: Vec<u8>,
 }
 
 fn partition_of(key: u128, bits: u32) -> usize {
@@ -625,8 +612,7 @@ mod tests {
     #[test]
     fn records_survive_the_spill_and_partitions_do_not_split_a_key() {
         let dir = tempfile::tempdir().expect("tmp");
-        let spill =
-            KeySpill::create(dir.path(), 40 * RECORDS_IN_MEMORY, None, false).expect("spill");
+        let spill = KeySpill::create(dir.path(), 40 * RECORDS_IN_MEMORY, None).expect("spill");
         assert!(spill.parts.len() >= 40);
         let mut records = Vec::new();
         for i in 0..500u32 {
@@ -680,7 +666,7 @@ mod tests {
     #[test]
     fn a_cut_record_is_an_error_not_a_short_read() {
         let dir = tempfile::tempdir().expect("tmp");
-        let spill = KeySpill::create(dir.path(), 1, None, false).expect("spill");
+        let spill = KeySpill::create(dir.path(), 1, None).expect("spill");
         let mut runs = spill.runs();
         spill.push(&mut runs, 1, 2, 3, 4, "post-1");
         let bytes = runs.keys.concat();
