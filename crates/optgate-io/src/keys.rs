@@ -424,9 +424,12 @@ impl KeysWriter {
         options: &WriteOptions,
     ) -> Result<KeysWriter> {
         let schema = schema(near);
-        let mut plain = PlainColumns::new(&schema, &[POST_ID, KEY], &[CREATED_AT]);
+        let mut plain = PlainColumns::new(&schema, &[POST_ID], &[CREATED_AT]);
+        plain.hashes = vec![KEY.to_owned()];
         if near.is_some() {
-            plain.hashes = vec![SIGNATURE.to_owned(), BANDS.to_owned()];
+            plain
+                .hashes
+                .extend([SIGNATURE.to_owned(), BANDS.to_owned()]);
         }
         let path = out_dir.join(DIR).join(name);
         let mut writer = PartWriter::create(&path, schema.clone(), options, &plain)?;

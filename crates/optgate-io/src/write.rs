@@ -53,10 +53,11 @@ pub struct PlainColumns {
     /// reasons prunes nothing that the first reason's does not, and costs a
     /// comparison per value.
     pub no_statistics: Vec<Vec<String>>,
-    /// Hashes (near mode's signatures and band keys): no dictionary, no
-    /// statistics, and snappy rather than zstd, which spends its time
-    /// looking for matches in random bytes (measured: 2.2 CPU-s of a
-    /// 2M-post near run for 226 MB; snappy gives up on them at once).
+    /// Hashes (the keys files' exact keys, and near mode's signatures and
+    /// band keys): no dictionary, no statistics, and snappy rather than
+    /// zstd, which spends its time looking for matches in random bytes
+    /// (measured: 2.2 CPU-s of a 2M-post near run for 226 MB; snappy gives
+    /// up on them at once).
     pub hashes: Vec<String>,
 }
 
