@@ -100,17 +100,10 @@ fn cut_short(path: &Path, len: usize) -> IoError {
 /// A partition of records of `size` bytes each, its bytes as they are (no
 /// copy), the file removed once read.
 pub(crate) fn take_records(path: &Path, size: usize) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|source| IoError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = take_bytes(path)?;
     if !bytes.len().is_multiple_of(size) {
         return Err(cut_short(path, bytes.len()));
     }
-    std::fs::remove_file(path).map_err(|source| IoError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
     Ok(bytes)
 }
 
@@ -122,4 +115,24 @@ pub(crate) fn take_partition<T>(path: &Path, decode: impl FnOnce(&[u8]) -> Optio
         source,
     })?;
     Ok(out)
+}
+
+/// A partition's bytes as they are, the file removed once read, for records
+/// that borrow from them (decoded with [`decoded`]).
+pub(crate) fn take_bytes(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|source| IoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    std::fs::remove_file(path).map_err(|source| IoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(bytes)
+}
+
+/// `records` decoded from the `len` bytes of the partition at `path`, or the
+/// error that names it when they end within a record.
+pub(crate) fn decoded<T>(path: &Path, len: usize, records: Option<T>) -> Result<T> {
+    records.ok_or_else(|| cut_short(path, len))
 }

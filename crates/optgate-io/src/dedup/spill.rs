@@ -11,15 +11,17 @@ use rayon::prelude::*;
 use crate::error::{IoError, Result};
 use crate::near::{Clusters, NearRuns, NearSpill};
 use crate::read::timestamp_micros;
-use crate::spill::{MAX_OPEN_FILES, Partitions, read_partition, take_partition};
+use crate::spill::{MAX_OPEN_FILES, Partitions, decoded, read_partition, take_bytes};
 use optgate_core::NearParams;
 use optgate_core::{IdColumn, StrColumn};
 
 use super::*;
 
-/// One kept post as the global phase sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyRecord {
+/// One kept post as the global phase sees it, its id borrowed from the
+/// partition's bytes: a partition of a million posts is decoded without a
+/// million allocations (and freed without a million frees).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRecord<'a> {
     pub key: u128,
     /// `created_at` in microseconds since the epoch.
     pub created: i64,
@@ -27,7 +29,7 @@ pub struct KeyRecord {
     pub unit: u32,
     pub row: u32,
     /// The post id's canonical text.
-    pub id: String,
+    pub id: &'a str,
 }
 
 /// The losers of one partition, and its clusters (keys held by more than
@@ -147,9 +149,9 @@ fn take_u32(bytes: &mut &[u8]) -> Option<u32> {
     Some(u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?))
 }
 
-fn take_str(bytes: &mut &[u8]) -> Option<String> {
+fn take_str<'a>(bytes: &mut &'a [u8]) -> Option<&'a str> {
     let len = take_u32(bytes)? as usize;
-    String::from_utf8(take(bytes, len)?.to_vec()).ok()
+    std::str::from_utf8(take(bytes, len)?).ok()
 }
 
 fn decode_losers(mut bytes: &[u8]) -> Option<Vec<Loser>> {
@@ -158,8 +160,8 @@ fn decode_losers(mut bytes: &[u8]) -> Option<Vec<Loser>> {
         out.push(Loser {
             unit: take_u32(&mut bytes)?,
             row: take_u32(&mut bytes)?,
-            id: take_str(&mut bytes)?,
-            survivor: take_str(&mut bytes)?,
+            id: take_str(&mut bytes)?.to_owned(),
+            survivor: take_str(&mut bytes)?.to_owned(),
         });
     }
     Some(out)
@@ -318,11 +320,12 @@ impl KeySpill {
 
     /// Appends records, each partition's in one write (exact mode: the
     /// records carry no text to find near duplicates by).
-    pub fn add(&self, records: &[KeyRecord]) -> Result<()> {
+    #[cfg(test)]
+    fn add(&self, records: &[KeyRecord<'_>]) -> Result<()> {
         assert!(self.near.is_none(), "key records alone have no signature");
         let mut runs = self.runs();
         for r in records {
-            self.push(&mut runs, r.key, r.created, r.unit, r.row, &r.id);
+            self.push(&mut runs, r.key, r.created, r.unit, r.row, r.id);
         }
         self.parts.append_runs(&mut runs.keys)
     }
@@ -424,30 +427,31 @@ impl KeySpill {
             Some(_) => Some(Partitions::create(dir.path(), "clusters", parts.len())?),
             None => None,
         };
-        let resolve_partition = |mut records: Vec<KeyRecord>,
-                                 to_move: Option<(&Clusters, &Partitions)>|
-         -> Result<(u64, Repeated)> {
-            if let Some((c, moved)) = to_move {
-                let mut runs = vec![Vec::new(); moved.len()];
-                records.retain(|r| match c.key(r.unit, r.row) {
-                    Some(key) => {
-                        let p = partition_of(key, bits);
-                        push_record(&mut runs[p], key, r.created, r.unit, r.row, &r.id);
-                        false
-                    }
-                    None => true,
-                });
-                moved.append_runs(&mut runs)?;
-            }
-            let found = losers_of(records);
-            let mut runs: Vec<Vec<u8>> = vec![Vec::new(); ranges];
-            for l in &found.losers {
-                let r = (l.unit as usize / units_per_range).min(ranges - 1);
-                encode_loser(l, &mut runs[r]);
-            }
-            losers.append_runs(&mut runs)?;
-            Ok((found.clusters, found.repeated))
-        };
+        let resolve_partition =
+            |path: PathBuf, to_move: Option<(&Clusters, &Partitions)>| -> Result<(u64, Repeated)> {
+                let bytes = take_bytes(&path)?;
+                let mut records = decoded(&path, bytes.len(), decode_all(&bytes))?;
+                if let Some((c, moved)) = to_move {
+                    let mut runs = vec![Vec::new(); moved.len()];
+                    records.retain(|r| match c.key(r.unit, r.row) {
+                        Some(key) => {
+                            let p = partition_of(key, bits);
+                            push_record(&mut runs[p], key, r.created, r.unit, r.row, r.id);
+                            false
+                        }
+                        None => true,
+                    });
+                    moved.append_runs(&mut runs)?;
+                }
+                let found = losers_of(records);
+                let mut runs: Vec<Vec<u8>> = vec![Vec::new(); ranges];
+                for l in &found.losers {
+                    let r = (l.unit as usize / units_per_range).min(ranges - 1);
+                    encode_loser(l, &mut runs[r]);
+                }
+                losers.append_runs(&mut runs)?;
+                Ok((found.clusters, found.repeated))
+            };
         let sum = |a: Result<(u64, Repeated)>, b: Result<(u64, Repeated)>| {
             let ((ca, mut ra), (cb, rb)) = (a?, b?);
             ra.merge(rb);
@@ -458,14 +462,14 @@ impl KeySpill {
         let (mut clusters_found, mut repeated) = parts
             .finish()?
             .into_par_iter()
-            .map(|path| resolve_partition(take_partition(&path, decode_all)?, to_move))
+            .map(|path| resolve_partition(path, to_move))
             .reduce(|| Ok((0, Repeated::default())), sum)?;
         drop(clusters);
         if let Some(moved) = moved {
             let (c, r) = moved
                 .finish()?
                 .into_par_iter()
-                .map(|path| resolve_partition(take_partition(&path, decode_all)?, None))
+                .map(|path| resolve_partition(path, None))
                 .reduce(|| Ok((0, Repeated::default())), sum)?;
             clusters_found += c;
             repeated.merge(r);
@@ -511,7 +515,7 @@ fn push_record(out: &mut Vec<u8>, key: u128, created: i64, unit: u32, row: u32, 
     out.extend_from_slice(id.as_bytes());
 }
 
-fn decode_all(mut bytes: &[u8]) -> Option<Vec<KeyRecord>> {
+fn decode_all(mut bytes: &[u8]) -> Option<Vec<KeyRecord<'_>>> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let key = u128::from_le_bytes(take(&mut bytes, 16)?.try_into().ok()?);
@@ -532,11 +536,11 @@ fn decode_all(mut bytes: &[u8]) -> Option<Vec<KeyRecord>> {
 
 /// The losers among `records`: per key, every post but the first in
 /// survivor order.
-pub fn losers_of(mut records: Vec<KeyRecord>) -> Found {
+pub fn losers_of(mut records: Vec<KeyRecord<'_>>) -> Found {
     records.sort_unstable_by(|a, b| {
         a.key
             .cmp(&b.key)
-            .then_with(|| cmp_survivor((a.created, &a.id), (b.created, &b.id)))
+            .then_with(|| cmp_survivor((a.created, a.id), (b.created, b.id)))
             // Two posts with one id and one time (a post id that is not
             // unique is a verification failure of its own): still a total
             // order, by place.
@@ -558,18 +562,18 @@ pub fn losers_of(mut records: Vec<KeyRecord>) -> Found {
                 if w[0].id == w[1].id {
                     out.repeated.posts += 1;
                     if out.repeated.example.is_none() {
-                        out.repeated.example = Some((w[0].id.clone(), w[0].unit, w[1].unit));
+                        out.repeated.example = Some((w[0].id.to_owned(), w[0].unit, w[1].unit));
                     }
                 }
             }
             out.clusters += 1;
-            let survivor = &records[start].id;
+            let survivor = records[start].id;
             for r in &records[start + 1..end] {
                 out.losers.push(Loser {
                     unit: r.unit,
                     row: r.row,
-                    id: r.id.clone(),
-                    survivor: survivor.clone(),
+                    id: r.id.to_owned(),
+                    survivor: survivor.to_owned(),
                 });
             }
         }
@@ -581,13 +585,13 @@ pub fn losers_of(mut records: Vec<KeyRecord>) -> Found {
 mod tests {
     use super::*;
 
-    fn rec(key: u128, created: i64, unit: u32, row: u32, id: &str) -> KeyRecord {
+    fn rec(key: u128, created: i64, unit: u32, row: u32, id: &str) -> KeyRecord<'_> {
         KeyRecord {
             key,
             created,
             unit,
             row,
-            id: id.to_owned(),
+            id,
         }
     }
 
@@ -614,6 +618,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let spill = KeySpill::create(dir.path(), 40 * RECORDS_IN_MEMORY, None).expect("spill");
         assert!(spill.parts.len() >= 40);
+        let ids: Vec<String> = (0..500).map(|i| format!("p{i}")).collect();
         let mut records = Vec::new();
         for i in 0..500u32 {
             // 100 keys spread over the partitions, five posts each.
@@ -623,7 +628,7 @@ mod tests {
                 i64::from(1000 - i),
                 i / 50,
                 i % 50,
-                &format!("p{i}"),
+                &ids[i as usize],
             ));
         }
         for chunk in records.chunks(77) {
