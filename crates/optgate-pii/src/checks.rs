@@ -478,7 +478,10 @@ pub fn cz_sk_birth_number(s: &[u8]) -> bool {
 }
 
 /// Estonian isikukood and Lithuanian asmens kodas: 11 digits, a century and
-/// sex digit 1-8, a birth date and a two-pass mod-11 check digit.
+/// sex digit 1-6 and a birth date, and a two-pass mod-11 check digit. A
+/// Lithuanian code that starts with 9 is one given in exceptional cases,
+/// without a birth date: its check digit alone is checked (as python-stdnum's
+/// `lt.asmens` does). A first digit of 7 or 8 would be a birth after 2099.
 pub fn ee_lt_personal_code(s: &[u8]) -> bool {
     if s.len() != 11 || !all_digits(s) {
         return false;
@@ -487,9 +490,10 @@ pub fn ee_lt_personal_code(s: &[u8]) -> bool {
         b'1' | b'2' => 1800,
         b'3' | b'4' => 1900,
         b'5' | b'6' => 2000,
+        b'9' => 0,
         _ => return false,
     };
-    if !valid_date(century + num(&s[1..3]), num(&s[3..5]), num(&s[5..7])) {
+    if century > 0 && !valid_date(century + num(&s[1..3]), num(&s[3..5]), num(&s[5..7])) {
         return false;
     }
     let first: u32 = (0..10)

@@ -40,6 +40,20 @@ fn a_czech_birth_number_is_no_foreign_phone() {
     ]);
 }
 
+/// A Lithuanian personal code that starts with 9 is given without a birth
+/// date: its check digit is all there is to check.
+#[test]
+fn a_lithuanian_code_given_without_a_birth_date_is_an_id() {
+    scrubs_each_in_region_to(&[
+        ("kodas 91205041230 ok", Some("LT"), "kodas <NATIONAL_ID> ok"),
+        ("ok 98701005559", None, "ok <NATIONAL_ID>"),
+        // The check digit off by one.
+        ("ok 98701005558", None, "ok 98701005558"),
+        // A first digit of 7 would be a birth after 2099.
+        ("ok 73309240063", None, "ok 73309240063"),
+    ]);
+}
+
 #[test]
 fn structured_types_are_replaced_by_their_placeholder() {
     let cases: &[(&str, Option<&str>, &str)] = &[
