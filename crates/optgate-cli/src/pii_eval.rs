@@ -18,8 +18,10 @@ pub struct PiiEvalArgs {
     /// in the order given.
     #[arg(long)]
     pub corpus: Vec<PathBuf>,
-    /// Hand-written cases (lang|REGION|text with [[TYPE:value]] and {{what:value}} marks).
-    #[arg(long)]
+    #[arg(
+        long,
+        help = "Hand-written cases (lang|REGION|text with [[TYPE:value]] and {{what:value}} marks)"
+    )]
     pub hard: Vec<PathBuf>,
     /// Another tool's spans on a corpus, NAME=FILE: a header line naming the
     /// tool and the corpus's SHA-256, then one JSON list of

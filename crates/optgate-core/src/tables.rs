@@ -414,7 +414,7 @@ impl KeySet {
     }
 
     /// Whether each key is in the set (a null key is in none), with the
-    /// lookups' cache misses overlapped (see [`probe_each`]). With a
+    /// lookups' cache misses overlapped (see `probe_each`). With a
     /// prefilter, the filter answers most keys alone, key by key.
     pub fn contains_each(&self, keys: &[Option<IdKey>]) -> Vec<bool> {
         match self.prefilter {

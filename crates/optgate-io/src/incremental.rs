@@ -11,7 +11,7 @@
 //! from its keys file ([`crate::keys`]): its posts' keys (and in near mode
 //! their signatures and band keys) go to the run's spill as a processed
 //! unit's do, so the duplicates found are a full run's. Once they are, the
-//! unit is in one of three cases ([`CaseOf`]): it loses the posts it lost
+//! unit is in one of three cases (`CaseOf`): it loses the posts it lost
 //! before, to the same survivors (its files are kept); it loses those and
 //! more, or to other survivors (its part is written again without the new
 //! losers, its ledger of duplicates and keys file anew); or a post it lost
@@ -447,7 +447,7 @@ pub enum Finished {
 
 /// Brings a reused unit's files (`output`, its part as copied, and
 /// `reused`) in line with its `losers` now (sorted by row, rows numbered as
-/// its keys file's), per [`CaseOf`]. `pii` and `posts_changed`
+/// its keys file's), per `CaseOf`. `pii` and `posts_changed`
 /// are its scrubbing figures, for the footer of a keys file written anew.
 #[allow(clippy::too_many_arguments)]
 pub fn finish_reused(

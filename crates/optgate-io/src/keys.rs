@@ -17,8 +17,8 @@
 //! with the default parameters).
 //!
 //! While a unit is processed, its keys are appended to a raw file beside its
-//! spool ([`encode_raw`]); once the global phase has found the duplicates,
-//! [`write_raw`] turns that file and the unit's losers into the Parquet file.
+//! spool (`encode_raw`); once the global phase has found the duplicates,
+//! `write_raw` turns that file and the unit's losers into the Parquet file.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -47,7 +47,7 @@ pub const BANDS: &str = "bands";
 
 /// The widths of a near-mode keys file's two more columns: a post's
 /// signature (a byte a bin) and its band keys (8 bytes a band). In a raw
-/// record ([`encode_raw`]) the band keys follow the id; the signatures are
+/// record (`encode_raw`) the band keys follow the id; the signatures are
 /// in the unit's signature file, which the near spill wrote for the
 /// clusters ([`crate::near::NearSpill::create`]), a post at its row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

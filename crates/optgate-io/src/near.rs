@@ -13,7 +13,7 @@
 //!    written to disk by ranges of posts; the posts are marked in a bit per
 //!    kept post.
 //! 2. **Clusters.** The memberships are joined with the signatures (sort
-//!    and merge, not a read per post: [`for_each_group`]), and the groups
+//!    and merge, not a read per post: `for_each_group`), and the groups
 //!    are compared on every thread over a union-find of the marked posts
 //!    only (4 bytes each), shared without a lock. In a group whose posts
 //!    are all joined already nothing is compared; otherwise identical

@@ -289,7 +289,7 @@ impl ParquetSource {
 }
 
 /// Of the columns at `indices`, those stored as raw bytes (read as binary
-/// by default), which [`as_text`] reads as strings.
+/// by default), which `as_text` reads as strings.
 pub fn stored_as_bytes(schema: &arrow_schema::Schema, indices: &[usize]) -> Vec<usize> {
     let bytes = |t: &DataType| match t {
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => true,

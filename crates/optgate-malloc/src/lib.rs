@@ -23,7 +23,7 @@ pub const TRIM_THRESHOLD: usize = 128 << 20;
 /// Applies [`MMAP_THRESHOLD`] and [`TRIM_THRESHOLD`], unless the user set
 /// `MALLOC_MMAP_THRESHOLD_` or `MALLOC_TRIM_THRESHOLD_` (glibc's own
 /// variables, which then stay in force), and caps the arenas (see
-/// [`limit_arenas`]). Call first thing in `main`, before any thread starts.
+/// `limit_arenas`). Call first thing in `main`, before any thread starts.
 /// Returns whether all of it was applied; always false off glibc.
 pub fn tune() -> bool {
     let user_set = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"]

@@ -29,8 +29,8 @@ pub enum Cue {
     /// A word that makes the following number something other than personal
     /// data: order, invoice, ISBN, version, reference.
     NotPersonal,
-    /// "(at)", "[at]", "dot": an e-mail address written to keep it from
-    /// scrapers may be around it ("anna [at] example [dot] com").
+    /// `(at)`, `[at]`, `dot`: an e-mail address written to keep it from
+    /// scrapers may be around it (`anna [at] example [dot] com`).
     ObfuscatedMail,
 }
 
