@@ -158,19 +158,19 @@ impl NearSpill {
 
     /// Adds the post at `row` of `unit`, its normalised text `normalised`.
     /// Rows come in order, each once, with [`NearSpill::push_none`] for those
-    /// with no key. With `kept`, the post's band keys are appended to it
-    /// too, as a raw keys record holds them ([`crate::keys::NearLayout`]).
+    /// with no key. The post's band keys are appended to `kept` too, as a
+    /// raw keys record holds them ([`crate::keys::NearLayout`]).
     pub fn push(
         &self,
         runs: &mut NearRuns,
         normalised: &[u8],
         unit: u32,
         row: u32,
-        kept: Option<&mut Vec<u8>>,
+        kept: &mut Vec<u8>,
     ) {
         let mut sig = std::mem::take(&mut runs.signature);
         signature(&self.params, normalised, &mut runs.scratch, &mut sig);
-        self.push_signature_kept(runs, &sig, unit, row, kept);
+        self.push_signature_kept(runs, &sig, unit, row, Some(kept));
         runs.signature = sig;
     }
 
@@ -776,7 +776,7 @@ mod tests {
             for (r, t) in texts.iter().enumerate() {
                 let mut n = String::new();
                 normalize(t, &mut n);
-                spill.push(&mut runs, n.as_bytes(), u as u32, r as u32, None);
+                spill.push(&mut runs, n.as_bytes(), u as u32, r as u32, &mut Vec::new());
             }
             spill.write_runs(&mut runs, u as u32).expect("write");
         }

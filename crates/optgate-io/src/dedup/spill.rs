@@ -386,7 +386,7 @@ impl KeySpill {
             crate::keys::encode_raw(&mut runs.kept, Some((key, micros, id)));
             if let (Some(near), Some(nr)) = (&self.near, runs.near.as_mut()) {
                 // `scratch` holds the normalised text the key was made of.
-                near.push(nr, scratch, unit, row, Some(&mut runs.kept));
+                near.push(nr, scratch, unit, row, &mut runs.kept);
             }
         }
     }
