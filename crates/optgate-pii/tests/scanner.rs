@@ -456,8 +456,15 @@ fn phones_in_national_form() {
             Some("RO"),
             "wersja systemu Unix. telefon: <PHONE>",
         ),
-        // Luxembourg's plan takes four to eleven digits: an order number.
+        // Luxembourg's plan takes four to eleven digits: ten bare ones are
+        // an order number; eight (a fixed line) and nine (a mobile) are read.
         ("voilà 4596438319", Some("LU"), "voilà 4596438319"),
+        (
+            "pour une saison. 27123552",
+            Some("LU"),
+            "pour une saison. <PHONE>",
+        ),
+        ("ok 628123456 ok", Some("LU"), "ok <PHONE> ok"),
         // Nine digits written without a break, valid in a plausible plan
         // other than the author's: a Spanish mobile posted from Germany, a
         // Polish number from the Netherlands. Ten digits so are not.
