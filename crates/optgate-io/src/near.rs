@@ -375,7 +375,10 @@ impl NearSpill {
             .enumerate()
             .try_for_each(|(partition, path)| {
                 let mut records = take_partition(&path, decode_bands)?;
-                records.sort_unstable();
+                // By band key alone: the groups are the same whatever the
+                // order of a run's posts, which are put in order with
+                // their group's later (`for_each_group`).
+                records.sort_unstable_by_key(|r| r.0);
                 let mut runs = vec![Vec::new(); members.len()];
                 let mut group = (partition as u64) << 40;
                 for run in records.chunk_by(|a, b| a.0 == b.0) {
