@@ -84,7 +84,7 @@ pub(crate) fn read_partition<T>(path: &Path, decode: impl FnOnce(&[u8]) -> Optio
         path: path.to_path_buf(),
         source,
     })?;
-    decode(&bytes).ok_or_else(|| cut_short(path, bytes.len()))
+    decoded(path, bytes.len(), decode(&bytes))
 }
 
 fn cut_short(path: &Path, len: usize) -> IoError {
@@ -109,25 +109,20 @@ pub(crate) fn take_records(path: &Path, size: usize) -> Result<Vec<u8>> {
 
 /// [`read_partition`], the file removed once read.
 pub(crate) fn take_partition<T>(path: &Path, decode: impl FnOnce(&[u8]) -> Option<T>) -> Result<T> {
-    let out = read_partition(path, decode)?;
-    std::fs::remove_file(path).map_err(|source| IoError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(out)
+    let bytes = take_bytes(path)?;
+    decoded(path, bytes.len(), decode(&bytes))
 }
 
-/// A partition's bytes as they are, the file removed once read, for records
-/// that borrow from them (decoded with [`decoded`]).
+/// A partition's bytes as they are, the file removed once read: for
+/// [`take_partition`], and for records that borrow from them (decoded with
+/// [`decoded`]).
 pub(crate) fn take_bytes(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|source| IoError::Read {
+    let read_err = |source| IoError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    std::fs::remove_file(path).map_err(|source| IoError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    };
+    let bytes = std::fs::read(path).map_err(read_err)?;
+    std::fs::remove_file(path).map_err(read_err)?;
     Ok(bytes)
 }
 

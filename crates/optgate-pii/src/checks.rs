@@ -487,13 +487,15 @@ pub fn ee_lt_personal_code(s: &[u8]) -> bool {
         return false;
     }
     let century = match s[0] {
-        b'1' | b'2' => 1800,
-        b'3' | b'4' => 1900,
-        b'5' | b'6' => 2000,
-        b'9' => 0,
+        b'1' | b'2' => Some(1800),
+        b'3' | b'4' => Some(1900),
+        b'5' | b'6' => Some(2000),
+        b'9' => None,
         _ => return false,
     };
-    if century > 0 && !valid_date(century + num(&s[1..3]), num(&s[3..5]), num(&s[5..7])) {
+    if let Some(century) = century
+        && !valid_date(century + num(&s[1..3]), num(&s[3..5]), num(&s[5..7]))
+    {
         return false;
     }
     let first: u32 = (0..10)
