@@ -299,6 +299,10 @@ pub fn splitmix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Bins a signature's scratch holds: [`MAX_PERMUTATIONS`], a power of two.
+const BINS: usize = MAX_PERMUTATIONS as usize;
+const _: () = assert!(BINS.is_power_of_two());
+
 /// Attempts of each empty bin's borrowing held in a table.
 const BORROW_TABLE: usize = 16;
 
@@ -333,13 +337,19 @@ pub fn signature(
             .collect();
         scratch.borrow_for = Some((params.seed, k));
     }
-    let mins = &mut scratch.mins;
-    mins.clear();
-    mins.resize(k as usize, u64::MAX);
+    // Held as an array of the most bins there can be, so that a bin's
+    // index, masked to it, needs no bounds check (a bin is below k, so the
+    // mask changes nothing), and the loop keeps its address in a register.
+    scratch.mins.resize(BINS, u64::MAX);
+    let mins: &mut [u64; BINS] = (&mut scratch.mins[..BINS])
+        .try_into()
+        .expect("BINS entries");
+    mins[..k as usize].fill(u64::MAX);
     // A bin whose smallest hash is u64::MAX counts as empty (as if no
     // shingle fell in it), here and in `signature_plainly`.
     let mut add_hash = |b: usize, h: u64| {
-        mins[b] = mins[b].min(h);
+        let m = &mut mins[b & (BINS - 1)];
+        *m = (*m).min(h);
     };
     let mut add = |shingle: &[u8]| {
         let h = shingle_hash(shingle, params.seed);
@@ -434,6 +444,7 @@ pub fn signature(
             }
         }
     }
+    let mins = &mins[..k as usize];
     out.bins.clear();
     out.bins.extend(mins.iter().map(|&m| stored_byte(m)));
     // The band entries. Densification, a round per attempt over the bins
@@ -445,12 +456,13 @@ pub fn signature(
     // borrowing order.
     let banded = params.banded();
     let filled = |b: usize| mins[b] != u64::MAX;
-    let table = &scratch.borrow;
-    let (source, pending) = (&mut scratch.source, &mut scratch.pending);
-    source.clear();
-    source.extend(0..banded as u16);
-    pending.clear();
-    pending.resize(banded, 0);
+    let table = &scratch.borrow[..];
+    scratch.source.clear();
+    scratch.source.extend(0..banded as u16);
+    scratch.pending.clear();
+    scratch.pending.resize(banded, 0);
+    // As slices: the loops below keep their addresses in registers.
+    let (source, pending) = (&mut scratch.source[..], &mut scratch.pending[..]);
     let mut left = 0;
     for b in 0..banded {
         pending[left] = b as u16;
@@ -465,7 +477,8 @@ pub fn signature(
             let b = usize::from(pending[i]);
             let j = table[b * BORROW_TABLE + attempt];
             let hit = filled(usize::from(j));
-            source[b] = if hit { j } else { source[b] };
+            let before = source[b];
+            source[b] = if hit { j } else { before };
             pending[still] = b as u16;
             still += usize::from(!hit);
         }
@@ -739,21 +752,28 @@ mod tests {
         #[test]
         fn the_fast_signature_is_the_plain_one(
             s in "[a-z <>.é€😀]{0,60}",
+            before in "[a-z é😀]{0,30}",
             words in any::<bool>(),
             n in 1u32..7,
+            permutations in prop::sample::select(vec![1u32, 7, 64, 128, 200, MAX_PERMUTATIONS]),
         ) {
             let p = NearParams {
                 shingle: if words { ShingleKind::Words } else { ShingleKind::Chars },
                 shingle_size: n,
-                permutations: 64,
-                bands: 8,
-                rows: 8,
+                permutations,
+                bands: permutations.min(8),
+                rows: 1.max(permutations.min(64) / 8),
                 ..NearParams::default()
             };
             let mut norm = String::new();
             normalize(&s, &mut norm);
+            // The scratch used before, with other settings and a text of
+            // its own: nothing of that call may show in this one's.
+            let mut scratch = SignatureScratch::default();
             let mut out = Signature::default();
-            signature(&p, norm.as_bytes(), &mut SignatureScratch::default(), &mut out);
+            let other = NearParams { permutations: MAX_PERMUTATIONS, ..NearParams::default() };
+            signature(&other, before.as_bytes(), &mut scratch, &mut out);
+            signature(&p, norm.as_bytes(), &mut scratch, &mut out);
             prop_assert_eq!(out, signature_plainly(&p, &norm));
         }
     }
