@@ -846,6 +846,41 @@ fn repurging_a_survivor_keeps_its_duplicates_removed() {
     assert!(!rows(&full).iter().any(|r| r.1 == survivor));
 }
 
+/// A previous output whose near signatures were made another way (by
+/// another optgate: its manifest records how) is not reused: its keys
+/// files' signatures and band keys cannot be compared with this run's. The
+/// night processes every unit again and gives a full run's dataset.
+#[test]
+fn a_night_does_not_reuse_near_signatures_made_another_way() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (config, prev) = sample_run(tmp.path(), 2000, 2, 500, NEAR);
+    let mut m = manifest(&prev);
+    assert_eq!(
+        m["dedup"]["near"]["signature"],
+        optgate_core::near::SIGNATURE
+    );
+    m["dedup"]["near"]["signature"] = "an earlier way".into();
+    crate::common::rewrite_manifest(&prev, &m);
+    let night = tmp.path().join("night");
+    let previous = prev.to_str().expect("utf-8");
+    published(&config, &night, &["--incremental", "--previous", previous]);
+    let full = tmp.path().join("full");
+    published(&config, &full, &[]);
+    let (mn, mf) = (manifest(&night), manifest(&full));
+    assert_eq!(
+        mn["incremental"]["reused_units"], 0,
+        "{:#}",
+        mn["incremental"]
+    );
+    assert_eq!(
+        mn["incremental"]["full_reprocess_reason"],
+        "the previous output's near signatures were made another way than this optgate makes them"
+    );
+    for k in ["counts", "pii", "dedup", "outputs", "ledger"] {
+        assert_eq!(mn[k], mf[k], "{k}");
+    }
+}
+
 /// The same posts with int64 ids: the same duplicates removed, the same
 /// survivors (integer ids by value), and the output verifies.
 #[test]
