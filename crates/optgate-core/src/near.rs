@@ -444,18 +444,19 @@ pub fn signature(
             }
         }
     }
-    let mins = &mins[..k as usize];
+    let all: &[u64; BINS] = mins;
+    let mins = &all[..k as usize];
     out.bins.clear();
     out.bins.extend(mins.iter().map(|&m| stored_byte(m)));
     // The band entries. Densification, a round per attempt over the bins
     // still empty rather than a loop per bin: whether a bin is filled is a
     // coin toss the branch predictor loses, so each round moves a bin on
-    // without a branch (its source taken by a conditional move, the
-    // still-empty kept by advancing a cursor by 0 or 1). The result is the
-    // loop per bin's: each empty bin takes the first filled bin of its
-    // borrowing order.
+    // without a branch (its source taken by a conditional move, the still-empty kept
+    // by advancing a cursor by 0 or 1). The result is the loop per bin's:
+    // each empty bin takes the first filled bin of its borrowing order.
     let banded = params.banded();
-    let filled = |b: usize| mins[b] != u64::MAX;
+    // A bin below k, masked: no bounds check.
+    let filled = |b: usize| all[b & (BINS - 1)] != u64::MAX;
     let table = &scratch.borrow[..];
     scratch.source.clear();
     scratch.source.extend(0..banded as u16);
@@ -477,8 +478,8 @@ pub fn signature(
             let b = usize::from(pending[i]);
             let j = table[b * BORROW_TABLE + attempt];
             let hit = filled(usize::from(j));
-            let before = source[b];
-            source[b] = if hit { j } else { before };
+            // Told unpredictable, or the compiler makes it a branch.
+            source[b] = std::hint::select_unpredictable(hit, j, source[b]);
             pending[still] = b as u16;
             still += usize::from(!hit);
         }
