@@ -825,25 +825,40 @@ fn repurging_a_survivor_keeps_its_duplicates_removed() {
 
     // The next night, from the purged output: no keys to reuse a unit by,
     // so every unit is processed again, and the dataset is a full run's.
-    let night = tmp.path().join("night");
-    let previous = purged.to_str().expect("utf-8");
-    published(&config, &night, &["--incremental", "--previous", previous]);
-    let full = tmp.path().join("full");
-    published(&config, &full, &[]);
+    let full = night_processes_everything(
+        tmp.path(),
+        &config,
+        &purged,
+        "the previous output holds no keys files to deduplicate reused units by",
+    );
+    assert!(!rows(&full).iter().any(|r| r.1 == survivor));
+}
+
+/// An incremental night of `config` from `previous` that reuses no unit, for
+/// `reason`, and gives the dataset a full run gives (made beside it in
+/// `dir`, whose output directory is returned).
+fn night_processes_everything(
+    dir: &Path,
+    config: &Path,
+    previous: &Path,
+    reason: &str,
+) -> std::path::PathBuf {
+    let night = dir.join("night");
+    let previous = previous.to_str().expect("utf-8");
+    published(config, &night, &["--incremental", "--previous", previous]);
+    let full = dir.join("full");
+    published(config, &full, &[]);
     let (mn, mf) = (manifest(&night), manifest(&full));
     assert_eq!(
         mn["incremental"]["reused_units"], 0,
         "{:#}",
         mn["incremental"]
     );
-    assert_eq!(
-        mn["incremental"]["full_reprocess_reason"],
-        "the previous output holds no keys files to deduplicate reused units by"
-    );
+    assert_eq!(mn["incremental"]["full_reprocess_reason"], reason);
     for k in ["counts", "pii", "dedup", "outputs", "ledger"] {
         assert_eq!(mn[k], mf[k], "{k}");
     }
-    assert!(!rows(&full).iter().any(|r| r.1 == survivor));
+    full
 }
 
 /// A previous output whose near signatures were made another way (by
@@ -861,24 +876,12 @@ fn a_night_does_not_reuse_near_signatures_made_another_way() {
     );
     m["dedup"]["near"]["signature"] = "an earlier way".into();
     crate::common::rewrite_manifest(&prev, &m);
-    let night = tmp.path().join("night");
-    let previous = prev.to_str().expect("utf-8");
-    published(&config, &night, &["--incremental", "--previous", previous]);
-    let full = tmp.path().join("full");
-    published(&config, &full, &[]);
-    let (mn, mf) = (manifest(&night), manifest(&full));
-    assert_eq!(
-        mn["incremental"]["reused_units"], 0,
-        "{:#}",
-        mn["incremental"]
+    night_processes_everything(
+        tmp.path(),
+        &config,
+        &prev,
+        "the previous output's near signatures were made another way than this optgate makes them",
     );
-    assert_eq!(
-        mn["incremental"]["full_reprocess_reason"],
-        "the previous output's near signatures were made another way than this optgate makes them"
-    );
-    for k in ["counts", "pii", "dedup", "outputs", "ledger"] {
-        assert_eq!(mn[k], mf[k], "{k}");
-    }
 }
 
 /// The same posts with int64 ids: the same duplicates removed, the same
