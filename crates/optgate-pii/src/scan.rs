@@ -2619,7 +2619,7 @@ fn name_rest(text: &str, i: usize) -> Option<usize> {
     }
     let i = after_initials;
     let mut end = surname_word(text, i)?;
-    if words::AFTER_NAME_NOT_PERSON.contains(&&text[i..end]) {
+    if words::AFTER_NAME_NOT_PERSON.contains(&&text[i..end]) || is_acronym(&text[i..end]) {
         return None;
     }
     let mut words_taken = 1;
@@ -2649,6 +2649,14 @@ fn name_rest(text: &str, i: usize) -> Option<usize> {
         words_taken += 1;
     }
     Some(generation_after(text, end))
+}
+
+/// Two or three capitals: an acronym, not a surname. After a first name it
+/// names a model or a club ("Walther PPK", "Lexus ES", "Moss FK"); people
+/// whose surname is written so are rare ("Junkie XL" is a stage name).
+/// Regnal numbers ("Carlos II") are read before this.
+fn is_acronym(word: &str) -> bool {
+    (2..=3).contains(&word.len()) && word.bytes().all(|c| c.is_ascii_uppercase())
 }
 
 /// Past a generation's suffix after a name that ends at `end` ("Sammy

@@ -261,6 +261,15 @@ fn names_and_addresses() {
         ),
         ("no Estádio José Alvalade", "no Estádio José Alvalade"),
         ("Copa América MVP Lionel Messi", "Copa América MVP <PERSON>"),
+        // Two or three capitals after a first name are an acronym: a model
+        // or a club, no surname. A regnal number is read as one.
+        (
+            "con pistolas Walther PPK y municiones",
+            "con pistolas Walther PPK y municiones",
+        ),
+        ("la nouvelle Lexus ES est", "la nouvelle Lexus ES est"),
+        ("crowned Carlos II in 1665", "crowned <PERSON> in 1665"),
+        ("met Walther Hansen there", "met <PERSON> there"),
     ];
     scrubs_each_to(cases);
 }
