@@ -198,11 +198,16 @@ fn normalize_fast(text: &str, out: &mut Vec<u8>) -> bool {
     }
     let mut j = 0;
     let mut i = 0;
+    // Whether the output ends in a space, or is empty: held here rather than
+    // read back from `out`, where a load of the byte just stored waits for
+    // the store (the chunk's copy) to reach the cache.
+    let mut after_space = true;
     // A space run: one space, none at the start (one at the end is cut).
-    let space = |out: &mut [u8], j: &mut usize| {
-        if *j > 0 && out[*j - 1] != b' ' {
+    let space = |out: &mut [u8], j: &mut usize, after_space: &mut bool| {
+        if !*after_space {
             out[*j] = b' ';
             *j += 1;
+            *after_space = true;
         }
     };
     while i < b.len() {
@@ -212,7 +217,6 @@ fn normalize_fast(text: &str, out: &mut Vec<u8>) -> bool {
             let high = v.to_bitmask();
             let control = in_range16(v, b'\t', 5).to_bitmask();
             let spaces = v.simd_eq(i8x16::splat(b' ' as i8)).to_bitmask();
-            let after_space = j == 0 || out[j - 1] == b' ';
             // The bytes that need a step of their own: non-ASCII, control,
             // a space after a space (in the chunk, or after the output's).
             let stop = high
@@ -222,8 +226,14 @@ fn normalize_fast(text: &str, out: &mut Vec<u8>) -> bool {
             // The bytes before the first of them are lowered at once.
             let n = (stop.trailing_zeros() as usize).min(16);
             if n > 0 {
-                let lowered = v | (in_range16(v, b'A', 26) & i8x16::splat(0x20));
-                out[j..j + n].copy_from_slice(&lowered.to_array().map(|x| x as u8)[..n]);
+                let lowered = (v | (in_range16(v, b'A', 26) & i8x16::splat(0x20)))
+                    .to_array()
+                    .map(|x| x as u8);
+                // All sixteen stored, in one store rather than a copy of n:
+                // `out` holds them (j <= i, and i + 16 is within the text),
+                // and what is past the n taken is written over or cut.
+                out[j..j + 16].copy_from_slice(&lowered);
+                after_space = (spaces >> (n - 1)) & 1 != 0;
                 j += n;
                 i += n;
                 if n == 16 {
@@ -234,10 +244,11 @@ fn normalize_fast(text: &str, out: &mut Vec<u8>) -> bool {
         let c = b[i];
         if c < 0x80 {
             if matches!(c, b' ' | b'\t'..=b'\r') {
-                space(out, &mut j);
+                space(out, &mut j, &mut after_space);
             } else {
                 out[j] = c.to_ascii_lowercase();
                 j += 1;
+                after_space = false;
             }
             i += 1;
             continue;
@@ -252,7 +263,7 @@ fn normalize_fast(text: &str, out: &mut Vec<u8>) -> bool {
             return false;
         }
         match table[cp as usize] {
-            Low::Space => space(out, &mut j),
+            Low::Space => space(out, &mut j, &mut after_space),
             Low::Lower(l) => {
                 let n = l.len_utf8();
                 if n != ch.len_utf8() {
@@ -260,12 +271,13 @@ fn normalize_fast(text: &str, out: &mut Vec<u8>) -> bool {
                 }
                 l.encode_utf8(&mut out[j..j + n]);
                 j += n;
+                after_space = false;
             }
             Low::Slow => return false,
         }
         i += ch.len_utf8();
     }
-    if j > 0 && out[j - 1] == b' ' {
+    if j > 0 && after_space {
         j -= 1;
     }
     out.truncate(j);
