@@ -451,9 +451,10 @@ pub fn signature(
     // The band entries. Densification, a round per attempt over the bins
     // still empty rather than a loop per bin: whether a bin is filled is a
     // coin toss the branch predictor loses, so each round moves a bin on
-    // without a branch (its source taken by a conditional move, the still-empty kept
-    // by advancing a cursor by 0 or 1). The result is the loop per bin's:
-    // each empty bin takes the first filled bin of its borrowing order.
+    // without a branch (its source taken by a conditional move, the
+    // still-empty kept by advancing a cursor by 0 or 1). The result is the
+    // loop per bin's: each empty bin takes the first filled bin of its
+    // borrowing order.
     let banded = params.banded();
     // A bin below k, masked: no bounds check.
     let filled = |b: usize| all[b & (BINS - 1)] != u64::MAX;

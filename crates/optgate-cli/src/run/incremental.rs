@@ -59,15 +59,10 @@ pub(super) fn reusable_files(
     {
         // A repurged output, or one made before keys files were.
         Some("the previous output holds no keys files to deduplicate reused units by")
-    } else if now.dedup == DedupMode::Near
-        && pm
-            .dedup
-            .as_ref()
-            .and_then(|d| d.near.as_ref())
-            .is_some_and(|n| n.signature != optgate_core::near::SIGNATURE)
-    {
+    } else if now.dedup == DedupMode::Near && crate::near_params_of(pm.dedup.as_ref()).is_err() {
         // Its keys files hold signatures and band keys that this run's
-        // cannot be compared with: another optgate's.
+        // cannot be compared with: another optgate's (the record that
+        // verification and merge refuse for the same reason).
         Some(
             "the previous output's near signatures were made another way than this optgate makes them",
         )
