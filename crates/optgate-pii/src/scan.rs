@@ -922,7 +922,7 @@ fn listed_name(text: &str, i: usize) -> Option<usize> {
     {
         return None;
     }
-    name_rest(text, skip_particles(text, w + 1))
+    name_rest_past_particles(text, w + 1)
 }
 
 /// The join that starts at `i`, if one does.
@@ -2604,6 +2604,20 @@ fn particle_then_capital(text: &str, i: usize) -> bool {
     matches!(b.get(j), Some(b'd' | b'a' | b'e')) && past_surname_prefix(text, j).is_some()
 }
 
+/// Capitalised articles: after a particle, they start a phrase, not a
+/// surname ("die Elbe der Das Konzert", "a tale of the The").
+const ARTICLES: &[&str] = &["Der", "Die", "Das", "Dem", "Den", "The"];
+
+/// [`name_rest`] past the particles that start at `i` ("van der Berg"), or
+/// `None` if an article follows them.
+fn name_rest_past_particles(text: &str, i: usize) -> Option<usize> {
+    let j = skip_particles(text, i);
+    if j > i && capitalised_word(text, j).is_some_and(|e| ARTICLES.contains(&&text[j..e])) {
+        return None;
+    }
+    name_rest(text, j)
+}
+
 /// The end of the surname after a first name, from `i`: one to three
 /// capitalised words, with particles between them; `None` if the first
 /// word is not capitalised, or the name is that of a place or a prize
@@ -3585,7 +3599,7 @@ fn word_pass(
             && !(word == "Mark" && regnal_number(text, end + 1).is_some())
             && !(word == "August" && month_august(text, i))
             && text[end..].starts_with(' ')
-            && let Some(e2) = name_rest(text, skip_particles(text, end + 1))
+            && let Some(e2) = name_rest_past_particles(text, end + 1)
         {
             spans.push(Span {
                 start: i,

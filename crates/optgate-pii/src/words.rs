@@ -979,8 +979,9 @@ pub const NOT_PERSONAL: &[&str] = &[
 ];
 
 /// Given names from libpostal's list (`data/given_names.txt`, MIT), the US
-/// Census's 1990 lists and the SSA's baby-name files (public domain), and
-/// the eight languages' given names as English Wiktionary lists them (see
+/// Census's 1990 lists and the SSA's baby-name files (public domain), the
+/// eight languages' given names as English Wiktionary lists them, and Jörg
+/// Michael's first-name dictionary of 54 countries (GNU FDL 1.2; see
 /// `data/README.md`), one per line after each file's `#` header.
 pub fn given_names() -> impl Iterator<Item = &'static str> {
     include_str!("../data/given_names.txt")
@@ -988,6 +989,7 @@ pub fn given_names() -> impl Iterator<Item = &'static str> {
         .chain(include_str!("../data/census_given_names.txt").lines())
         .chain(include_str!("../data/ssa_given_names.txt").lines())
         .chain(include_str!("../data/wiktionary_given_names.txt").lines())
+        .chain(include_str!("../data/nam_dict_given_names.txt").lines())
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter(|n| !not_a_given_name(n))
 }
@@ -1302,6 +1304,18 @@ pub const AFTER_NAME_NOT_PERSON: &[&str] = &[
     "Hotel",
     "Hotels",
     "Club",
+    // Firms' legal forms ("Tumi Inc") and places named like people ("Golan
+    // Heights", "Malay Peninsula").
+    "Inc",
+    "Ltd",
+    "LLC",
+    "Corp",
+    "GmbH",
+    "Heights",
+    "Peninsula",
+    "Península",
+    "Penisola",
+    "Halbinsel",
 ];
 
 /// Words naming a place, a race track, a club or an institution that is
