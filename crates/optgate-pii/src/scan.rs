@@ -2603,14 +2603,27 @@ fn particle_then_capital(text: &str, i: usize) -> bool {
 const ARTICLES: &[&str] = &["Der", "Die", "Das", "Dem", "Den", "The"];
 
 /// [`name_rest`] past the particles that start at `i` ("van der Berg"), or
-/// `None` if an article follows them.
+/// `None` if an article follows them, or if they start with a German
+/// article and another particle follows it: "van der", "de la" and "von
+/// der" join a name, but "der der", "den der", "das das" are a genitive
+/// and an article ("die Halle der der Neues Rezept").
 fn name_rest_past_particles(text: &str, i: usize) -> Option<usize> {
     let j = skip_particles(text, i);
     if j > i && capitalised_word(text, j).is_some_and(|e| ARTICLES.contains(&&text[j..e])) {
         return None;
     }
+    let b = text.as_bytes();
+    if let Some(len) = particle_at(b, i)
+        && GERMAN_ARTICLE_PARTICLES.contains(&&text[i..i + len])
+        && particle_at(b, i + len + 1).is_some()
+    {
+        return None;
+    }
     name_rest(text, j)
 }
+
+/// Particles that are also German articles.
+const GERMAN_ARTICLE_PARTICLES: &[&str] = &["der", "den", "das"];
 
 /// The end of the surname after a first name, from `i`: one to three
 /// capitalised words, with particles between them; `None` if the first

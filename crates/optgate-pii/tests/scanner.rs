@@ -295,6 +295,12 @@ fn names_and_addresses() {
             "an der Elbe der Das Konzert war gut",
         ),
         ("mit Anna von der Heide", "mit <PERSON>"),
+        (
+            "war ausverkauft, die Halle der der Saal war voll",
+            "war ausverkauft, die Halle der der Saal war voll",
+        ),
+        ("Jan den Hartog sprak", "<PERSON> sprak"),
+        ("com Maria das Dores", "com <PERSON>"),
     ];
     scrubs_each_to(cases);
 }
