@@ -1056,6 +1056,9 @@ pub struct Report {
     pub by_kind: BTreeMap<String, EntityScore>,
     /// Recall per label `what` and `detail`, for reading misses.
     pub by_detail: BTreeMap<String, EntityScore>,
+    /// Recall of person labels of one word (a mononym or a surname alone,
+    /// which a first-name lexicon cannot find) and of two words or more.
+    pub person_by_words: BTreeMap<String, EntityScore>,
     pub negatives: u64,
     /// Negatives touched by any replacement.
     pub negatives_scrubbed: u64,
@@ -1090,6 +1093,10 @@ impl Report {
         })
     }
 }
+
+/// The keys of [`Report::person_by_words`].
+const ONE_WORD: &str = "one word";
+const MORE_WORDS: &str = "two words or more";
 
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
@@ -1274,6 +1281,14 @@ pub fn evaluate_found(cases: &[Case], found: &[Vec<Found>]) -> Report {
                             .expect("every entity listed"),
                     );
                     bump(r.by_kind.entry(l.what.clone()).or_default());
+                    if entity == Entity::Person {
+                        let one_word = case
+                            .text
+                            .get(l.start..l.end)
+                            .is_some_and(|w| w.split_whitespace().count() == 1);
+                        let key = if one_word { ONE_WORD } else { MORE_WORDS };
+                        bump(r.person_by_words.entry(key.to_owned()).or_default());
+                    }
                     if !l.detail.is_empty() {
                         bump(
                             r.by_detail
@@ -1322,6 +1337,28 @@ pub fn render(r: &Report) -> String {
             e.planted,
             e.recall(),
             e.leaked
+        ));
+    }
+    if !r.person_by_words.is_empty() {
+        s.push_str("\nperson names by length\n");
+        for (name, e) in &r.person_by_words {
+            s.push_str(&format!(
+                "{:<22} {:>8} {:>8.4} {:>8}\n",
+                name,
+                e.planted,
+                e.recall(),
+                e.leaked
+            ));
+        }
+        // The recall a scanner would reach finding every name of two words
+        // or more and no name of one.
+        let planted: u64 = r.person_by_words.values().map(|e| e.planted).sum();
+        let more = r.person_by_words.get(MORE_WORDS).map_or(0, |e| e.planted);
+        s.push_str(&format!(
+            "{:<22} {:>8} {:>8.4}   (every name of two words or more, none of one)\n",
+            "ceiling, no one-word",
+            planted,
+            ratio(more, planted)
         ));
     }
     s.push_str("\nnegatives scrubbed by kind\n");

@@ -254,3 +254,35 @@ fn test_part_holds_what_was_reached() {
         );
     }
 }
+
+/// Person labels are scored apart by their number of words: a name of one
+/// word is one a first-name lexicon cannot find.
+#[test]
+fn person_labels_are_scored_by_their_number_of_words() {
+    let person = |start: usize, end: usize| eval::Label {
+        start,
+        end,
+        entity: Some(Entity::Person),
+        what: "person".to_owned(),
+        detail: String::new(),
+    };
+    let text = "Hindenburg met Anna Nowak and Jan van der Berg.";
+    let cases = vec![Case {
+        lang: "en".to_owned(),
+        region: None,
+        text: text.to_owned(),
+        labels: vec![person(0, 10), person(15, 25), person(30, 46)],
+    }];
+    // Found: "Anna Nowak" only.
+    let found = vec![vec![eval::Found {
+        start: 15,
+        end: 25,
+        entity: Some(Entity::Person),
+    }]];
+    let r = eval::evaluate_found(&cases, &found);
+    let one = &r.person_by_words["one word"];
+    let more = &r.person_by_words["two words or more"];
+    assert_eq!((one.planted, one.found), (1, 0));
+    assert_eq!((more.planted, more.found), (2, 1));
+    assert!(eval::render(&r).contains("ceiling, no one-word"));
+}
