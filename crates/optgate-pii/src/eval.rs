@@ -1311,6 +1311,19 @@ pub fn evaluate_found(cases: &[Case], found: &[Vec<Found>]) -> Report {
     r
 }
 
+/// One line per score: its name, labels planted, recall and leaks.
+fn recall_rows(s: &mut String, scores: &BTreeMap<String, EntityScore>) {
+    for (name, e) in scores {
+        s.push_str(&format!(
+            "{:<22} {:>8} {:>8.4} {:>8}\n",
+            name,
+            e.planted,
+            e.recall(),
+            e.leaked
+        ));
+    }
+}
+
 /// The report as a table for people.
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
@@ -1330,26 +1343,10 @@ pub fn render(r: &Report) -> String {
         ));
     }
     s.push_str("\nby kind\n");
-    for (name, e) in &r.by_kind {
-        s.push_str(&format!(
-            "{:<22} {:>8} {:>8.4} {:>8}\n",
-            name,
-            e.planted,
-            e.recall(),
-            e.leaked
-        ));
-    }
+    recall_rows(&mut s, &r.by_kind);
     if !r.person_by_words.is_empty() {
         s.push_str("\nperson names by length\n");
-        for (name, e) in &r.person_by_words {
-            s.push_str(&format!(
-                "{:<22} {:>8} {:>8.4} {:>8}\n",
-                name,
-                e.planted,
-                e.recall(),
-                e.leaked
-            ));
-        }
+        recall_rows(&mut s, &r.person_by_words);
         // The recall a scanner would reach finding every name of two words
         // or more and no name of one.
         let planted: u64 = r.person_by_words.values().map(|e| e.planted).sum();
