@@ -2599,7 +2599,9 @@ fn particle_then_capital(text: &str, i: usize) -> bool {
 }
 
 /// Capitalised articles: after a particle, they start a phrase, not a
-/// surname ("die Elbe der Das Konzert", "a tale of the The").
+/// surname ("die Elbe der Das Konzert", "a tale of the The"). Only these of
+/// [`NOT_LISTED_NAME_START`]'s: "La", "Le", "Los" and "De" follow particles
+/// in names ("Georges de La Tour", "Francisco de Los Cobos").
 const ARTICLES: &[&str] = &["Der", "Die", "Das", "Dem", "Den", "The"];
 
 /// [`name_rest`] past the particles that start at `i` ("van der Berg"), or
